@@ -1,0 +1,16 @@
+"""Roll back what this execution created, newest first, record the outcome, and
+return the failure notification the state machine publishes to SNS."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aepflow.handlers import logger, tracer
+from aepflow.provisioning import StepEvent, failure_notification, roll_back
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    step_event = StepEvent.model_validate(event)
+    result = roll_back(step_event.state, step_event.execution)
+    spec = step_event.state.get("spec") if isinstance(step_event.state.get("spec"), dict) else {}
+    return {**result.model_dump(mode="json"), **failure_notification(result, spec.get("sandbox"))}

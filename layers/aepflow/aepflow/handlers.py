@@ -1,0 +1,35 @@
+"""Powertools wiring shared by every step Lambda: one Logger, Tracer and Metrics at
+module scope, and the wrapper that turns a provisioning function into a handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .provisioning import Context, StepEvent
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+def step_handler(fn: Callable[[Context], Any]) -> Callable[[dict, LambdaContext], Any]:
+    """A Lambda handler for one provisioning step. The event is the state machine's
+    {state, execution, retryCount}; never logged, as it names secrets (not their values)."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def lambda_handler(event: dict, context: LambdaContext) -> Any:
+        step_event = StepEvent.model_validate(event)
+        logger.append_keys(execution=step_event.execution, step=fn.__name__)
+        ctx = Context(step_event)
+        result = fn(ctx)
+        metrics.add_metric(name=f"{fn.__name__}Completed", unit=MetricUnit.Count, value=1)
+        return result.model_dump(mode="json") if hasattr(result, "model_dump") else result
+
+    return lambda_handler

@@ -1,0 +1,71 @@
+"""What an execution created, kept in DynamoDB so a roll-back can undo it newest first
+even when the failing branch of a Parallel state took the other branches' results
+with it. An entry is written before the POST (the intent, with the deterministic name)
+and completed with the id after it, so a create whose answer was lost is still found."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Key
+
+from . import runtime
+
+KINDS = ("baseConnection", "sourceConnection", "schema", "dataset", "targetConnection", "mappingSet", "flow")
+
+
+def table():
+    return boto3.resource("dynamodb").Table(runtime.settings().table_name)
+
+
+def execution_key(execution: str) -> str:
+    return f"EXECUTION#{execution}"
+
+
+def dataflow_key(name: str) -> str:
+    return f"DATAFLOW#{name}"
+
+
+@dataclass
+class Journal:
+    execution: str
+    sandbox: str
+
+    def intend(self, kind: str, name: str) -> str:
+        sort_key = f"RESOURCE#{time.time_ns():020d}#{kind}"
+        table().put_item(Item={"pk": execution_key(self.execution), "sk": sort_key, "kind": kind, "name": name,
+                               "sandbox": self.sandbox, "state": "intended"})
+        return sort_key
+
+    def created(self, sort_key: str, resource_id: str) -> None:
+        table().update_item(Key={"pk": execution_key(self.execution), "sk": sort_key},
+                            UpdateExpression="SET #s = :s, resourceId = :id",
+                            ExpressionAttributeNames={"#s": "state"},
+                            ExpressionAttributeValues={":s": "created", ":id": resource_id})
+
+    def entries_newest_first(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        query: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(execution_key(self.execution))
+                                 & Key("sk").begins_with("RESOURCE#"), "ScanIndexForward": False}
+        while True:
+            page = table().query(**query)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def mark(self, sort_key: str, state: str) -> None:
+        table().update_item(Key={"pk": execution_key(self.execution), "sk": sort_key},
+                            UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "state"},
+                            ExpressionAttributeValues={":s": state})
+
+
+def put_outcome(execution: str, outcome: dict[str, Any]) -> None:
+    table().put_item(Item={"pk": execution_key(execution), "sk": "OUTCOME", **outcome})
+
+
+def get_outcome(execution: str) -> dict[str, Any] | None:
+    return table().get_item(Key={"pk": execution_key(execution), "sk": "OUTCOME"}).get("Item")

@@ -1,0 +1,48 @@
+"""Mapping sets (Data Prep) from the spec's mapping list, in the two dialects the seeds use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .resources import TARGET_SCHEMA_VERSION
+from .spec import MappingRule
+
+
+def mapping_entry(rule: MappingRule, dialect: str) -> dict[str, Any]:
+    if dialect == "attribute":
+        # Seeds 000, 001, 004. Their `identityGroup`/`namespaceCode: null` are left out:
+        # absent and null mean the same to Data Prep and the spec defines neither.
+        return {"destinationXdmPath": rule.destination, "sourceAttribute": rule.source,
+                "identity": rule.identity, "version": 0}
+    entry: dict[str, Any] = {"sourceType": rule.sourceType, "source": rule.source, "destination": rule.destination}
+    if rule.name:
+        entry["name"] = rule.name
+    if rule.description:
+        entry["description"] = rule.description
+    return entry
+
+
+def mapping_set_body(*, name: str, schema_id: str, rules: list[MappingRule], dialect: str) -> dict[str, Any]:
+    # Seeds send `"id": null` and a numeric version; MappingSet (data-prep.yaml) types id as a
+    # string, so it is left out. outputSchema.schemaRef is the spec's own way to name the schema;
+    # xdmSchema/xdmVersion are kept because every seed sends them.
+    return {
+        "name": name,
+        "version": 0,
+        "xdmSchema": schema_id,
+        "xdmVersion": "1.0",
+        "outputSchema": {"schemaRef": {"id": schema_id, "contentType": TARGET_SCHEMA_VERSION}},
+        "mappings": [mapping_entry(rule, dialect) for rule in rules],
+    }
+
+
+def flatten_properties(schema: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every leaf attribute path of an explored JSON schema (`results.id`, `data.time`, …)."""
+    paths: list[str] = []
+    for key, sub in (schema.get("properties") or {}).items():
+        path = f"{prefix}{key}"
+        if isinstance(sub, dict) and sub.get("type") == "object" and sub.get("properties"):
+            paths.extend(flatten_properties(sub, path + "."))
+        else:
+            paths.append(path)
+    return paths

@@ -1,0 +1,179 @@
+"""AEP resources one by one: find by name, create, delete. Request bodies follow Adobe's
+OpenAPI specs (../shared/reference/aep-openapi); where a seed's curl example is looser
+(numbers as strings, `"id": null`, nulls for absent fields), the spec's form is sent."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+from urllib.parse import quote
+
+from .client import XED, AepClient
+from .connectors import DATA_LAKE_CONNECTION_SPEC_ID
+from .errors import AepNotFound
+
+DATASET_SCHEMA_CONTENT_TYPE = "application/vnd.adobe.xed-full-notext+json; version=1"
+TARGET_SCHEMA_VERSION = "application/vnd.adobe.xed-full+json;version=1"
+FLOW_COLLECTIONS = {
+    "baseConnection": "/connections",
+    "sourceConnection": "/sourceConnections",
+    "targetConnection": "/targetConnections",
+    "flow": "/flows",
+}
+
+
+# --- Flow Service: base/source/target connections and flows -----------------------------
+
+def find_flow_service(client: AepClient, kind: str, name: str) -> dict | None:
+    for item in client.paginate("flowservice", FLOW_COLLECTIONS[kind], params=[("property", f"name=={name}")]):
+        if item.get("name") == name:
+            return item
+    return None
+
+
+def get_flow_service(client: AepClient, kind: str, resource_id: str) -> dict:
+    body = client.get("flowservice", f"{FLOW_COLLECTIONS[kind]}/{resource_id}")
+    items = body.get("items") if isinstance(body, dict) and "items" in body else [body]
+    if not items or not items[0]:
+        raise AepNotFound(f"{kind} {resource_id} not found", status=404)
+    return items[0]
+
+
+def create_base_connection(client: AepClient, *, name: str, description: str, connection_spec_id: str,
+                           auth_spec_name: str, auth_params: dict[str, Any]) -> dict:
+    return client.post("flowservice", "/connections", json={
+        "name": name, "description": description,
+        "auth": {"specName": auth_spec_name, "params": auth_params},
+        "connectionSpec": {"id": connection_spec_id, "version": "1.0"},
+    })
+
+
+def create_source_connection(client: AepClient, body: dict) -> dict:
+    return client.post("flowservice", "/sourceConnections", json=body)
+
+
+def create_target_connection(client: AepClient, *, name: str, description: str, schema_id: str,
+                             dataset_id: str) -> dict:
+    return client.post("flowservice", "/targetConnections", json={
+        "name": name, "description": description,
+        "data": {"schema": {"id": schema_id, "version": TARGET_SCHEMA_VERSION}},
+        "params": {"dataSetId": dataset_id},
+        "connectionSpec": {"id": DATA_LAKE_CONNECTION_SPEC_ID, "version": "1.0"},
+    })
+
+
+def create_flow(client: AepClient, body: dict) -> dict:
+    return client.post("flowservice", "/flows", json=body)
+
+
+def delete_flow_service(client: AepClient, kind: str, resource_id: str) -> None:
+    client.delete("flowservice", f"{FLOW_COLLECTIONS[kind]}/{resource_id}")
+
+
+def explore_table(client: AepClient, connection_id: str, table: str) -> dict:
+    return client.get("flowservice", f"/connections/{connection_id}/explore",
+                      params={"objectType": "table", "object": table})
+
+
+def explore_rest(client: AepClient, connection_id: str, source_params: dict[str, Any]) -> dict:
+    encoded = base64.b64encode(json.dumps(source_params, separators=(",", ":")).encode()).decode()
+    return client.get("flowservice", f"/connections/{connection_id}/explore", params={
+        "objectType": "rest", "object": "json", "fileType": "json", "preview": "true", "sourceParams": encoded})
+
+
+def find_flow_spec(client: AepClient, name: str) -> dict | None:
+    for item in client.paginate("flowservice", "/flowSpecs", params=[("property", f"name=={name}")]):
+        if item.get("name") == name:
+            return item
+    return None
+
+
+# --- Schema Registry ----------------------------------------------------------------------
+
+def find_schema(client: AepClient, title: str) -> dict | None:
+    start = None
+    for _ in range(100):
+        params: list[tuple[str, str]] = [("property", f"title=={title}")]
+        if start:
+            params.append(("start", start))
+        page = client.get("schemaregistry", "/tenant/schemas", params=params) or {}
+        for item in page.get("results", []):
+            if item.get("title") == title:
+                return item
+        nxt = (page.get("_page") or {}).get("next")
+        if not nxt:
+            return None
+        start = nxt
+    return None
+
+
+def get_schema(client: AepClient, schema_id: str) -> dict:
+    container = "tenant" if "/schemas/" in schema_id and "/xdm/" not in schema_id else "global"
+    return client.get("schemaregistry", f"/{container}/schemas/{quote(schema_id, safe='')}", headers={"Accept": XED})
+
+
+def create_schema(client: AepClient, *, title: str, description: str, class_id: str,
+                  field_groups: list[str]) -> dict:
+    # Shape of seed 004 (POST /tenant/schemas).
+    return client.post("schemaregistry", "/tenant/schemas", json={
+        "type": "object", "title": title, "description": description,
+        "allOf": [{"$ref": class_id}] + [{"$ref": group} for group in field_groups],
+        "meta:containerId": "tenant", "meta:resourceType": "schemas", "meta:xdmType": "object",
+        "meta:class": class_id,
+    })
+
+
+def delete_schema(client: AepClient, schema: dict | str) -> None:
+    alt = schema.get("meta:altId") or schema.get("$id") if isinstance(schema, dict) else schema
+    client.delete("schemaregistry", f"/tenant/schemas/{quote(str(alt), safe='')}")
+
+
+# --- Catalog --------------------------------------------------------------------------------
+
+def find_dataset(client: AepClient, name: str) -> str | None:
+    body = client.get("catalog", "/dataSets", params={"name": name, "limit": "10", "properties": "name"}) or {}
+    for dataset_id, dataset in body.items():
+        if isinstance(dataset, dict) and dataset.get("name") == name:
+            return dataset_id
+    return None
+
+
+def get_dataset(client: AepClient, dataset_id: str) -> dict:
+    body = client.get("catalog", f"/dataSets/{dataset_id}") or {}
+    return body.get(dataset_id) or next(iter(body.values()), {})
+
+
+def create_dataset(client: AepClient, *, name: str, description: str, schema_id: str,
+                   profile_enabled: bool) -> str:
+    body: dict[str, Any] = {"name": name, "description": description,
+                            "schemaRef": {"id": schema_id, "contentType": DATASET_SCHEMA_CONTENT_TYPE}}
+    if profile_enabled:
+        body["tags"] = {"unifiedProfile": ["enabled:true"]}
+    answer = client.post("catalog", "/dataSets", json=body)
+    # Catalog answers ["@/dataSets/{id}"].
+    return str(answer[0]).rsplit("/", 1)[-1]
+
+
+def delete_dataset(client: AepClient, dataset_id: str) -> None:
+    client.delete("catalog", f"/dataSets/{dataset_id}")
+
+
+# --- Data Prep --------------------------------------------------------------------------------
+
+def find_mapping_set(client: AepClient, name: str) -> dict | None:
+    start = 0
+    for _ in range(100):
+        page = client.get("conversion", "/mappingSets", params={"name": name, "limit": 50, "start": start}) or {}
+        data = page.get("data") or []
+        for item in data:
+            if item.get("name") == name:
+                return item
+        if len(data) < 50:
+            return None
+        start += len(data)
+    return None
+
+
+def create_mapping_set(client: AepClient, body: dict) -> dict:
+    return client.post("conversion", "/mappingSets", json=body)
