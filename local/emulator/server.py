@@ -295,6 +295,10 @@ class AepEmulator:
     def _wsgi(self, environ, start_response):
         started = _now_ms()
         req = Request(environ)
+        # keep %2F inside a segment (schema $ids are sent URL-encoded as one segment)
+        raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI") or req.path
+        raw_path = raw_path.split("?", 1)[0] or req.path
+        req.environ["aep.raw_path"] = raw_path
         raw = req.get_data(cache=True)
         query = {k: (v[0] if len(v) == 1 else v) for k, v in req.args.to_dict(flat=False).items()}
         headers = {k: v for k, v in req.headers.items()}
@@ -329,7 +333,7 @@ class AepEmulator:
         rec_body = body_for_record
         if isinstance(rec_body, (dict, list)):
             rec_body = redact(rec_body)
-        record = {"method": req.method, "path": req.path, "query": req.args.to_dict(flat=False),
+        record = {"method": req.method, "path": raw_path, "query": req.args.to_dict(flat=False),
                   "headers": rec_headers, "body": rec_body, "status": status,
                   "startedAt": started, "endedAt": _now_ms()}
         record["query"] = {k: (v[0] if len(v) == 1 else v) for k, v in record["query"].items()}
@@ -346,7 +350,7 @@ class AepEmulator:
             msg = {"429": "Too many requests", "500": "Internal Server Error", "503": "Service Unavailable"}[fault]
             return int(fault), {"error_code": code, "message": msg}, ({"Retry-After": "1"} if fault == "429" else {})
         try:
-            if req.path.rstrip("/") == "/ims/token/v3":
+            if req.environ["aep.raw_path"].rstrip("/") == "/ims/token/v3":
                 status, out, hdrs = self._ims(req, query, body_form)
             else:
                 status, out, hdrs = self._aep(req, query, headers, raw, body)
@@ -383,7 +387,7 @@ class AepEmulator:
 
     # ------------------------------------------------------------ gateway + dispatch
     def _aep(self, req, query, headers, raw, body):
-        path = req.path
+        path = req.environ["aep.raw_path"]
         prefix = next((p for p in (FS, CAT, SR, DP) if path == p or path.startswith(p + "/")), None)
         if prefix is None:
             return 404, {"error_code": "404000", "message": "Not Found"}, {}
@@ -440,7 +444,7 @@ class AepEmulator:
         problems = self._contract.validate_request(req.method, path, query, headers, body)
         if problems:
             raise _bad(err, prefix, "; ".join(problems))
-        pp = self._contract.path_params(op, path)
+        pp = {k: unquote(v) for k, v in self._contract.path_params(op, path).items()}
         with self._lock:
             return self._route(prefix, op.template, req.method, pp, query, h, body, sb)
 

@@ -1,0 +1,302 @@
+import base64
+import json
+import threading
+import time
+
+import pytest
+import requests
+
+from local.emulator import AepEmulator
+
+T = 5
+SECRET = "very-secret-value"
+CRM_FLOW_SPEC = "14518937-270c-4525-bdec-c2ba7cce3860"
+REST_FLOW_SPEC = "6499120c-0b15-42dc-936e-847ea3c24d72"
+SALESFORCE = "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5"
+MIXPANEL = "fd2c8ff3-1de0-4f6b-8fa8-4264784870eb"
+DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
+SCHEMA = "https://ns.adobe.com/acme/schemas/52b59140414aa6a370ef5e21155fd7a686744b8739ecc168"
+DATASET = "6889f4f89b982b2b90bc1207"
+
+
+@pytest.fixture
+def emu():
+    e = AepEmulator(client_secret=SECRET, seed=1)
+    e.start()
+    yield e
+    e.stop()
+
+
+def token(e):
+    r = requests.post(e.base_url + "/ims/token/v3", data={
+        "grant_type": "client_credentials", "client_id": e.client_id, "client_secret": SECRET,
+        "scope": "openid,AdobeID"}, timeout=T)
+    assert r.status_code == 200
+    return r.json()["access_token"]
+
+
+@pytest.fixture
+def api(emu):
+    h = {"Authorization": "Bearer " + token(emu), "x-api-key": emu.client_id,
+         "x-gw-ims-org-id": emu.org_id, "x-sandbox-name": "prod"}
+
+    class Api:
+        base = emu.base_url
+        headers = h
+
+        def req(self, method, path, headers=None, **kw):
+            return requests.request(method, emu.base_url + path, headers={**h, **(headers or {})}, timeout=T, **kw)
+
+        def fs(self, method, path, **kw):
+            return self.req(method, "/data/foundation/flowservice" + path, **kw)
+
+    return Api()
+
+
+def salesforce_connection(api):
+    r = api.fs("POST", "/connections", json={
+        "name": "SF", "connectionSpec": {"id": SALESFORCE, "version": "1.0"},
+        "auth": {"specName": "Basic Authentication",
+                 "params": {"username": "u@acme", "password": SECRET, "securityToken": SECRET}}})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def full_flow(api, schedule=None):
+    bc = salesforce_connection(api)
+    sc = api.fs("POST", "/sourceConnections", json={
+        "name": "src", "baseConnectionId": bc, "data": {"format": "tabular"},
+        "params": {"tableName": "Contact"}, "connectionSpec": {"id": SALESFORCE, "version": "1.0"}}).json()["id"]
+    tc = api.fs("POST", "/targetConnections", json={
+        "name": "tgt", "data": {"schema": {"id": SCHEMA, "version": "application/vnd.adobe.xed-full+json;version=1"}},
+        "params": {"dataSetId": DATASET}, "connectionSpec": {"id": DATA_LAKE, "version": "1.0"}}).json()["id"]
+    r = api.req("POST", "/data/foundation/conversion/mappingSets", json={
+        "version": 0, "xdmSchema": SCHEMA, "xdmVersion": "1.0",
+        "mappings": [{"destinationXdmPath": "_id", "sourceAttribute": "TestID", "identity": False, "version": 0}]})
+    assert r.status_code == 200, r.text
+    mid = r.json()["id"]
+    body = {"name": "flow", "flowSpec": {"id": CRM_FLOW_SPEC, "version": "1.0"},
+            "sourceConnectionIds": [sc], "targetConnectionIds": [tc],
+            "transformations": [{"name": "Copy", "params": {"deltaColumn": {"name": "Datefield"}}},
+                                {"name": "Mapping", "params": {"mappingId": mid, "mappingVersion": "0"}}],
+            "scheduleParams": schedule or {"startTime": int(time.time()) + 3600, "frequency": "minute",
+                                           "interval": "15"}}
+    return bc, sc, tc, mid, body
+
+
+def flow_code(r):
+    return r.json()["type"].rsplit("/", 1)[1]
+
+
+def test_ims_token_and_refusals(emu):
+    base = emu.base_url + "/ims/token/v3"
+    assert requests.post(base, data={"grant_type": "client_credentials", "client_id": emu.client_id,
+                                     "client_secret": "wrong", "scope": "openid"}, timeout=T).json()["error"] == "invalid_client"
+    assert requests.post(base, data={"grant_type": "client_credentials"}, timeout=T).status_code == 400
+    r = requests.post(base, params={"grant_type": "client_credentials", "client_id": emu.client_id,
+                                    "client_secret": SECRET, "scope": "openid"}, timeout=T)
+    assert r.status_code == 200 and r.json()["expires_in"] == 86399 and r.json()["token_type"] == "bearer"
+    assert emu.ims_token_requests == 1
+
+
+def test_gateway_header_refusals(api, emu):
+    url = api.base + "/data/foundation/flowservice/flows"
+    h = dict(api.headers)
+    r = requests.get(url, headers={**h, "Authorization": "Bearer forged"}, timeout=T)
+    assert r.status_code == 401 and r.json() == {"error_code": "401013", "message": "Oauth token is not valid"}
+    assert requests.get(url, headers={k: v for k, v in h.items() if k != "Authorization"},
+                        timeout=T).json()["error_code"] == "403010"
+    assert requests.get(url, headers={k: v for k, v in h.items() if k != "x-api-key"},
+                        timeout=T).json()["error_code"] == "403000"
+    assert requests.get(url, headers={**h, "x-api-key": "other"}, timeout=T).json()["error_code"] == "403003"
+    r = requests.get(url, headers={k: v for k, v in h.items() if k != "x-gw-ims-org-id"}, timeout=T)
+    assert r.status_code == 400 and r.json()["error_code"] == "400003"
+    assert requests.get(url, headers={**h, "x-sandbox-name": "nope"}, timeout=T).status_code == 403
+    r = requests.post(url, headers={**h, "Content-Type": "text/plain"}, data="{}", timeout=T)
+    assert r.status_code == 400 and r.json()["title"] == "BadRequestError"
+
+
+def test_undefined_operations(api):
+    assert api.fs("GET", "/nothing").status_code == 404
+    # no DELETE for mapping sets in data-prep.yaml
+    assert api.req("DELETE", "/data/foundation/conversion/mappingSets/abc").status_code == 405
+
+
+def test_schema_registry_needs_accept(api):
+    r = api.req("GET", "/data/foundation/schemaregistry/tenant/schemas", headers={"Accept": "application/json"})
+    assert r.status_code == 400 and "XDM-1007" in r.json()["type"]
+    r = api.req("GET", "/data/foundation/schemaregistry/tenant/schemas/" + requests.utils.quote(SCHEMA, safe=""),
+                headers={"Accept": "application/vnd.adobe.xed+json; version=1"})
+    assert r.status_code == 200 and r.json()["$id"] == SCHEMA
+    r = api.req("GET", "/data/foundation/schemaregistry/tenant/schemas/_acme.schemas.nope",
+                headers={"Accept": "application/vnd.adobe.xed+json; version=1"})
+    assert r.status_code == 404 and r.json()["type"].endswith("XDM-1012-404")
+
+
+def test_create_schema_dataset_and_refusals(api):
+    sr = "/data/foundation/schemaregistry/tenant/schemas"
+    body = {"type": "object", "title": "DB target", "description": "d", "meta:class": "https://ns.adobe.com/xdm/context/profile",
+            "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/profile"},
+                      {"$ref": "https://ns.adobe.com/xdm/context/profile-person-details"}]}
+    r = api.req("POST", sr, json=body)
+    assert r.status_code == 201 and r.json()["meta:altId"].startswith("_acme.schemas.")
+    sid = r.json()["$id"]
+    assert api.req("POST", sr, json=body).status_code == 409
+    bad = {**body, "title": "x", "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/nope"}]}
+    assert api.req("POST", sr, json=bad).status_code == 400
+    r = api.req("POST", "/data/foundation/catalog/dataSets", json={
+        "name": "ds", "schemaRef": {"id": sid, "contentType": "application/vnd.adobe.xed-full-notext+json; version=1"},
+        "tags": {"unifiedProfile": ["enabled:true"]}})
+    assert r.status_code == 201 and r.json()[0].startswith("@/dataSets/")
+    dsid = r.json()[0].split("/")[-1]
+    assert len(dsid) == 24
+    assert dsid in api.req("GET", "/data/foundation/catalog/dataSets?name=ds").json()
+    assert api.req("DELETE", sr + "/" + requests.utils.quote(sid, safe="")).status_code == 400
+    r = api.req("POST", "/data/foundation/catalog/dataSets", json={"name": "x", "schemaRef": {"id": "https://ns.adobe.com/acme/schemas/none"}})
+    assert r.status_code == 400
+    assert api.req("GET", "/data/foundation/catalog/dataSets/000000000000000000000000").status_code == 404
+
+
+def test_flow_lifecycle_and_refusals(api, emu):
+    bc, sc, tc, mid, body = full_flow(api)
+    # Copy deltaColumn is required by CRMToAEP
+    no_copy = {**body, "transformations": body["transformations"][1:]}
+    r = api.fs("POST", "/flows", json=no_copy)
+    assert r.status_code == 400 and flow_code(r) == "FLOW-1367-400"
+    r = api.fs("POST", "/flows", json={**body, "scheduleParams": {"startTime": 1, "frequency": "minute", "interval": "10"}})
+    assert r.status_code == 400 and "minimum" in r.json()["errorMessage"]
+    r = api.fs("POST", "/flows", json={**body, "scheduleParams": {"startTime": 1, "frequency": "once", "interval": "15"}})
+    assert r.status_code == 400
+    r = api.fs("POST", "/flows", json={**body, "scheduleParams": {"startTime": 1, "frequency": "hour"}})
+    assert r.status_code == 400
+    # the OpenAPI type of interval is string
+    r = api.fs("POST", "/flows", json={**body, "scheduleParams": {"startTime": 1, "frequency": "hour", "interval": 1}})
+    assert r.status_code == 400 and flow_code(r) == "FLOW-1400-400"
+    r = api.fs("POST", "/flows", json=body)
+    assert r.status_code == 201, r.text
+    fid, etag = r.json()["id"], r.json()["etag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    flow = api.fs("GET", "/flows/" + fid).json()["items"][0]
+    assert flow["state"] == "enabled" and flow["sourceConnectionIds"] == [sc]
+
+    patch = [{"op": "replace", "path": "/name", "value": "renamed"}]
+    r = api.fs("PATCH", "/flows/" + fid, json=patch)
+    assert r.status_code == 400 and flow_code(r) == "FLOW-1403-400"
+    r = api.fs("PATCH", "/flows/" + fid, json=patch, headers={"If-Match": '"stale"'})
+    assert r.status_code == 412 and flow_code(r) == "FLOW-1404-412"
+    r = api.fs("PATCH", "/flows/" + fid, json=patch, headers={"If-Match": etag})
+    assert r.status_code == 200 and r.json()["etag"] != etag
+    new_etag = r.json()["etag"]
+    r = api.fs("PATCH", "/flows/" + fid, json=[{"op": "replace", "path": "/scheduleParams/startTime", "value": 5}],
+               headers={"If-Match": new_etag})
+    assert r.status_code == 400 and flow_code(r) == "FLOW-1366-400"
+    r = api.fs("PATCH", "/flows/" + fid, json=[{"op": "replace", "path": "/sourceConnectionIds", "value": ["x"]}],
+               headers={"If-Match": new_etag})
+    assert r.status_code == 400
+
+    # in use: base connection cannot be deleted
+    r = api.fs("DELETE", "/connections/" + bc)
+    assert r.status_code == 400 and flow_code(r) == "FLOW-1418-400"
+    assert api.fs("POST", f"/flows/{fid}/action?op=DISABLE").status_code == 200
+    assert api.fs("GET", "/flows/" + fid).json()["items"][0]["state"] == "disabled"
+    assert api.fs("DELETE", "/flows/" + fid).status_code == 204
+    # once no flow uses it (only flows block deletion, per FLOW-1418) it can go
+    assert api.fs("DELETE", "/connections/" + bc).status_code == 204
+
+
+def test_unknown_ids_and_wrong_target_spec(api):
+    r = api.fs("GET", "/connections/00000000-0000-0000-0000-000000000000")
+    assert r.status_code == 404 and flow_code(r) == "FLOW-1439-404"
+    r = api.fs("POST", "/targetConnections", json={
+        "name": "t", "data": {"format": "json"}, "params": {"dataSetId": DATASET},
+        "connectionSpec": {"id": MIXPANEL, "version": "1.0"}})
+    assert r.status_code == 400 and flow_code(r) == "FLOW-1307-400"
+    r = api.fs("POST", "/targetConnections", json={
+        "name": "t", "data": {"format": "json"}, "params": {"dataSetId": "ffffffffffffffffffffffff"},
+        "connectionSpec": {"id": DATA_LAKE, "version": "1.0"}})
+    assert r.status_code == 400
+    r = api.fs("POST", "/connections", json={"name": "x", "connectionSpec": {"id": SALESFORCE, "version": "1.0"},
+                                             "auth": {"specName": "Basic Authentication", "params": {"username": "u"}}})
+    assert r.status_code == 400 and flow_code(r) == "FLOW-1412-400"
+
+
+def test_mixpanel_explore_needs_source_params(api):
+    r = api.fs("POST", "/connections", json={"name": "mp", "connectionSpec": {"id": MIXPANEL, "version": "1.0"},
+                                             "auth": {"specName": "Basic Authentication",
+                                                      "params": {"username": "u", "password": SECRET}}})
+    cid = r.json()["id"]
+    q = "objectType=rest&object=json&fileType=json&preview=true&sourceParams="
+    assert api.fs("GET", f"/connections/{cid}/explore?{q}e30").status_code == 400
+    sp = base64.b64encode(json.dumps({"projectId": "1", "timezone": "UTC"}).encode()).decode()
+    r = api.fs("GET", f"/connections/{cid}/explore?{q}{sp}")
+    assert r.status_code == 200 and r.json()["format"] == "hierarchical"
+    assert "distinct_id" in r.json()["data"][0]["data"]
+
+
+def test_listing_filters_paging_count(api):
+    ids = [salesforce_connection(api) for _ in range(3)]
+    r = api.fs("GET", "/connections?limit=2")
+    page = r.json()
+    assert len(page["items"]) == 2 and "continuationToken=" in page["_links"]["next"]["href"]
+    token = page["_links"]["next"]["href"].split("continuationToken=")[1]
+    last = api.fs("GET", "/connections?limit=2&continuationToken=" + token).json()
+    assert len(last["items"]) == 1 and last["_links"] == {}
+    assert api.fs("GET", "/connections?count=true").json() == {"count": 3}
+    assert flow_code(api.fs("GET", "/connections?count=true&limit=1")) == "FLOW-1401-400"
+    assert len(api.fs("GET", f"/connections?property=id=={ids[0]},{ids[1]}").json()["items"]) == 2
+    for q, code in [("property=name~x", "1440"), ("property=createdAt<=1,2", "1443"), ("property=id>=a", "1448"),
+                    ("property=name!>a", "1450"), ("property=createdAt==a,b", "1452"), ("property=createdAt==", "1453"),
+                    ("orderby=bogus", "1432")]:
+        assert flow_code(api.fs("GET", "/flows?" + q)) == f"FLOW-{code}-400", q
+    names = [i["name"] for i in api.fs("GET", '/flowSpecs?property=name=="CRMToAEP"').json()["items"]]
+    assert names == ["CRMToAEP"]
+
+
+def test_fault_504_after_processing_keeps_resource(api, emu):
+    emu.set_faults(fault_rate=1.0)
+    emu._rng.choice = lambda seq: "504"  # force the lost-response fault
+    r = api.fs("POST", "/connections", json={
+        "name": "lost", "connectionSpec": {"id": SALESFORCE, "version": "1.0"},
+        "auth": {"specName": "Basic Authentication", "params": {"username": "u", "password": "p", "securityToken": "t"}}})
+    assert r.status_code == 504
+    emu.set_faults(fault_rate=0.0)
+    assert [c["name"] for c in emu.dump_state()["connections"]] == ["lost"]
+
+
+def test_fault_429_before_processing(api, emu):
+    emu.set_faults(fault_rate=1.0)
+    emu._rng.choice = lambda seq: "429"
+    r = api.fs("POST", "/connections", json={"name": "never", "connectionSpec": {"id": SALESFORCE, "version": "1.0"},
+                                             "auth": {"specName": "x"}})
+    assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+    emu.set_faults(fault_rate=0.0)
+    assert emu.dump_state()["connections"] == []
+
+
+def test_latency_overlaps(api, emu):
+    emu.set_faults(latency_ms=300)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(api.fs("GET", "/flows").status_code)) for _ in range(4)]
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 4 and time.time() - t0 < 1.0
+
+
+def test_dump_state_and_records_redact(api, emu):
+    salesforce_connection(api)
+    state = emu.dump_state()
+    assert set(state) == {"connections", "sourceConnections", "targetConnections", "schemas", "dataSets",
+                          "mappingSets", "flows"}
+    assert {d["id"] for d in state["dataSets"]} >= {DATASET, "5c8c3c555033b814b69f947f",
+                                                   "624bf42e16519d19496e3f67", "5ef4551c52e054191a61a99f"}
+    dumped = json.dumps(emu.records) + json.dumps(state)
+    assert SECRET not in dumped
+    tokens = [r for r in emu.records if r["path"] == "/ims/token/v3"]
+    assert tokens[0]["body"]["client_secret"] == "***"
+    rec = [r for r in emu.records if r["path"].endswith("/connections")][0]
+    assert rec["headers"]["Authorization"] == "***" and rec["status"] == 201
+    assert rec["body"]["auth"]["params"]["password"] == "***"
+    assert rec["endedAt"] >= rec["startedAt"]
