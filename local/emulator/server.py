@@ -81,8 +81,6 @@ def redact(obj, under_auth_params=False):
         for k, v in obj.items():
             if under_auth_params or _SECRET_KEY.search(str(k)):
                 out[k] = "***" if not isinstance(v, (dict, list)) else redact(v, True)
-            elif k == "params" and isinstance(v, dict) and under_auth_params is None:
-                out[k] = redact(v, True)
             elif k == "auth" and isinstance(v, dict):
                 out[k] = {ak: (redact(av, True) if ak == "params" else redact(av)) for ak, av in v.items()}
             else:
@@ -338,7 +336,8 @@ class AepEmulator:
                   "startedAt": started, "endedAt": _now_ms()}
         record["query"] = {k: (v[0] if len(v) == 1 else v) for k, v in record["query"].items()}
         for k in list(record["query"]):
-            if _SECRET_KEY.search(k):
+            # continuationToken is a paging cursor, not a credential
+            if _SECRET_KEY.search(k) and k != "continuationToken":
                 record["query"][k] = "***"
         with self._records_lock:
             self.records.append(record)

@@ -233,7 +233,7 @@ def test_mixpanel_explore_needs_source_params(api):
     assert "distinct_id" in r.json()["data"][0]["data"]
 
 
-def test_listing_filters_paging_count(api):
+def test_listing_filters_paging_count(api, emu):
     ids = [salesforce_connection(api) for _ in range(3)]
     r = api.fs("GET", "/connections?limit=2")
     page = r.json()
@@ -241,6 +241,7 @@ def test_listing_filters_paging_count(api):
     token = page["_links"]["next"]["href"].split("continuationToken=")[1]
     last = api.fs("GET", "/connections?limit=2&continuationToken=" + token).json()
     assert len(last["items"]) == 1 and last["_links"] == {}
+    assert emu.records[-1]["query"]["continuationToken"] == token
     assert api.fs("GET", "/connections?count=true").json() == {"count": 3}
     assert flow_code(api.fs("GET", "/connections?count=true&limit=1")) == "FLOW-1401-400"
     assert len(api.fs("GET", f"/connections?property=id=={ids[0]},{ids[1]}").json()["items"]) == 2
@@ -294,6 +295,10 @@ def test_dump_state_and_records_redact(api, emu):
                                                    "624bf42e16519d19496e3f67", "5ef4551c52e054191a61a99f"}
     dumped = json.dumps(emu.records) + json.dumps(state)
     assert SECRET not in dumped
+    from local.aep_contract import Contract
+    aep = [r for r in emu.records if r["path"].startswith("/data/")]
+    assert all(Contract.load().validate_request(r["method"], r["path"], r["query"], r["headers"], r["body"]) == []
+               for r in aep)
     tokens = [r for r in emu.records if r["path"] == "/ims/token/v3"]
     assert tokens[0]["body"]["client_secret"] == "***"
     rec = [r for r in emu.records if r["path"].endswith("/connections")][0]
