@@ -168,8 +168,8 @@ PRELOADED_SCHEMAS = [
     ("995dabbea86d58e346ff91bd8aa741a9f36f29b1019138d4", "REST Source Schema", f"{XDM}/context/profile", False),
 ]
 # datasets the seeds reference: (id, name, schema hex)
+# Seed 000 creates its "ACME Target Dataset" (6889f4f8…), so it is not preloaded here.
 PRELOADED_DATASETS = [
-    ("6889f4f89b982b2b90bc1207", "ACME Target Dataset", "52b59140414aa6a370ef5e21155fd7a686744b8739ecc168"),
     ("5c8c3c555033b814b69f947f", "Salesforce Accounts Dataset", "417a33eg81a221bd10495920574gfa2d"),
     ("624bf42e16519d19496e3f67", "Zendesk Users Dataset", "995dabbea86d58e346ff91bd8aa741a9f36f29b1019138d4"),
     ("5ef4551c52e054191a61a99f", "Mixpanel Events Dataset", "995dabbea86d58e346ff91bd8aa741a9f36f29b1019138d4"),
@@ -191,3 +191,10 @@ def source_family(spec: dict) -> str:
     if spec["id"] == MIXPANEL:
         return "mixpanel"
     return "database"
+
+# The Salesforce account (base connection) seed 000 reuses: an org already connected to
+# Salesforce, so an example spec can name it by id instead of creating one.
+PRELOADED_CONNECTIONS = [
+    ("6990abad-977d-41b9-a85d-17ea8cf1c0e4", "ACME Salesforce account", SALESFORCE, "Basic Authentication",
+     {"username": "preloaded@acme.example", "password": "preloaded-not-a-secret", "securityToken": "preloaded"}),
+]

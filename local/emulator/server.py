@@ -276,6 +276,13 @@ class AepEmulator:
             sb.schemas[s["$id"]] = s
         for dsid, dsname, hexid in cd.PRELOADED_DATASETS:
             sb.dataSets[dsid] = self._make_dataset(dsname, self._schema_ids(hexid)[0], {}, sb)
+        for cid, cname, spec_id, auth_name, params in cd.PRELOADED_CONNECTIONS:
+            _, created, _ = self._create_connection(
+                {"name": cname, "connectionSpec": {"id": spec_id, "version": "1.0"},
+                 "auth": {"specName": auth_name, "params": params}}, sb)
+            conn = sb.connections.pop(created["id"])
+            conn["id"] = cid
+            sb.connections[cid] = conn
         return sb
 
     def _make_dataset(self, name, schema_id, tags, sb, description=None):

@@ -1,0 +1,44 @@
+"""One result object per provisioned spec: what `python -m local provision` prints."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+ID_FIELDS = ("baseConnectionId", "sourceConnectionId", "schemaId", "datasetId", "targetConnectionId",
+             "mappingId", "flowSpecId", "flowId")
+
+
+def result_of(stack: Any, spec: Any, execution_arn: str, described: dict[str, Any]) -> dict[str, Any]:
+    from aepflow import journal
+
+    name = spec.get("name") if isinstance(spec, dict) else None
+    result: dict[str, Any] = {"name": name, "status": None, "errors": [], **{k: None for k in ID_FIELDS},
+                              "etag": None, "executionArn": execution_arn}
+    if described["status"] == "SUCCEEDED":
+        output = json.loads(described["output"])
+        ids = output.get("ids") or {}
+        result.update({k: ids.get(k) for k in ID_FIELDS})
+        result.update(name=output.get("name", name), status="ACTIVE", etag=ids.get("flowEtag"))
+        return result
+    outcome = journal.get_outcome(execution_arn) or {}
+    errors = json.loads(outcome.get("errors") or "[]")
+    result["status"] = outcome.get("status") or "FAILED"
+    if result["status"] == "INVALID":
+        result["errors"] = [p for e in errors for p in (e.get("problems") or [{"path": "(spec)", "message": e.get("message")}])]
+    else:
+        result["errors"] = [{k: e[k] for k in ("code", "message", "step", "type", "status", "requestId") if k in e}
+                            for e in errors] or [{"message": described.get("error") or described["status"]}]
+        result["rolledBack"] = json.loads(outcome.get("rolledBack") or "[]")
+        result["leftBehind"] = json.loads(outcome.get("leftBehind") or "[]")
+    return result
+
+
+def longest_sequential_chain(records: list[dict[str, Any]]) -> int:
+    """The longest run of requests each starting after the previous one ended."""
+    ordered = sorted(records, key=lambda r: r["endedAt"])
+    best: list[int] = []
+    for i, record in enumerate(ordered):
+        before = [best[j] for j in range(i) if ordered[j]["endedAt"] <= record["startedAt"]]
+        best.append(1 + max(before, default=0))
+    return max(best, default=0)

@@ -1,0 +1,67 @@
+"""Read template.yaml (with CloudFormation's short tags) and resolve the intrinsics the
+local stack needs. The local stack never keeps a second copy of the wiring."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(name: str):
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if name == "Fn::GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {name: value}
+    return construct
+
+
+for _short in ("Ref", "Condition"):
+    _CfnLoader.add_constructor(f"!{_short}", _tag(_short))
+for _short in ("GetAtt", "Sub", "If", "Join", "Select", "Equals", "Not", "And", "Or", "FindInMap", "Base64",
+               "Split", "ImportValue", "GetAZs"):
+    _CfnLoader.add_constructor(f"!{_short}", _tag(f"Fn::{_short}"))
+
+
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def resolve(value: Any, refs: dict[str, Any]) -> Any:
+    """Resolve Ref, Fn::GetAtt and Fn::Sub against `refs` ("Name" and "Name.Attr" keys)."""
+    if isinstance(value, list):
+        return [resolve(v, refs) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        return refs[value["Ref"]]
+    if set(value) == {"Fn::GetAtt"}:
+        return refs[".".join(value["Fn::GetAtt"])]
+    if set(value) == {"Fn::Sub"}:
+        text, extra = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        scope = {**refs, **{k: resolve(v, refs) for k, v in extra.items()}}
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: str(scope[m.group(1)]), text)
+    return {k: resolve(v, refs) for k, v in value.items()}
+
+
+def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == kind}
+
+
+def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
+    return {name: p.get("Default") for name, p in template.get("Parameters", {}).items()}
