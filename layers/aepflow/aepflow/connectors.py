@@ -17,7 +17,7 @@ DATA_LAKE_CONNECTION_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 CRM_FLOW_SPEC = "CRMToAEP"
 # The REST/self-serve flow spec 6499120c-0b15-42dc-936e-847ea3c24d72 of the Zendesk and
 # Mixpanel tutorials; its name is not in Adobe's documents we hold (FACTS §8).
-REST_FLOW_SPEC = "GenericRestToAEP"
+REST_FLOW_SPEC = "RestStorageToAEP"
 
 
 @dataclass(frozen=True)
