@@ -31,6 +31,7 @@ from local.aep_contract import Contract
 
 from . import catalog_data as cd
 from .listing import ListError, apply_list
+from .runs import RunsMixin
 
 FS, CAT, SR, DP = ("/data/foundation/flowservice", "/data/foundation/catalog",
                    "/data/foundation/schemaregistry", "/data/foundation/conversion")
@@ -188,7 +189,7 @@ def _json_patch(doc: dict, ops: list) -> dict:
     return doc
 
 
-class AepEmulator:
+class AepEmulator(RunsMixin):
     def __init__(self, org_id: str = "ACME0123456789ABCDEF@AdobeOrg", client_id: str = "aepflow-local-client",
                  client_secret: str = "local-secret", tenant: str = "acme", sandboxes=("prod", "dev"),
                  latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0):
@@ -208,6 +209,7 @@ class AepEmulator:
         self._fieldgroups = cd.global_fieldgroups()
         self._samples = cd.sample_sources()
         self._sandboxes = {n: self._new_sandbox(n) for n in self.sandbox_names}
+        self._runs_init(seed)
         self._server = None
         self._thread = None
         self.base_url = None
@@ -246,6 +248,7 @@ class AepEmulator:
                 "dataSets": [{"id": k, **v} for k, v in sb.dataSets.items()],
                 "mappingSets": [v[-1] for v in sb.mappingSets.values()],
                 "flows": list(sb.flows.values()),
+                "runs": self._dump_runs(sb),
             })
 
     # ------------------------------------------------------------ preload
@@ -499,6 +502,8 @@ class AepEmulator:
             (FS, "PATCH", "/flows/{FLOW_ID}"): lambda: self._patch(sb, sb.flows, pp["FLOW_ID"], "Flow", h, body),
             (FS, "DELETE", "/flows/{FLOW_ID}"): lambda: self._delete_flow(sb, pp["FLOW_ID"]),
             (FS, "POST", "/flows/{FLOW_ID}/action"): lambda: self._flow_action(sb, pp["FLOW_ID"], query),
+            (FS, "GET", "/runs"): lambda: self._list_runs(sb, query),
+            (FS, "GET", "/runs/{RUN_ID}"): lambda: self._get_run(sb, pp["RUN_ID"]),
             (SR, "POST", "/tenant/schemas"): lambda: self._create_schema(body, sb),
             (SR, "GET", "/{CONTAINER_ID}/schemas"): lambda: self._list_xdm(
                 self._container(sb, pp["CONTAINER_ID"], "schemas"), query, h, f"{pp['CONTAINER_ID']}/schemas"),
