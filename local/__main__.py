@@ -12,12 +12,13 @@ from typing import Any
 
 import yaml
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from local.examples import example_paths, load_spec
+
 
 
 def _read_spec(path: str) -> Any:
     try:
-        return yaml.safe_load(Path(path).read_text())
+        return load_spec(path)
     except (OSError, yaml.YAMLError) as exc:
         return {"__unreadable__": f"{path}: {exc}"}
 
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             for result in results:
                 out.write(json.dumps(result) + "\n")
         else:
-            paths = sorted(EXAMPLES.glob("*.yaml"))
+            paths = example_paths()
             results = _run(args, [_read_spec(str(p)) for p in paths], out)
             _print_demo(out, paths, results, args._summary)
         out.flush()

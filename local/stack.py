@@ -4,6 +4,7 @@ are dispatched in-process to the handlers template.yaml names."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import io
 import json
@@ -30,6 +31,17 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 # A bound on how long one provisioning may take locally, so a hung execution fails loudly.
 EXECUTION_TIMEOUT_SECONDS = 600
+
+
+def _clone_state_machine(self, memo):
+    """moto deep-copies the state machine on every StartExecution, finished executions
+    (and their locks) included, which fails from the second execution on. A clone
+    needs the definition, not the history."""
+    clone = self.__class__.__new__(self.__class__)
+    memo[id(self)] = clone
+    for key, value in self.__dict__.items():
+        setattr(clone, key, [] if key == "executions" else copy.deepcopy(value, memo))
+    return clone
 
 
 class FakeLambdaContext:
@@ -101,6 +113,7 @@ class LocalStack:
     def _start(self) -> None:
         from moto import mock_aws
         from moto.awslambda_simple.models import LambdaSimpleBackend
+        from moto.stepfunctions.models import StateMachine
 
         from local.emulator import AepEmulator
 
@@ -128,6 +141,7 @@ class LocalStack:
             LambdaSimpleBackend, "invoke",
             lambda backend, function_name, qualifier, body, headers, response_headers:
                 stack._invoke(function_name, body, response_headers)))
+        self._exit.enter_context(mock.patch.object(StateMachine, "__deepcopy__", _clone_state_machine, create=True))
         self._create_aws_resources()
         from aepflow import runtime
         runtime.reset()

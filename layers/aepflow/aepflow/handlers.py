@@ -26,9 +26,12 @@ def step_handler(fn: Callable[[Context], Any]) -> Callable[[dict, LambdaContext]
     @metrics.log_metrics
     def lambda_handler(event: dict, context: LambdaContext) -> Any:
         step_event = StepEvent.model_validate(event)
-        logger.append_keys(execution=step_event.execution, step=fn.__name__)
-        ctx = Context(step_event)
-        result = fn(ctx)
+        # Thread-safe keys: the local stack runs several functions in one process at once.
+        logger.thread_safe_append_keys(execution=step_event.execution, step=fn.__name__)
+        try:
+            result = fn(Context(step_event))
+        finally:
+            logger.thread_safe_clear_keys()
         metrics.add_metric(name=f"{fn.__name__}Completed", unit=MetricUnit.Count, value=1)
         return result.model_dump(mode="json") if hasattr(result, "model_dump") else result
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+from aws_lambda_powertools.utilities import parameters
+
 from .client import AepClient
 from .credentials import TokenProvider, load_credentials
 from .settings import Settings
@@ -32,6 +34,7 @@ def aep_client(sandbox: str | None = None) -> AepClient:
 
 
 def reset() -> None:
-    """Forget every cached object (a cold start; used by the local stack and tests)."""
+    """Forget every cached object, secrets included (a cold start; used by the local stack and tests)."""
     with _lock:
         _state.clear()
+        parameters.clear_caches()

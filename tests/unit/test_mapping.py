@@ -1,0 +1,39 @@
+"""Mapping sets in the two dialects of the seeds, shaped as data-prep.yaml defines them."""
+
+from aepflow.mapping import flatten_properties, mapping_set_body
+from aepflow.spec import MappingRule
+from local.aep_contract import Contract
+
+SCHEMA = "https://ns.adobe.com/acme/schemas/719c4e19184402c27595e65b931a142b"
+RULES = [MappingRule(source="TestID", destination="_id", identity=True),
+         MappingRule(source="Name", destination="person.name.fullName", name="name", description="the name")]
+
+
+def test_attribute_dialect_matches_seed_000():
+    body = mapping_set_body(name="m", schema_id=SCHEMA, rules=RULES, dialect="attribute")
+    assert body["mappings"][0] == {"destinationXdmPath": "_id", "sourceAttribute": "TestID", "identity": True,
+                                   "version": 0}
+    assert "id" not in body and body["xdmSchema"] == SCHEMA and body["outputSchema"]["schemaRef"]["id"] == SCHEMA
+
+
+def test_source_dialect_matches_seeds_002_and_003():
+    body = mapping_set_body(name="m", schema_id=SCHEMA, rules=RULES, dialect="source")
+    assert body["mappings"][1] == {"sourceType": "ATTRIBUTE", "source": "Name", "destination": "person.name.fullName",
+                                   "name": "name", "description": "the name"}
+    assert body["mappings"][0] == {"sourceType": "ATTRIBUTE", "source": "TestID", "destination": "_id"}
+
+
+def test_both_dialects_validate_against_the_data_prep_spec():
+    contract = Contract.load()
+    headers = {"Authorization": "Bearer t", "x-api-key": "k", "x-gw-ims-org-id": "o", "x-sandbox-name": "prod",
+               "Content-Type": "application/json"}
+    for dialect in ("attribute", "source"):
+        body = mapping_set_body(name="m", schema_id=SCHEMA, rules=RULES, dialect=dialect)
+        assert contract.validate_request("POST", "/data/foundation/conversion/mappingSets", {}, headers, body) == []
+
+
+def test_explored_schema_flattens_to_attribute_paths():
+    schema = {"type": "object", "properties": {"results": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "tags": {"type": "array"}, "org": {"type": "object", "properties": {
+            "name": {"type": "string"}}}}}}}
+    assert flatten_properties(schema) == ["results.id", "results.tags", "results.org.name"]
