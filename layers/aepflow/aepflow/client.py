@@ -12,7 +12,7 @@ import requests
 from aws_lambda_powertools import Logger
 
 from .credentials import AepCredentials, TokenProvider
-from .errors import AepAuthError, AepTimeout, error_for_status, parse_error_body
+from .errors import AepTimeout, error_for_status, parse_error_body
 from .settings import Settings
 
 logger = Logger(child=True)
@@ -134,8 +134,6 @@ class AepClient:
                 continue
             raise error
         assert last is not None
-        if isinstance(last, AepAuthError):
-            raise last
         raise last
 
     def get(self, service: str, path: str, **kw: Any) -> Any:
