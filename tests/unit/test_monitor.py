@@ -1,0 +1,301 @@
+"""The run monitor against the real emulator (127.0.0.1) and moto: every problem alerted
+exactly once across repeated and overlapping polls, none missed, readable alert text, and
+AEP calls per poll bounded by pages + re-check chunks + 1 whatever the number of flows."""
+import json
+import math
+import os
+import threading
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.emulator import AepEmulator
+
+SECRET = "monitor-test-client-secret-9f8e7d"
+TABLE = "aepflow-test-dataflows"
+RUNS = "/data/foundation/flowservice/runs"
+
+
+@pytest.fixture
+def stack(monkeypatch):
+    emu = AepEmulator(client_secret=SECRET, seed=11)
+    url = emu.start()
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_SESSION_TOKEN": "testing", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
+           "POWERTOOLS_METRICS_NAMESPACE": "aepflow-test", "AEP_PLATFORM_URL": url, "AEP_IMS_URL": url,
+           "AEP_CREDENTIALS_SECRET": "aepflow/test-aep", "AEP_TOKEN_CACHE_SECRET": "aepflow/test-token-cache",
+           "DATAFLOWS_TABLE": TABLE, "AEP_BACKOFF_BASE_SECONDS": "0.01", "AEP_BACKOFF_CAP_SECONDS": "0.05",
+           "MONITOR_PAGE_SIZE": "50"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        sm = boto3.client("secretsmanager")
+        sm.create_secret(Name="aepflow/test-aep", SecretString=json.dumps({
+            "clientId": emu.client_id, "clientSecret": SECRET, "orgId": emu.org_id, "sandbox": "prod"}))
+        sm.create_secret(Name="aepflow/test-token-cache", SecretString="{}")
+        boto3.client("dynamodb").create_table(
+            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+        sns, sqs = boto3.client("sns"), boto3.client("sqs")
+        topic = sns.create_topic(Name="aepflow-test-alerts")["TopicArn"]
+        queue = sqs.create_queue(QueueName="aepflow-test-inbox")["QueueUrl"]
+        qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+        monkeypatch.setenv("ALERTS_TOPIC_ARN", topic)
+        from aepflow import runtime
+        runtime.reset()
+        yield Stack(emu, queue)
+        runtime.reset()
+    emu.stop()
+
+
+class Stack:
+    def __init__(self, emu, queue):
+        self.emu, self.queue = emu, queue
+        self.alerts: list[dict] = []
+
+    def flow(self, name, *, interval=15, sandbox=None, alerts=None, state="enabled", connector="salesforce",
+             outcomes=None):
+        sched = {"frequency": "minute", "interval": interval, "startTime": self.emu.now_ms // 1000 + 60}
+        fid = self.emu.add_scheduled_flow({**sched, "interval": str(interval)}, sandbox=sandbox or "prod",
+                                          name=name, state=state)
+        if outcomes:
+            self.emu.set_run_outcomes(fid, outcomes)
+        spec = {"name": name, "source": {"connector": connector, "credentialsSecret": "aep/sources/" + name},
+                "schedule": sched, "alerts": alerts or {}}
+        if sandbox:
+            spec["sandbox"] = sandbox
+        updated = datetime.fromtimestamp(self.emu.now_ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+        boto3.resource("dynamodb").Table(TABLE).put_item(Item={
+            "pk": f"DATAFLOW#{name}", "sk": "RECORD", "name": name, "status": "ACTIVE", "connector": connector,
+            "flowId": fid, "ids": json.dumps({"flowId": fid, "datasetId": "5c8c3c555033b814b69f947f"}),
+            "spec": json.dumps(spec), "executionId": "arn:exec:" + name, "updatedAt": updated})
+        return fid
+
+    def poll(self, **kw):
+        from aepflow import monitor
+        return monitor.poll(now_ms=self.emu.now_ms, **kw)
+
+    def drain(self):
+        """The alerts that reached SNS since the last drain."""
+        sqs = boto3.client("sqs")
+        new: list[dict] = []
+        while True:
+            msgs = sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10,
+                                       MessageAttributeNames=["All"]).get("Messages", [])
+            if not msgs:
+                self.alerts += new
+                return new
+            for m in msgs:
+                env = json.loads(m["Body"])
+                doc = json.loads(env["Message"])  # the machine (sqs) form of MessageStructure=json
+                new.append({"Subject": env["Subject"], "doc": doc,
+                                    "attrs": {k: v["Value"] for k, v in env["MessageAttributes"].items()}})
+                sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"])
+
+    def keys(self):
+        return [(a["doc"]["alert"]["problem"], a["doc"]["alert"]["flowId"], a["doc"]["alert"].get("runId"))
+                for a in self.drain()]
+
+
+def test_failed_run_alert_text(stack):
+    fid = stack.flow("acme-salesforce-contacts", outcomes=["failed-promotion", "failed-copy"])
+    stack.emu.advance(minutes=10)
+    report = stack.poll()
+    assert report.alerts_sent == {"failed": 1}
+    [alert] = stack.drain()
+    run = stack.emu.dump_state()["runs"][0]
+    rs = run["metrics"]["recordSummary"]
+    doc, body = alert["doc"]["alert"], alert["doc"]["text"]
+    assert len(alert["Subject"]) < 100
+    assert alert["Subject"] == "Dataflow run failed: acme-salesforce-contacts (prod)"
+    for needle in ("acme-salesforce-contacts", fid, run["id"], "prod", "salesforce", "Status:     failed",
+                   f"read {rs['inputRecordCount']}, written 0, failed {rs['inputRecordCount']}",
+                   "CONNECTOR-2001-500", "MAPPER-3700-400", "INGEST-1212-400", "path=row_errors",
+                   "row_error_samples.json"):
+        assert needle in body, needle
+    assert doc["records"] == {"read": rs["inputRecordCount"], "written": 0, "failed": rs["inputRecordCount"],
+                              "failedPercent": 100.0}
+    assert {e["code"] for e in doc["errors"]} == {"CONNECTOR-2001-500", "INGEST-1212-400", "MAPPER-3700-400"}
+    assert alert["attrs"] == {"severity": "critical", "problem": "failed", "dataflow": "acme-salesforce-contacts",
+                              "sandbox": "prod", "connector": "salesforce", "flowId": fid, "runId": run["id"]}
+    everything = json.dumps(alert)
+    assert SECRET not in everything and "aep/sources/" not in everything
+    stack.emu.advance(minutes=15)
+    stack.poll()
+    [copy_failure] = stack.drain()
+    assert "CONNECTOR-1001-500" in copy_failure["doc"]["text"]
+
+
+def test_partial_like_seed_002_and_threshold(stack):
+    stack.flow("partial", outcomes=["partial", "partial-low"])
+    loose = stack.flow("loose", outcomes=["partial"], alerts={"failedRecordsPercent": 50})
+    stack.emu.advance(minutes=35)
+    stack.poll()
+    [alert] = stack.drain()
+    doc = alert["doc"]["alert"]
+    assert doc["problem"] == "partial" and doc["status"] == "success" and doc["severity"] == "warning"
+    assert doc["flowId"] != loose and doc["records"]["failed"] > 0
+    assert {"INGEST-1212-400", "MAPPER-3700-400"} <= {e["code"] for e in doc["errors"]}
+    assert "failed records over 0.5% of input records" in alert["doc"]["text"]
+
+
+def _scenario(stack, overlapping: bool):
+    """Every kind of problem, polled every 5 emulated minutes for 3 hours."""
+    f_fail = stack.flow("fails-then-recovers", outcomes=["success", "failed", "success", "failed"],
+                        alerts={"notifyRecovered": True})
+    f_part = stack.flow("partial", outcomes=["partial", "partial-low", "partial"])
+    f_stuck = stack.flow("stuck", outcomes=["success", "stuck"], alerts={"stuckAfterMinutes": 30})
+    f_off = stack.flow("disabled-in-aep", state="disabled")
+    f_hour = stack.flow("hourly", interval=60, outcomes=["skipped", "skipped", "skipped"])
+    for i in range(5):
+        stack.flow(f"healthy-{i}")
+    for _ in range(36):
+        stack.emu.advance(minutes=5)
+        if overlapping:
+            reports, errors = [], []
+
+            def run():
+                try:
+                    reports.append(stack.poll())
+                except Exception as exc:  # pragma: no cover - surfaced below
+                    errors.append(exc)
+            threads = [threading.Thread(target=run) for _ in range(2)]
+            [t.start() for t in threads]
+            [t.join(30) for t in threads]
+            assert not errors, errors
+        else:
+            stack.poll()
+            if _ % 7 == 0:
+                stack.poll()  # a repeated poll at the same instant
+    got = stack.keys()
+    assert len(got) == len(set(got)), "duplicate alerts"
+    outcomes = stack.emu.run_outcomes()
+    runs = {r["id"]: r for r in stack.emu.dump_state()["runs"]}
+    expected = {("failed", runs[r]["flowId"], r) for r, o in outcomes.items() if o.startswith("failed")}
+    expected |= {("partial", runs[r]["flowId"], r) for r, o in outcomes.items() if o == "partial"}
+    expected |= {("stuck", f_stuck, r) for r, o in outcomes.items() if o == "stuck"}
+    assert len(expected) == 2 + 2 + 1
+    by_kind = {}
+    for k in got:
+        by_kind.setdefault(k[0], []).append(k)
+    assert {k for k in got if k[0] in ("failed", "partial", "stuck")} == expected
+    # recovered: after each of the two failures of f_fail
+    assert len(by_kind["recovered"]) == 2 and all(k[1] == f_fail for k in by_kind["recovered"])
+    # overdue: the disabled flow once; the hourly flow that skipped three ticks once
+    assert sorted(k[1] for k in by_kind["overdue"]) == sorted([f_off, f_hour])
+    assert f_part
+
+
+def test_each_problem_once_across_repeated_polls(stack):
+    _scenario(stack, overlapping=False)
+
+
+def test_each_problem_once_across_overlapping_polls(stack):
+    _scenario(stack, overlapping=True)
+
+
+def test_crash_before_publish_is_retried_not_lost(stack, monkeypatch):
+    from aepflow import alerts
+    stack.flow("crashy", outcomes=["failed"])
+    stack.emu.advance(minutes=20)
+    real = alerts.AlertSender._publish
+
+    def crash(self, key, args, kind):
+        raise RuntimeError("Lambda died between claim and publish")
+    monkeypatch.setattr(alerts.AlertSender, "_publish", crash)
+    with pytest.raises(RuntimeError):
+        stack.poll(lease_seconds=900)
+    monkeypatch.setattr(alerts.AlertSender, "_publish", real)
+    assert stack.poll().alerts_already_claimed == 1  # the living lease is respected: nothing yet
+    assert stack.keys() == []
+    table = boto3.resource("dynamodb").Table(TABLE)
+    pending = table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": "MONITOR#PENDING"})
+    [marker] = pending["Items"]
+    table.update_item(Key={"pk": marker["sk"], "sk": "ALERT"}, UpdateExpression="SET leaseUntil = :z",
+                      ExpressionAttributeValues={":z": 0})  # the crashed owner's lease runs out
+    table.update_item(Key={"pk": "MONITOR#PENDING", "sk": marker["sk"]}, UpdateExpression="SET leaseUntil = :z",
+                      ExpressionAttributeValues={":z": 0})
+    report = stack.poll()
+    assert report.alerts_retried == 1 and report.alerts_sent == {"failed": 1}
+    assert [k[0] for k in stack.keys()] == ["failed"]
+    stack.emu.advance(minutes=5)
+    stack.poll()
+    assert stack.keys() == []
+    item = table.get_item(Key={"pk": marker["sk"], "sk": "ALERT"})["Item"]
+    assert item["state"] == "sent" and int(item["attempts"]) == 2
+
+
+def test_sns_refusal_is_retried_next_poll(stack, monkeypatch):
+    stack.flow("sns-down", outcomes=["failed"])
+    stack.emu.advance(minutes=20)
+    from aepflow import monitor
+    real = monitor._clients
+
+    def broken():
+        sns, ddb = real()
+        def refuse(**kw):
+            raise RuntimeError("SNS throttled")
+        sns.publish = refuse
+        return sns, ddb
+    monkeypatch.setattr(monitor, "_clients", broken)
+    assert stack.poll().publish_errors == 1
+    monkeypatch.setattr(monitor, "_clients", real)
+    report = stack.poll()
+    assert report.alerts_retried == 1 and [k[0] for k in stack.keys()] == ["failed"]
+
+
+def test_calls_per_poll_bounded_for_200_flows(stack, monkeypatch):
+    stack.emu.set_random_outcomes({"success": 6, "failed": 1, "partial": 1, "stuck": 2}, seed=5)
+    fids = [stack.flow(f"bulk-{i:03d}") for i in range(200)]
+    other = stack.emu.add_scheduled_flow({"frequency": "minute", "interval": "15",
+                                          "startTime": stack.emu.now_ms // 1000}, name="unmanaged")
+    for step in range(4):
+        stack.emu.advance(minutes=15 if step < 3 else 2)
+        before = len(stack.emu.records)
+        r = stack.poll()
+        requests = [x for x in stack.emu.records[before:] if x["path"].startswith(RUNS)]
+        assert r.aep_calls == len(requests) == r.pages + r.recheck_chunks
+        assert r.aep_calls <= r.pages + r.recheck_chunks + 1
+        # the pages are those of the new runs, not one call per flow
+        new_runs = sum(1 for x in stack.emu.dump_state()["runs"]
+                       if x["metrics"]["durationSummary"]["startedAtUTC"] > (r.watermark_before or 0) - 600_000)
+        assert r.pages <= math.ceil(max(1, new_runs) / 50) + 1
+        assert r.aep_calls < 200 // 4
+        # with 200 flows the query does not list flow ids; unmanaged runs are ignored
+        assert all("flowId==" not in json.dumps(x["query"]) for x in requests)
+    assert len(fids) == 200 and other
+    got = stack.keys()
+    assert len(got) == len(set(got)) and not any(k[1] == other for k in got)
+    runs = stack.emu.dump_state()["runs"]
+    want = {x["id"] for x in runs if x["flowId"] != other and x["metrics"]["statusSummary"]["status"] == "failed"}
+    assert want and {k[2] for k in got if k[0] == "failed"} == want
+    assert os.environ["MONITOR_PAGE_SIZE"] == "50"
+
+
+def test_handler_uses_event_time(stack):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "functions" / "monitor" / "app.py"
+    spec = importlib.util.spec_from_file_location("aepflow_fn_monitor_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    stack.flow("handled", outcomes=["failed"])
+    stack.emu.advance(minutes=20)
+
+    class Ctx:
+        function_name, memory_limit_in_mb, aws_request_id = "monitor", 256, "req-1"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:monitor"
+
+        def get_remaining_time_in_millis(self):
+            return 60_000
+    when = datetime.fromtimestamp(stack.emu.now_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = mod.lambda_handler({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
+                              "time": when, "detail": {}}, Ctx())
+    assert out["alerts_sent"] == {"failed": 1} and out["now_ms"] == stack.emu.now_ms
