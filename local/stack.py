@@ -44,6 +44,35 @@ def _clone_state_machine(self, memo):
     return clone
 
 
+_rule_lock = threading.Lock()
+
+
+def _deliver_rules_to_lambda(stack: "LocalStack"):
+    """moto's EventBridge rules deliver to SQS, logs and buses but not to Lambda; here a
+    Lambda target is invoked in-process, asynchronously in spirit (retries, then the DLQ)."""
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(rule, event, transform_input=True):
+        if not rule.event_pattern.matches_event(event):
+            return None
+        lambdas = [t for t in rule.targets if ":lambda:" in t.get("Arn", "")]
+        others = [t for t in rule.targets if t not in lambdas]
+        if others:
+            with _rule_lock:
+                saved, rule.targets = rule.targets, others
+                try:
+                    original(rule, event, transform_input)
+                finally:
+                    rule.targets = saved
+        for target in lambdas:
+            stack.deliver_async(target["Arn"], copy.deepcopy(event))
+        return None
+
+    return mock.patch.object(Rule, "send_to_targets", send_to_targets)
+
+
 class FakeLambdaContext:
     """The attributes Powertools reads from a real LambdaContext."""
 
@@ -142,6 +171,7 @@ class LocalStack:
             lambda backend, function_name, qualifier, body, headers, response_headers:
                 stack._invoke(function_name, body, response_headers)))
         self._exit.enter_context(mock.patch.object(StateMachine, "__deepcopy__", _clone_state_machine, create=True))
+        self._exit.enter_context(_deliver_rules_to_lambda(stack))
         self._create_aws_resources()
         from aepflow import runtime
         runtime.reset()
@@ -187,6 +217,29 @@ class LocalStack:
             sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"})
             self.topic_queues[name] = queue_url
         refs["AepflowLayer"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:aepflow:1"
+        s3 = boto3.client("s3")
+        self.buckets: dict[str, str] = {}
+        for name, res in cfn.resources_of_type(t, "AWS::S3::Bucket").items():
+            props = res.get("Properties", {})
+            bucket = f"aepflow-local-{name.lower()}"
+            s3.create_bucket(Bucket=bucket)
+            if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            if ((props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") or {}).get(
+                    "EventBridgeEnabled"):
+                s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+                    "EventBridgeConfiguration": {}})
+            refs[name], refs[f"{name}.Arn"] = bucket, f"arn:aws:s3:::{bucket}"
+            self.buckets[name] = bucket
+        self.queues: dict[str, str] = {}
+        for name, res in cfn.resources_of_type(t, "AWS::SQS::Queue").items():
+            queue_url = sqs.create_queue(QueueName=f"aepflow-local-{name}")["QueueUrl"]
+            refs[name] = queue_url
+            refs[f"{name}.Arn"] = sqs.get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.queues[name] = queue_url
+        for name in cfn.resources_of_type(t, "AWS::Serverless::Api"):
+            refs[name] = f"local{name.lower()}"
 
         globals_fn = t.get("Globals", {}).get("Function", {})
         iam = boto3.client("iam")
@@ -210,13 +263,18 @@ class LocalStack:
             refs[name], refs[f"{name}.Arn"] = function_name, arn
             self.functions[function_name] = {"code_uri": props["CodeUri"], "handler": props["Handler"],
                                              "memory": int(props.get("MemorySize", 128)),
-                                             "timeout": int(props.get("Timeout", 3)), "env": env, "logical": name}
+                                             "timeout": int(props.get("Timeout", 3)), "env": env, "logical": name,
+                                             "arn": arn, "events": props.get("Events") or {},
+                                             "dlq": (props.get("DeadLetterQueue") or {}).get("TargetArn"),
+                                             "retries": int((props.get("EventInvokeConfig") or {}).get(
+                                                 "MaximumRetryAttempts", 2))}
         # Every function shares one process here, so they share one environment: the
         # template keeps function-specific variables out of it (a test checks that).
         for fn in self.functions.values():
             env_values.update({k: str(cfn.resolve(v, refs)) for k, v in fn["env"].items()})
         os.environ.update(env_values)
         self.refs = refs
+        self._wire_events(refs)
 
         sfn = boto3.client("stepfunctions")
         self.state_machines: dict[str, str] = {}
@@ -229,6 +287,62 @@ class LocalStack:
                                            roleArn=f"arn:aws:iam::{ACCOUNT}:role/aepflow-local-sfn")["stateMachineArn"]
             refs[name] = arn
             self.state_machines[name] = arn
+        if "ProvisionDataflowStateMachine" in self.state_machines:
+            # What aepflow.lifecycle would read from CloudFormation (DescribeStackResource).
+            os.environ["PROVISION_STATE_MACHINE_ARN"] = self.state_machines["ProvisionDataflowStateMachine"]
+
+    # --- EventBridge rules and API routes, read from the functions' SAM Events ---------------------
+
+    def _wire_events(self, refs: dict[str, Any]) -> None:
+        events = boto3.client("events")
+        self.api_routes: list[dict[str, Any]] = []
+        self.dead_letters: dict[str, str] = {}  # function name -> DLQ ARN
+        for function_name, fn in self.functions.items():
+            if fn["dlq"]:
+                self.dead_letters[function_name] = str(cfn.resolve(fn["dlq"], refs))
+            for event_name, event in fn["events"].items():
+                props = event.get("Properties") or {}
+                if event.get("Type") == "Api":
+                    path = props["Path"]
+                    pattern = "^" + cfn.re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", cfn.re.escape(path)) + "$"
+                    self.api_routes.append({"method": props["Method"].upper(), "path": path,
+                                            "regex": cfn.re.compile(pattern), "function": function_name})
+                elif event.get("Type") in ("EventBridgeRule", "CloudWatchEvent"):
+                    rule = f"{function_name}-{event_name}"[:64]
+                    events.put_rule(Name=rule, EventPattern=json.dumps(cfn.resolve(props["Pattern"], refs)),
+                                    EventBusName=props.get("EventBusName", "default"))
+                    events.put_targets(Rule=rule, EventBusName=props.get("EventBusName", "default"),
+                                       Targets=[{"Id": event_name, "Arn": fn["arn"]}])
+
+    def invoke(self, function_name: str, event: Any) -> tuple[Any, bool]:
+        """Invoke a function in-process as Lambda would: (its result, whether it failed)."""
+        headers: dict[str, str] = {}
+        payload = json.loads(self._invoke(function_name, json.dumps(event), headers) or b"null")
+        return payload, "x-amz-function-error" in headers
+
+    def deliver_async(self, function_name: str, event: Any) -> Any:
+        """An asynchronous invocation (what EventBridge makes): Lambda's retries, then the DLQ."""
+        name = function_name.rsplit(":", 1)[-1]
+        fn = self.functions[name]
+        result, failed = None, True
+        for _ in range(1 + fn["retries"]):
+            result, failed = self.invoke(name, event)
+            if not failed:
+                return result
+        dlq = self.dead_letters.get(name)
+        if dlq:
+            sqs = boto3.client("sqs")
+            url = sqs.get_queue_url(QueueName=dlq.rsplit(":", 1)[-1])["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event), MessageAttributes={
+                "ErrorMessage": {"DataType": "String", "StringValue": str((result or {}).get("errorType"))}})
+        return result
+
+    def api_route(self, method: str, path: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+        for route in self.api_routes:
+            match = route["regex"].match(path)
+            if match and route["method"] in (method.upper(), "ANY"):
+                return route, match.groupdict()
+        return None
 
     # --- Lambda dispatch ------------------------------------------------------------------------
 

@@ -1,0 +1,17 @@
+"""The REST API (API Gateway, IAM authorization): POST/GET/PATCH/DELETE /dataflows.
+Routing, validation and errors live in aepflow.api; this module only wires Powertools."""
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aepflow.api import handle
+from aepflow.handlers import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
+    return handle(event, context)

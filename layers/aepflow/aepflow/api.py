@@ -1,0 +1,279 @@
+"""The REST API (functions/api): Powertools' APIGatewayRestResolver with pydantic validation.
+Routes call aepflow.lifecycle; every error is JSON with a stable `code`, never a stack trace
+or a secret. The OpenAPI document is generated from this module (openapi_document())."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import yaml
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import lifecycle
+from .errors import (AepAuthError, AepflowError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled,
+                     AepTimeout, AepValidationError, SpecInvalid)
+
+logger = Logger(child=True)
+
+API_TITLE = "aepflow"
+API_VERSION = "1.0.0"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+# --- Models -----------------------------------------------------------------------------------
+
+class Problem(BaseModel):
+    path: str = Field(description="Field path in the spec or the request, e.g. schedule.startTime")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. SpecInvalid, DataflowExists, FieldNotChangeable")
+    message: str
+    problems: list[Problem] = Field(default_factory=list)
+    requestId: str | None = None
+
+
+class Accepted(BaseModel):
+    name: str
+    executionArn: str
+    status: str = Field(description="PROVISIONING, ACTIVE or FAILED")
+    started: bool = Field(description="false when an identical request already started this execution")
+
+
+class DataflowView(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    status: str = Field(description="PROVISIONING, ACTIVE or FAILED")
+    executionArn: str | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    spec: dict[str, Any] | None = None
+    ids: dict[str, Any] = Field(default_factory=dict)
+    updatedAt: str | None = None
+    flow: dict[str, Any] | None = Field(default=None, description="The flow's live state from AEP")
+
+
+class DataflowSummary(BaseModel):
+    name: str
+    status: str | None = None
+    connector: str | None = None
+    flowId: str | None = None
+    updatedAt: str | None = None
+
+
+class DataflowPage(BaseModel):
+    items: list[DataflowSummary]
+    next: str | None = Field(default=None, description="Pass as ?cursor= for the next page")
+
+
+class DataflowPatch(BaseModel):
+    """A JSON Merge Patch (RFC 7386) over the spec's changeable fields. Other fields are
+    refused with a 400 naming them (AEP cannot change them in place)."""
+
+    model_config = ConfigDict(extra="allow")
+    schedule: dict[str, Any] | None = Field(default=None, description="frequency, interval, backfill, startTime")
+    description: str | None = None
+    mapping: list[dict[str, Any]] | None = None
+    enabled: bool | None = None
+
+
+class Updated(BaseModel):
+    name: str
+    status: str
+    changed: list[str]
+    etag: str | None
+    ids: dict[str, Any]
+    spec: dict[str, Any]
+
+
+class Deleted(BaseModel):
+    name: str
+    status: str
+    deleted: list[dict[str, Any]]
+    kept: list[dict[str, Any]]
+    leftBehind: list[dict[str, Any]]
+    alreadyDeleted: bool = False
+
+
+class RunSummary(BaseModel):
+    id: str | None
+    status: str | None
+    startedAt: int | None = None
+    completedAt: int | None = None
+    recordsRead: int | None = None
+    recordsWritten: int | None = None
+    recordsFailed: int | None = None
+    problem: str | None = Field(default=None, description="failed, partial or stuck, as the monitor classifies it")
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Runs(BaseModel):
+    name: str
+    flowId: str | None
+    runs: list[RunSummary]
+
+
+ERRORS = {400: {"description": "Invalid request; every problem by field path", "content": {
+              "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+          404: {"description": "No such dataflow"},
+          409: {"description": "Conflict (another spec holds the name, or a concurrent change)"},
+          412: {"description": "The flow changed in AEP twice while being updated"},
+          429: {"description": "AEP throttled the request"},
+          502: {"description": "AEP failed"}}
+
+NameParam = Annotated[str, Path(pattern=NAME_PATTERN, description="The dataflow's name (the spec's name)")]
+
+
+# --- Errors -----------------------------------------------------------------------------------
+
+def error_response(status: int, code: str, message: str, problems: list[dict[str, str]] | None = None,
+                   request_id: str | None = None) -> Response:
+    body = ErrorBody(code=code, message=message, problems=[Problem(**p) for p in problems or []],
+                     requestId=request_id)
+    return Response(status_code=status, content_type="application/json",
+                    body=body.model_dump_json(exclude_none=True))
+
+
+def _status_for(exc: AepflowError) -> tuple[int, str]:
+    if isinstance(exc, SpecInvalid):
+        return 400, "SpecInvalid"
+    if isinstance(exc, (lifecycle.DataflowNotFound, lifecycle.DataflowConflict, lifecycle.ChangeRefused)):
+        return exc.status or 400, exc.code or type(exc).__name__
+    if isinstance(exc, AepPreconditionFailed):
+        return 412, "PreconditionFailed"
+    if isinstance(exc, AepThrottled):
+        return 429, "Throttled"
+    if isinstance(exc, AepNotFound):
+        return 404, "AepNotFound"
+    if isinstance(exc, AepValidationError):
+        return 400, f"AepRefused:{exc.code}" if exc.code else "AepRefused"
+    if isinstance(exc, AepAuthError):
+        return 502, "AepAuthFailed"
+    if isinstance(exc, AepTimeout):
+        return 504, "AepTimeout"
+    if isinstance(exc, AepServerError):
+        return 502, "AepServerError"
+    return 400, type(exc).__name__
+
+
+@app.exception_handler(AepflowError)
+def _aepflow_error(exc: AepflowError) -> Response:
+    status, code = _status_for(exc)
+    if status >= 500:
+        logger.warning("AEP error", extra={"error": exc.to_dict()})
+    return error_response(status, code, exc.message, exc.problems, exc.request_id)
+
+
+@app.exception_handler(RequestValidationError)
+def _request_invalid(exc: RequestValidationError) -> Response:
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        problems.append({"path": ".".join(loc) or "(body)", "message": err.get("msg", "invalid")})
+    return error_response(400, "RequestInvalid", "the request is not valid", problems)
+
+
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    logger.exception("unexpected error")
+    return error_response(500, "InternalError", "an internal error occurred; it has been logged",
+                          request_id=app.lambda_context.aws_request_id if getattr(app, "lambda_context", None) else None)
+
+
+@app.not_found
+def _not_found(exc: Exception) -> Response:
+    return error_response(404, "RouteNotFound", f"no route {app.current_event.http_method} {app.current_event.path}")
+
+
+# --- Routes -----------------------------------------------------------------------------------
+
+@app.post("/dataflows", summary="Provision a dataflow from a spec", tags=["dataflows"], responses={
+    202: {"description": "Provisioning started (or already started by the same spec)", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}}, **ERRORS})
+def post_dataflow(spec: Annotated[dict[str, Any], Body(
+        description="The dataflow spec v1, as JSON or YAML (Content-Type application/yaml)")]) -> Response[Accepted]:
+    answer = lifecycle.start(spec)
+    return Response(status_code=202, content_type="application/json", body=Accepted(**answer),
+                    headers={"Location": f"/dataflows/{answer['name']}"})
+
+
+@app.get("/dataflows", summary="List dataflows (paged)", tags=["dataflows"], responses=ERRORS)
+def list_dataflows(limit: Annotated[int, Query(ge=1, le=100)] = 50,
+                   cursor: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None) -> DataflowPage:
+    return DataflowPage(**lifecycle.list_dataflows(limit=limit, cursor=cursor))
+
+
+@app.get("/dataflows/<name>", summary="A dataflow: record, provisioning status, live flow state", tags=["dataflows"],
+         responses=ERRORS)
+def get_dataflow(name: NameParam) -> DataflowView:
+    return DataflowView(**lifecycle.describe(name))
+
+
+@app.patch("/dataflows/<name>", summary="Change schedule, description, mapping or enabled (JSON Merge Patch)",
+           tags=["dataflows"], responses=ERRORS)
+def patch_dataflow(name: NameParam, patch: Annotated[DataflowPatch, Body(
+        description="RFC 7386 JSON Merge Patch (application/merge-patch+json)")]) -> Updated:
+    return Updated(**lifecycle.update(name, patch.model_dump(exclude_unset=True)))
+
+
+@app.delete("/dataflows/<name>", summary="Delete the flow and what aepflow created for it", tags=["dataflows"],
+            responses=ERRORS)
+def delete_dataflow(name: NameParam) -> Deleted:
+    return Deleted(**lifecycle.delete(name))
+
+
+@app.get("/dataflows/<name>/runs", summary="Recent runs, summarised as the monitor sees them", tags=["dataflows"],
+         responses=ERRORS)
+def get_runs(name: NameParam, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Runs:
+    return Runs(**lifecycle.runs(name, limit=limit))
+
+
+# --- Entry point --------------------------------------------------------------------------------
+
+def _yaml_body_to_json(event: dict[str, Any]) -> dict[str, Any]:
+    """Accept a YAML spec (curl --data-binary @spec.yaml): convert the body to JSON before the
+    resolver's validation parses it. A body that is neither stays as it is (and is refused)."""
+    body = event.get("body")
+    if not body or event.get("isBase64Encoded"):
+        return event
+    try:
+        json.loads(body)
+        return event
+    except ValueError:
+        pass
+    try:
+        parsed = yaml.safe_load(body)
+    except yaml.YAMLError:
+        return event
+    if not isinstance(parsed, (dict, list)):
+        return event
+    headers = dict(event.get("headers") or {})
+    for key in [k for k in headers if k.lower() == "content-type"]:
+        headers.pop(key)
+    headers["Content-Type"] = "application/json"
+    return {**event, "body": json.dumps(parsed, default=str), "headers": headers}
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(_yaml_body_to_json(event), context)
+
+
+def openapi_document() -> dict[str, Any]:
+    doc = json.loads(app.get_openapi_json_schema(
+        title=API_TITLE, version=API_VERSION,
+        description="Provision, change and delete AEP source dataflows from aepflow specs. "
+                    "Every call is signed with AWS SigV4 (IAM authorization)."))
+    doc.setdefault("components", {}).setdefault("schemas", {})
+    for model in (ErrorBody, Accepted, Problem):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in schema.pop("$defs", {}).items():
+            doc["components"]["schemas"].setdefault(name, sub)
+        doc["components"]["schemas"].setdefault(model.__name__, schema)
+    return doc

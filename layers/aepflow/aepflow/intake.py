@@ -1,0 +1,187 @@
+"""The spec intake (functions/spec_intake), reached through EventBridge:
+
+- S3 "Object Created" for `dataflows/*.yaml|yml|json` in the specs bucket: provision the spec,
+  or apply the new version to the dataflow (in place where AEP allows it, a new flow where AEP
+  requires one). An invalid spec starts nothing: `<key>.errors.json` is written beside it and
+  an SNS notification goes out.
+- S3 "Object Deleted": tear the dataflow down only when TEARDOWN_ON_SPEC_DELETE is "true".
+- "aepflow.DataflowRequested" (any source; the spec in `detail`, or in `detail.spec`).
+
+Duplicates and retries of one event are absorbed by Powertools idempotency, keyed on
+bucket + key + version id (S3), or on the event id (custom events), persisted in the
+dataflows table (pk/sk)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+import yaml
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer, IdempotencyConfig,
+                                                         idempotent_function)
+from botocore.exceptions import ClientError
+
+from . import journal as journal_mod
+from . import lifecycle
+from .errors import SpecInvalid
+
+logger = Logger(child=True)
+
+PREFIX = "dataflows/"
+SUFFIXES = (".yaml", ".yml", ".json")
+ERRORS_SUFFIX = ".errors.json"
+REQUESTED = "aepflow.DataflowRequested"
+S3_CREATED, S3_DELETED = "Object Created", "Object Deleted"
+IDEMPOTENCY_SECONDS = 7 * 24 * 3600
+
+
+def _s3():
+    return boto3.client("s3")
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event_kind(event: dict[str, Any]) -> str | None:
+    detail_type = event.get("detail-type")
+    if event.get("source") == "aws.s3" and detail_type in (S3_CREATED, S3_DELETED):
+        key = ((event.get("detail") or {}).get("object") or {}).get("key") or ""
+        if not key.startswith(PREFIX) or key.endswith(ERRORS_SUFFIX) or not key.lower().endswith(SUFFIXES):
+            return None
+        return "created" if detail_type == S3_CREATED else "deleted"
+    if detail_type == REQUESTED:
+        return "requested"
+    return None
+
+
+def idempotency_key(event: dict[str, Any]) -> str:
+    """S3: bucket, key and version (the sequencer when the bucket is unversioned), so the
+    same object version delivered twice is one provisioning; custom events: the event id."""
+    if event.get("source") == "aws.s3":
+        detail = event.get("detail") or {}
+        obj = detail.get("object") or {}
+        version = obj.get("version-id") or obj.get("sequencer") or event.get("id")
+        return f"s3://{(detail.get('bucket') or {}).get('name')}/{obj.get('key')}#{event.get('detail-type')}#{version}"
+    return f"event:{event.get('id')}"
+
+
+def _origin_key(origin: str) -> dict[str, str]:
+    return {"pk": f"SPECKEY#{origin}", "sk": "DATAFLOW"}
+
+
+def _notify_invalid(where: str, problems: list[dict[str, str]], name: str | None) -> None:
+    topic = os.environ.get("ALERTS_TOPIC_ARN")
+    if not topic:
+        logger.warning("no ALERTS_TOPIC_ARN; invalid spec not notified", extra={"where": where})
+        return
+    lines = [f"Spec: {where}", f"Dataflow: {name or '(unnamed)'}", "Status: INVALID (nothing was started)"]
+    lines += [f"  - {p.get('path')}: {p.get('message')}" for p in problems]
+    boto3.client("sns").publish(
+        TopicArn=topic, Subject=f"aepflow: invalid spec {where}"[:99], Message="\n".join(lines),
+        MessageAttributes={"problem": {"DataType": "String", "StringValue": "spec-invalid"},
+                           "severity": {"DataType": "String", "StringValue": "medium"}})
+
+
+def _read_object(bucket: str, key: str, version: str | None) -> tuple[str, bytes]:
+    """(the key that exists, its bytes). EventBridge may deliver the key URL-encoded."""
+    s3 = _s3()
+    last: ClientError | None = None
+    for candidate in dict.fromkeys([key, unquote_plus(key)]):
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": candidate}
+        if version and version != "null":
+            kwargs["VersionId"] = version
+        try:
+            return candidate, s3.get_object(**kwargs)["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("NoSuchKey", "404", "NoSuchVersion"):
+                raise
+            last = exc
+    assert last is not None
+    raise last
+
+
+def parse_document(data: bytes | str) -> Any:
+    """YAML or JSON (JSON is YAML); SpecInvalid when it is neither."""
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        raise SpecInvalid("the spec file is not YAML or JSON", problems=[
+            {"path": "(file)", "message": f"not YAML or JSON: {str(exc).splitlines()[0]}"}]) from None
+
+
+def _created(bucket: str, key: str, version: str | None) -> dict[str, Any]:
+    key, data = _read_object(bucket, key, version)
+    origin = f"s3://{bucket}/{key}"
+    raw: Any = None
+    try:
+        raw = parse_document(data)
+        outcome = lifecycle.apply(raw, origin=origin)
+    except SpecInvalid as exc:
+        name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
+        report = {"bucket": bucket, "key": key, "versionId": version, "name": name, "status": "INVALID",
+                  "errors": exc.problems or [{"path": "(spec)", "message": exc.message}], "checkedAt": _now_iso()}
+        _s3().put_object(Bucket=bucket, Key=key + ERRORS_SUFFIX, Body=json.dumps(report, indent=1).encode(),
+                         ContentType="application/json")
+        _notify_invalid(origin, report["errors"], name)
+        logger.info("invalid spec", extra={"origin": origin, "problems": len(report["errors"])})
+        return {"action": "rejected", "origin": origin, "errorsKey": key + ERRORS_SUFFIX, "errors": report["errors"]}
+    journal_mod.table().put_item(Item={**_origin_key(origin), "name": outcome["name"], "updatedAt": _now_iso()})
+    try:  # a stale error report of an earlier version would mislead
+        _s3().delete_object(Bucket=bucket, Key=key + ERRORS_SUFFIX)
+    except ClientError:
+        pass
+    return {"origin": origin, **outcome}
+
+
+def _deleted(bucket: str, key: str) -> dict[str, Any]:
+    origin = f"s3://{bucket}/{key}"
+    if os.environ.get("TEARDOWN_ON_SPEC_DELETE", "false").lower() != "true":
+        return {"action": "kept", "origin": origin, "reason": "TeardownOnSpecDelete is off"}
+    item = journal_mod.table().get_item(Key=_origin_key(origin), ConsistentRead=True).get("Item")
+    if not item:
+        return {"action": "none", "origin": origin, "reason": "no dataflow came from this object"}
+    return {"action": "delete", "origin": origin, **lifecycle.delete(item["name"])}
+
+
+def _requested(event: dict[str, Any]) -> dict[str, Any]:
+    detail = event.get("detail") or {}
+    raw = detail.get("spec", detail) if isinstance(detail, dict) else detail
+    where = f"event {event.get('id')} from {event.get('source')}"
+    try:
+        return lifecycle.apply(raw, origin=None)
+    except SpecInvalid as exc:
+        name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
+        _notify_invalid(where, exc.problems, name)
+        return {"action": "rejected", "origin": where, "errors": exc.problems}
+
+
+def process(request: dict[str, Any]) -> dict[str, Any]:
+    event = request["event"]
+    kind = event_kind(event)
+    if kind == "requested":
+        return _requested(event)
+    detail = event.get("detail") or {}
+    bucket, obj = (detail.get("bucket") or {}).get("name"), detail.get("object") or {}
+    if kind == "created":
+        return _created(bucket, obj["key"], obj.get("version-id"))
+    return _deleted(bucket, obj["key"])
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event_kind(event) is None:
+        return {"action": "ignored", "detailType": event.get("detail-type")}
+    persistence = DynamoDBPersistenceLayer(table_name=os.environ["DATAFLOWS_TABLE"], key_attr="pk",
+                                           sort_key_attr="sk")
+    config = IdempotencyConfig(event_key_jmespath="key", raise_on_no_idempotency_key=True,
+                               expires_after_seconds=IDEMPOTENCY_SECONDS)
+    if context is not None:
+        config.register_lambda_context(context)
+    once = idempotent_function(data_keyword_argument="request", persistence_store=persistence,
+                               config=config)(process)
+    return once(request={"key": idempotency_key(event), "event": event})
