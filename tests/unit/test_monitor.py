@@ -47,10 +47,12 @@ def stack(monkeypatch):
         qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
         monkeypatch.setenv("ALERTS_TOPIC_ARN", topic)
-        from aepflow import runtime
+        from aepflow import monitor, runtime
         runtime.reset()
+        monitor.reset()
         yield Stack(emu, queue)
         runtime.reset()
+        monitor.reset()
     emu.stop()
 
 
@@ -71,7 +73,9 @@ class Stack:
         if sandbox:
             spec["sandbox"] = sandbox
         updated = datetime.fromtimestamp(self.emu.now_ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-        boto3.resource("dynamodb").Table(TABLE).put_item(Item={
+        if not hasattr(self, "table"):
+            self.table = boto3.resource("dynamodb").Table(TABLE)
+        self.table.put_item(Item={
             "pk": f"DATAFLOW#{name}", "sk": "RECORD", "name": name, "status": "ACTIVE", "connector": connector,
             "flowId": fid, "ids": json.dumps({"flowId": fid, "datasetId": "5c8c3c555033b814b69f947f"}),
             "spec": json.dumps(spec), "executionId": "arn:exec:" + name, "updatedAt": updated})
@@ -237,12 +241,12 @@ def test_sns_refusal_is_retried_next_poll(stack, monkeypatch):
     from aepflow import monitor
     real = monitor._clients
 
-    def broken():
-        sns, ddb = real()
-        def refuse(**kw):
+    class Refusing:
+        def publish(self, **kw):
             raise RuntimeError("SNS throttled")
-        sns.publish = refuse
-        return sns, ddb
+
+    def broken():
+        return Refusing(), real()[1]
     monkeypatch.setattr(monitor, "_clients", broken)
     assert stack.poll().publish_errors == 1
     monkeypatch.setattr(monitor, "_clients", real)

@@ -2,13 +2,16 @@
 exactly once.
 
 Exactly once, step by step (DynamoDB table DATAFLOWS_TABLE, keys pk/sk):
-1. claim: one TransactWriteItems puts the alert item `pk="ALERT#<flowId>#<runId|due-<ms>>#<kind>"`,
-   `sk="ALERT"` (condition `attribute_not_exists(pk)`, state `pending`, the whole message,
-   `leaseUntil`) together with a marker `pk="MONITOR#PENDING"`, `sk=<alert pk>`. Only one
-   poll can win the claim, however many overlap; the losers skip the problem, which is
-   already durably recorded, so they may move the watermark past it.
-2. publish to SNS, then 3. mark sent: one transaction sets `state=sent` and deletes the
-   marker.
+1. claim: a conditional PutItem (`attribute_not_exists(pk)`) of the alert item
+   `pk="ALERT#<flowId>#<runId|due-<ms>>#<kind>"`, `sk="ALERT"`, state `pending`, with the whole
+   message and `leaseUntil`; then a marker `pk="MONITOR#PENDING"`, `sk=<alert pk>`. Only one
+   poll can win the claim, however many overlap. A loser reads the alert; if it is still
+   pending it re-puts the marker (the owner may have died between the two writes), then
+   skips the problem, which is durably recorded, so it may move the watermark past it.
+   (Two writes rather than one transaction: moto's transactions copy the table, and the
+   marker repair above makes the pair safe without one.)
+2. publish to SNS, then 3. mark sent: set `state=sent`, then delete the marker (a marker
+   left by a crash here is cleaned up by the sweep).
 4. sweep: every poll lists `MONITOR#PENDING`; a pending alert whose lease has run out (its
    owner crashed or SNS refused it) is taken over with a conditional update on `leaseUntil`
    and published again.
@@ -196,23 +199,25 @@ class AlertSender:
         lease = int((time.time() + self.lease_seconds) * 1000)
         now = int(time.time() * 1000)
         try:
-            self.ddb.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                         "Item": self._item({"pk": key, "sk": "ALERT", "state": "pending", "kind": alert["problem"],
-                                             "flowId": alert["flowId"], "runId": alert.get("runId") or "",
-                                             "dataflow": alert["dataflow"], "createdAt": now, "leaseUntil": lease,
-                                             "attempts": 1, "publish": json.dumps(args)})}},
-                {"Put": {"TableName": self.table,
-                         "Item": self._item({"pk": PENDING_PK, "sk": key, "leaseUntil": lease})}},
-            ])
-        except self.ddb.exceptions.TransactionCanceledException as exc:
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" in reasons:
-                self.already_claimed += 1
-                return False
-            raise
+            self.ddb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(pk)",
+                              Item=self._item({"pk": key, "sk": "ALERT", "state": "pending", "kind": alert["problem"],
+                                               "flowId": alert["flowId"], "runId": alert.get("runId") or "",
+                                               "dataflow": alert["dataflow"], "createdAt": now, "leaseUntil": lease,
+                                               "attempts": 1, "publish": json.dumps(args)}))
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            self.already_claimed += 1
+            item = self.ddb.get_item(TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
+                                     ConsistentRead=True).get("Item")
+            if item is not None and _de.deserialize(item["state"]) == "pending":
+                # Its owner may have died before writing the marker: make sure the sweep sees it.
+                self._marker(key, int(_de.deserialize(item.get("leaseUntil", {"N": "0"}))))
+            return False
+        self._marker(key, lease)
         self._publish(key, args, alert["problem"])
         return True
+
+    def _marker(self, key: str, lease: int) -> None:
+        self.ddb.put_item(TableName=self.table, Item=self._item({"pk": PENDING_PK, "sk": key, "leaseUntil": lease}))
 
     def _publish(self, key: str, args: dict, kind: str) -> None:
         try:
@@ -223,16 +228,14 @@ class AlertSender:
             self.ddb.update_item(TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
                                  UpdateExpression="SET leaseUntil = :z",
                                  ExpressionAttributeValues={":z": {"N": "0"}})
-            self.ddb.put_item(TableName=self.table, Item=self._item({"pk": PENDING_PK, "sk": key, "leaseUntil": 0}))
+            self._marker(key, 0)
             return
-        self.ddb.transact_write_items(TransactItems=[
-            {"Update": {"TableName": self.table, "Key": self._item({"pk": key, "sk": "ALERT"}),
-                        "UpdateExpression": "SET #s = :sent, sentAt = :t, messageId = :m",
-                        "ExpressionAttributeNames": {"#s": "state"},
-                        "ExpressionAttributeValues": self._item({":sent": "sent", ":t": int(time.time() * 1000),
-                                                                 ":m": res.get("MessageId", "")})}},
-            {"Delete": {"TableName": self.table, "Key": self._item({"pk": PENDING_PK, "sk": key})}},
-        ])
+        self.ddb.update_item(TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
+                             UpdateExpression="SET #s = :sent, sentAt = :t, messageId = :m",
+                             ExpressionAttributeNames={"#s": "state"},
+                             ExpressionAttributeValues=self._item({":sent": "sent", ":t": int(time.time() * 1000),
+                                                                   ":m": res.get("MessageId", "")}))
+        self.ddb.delete_item(TableName=self.table, Key=self._item({"pk": PENDING_PK, "sk": key}))
         self.sent[kind] = self.sent.get(kind, 0) + 1
 
     def sweep(self) -> int:

@@ -99,22 +99,42 @@ class ManagedFlow(BaseModel):
 
 _aws_lock = threading.Lock()
 _local = threading.local()
+_shared: dict[str, Any] = {}
+
+
+def _session() -> boto3.session.Session:
+    """One boto3 session per process (building one loads every model: slow), built under a
+    lock because session construction is not thread-safe; botocore clients are."""
+    with _aws_lock:
+        if "session" not in _shared:
+            _shared["session"] = boto3.session.Session()
+        return _shared["session"]
 
 
 def _table():
-    """A DynamoDB Table per thread: boto3 sessions are not safe to build concurrently."""
+    """A DynamoDB Table per thread (resources are not thread-safe)."""
     name = runtime.settings().table_name
     cached = getattr(_local, "table", None)
     if cached is None or cached.name != name:
+        session = _session()
         with _aws_lock:
-            cached = _local.table = boto3.session.Session().resource("dynamodb").Table(name)
+            cached = _local.table = session.resource("dynamodb").Table(name)
     return cached
 
 
 def _clients():
+    session = _session()
     with _aws_lock:
-        session = boto3.session.Session()
-        return session.client("sns"), session.client("dynamodb")
+        if "clients" not in _shared:
+            _shared["clients"] = (session.client("sns"), session.client("dynamodb"))
+        return _shared["clients"]
+
+
+def reset() -> None:
+    """Forget cached AWS clients (tests, the local stack)."""
+    with _aws_lock:
+        _shared.clear()
+        _local.__dict__.clear()
 
 
 def _parse_time_ms(value: Any) -> int:
