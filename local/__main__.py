@@ -1,4 +1,4 @@
-"""python -m local provision SPEC... | demo  (see README.md)."""
+"""python -m local provision SPEC... | demo | serve  (see README.md)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     _options(provision)
     demo = sub.add_parser("demo", help="provision every spec in examples/ and print a table")
     _options(demo)
+    serve = sub.add_parser("serve", help="keep the local stack up with its API and S3 on 127.0.0.1 until interrupted")
+    serve.add_argument("--port", type=int, default=0, help="port of the API (default: any free port)")
+    serve.add_argument("--secrets", metavar="FILE", help="JSON object, secret name to value, for the local Secrets Manager")
     args = parser.parse_args(argv)
 
     # stdout carries results only; logs and anything a library prints go to stderr.
@@ -79,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     # moto logs every Fail state as an ERROR; the result already says what failed.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     try:
+        if args.command == "serve":
+            from local.serve import serve as serve_forever
+            secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
+            return serve_forever(out, port=args.port, secrets=secrets)
         if args.command == "provision":
             results = _run(args, [_read_spec(p) for p in args.specs], out)
             for result in results:

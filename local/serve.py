@@ -1,0 +1,179 @@
+"""`python -m local serve`: the local stack kept up, with two doors open on 127.0.0.1:
+
+- the API: every HTTP request becomes an API Gateway (REST, proxy) event for the function
+  that template.yaml routes it to, and the function's answer becomes the HTTP response;
+- S3: moto's server, sharing the in-process backends, so a boto3 client in another process
+  can put spec objects in the specs bucket (which reach the intake through EventBridge).
+
+Locally there is no SigV4 check: API Gateway's IAM authorization is not emulated."""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.stack import ACCOUNT, LocalStack
+
+STAGE = "v1"
+
+
+def proxy_event(method: str, path: str, *, query: list[tuple[str, str]] | None = None,
+                headers: dict[str, str] | None = None, body: bytes | str | None = None,
+                resource: str | None = None, path_parameters: dict[str, str] | None = None,
+                source_ip: str = "127.0.0.1") -> dict[str, Any]:
+    """An API Gateway REST proxy event, as Lambda receives it."""
+    headers = dict(headers or {})
+    query = list(query or [])
+    multi_query: dict[str, list[str]] = {}
+    for key, value in query:
+        multi_query.setdefault(key, []).append(value)
+    encoded = False
+    text: str | None = None
+    if isinstance(body, bytes) and body:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode(), True
+    elif isinstance(body, str) and body:
+        text = body
+    now = time.time()
+    return {
+        "resource": resource or path,
+        "path": path,
+        "httpMethod": method.upper(),
+        "headers": headers or None,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local", "resourcePath": resource or path, "httpMethod": method.upper(),
+            "extendedRequestId": uuid.uuid4().hex[:16], "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "path": f"/{STAGE}{path}", "accountId": ACCOUNT, "protocol": "HTTP/1.1", "stage": STAGE,
+            "domainPrefix": "local", "requestTimeEpoch": int(now * 1000), "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent") or headers.get("user-agent"),
+                         "accountId": ACCOUNT, "caller": "local", "user": "local",
+                         "userArn": f"arn:aws:iam::{ACCOUNT}:user/local", "accessKey": None,
+                         "cognitoIdentityPoolId": None, "cognitoIdentityId": None,
+                         "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None},
+            "domainName": "127.0.0.1", "apiId": "local",
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+def dispatch(stack: LocalStack, method: str, raw_path: str, headers: dict[str, str],
+             body: bytes | None) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request through the template's API routes: (status, headers, body)."""
+    parts = urlsplit(raw_path)
+    path = parts.path.rstrip("/") or "/"
+    if path.startswith(f"/{STAGE}/"):
+        path = path[len(STAGE) + 1:]
+    found = stack.api_route(method, path)
+    if found is None:
+        # What API Gateway answers (through the template's DEFAULT_4XX response) for an unknown route.
+        payload = {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing Authentication Token"}
+        return 403, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+    route, params = found
+    event = proxy_event(method, path, query=parse_qsl(parts.query, keep_blank_values=True), headers=headers,
+                        body=body, resource=route["path"], path_parameters=params)
+    result, failed = stack.invoke(route["function"], event)
+    if failed or not isinstance(result, dict) or "statusCode" not in result:
+        payload = {"code": "INTEGRATION_FAILURE", "message": "Internal server error"}
+        return 502, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+    out_headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        out_headers[key] = ", ".join(str(v) for v in values)
+    data = result.get("body") or ""
+    raw = base64.b64decode(data) if result.get("isBase64Encoded") else str(data).encode()
+    return int(result["statusCode"]), out_headers, raw
+
+
+def _handler_class(stack: LocalStack):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):  # stdout carries the first JSON line only
+            pass
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            status, headers, data = dispatch(stack, self.command, self.path, dict(self.headers.items()), body)
+            self.send_response(status)
+            for key, value in headers.items():
+                if key.lower() not in ("content-length", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
+
+    return Handler
+
+
+class Server:
+    """The local stack plus the two HTTP doors; a context manager."""
+
+    def __init__(self, *, port: int = 0, secrets: dict[str, Any] | None = None):
+        self.port, self.secrets = port, secrets
+        self.stack: LocalStack | None = None
+
+    def __enter__(self) -> "Server":
+        from moto.server import ThreadedMotoServer
+
+        self.stack = LocalStack(secrets=self.secrets).__enter__()
+        try:
+            self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self.moto.start()
+            host, s3_port = self.moto.get_host_and_port()
+            self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_class(self.stack))
+            self.httpd.daemon_threads = True
+            self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+            self._thread.start()
+        except BaseException:
+            self.stack.__exit__(None, None, None)
+            raise
+        self.info = {"api": f"http://127.0.0.1:{self.httpd.server_address[1]}", "s3": f"http://{host}:{s3_port}",
+                     "bucket": self.stack.buckets["SpecsBucket"]}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.moto.stop()
+        finally:
+            assert self.stack is not None
+            self.stack.__exit__(*exc)
+
+
+def serve(out, *, port: int = 0, secrets: dict[str, Any] | None = None, ready: threading.Event | None = None,
+          stop: threading.Event | None = None) -> int:
+    """Print the doors as one JSON line, then serve until interrupted (or `stop` is set)."""
+    with Server(port=port, secrets=secrets) as server:
+        out.write(json.dumps(server.info) + "\n")
+        out.flush()
+        if ready:
+            ready.set()
+        stop = stop or threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            # SIGINT too: a shell starts background jobs with SIGINT ignored.
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
