@@ -45,6 +45,22 @@ class StepEvent(BaseModel):
     retryCount: int = 0
 
 
+def find_id_by_name(client: AepClient, kind: str, name: str) -> str | None:
+    """The id of the resource of `kind` named `name` (a schema by its title), or None."""
+    if kind in resources.FLOW_COLLECTIONS:
+        item = resources.find_flow_service(client, kind, name)
+        return item["id"] if item else None
+    if kind == "dataset":
+        return resources.find_dataset(client, name)
+    if kind == "schema":
+        item = resources.find_schema(client, name)
+        return item.get("$id") if item else None
+    if kind == "mappingSet":
+        item = resources.find_mapping_set(client, name)
+        return item["id"] if item else None
+    raise ValueError(kind)
+
+
 class Context:
     def __init__(self, event: StepEvent, client: AepClient | None = None):
         self.event = event
@@ -60,8 +76,10 @@ class Context:
             self._journal = journal_mod.Journal(self.event.execution, self.client.sandbox)
         return self._journal
 
-    def ensure(self, kind: str, name: str, find: Callable[[], str | None], create: Callable[[], str]) -> str:
+    def ensure(self, kind: str, name: str, create: Callable[[], str],
+               find: Callable[[], str | None] | None = None) -> str:
         """Create a resource at most once (see the module docstring)."""
+        find = find or (lambda: find_id_by_name(self.client, kind, name))
         if self.event.retryCount > 0:
             found = find()
             if found:
@@ -204,17 +222,13 @@ def create_base_connection(ctx: Context) -> dict[str, Any]:
     auth_params = parameters.get_secret(spec.source.credentialsSecret, transform="json", max_age=60)
     name = naming.base_connection(spec)
 
-    def find() -> str | None:
-        item = resources.find_flow_service(client, "baseConnection", name)
-        return item["id"] if item else None
-
     def create() -> str:
         return resources.create_base_connection(
             client, name=name, description=f"{resolved.label} account for aepflow dataflow {spec.name}",
             connection_spec_id=resolved.connectionSpecId, auth_spec_name=resolved.authSpecName or "",
             auth_params=auth_params)["id"]
 
-    return {**ctx.ids, "baseConnectionId": ctx.ensure("baseConnection", name, find, create)}
+    return {**ctx.ids, "baseConnectionId": ctx.ensure("baseConnection", name, create)}
 
 
 @step("explore-source")
@@ -272,13 +286,8 @@ def create_source_connection(ctx: Context) -> dict[str, Any]:
         "data": {"format": resolved.format}, "params": params,
         "connectionSpec": {"id": resolved.connectionSpecId, "version": "1.0"},
     }
-
-    def find() -> str | None:
-        item = resources.find_flow_service(client, "sourceConnection", name)
-        return item["id"] if item else None
-
     return {**ctx.ids, "sourceConnectionId": ctx.ensure(
-        "sourceConnection", name, find, lambda: resources.create_source_connection(client, body)["id"])}
+        "sourceConnection", name, lambda: resources.create_source_connection(client, body)["id"])}
 
 
 # --- Target branch ----------------------------------------------------------------------------
@@ -292,16 +301,12 @@ def create_target_schema(ctx: Context) -> dict[str, Any]:
     assert create is not None
     title = naming.schema_title(spec)
 
-    def find() -> str | None:
-        item = resources.find_schema(client, title)
-        return item.get("$id") if item else None
-
     def make() -> str:
         return resources.create_schema(client, title=title, description=create.description or
                                        f"Target schema of aepflow dataflow {spec.name}",
                                        class_id=create.class_, field_groups=create.fieldGroups)["$id"]
 
-    return {**ctx.ids, "schemaId": ctx.ensure("schema", title, find, make)}
+    return {**ctx.ids, "schemaId": ctx.ensure("schema", title, make)}
 
 
 @step("create-dataset")
@@ -312,8 +317,7 @@ def create_dataset(ctx: Context) -> dict[str, Any]:
     create = spec.target.dataset.create
     assert create is not None
     name = naming.dataset(spec)
-    return {**ctx.ids, "datasetId": ctx.ensure("dataset", name, lambda: resources.find_dataset(client, name),
-                                               lambda: resources.create_dataset(
+    return {**ctx.ids, "datasetId": ctx.ensure("dataset", name, lambda: resources.create_dataset(
                                                    client, name=name, schema_id=ctx.ids["schemaId"],
                                                    description=create.description or f"aepflow dataflow {spec.name}",
                                                    profile_enabled=create.profileEnabled))}
@@ -325,12 +329,7 @@ def create_target_connection(ctx: Context) -> dict[str, Any]:
         return ctx.ids
     spec, client = ctx.spec, ctx.client
     name = naming.target_connection(spec)
-
-    def find() -> str | None:
-        item = resources.find_flow_service(client, "targetConnection", name)
-        return item["id"] if item else None
-
-    return {**ctx.ids, "targetConnectionId": ctx.ensure("targetConnection", name, find, lambda: (
+    return {**ctx.ids, "targetConnectionId": ctx.ensure("targetConnection", name, lambda: (
         resources.create_target_connection(client, name=name, description=f"Data Lake target of {spec.name}",
                                            schema_id=ctx.ids["schemaId"], dataset_id=ctx.ids["datasetId"])["id"]))}
 
@@ -343,12 +342,7 @@ def create_mapping_set(ctx: Context) -> dict[str, Any]:
     name = naming.mapping_set(spec)
     body = mapping_set_body(name=name, schema_id=ctx.ids["schemaId"], rules=spec.mapping,
                             dialect=ctx.resolved.mappingDialect)
-
-    def find() -> str | None:
-        item = resources.find_mapping_set(client, name)
-        return item["id"] if item else None
-
-    return {**ctx.ids, "mappingId": ctx.ensure("mappingSet", name, find,
+    return {**ctx.ids, "mappingId": ctx.ensure("mappingSet", name,
                                                lambda: resources.create_mapping_set(client, body)["id"])}
 
 
@@ -432,7 +426,7 @@ def create_dataflow(ctx: Context) -> dict[str, Any]:
         etags[answer["id"]] = answer.get("etag")
         return answer["id"]
 
-    flow_id = ctx.ensure("flow", name, find, create)
+    flow_id = ctx.ensure("flow", name, create, find)
     return {**ids, "flowId": flow_id, "flowEtag": etags.get(flow_id), "flowSpecId": flow_spec["id"]}
 
 
@@ -467,21 +461,6 @@ def _delete(client: AepClient, kind: str, resource_id: str) -> None:
         raise ValueError(kind)
 
 
-def _find_by_name(client: AepClient, kind: str, name: str) -> str | None:
-    if kind in resources.FLOW_COLLECTIONS:
-        item = resources.find_flow_service(client, kind, name)
-        return item["id"] if item else None
-    if kind == "dataset":
-        return resources.find_dataset(client, name)
-    if kind == "schema":
-        item = resources.find_schema(client, name)
-        return item.get("$id") if item else None
-    if kind == "mappingSet":
-        item = resources.find_mapping_set(client, name)
-        return item["id"] if item else None
-    raise ValueError(kind)
-
-
 class RollBackResult(BaseModel):
     status: str
     name: str | None = None
@@ -505,7 +484,7 @@ def roll_back(state: dict[str, Any], execution: str) -> RollBackResult:
             if entry.get("state") in ("deleted", "left-behind"):
                 continue
             try:
-                resource_id = resource_id or _find_by_name(client, kind, entry["name"])
+                resource_id = resource_id or find_id_by_name(client, kind, entry["name"])
                 if not resource_id:
                     journal.mark(entry["sk"], "deleted")
                     continue
