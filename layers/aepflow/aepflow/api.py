@@ -120,13 +120,16 @@ class Runs(BaseModel):
     runs: list[RunSummary]
 
 
-ERRORS = {400: {"description": "Invalid request; every problem by field path", "content": {
-              "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
-          404: {"description": "No such dataflow"},
-          409: {"description": "Conflict (another spec holds the name, or a concurrent change)"},
-          412: {"description": "The flow changed in AEP twice while being updated"},
-          429: {"description": "AEP throttled the request"},
-          502: {"description": "AEP failed"}}
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+ERRORS = {status: {"description": description, "content": _ERROR_CONTENT} for status, description in {
+    400: "Invalid request; every problem by field path (code SpecInvalid, RequestInvalid, FieldNotChangeable, ...)",
+    403: "Not authorized (IAM; answered by API Gateway)",
+    404: "No such dataflow (DataflowNotFound)",
+    409: "Another spec holds the name (DataflowExists), or a concurrent change (ConcurrentUpdate)",
+    412: "The flow changed in AEP again while being updated (PreconditionFailed)",
+    429: "AEP throttled the request (Throttled)",
+    502: "AEP failed (AepServerError, AepAuthFailed)",
+    504: "AEP did not answer in time (AepTimeout)"}.items()}
 
 NameParam = Annotated[str, Path(pattern=NAME_PATTERN, description="The dataflow's name (the spec's name)")]
 
@@ -238,27 +241,29 @@ def get_runs(name: NameParam, limit: Annotated[int, Query(ge=1, le=100)] = 20) -
 # --- Entry point --------------------------------------------------------------------------------
 
 def _yaml_body_to_json(event: dict[str, Any]) -> dict[str, Any]:
-    """Accept a YAML spec (curl --data-binary @spec.yaml): convert the body to JSON before the
-    resolver's validation parses it. A body that is neither stays as it is (and is refused)."""
+    """Accept what curl sends: a YAML or JSON body under any content type (curl --data-binary
+    defaults to form encoding; PATCH sends application/merge-patch+json). The body becomes
+    JSON with Content-Type application/json before the resolver's validation parses it; a
+    body that is neither YAML nor JSON stays as it is (and is refused with a 400)."""
     body = event.get("body")
     if not body or event.get("isBase64Encoded"):
         return event
     try:
         json.loads(body)
-        return event
+        text = body
     except ValueError:
-        pass
-    try:
-        parsed = yaml.safe_load(body)
-    except yaml.YAMLError:
-        return event
-    if not isinstance(parsed, (dict, list)):
-        return event
-    headers = dict(event.get("headers") or {})
-    for key in [k for k in headers if k.lower() == "content-type"]:
-        headers.pop(key)
+        try:
+            parsed = yaml.safe_load(body)
+        except yaml.YAMLError:
+            return event
+        if not isinstance(parsed, (dict, list)):
+            return event
+        text = json.dumps(parsed, default=str)
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
     headers["Content-Type"] = "application/json"
-    return {**event, "body": json.dumps(parsed, default=str), "headers": headers}
+    multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
+    multi["Content-Type"] = ["application/json"]
+    return {**event, "body": text, "headers": headers, "multiValueHeaders": multi}
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -271,9 +276,22 @@ def openapi_document() -> dict[str, Any]:
         description="Provision, change and delete AEP source dataflows from aepflow specs. "
                     "Every call is signed with AWS SigV4 (IAM authorization)."))
     doc.setdefault("components", {}).setdefault("schemas", {})
+    # Validation errors are answered as 400 ErrorBody (see _request_invalid), not Powertools' 422.
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+            operation["security"] = [{"sigv4": []}]
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        doc["components"]["schemas"].pop(unused, None)
+    doc["components"]["securitySchemes"] = {"sigv4": {
+        "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}}
     for model in (ErrorBody, Accepted, Problem):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, sub in schema.pop("$defs", {}).items():
             doc["components"]["schemas"].setdefault(name, sub)
         doc["components"]["schemas"].setdefault(model.__name__, schema)
     return doc
+
+
+if __name__ == "__main__":  # regenerate the committed document: python -m aepflow.api > functions/api/openapi.json
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))

@@ -1,0 +1,176 @@
+"""The API handler on the shared sample events of events/: routing, validation, the error
+shape (a stable `code`, never a stack trace), YAML bodies, and the OpenAPI document."""
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+from aepflow import api, lifecycle  # noqa: E402
+from aepflow.errors import AepPreconditionFailed, AepServerError, SpecInvalid  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+
+
+class FakeLambdaContext:
+    function_name = "aepflow-ApiFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:aepflow-ApiFunction"
+    aws_request_id = "6f2a1c9e-1d2b-4c3d-8e4f-5a6b7c8d9e0f"
+    log_group_name = "/aws/lambda/aepflow-ApiFunction"
+    log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def _handler():
+    spec = importlib.util.spec_from_file_location("aepflow_fn_api_test", ROOT / "functions" / "api" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+HANDLER = _handler()
+
+
+def event(name: str) -> dict:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def call(ev: dict) -> tuple[int, dict]:
+    result = HANDLER(ev, FakeLambdaContext())
+    return result["statusCode"], json.loads(result["body"])
+
+
+def test_post_answers_202_with_name_execution_and_status(monkeypatch):
+    seen = {}
+
+    def start(spec, origin=None):
+        seen["spec"] = spec
+        return {"name": spec["name"], "executionArn": "arn:aws:states:us-east-1:123456789012:execution:sm:x",
+                "status": "PROVISIONING", "started": True}
+
+    monkeypatch.setattr(lifecycle, "start", start)
+    status, body = call(event("api_post_dataflows"))
+    assert status == 202
+    assert body == {"name": "acme-oracle-e2e", "executionArn": "arn:aws:states:us-east-1:123456789012:execution:sm:x",
+                    "status": "PROVISIONING", "started": True}
+    assert seen["spec"]["source"]["connector"] == "oracle"
+
+
+def test_post_accepts_a_yaml_body_as_curl_sends_it(monkeypatch):
+    monkeypatch.setattr(lifecycle, "start", lambda spec, origin=None: {
+        "name": spec["name"], "executionArn": "arn:x", "status": "PROVISIONING", "started": True})
+    status, body = call(event("api_post_dataflows_yaml"))
+    assert status == 202 and body["name"] == "acme-oracle-e2e"
+
+
+def test_an_invalid_spec_is_a_400_listing_every_problem_by_path():
+    ev = event("api_post_dataflows")
+    spec = json.loads(ev["body"])
+    spec["schedule"]["interval"] = 5
+    spec["source"]["connector"] = "nope"
+    ev["body"] = json.dumps(spec)
+    status, body = call(ev)
+    assert status == 400 and body["code"] == "SpecInvalid"
+    assert {p["path"] for p in body["problems"]} == {"schedule.interval", "source.connector"}
+
+
+def test_a_body_that_is_not_an_object_is_a_400_request_invalid():
+    ev = event("api_post_dataflows")
+    ev["body"] = "[1, 2"
+    status, body = call(ev)
+    assert status == 400 and body["code"] == "RequestInvalid"
+
+
+@pytest.mark.parametrize("error, status, code", [
+    (lifecycle.DataflowConflict("exists", code="DataflowExists", status=409), 409, "DataflowExists"),
+    (lifecycle.DataflowNotFound("none", code="DataflowNotFound", status=404), 404, "DataflowNotFound"),
+    (AepPreconditionFailed("stale", code="1404-412", status=412), 412, "PreconditionFailed"),
+    (AepServerError("boom", status=503), 502, "AepServerError"),
+    (RuntimeError("Traceback secret=hunter2"), 500, "InternalError"),
+])
+def test_errors_are_json_with_a_stable_code_and_no_trace(monkeypatch, error, status, code):
+    def fail(name):
+        raise error
+
+    monkeypatch.setattr(lifecycle, "describe", fail)
+    got, body = call(event("api_get_dataflow"))
+    assert (got, body["code"]) == (status, code)
+    assert "Traceback" not in json.dumps(body) and "hunter2" not in json.dumps(body)
+
+
+def test_patch_passes_the_merge_patch_with_explicit_nulls(monkeypatch):
+    seen = {}
+
+    def update(name, patch):
+        seen.update(name=name, patch=patch)
+        return {"name": name, "status": "ACTIVE", "changed": ["schedule"], "etag": "\"e2\"", "ids": {}, "spec": {}}
+
+    monkeypatch.setattr(lifecycle, "update", update)
+    ev = event("api_patch_dataflow")
+    ev["body"] = json.dumps({"schedule": {"frequency": "day", "interval": 1, "backfill": None}})
+    status, body = call(ev)
+    assert status == 200 and body["changed"] == ["schedule"]
+    assert seen == {"name": "acme-oracle-e2e", "patch": {"schedule": {"frequency": "day", "interval": 1, "backfill": None}}}
+
+
+def test_patch_of_a_field_aep_cannot_change_names_the_field():
+    ev = event("api_patch_dataflow")
+    ev["body"] = json.dumps({"source": {"baseConnectionId": "6990abad-977d-41b9-a85d-17ea8cf1c0e4"}})
+    status, body = call(ev)
+    assert status == 400 and body["code"] == "FieldNotChangeable"
+    assert [p["path"] for p in body["problems"]] == ["source"]
+
+
+def test_delete_and_runs_and_list_route_to_the_lifecycle(monkeypatch):
+    monkeypatch.setattr(lifecycle, "delete", lambda name: {"name": name, "status": "DELETED", "deleted": [],
+                                                           "kept": [], "leftBehind": [], "alreadyDeleted": True})
+    monkeypatch.setattr(lifecycle, "runs", lambda name, limit=20: {"name": name, "flowId": "f", "runs": [
+        {"id": "r1", "status": "failed", "problem": "failed", "errors": [{"code": "CONNECTOR-2001-500", "message": "x"}]}]})
+    monkeypatch.setattr(lifecycle, "list_dataflows", lambda limit, cursor: {"items": [{"name": "a"}], "next": None})
+    assert call(event("api_delete_dataflow")) == (200, {"name": "acme-oracle-e2e", "status": "DELETED", "deleted": [],
+                                                       "kept": [], "leftBehind": [], "alreadyDeleted": True})
+    status, body = call(event("api_get_runs"))
+    assert status == 200 and body["runs"][0]["problem"] == "failed"
+    status, body = call(event("api_list_dataflows"))
+    assert status == 200 and body["items"][0]["name"] == "a"
+
+
+def test_a_bad_name_or_limit_is_refused_before_any_work():
+    ev = event("api_get_dataflow")
+    ev["path"], ev["pathParameters"] = "/dataflows/Bad_Name", {"name": "Bad_Name"}
+    status, body = call(ev)
+    assert status == 400 and body["code"] == "RequestInvalid"
+    ev = event("api_list_dataflows")
+    ev["queryStringParameters"], ev["multiValueQueryStringParameters"] = {"limit": "0"}, {"limit": ["0"]}
+    assert call(ev)[0] == 400
+
+
+def test_the_committed_openapi_document_is_generated_from_the_code():
+    committed = json.loads((ROOT / "functions" / "api" / "openapi.json").read_text())
+    assert committed == api.openapi_document(), (
+        "functions/api/openapi.json is stale: PYTHONPATH=.:layers/aepflow python -m aepflow.api > functions/api/openapi.json")
+
+
+def test_the_openapi_document_and_the_template_name_the_same_routes():
+    from local import template as cfn
+
+    doc = api.openapi_document()
+    documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
+    fn = cfn.load()["Resources"]["ApiFunction"]["Properties"]["Events"]
+    routed = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in fn.values() if e["Type"] == "Api"}
+    assert documented == routed
+
+
+def test_spec_invalid_is_never_a_500():
+    assert api._status_for(SpecInvalid("x", problems=[]))[0] == 400

@@ -1,0 +1,141 @@
+"""The spec intake on the shared sample events: which events it takes, the idempotency key,
+an invalid spec (report beside it + SNS, nothing started), and duplicates absorbed."""
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+from aepflow import intake, lifecycle, runtime  # noqa: E402
+from aepflow.errors import SpecInvalid  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+BUCKET = "aepflow-specsbucket-1a2b3c4d5e6f"
+
+
+class FakeLambdaContext:
+    function_name = "aepflow-SpecIntakeFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:aepflow-SpecIntakeFunction"
+    aws_request_id = "0c8f4a2e-9d1b-4e3f-a5c6-7b8d9e0f1a2b"
+    log_group_name = "/aws/lambda/aepflow-SpecIntakeFunction"
+    log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def event(name: str) -> dict:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def _handler():
+    spec = importlib.util.spec_from_file_location("aepflow_fn_intake_test", ROOT / "functions" / "spec_intake" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    with mock_aws():
+        monkeypatch.setenv("DATAFLOWS_TABLE", "aepflow-test")
+        boto3.client("dynamodb").create_table(
+            TableName="aepflow-test", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        sns, sqs = boto3.client("sns"), boto3.client("sqs")
+        topic = sns.create_topic(Name="alerts")["TopicArn"]
+        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        monkeypatch.setenv("ALERTS_TOPIC_ARN", topic)
+        runtime.reset()
+        yield {"s3": s3, "sqs": sqs, "queue": queue}
+        runtime.reset()
+
+
+def _put(s3, key: str, body: bytes) -> dict:
+    version = s3.put_object(Bucket=BUCKET, Key=key, Body=body)["VersionId"]
+    ev = event("s3_object_created")
+    ev["detail"]["object"].update({"key": key, "version-id": version})
+    return ev
+
+
+def test_the_intake_takes_spec_objects_and_requested_events_only():
+    assert intake.event_kind(event("s3_object_created")) == "created"
+    assert intake.event_kind(event("s3_object_deleted")) == "deleted"
+    assert intake.event_kind(event("dataflow_requested")) == "requested"
+    assert intake.event_kind(event("dataflow_provisioned")) is None
+    assert intake.event_kind(event("scheduled_monitor")) is None
+    report = event("s3_object_created")
+    report["detail"]["object"]["key"] = "dataflows/acme-oracle-e2e.yaml.errors.json"
+    assert intake.event_kind(report) is None
+    elsewhere = event("s3_object_created")
+    elsewhere["detail"]["object"]["key"] = "notes/readme.yaml"
+    assert intake.event_kind(elsewhere) is None
+
+
+def test_idempotency_keys_are_bucket_key_version_or_the_event_id():
+    created = event("s3_object_created")
+    assert intake.idempotency_key(created) == (
+        f"s3://{BUCKET}/dataflows/acme-oracle-e2e.yaml#Object Created#IYV3p45BT0ac8hjHg1houSdS1a.Mro8e")
+    assert intake.idempotency_key(event("dataflow_requested")) == "event:3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b"
+
+
+def test_yaml_and_json_documents_parse_and_garbage_is_spec_invalid():
+    assert intake.parse_document(b"name: x\n") == {"name": "x"}
+    assert intake.parse_document(b'{"name": "x"}') == {"name": "x"}
+    with pytest.raises(SpecInvalid) as caught:
+        intake.parse_document(b"name: [unclosed\n")
+    assert caught.value.problems[0]["path"] == "(file)"
+
+
+def test_an_invalid_spec_writes_errors_json_beside_it_notifies_and_starts_nothing(aws, monkeypatch):
+    started = []
+    monkeypatch.setattr(lifecycle, "_start_execution", lambda *a, **k: started.append(a))
+    spec = yaml.safe_load((ROOT / "examples" / "004-oracle-table.yaml").read_text())
+    spec["schedule"]["interval"] = 5
+    del spec["target"]
+    ev = _put(aws["s3"], "dataflows/acme-oracle-e2e.yaml", yaml.safe_dump(spec).encode())
+    handler = _handler()
+    first = handler(ev, FakeLambdaContext())
+    assert first["action"] == "rejected" and started == []
+    report = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key="dataflows/acme-oracle-e2e.yaml.errors.json")["Body"].read())
+    assert report["status"] == "INVALID" and report["versionId"] == ev["detail"]["object"]["version-id"]
+    assert {p["path"] for p in report["errors"]} == {"schedule.interval", "target"}
+    messages = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 1 and "invalid spec" in json.loads(messages[0]["Body"])["Subject"]
+    # The same event again: answered from the idempotency record, no second report or notification.
+    assert handler(ev, FakeLambdaContext()) == first
+    assert "Messages" not in aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)
+
+
+def test_deleting_a_spec_keeps_the_dataflow_unless_the_stack_parameter_says_so(aws, monkeypatch):
+    deleted = []
+    monkeypatch.setattr(lifecycle, "delete", lambda name: deleted.append(name) or {"name": name, "status": "DELETED"})
+    origin = f"s3://{BUCKET}/dataflows/acme-oracle-e2e.yaml"
+    boto3.resource("dynamodb").Table("aepflow-test").put_item(Item={"pk": f"SPECKEY#{origin}", "sk": "DATAFLOW",
+                                                                    "name": "acme-oracle-e2e"})
+    monkeypatch.setenv("TEARDOWN_ON_SPEC_DELETE", "false")
+    assert intake.handle(event("s3_object_deleted"), None)["action"] == "kept" and deleted == []
+    monkeypatch.setenv("TEARDOWN_ON_SPEC_DELETE", "true")
+    again = event("s3_object_deleted")
+    again["detail"]["object"]["version-id"] = "another-delete-marker"
+    assert intake.handle(again, None)["action"] == "delete" and deleted == ["acme-oracle-e2e"]
