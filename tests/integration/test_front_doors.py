@@ -1,0 +1,187 @@
+"""The front doors on the local stack: the API over real HTTP on 127.0.0.1 (python -m local
+serve's server), the specs bucket through S3 -> EventBridge -> intake, and custom events."""
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+import pytest
+import yaml
+
+from local.examples import example
+from local.serve import Server
+
+FLOW_SCHEDULE_KEYS = ("frequency", "interval")
+
+
+def http(method: str, url: str, body: bytes | None = None, content_type: str = "application/json") -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def wait_for(check, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def executions(server: Server) -> list[dict]:
+    arn = server.stack.state_machines["ProvisionDataflowStateMachine"]
+    return boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+
+
+def _names(state: dict, kind: str) -> set[str]:
+    return {r.get("name") or r.get("title") for r in state[kind]}
+
+
+def _announcements(queue_url: str) -> list[dict]:
+    sqs = boto3.client("sqs")
+    found = []
+    for _ in range(20):
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return found
+        found += [json.loads(m["Body"]) for m in batch]
+    return found
+
+
+@pytest.fixture
+def server():
+    with Server() as running:
+        # Listen to what provisioning announces on the bus, as another system would.
+        sqs, events = boto3.client("sqs"), boto3.client("events")
+        url = sqs.create_queue(QueueName="aepflow-test-announcements")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="aepflow-test-announcements", EventPattern=json.dumps({"source": ["aepflow"]}))
+        events.put_targets(Rule="aepflow-test-announcements", Targets=[{"Id": "q", "Arn": arn}])
+        running.announcements = url
+        yield running
+
+
+def test_the_api_provisions_changes_and_deletes_a_dataflow(server):
+    api = server.info["api"]
+    spec_yaml = (example_path := "examples/000-salesforce-contacts.yaml") and open(example_path, "rb").read()
+    spec = example("000")
+    before = server.stack.emulator.dump_state()
+
+    status, first = http("POST", f"{api}/dataflows", spec_yaml, "application/x-www-form-urlencoded")
+    assert status == 202 and first["name"] == "acme-salesforce-contacts" and first["executionArn"]
+    status, second = http("POST", f"{api}/dataflows", json.dumps(spec).encode())
+    assert status == 202 and second["executionArn"] == first["executionArn"]
+
+    view = wait_for(lambda: (v := http("GET", f"{api}/dataflows/acme-salesforce-contacts")[1])["status"] == "ACTIVE" and v)
+    assert view["flow"]["state"] == "enabled" and view["flow"]["scheduleParams"]["frequency"] == "minute"
+    assert len(executions(server)) == 1
+    status, _ = http("POST", f"{api}/dataflows", json.dumps(spec).encode())  # finished: still the same answer
+    assert status == 202 and len(executions(server)) == 1
+    changed = dict(spec, description="another spec under the same name")
+    status, conflict = http("POST", f"{api}/dataflows", json.dumps(changed).encode())
+    assert status == 409 and conflict["code"] == "DataflowExists"
+    assert any(a["detail-type"] == "aepflow.DataflowProvisioned" and a["detail"]["name"] == "acme-salesforce-contacts"
+               for a in _announcements(server.announcements))
+
+    flow_id, etag = view["ids"]["flowId"], view["flow"]["etag"]
+    status, updated = http("PATCH", f"{api}/dataflows/acme-salesforce-contacts",
+                           json.dumps({"schedule": {"frequency": "day", "interval": 1}}).encode(), "application/merge-patch+json")
+    assert status == 200, updated
+    assert updated["changed"] == ["schedule"] and updated["etag"] != etag
+    flow = next(f for f in server.stack.emulator.dump_state()["flows"] if f["id"] == flow_id)
+    assert {k: flow["scheduleParams"][k] for k in FLOW_SCHEDULE_KEYS} == {"frequency": "day", "interval": "1"}
+    assert flow["etag"] == updated["etag"]
+    status, view = http("GET", f"{api}/dataflows/acme-salesforce-contacts")
+    assert view["spec"]["schedule"]["frequency"] == "day" and view["flow"]["etag"] == updated["etag"]
+
+    status, refused = http("PATCH", f"{api}/dataflows/acme-salesforce-contacts",
+                           json.dumps({"schedule": {"startTime": 1500000000}}).encode())
+    assert status == 400 and [p["path"] for p in refused["problems"]] == ["schedule.startTime"]
+    status, refused = http("PATCH", f"{api}/dataflows/acme-salesforce-contacts",
+                           json.dumps({"target": {"dataset": {"id": "5c8c3c555033b814b69f947f"}}}).encode())
+    assert status == 400 and refused["problems"][0]["path"] == "target"
+
+    status, runs = http("GET", f"{api}/dataflows/acme-salesforce-contacts/runs")
+    assert status == 200 and runs["flowId"] == flow_id
+
+    status, deleted = http("DELETE", f"{api}/dataflows/acme-salesforce-contacts")
+    assert status == 200, deleted
+    assert [d["kind"] for d in deleted["deleted"]] == ["flow", "targetConnection", "sourceConnection", "dataset"]
+    assert {k["kind"] for k in deleted["kept"]} == {"baseConnection", "schema"}
+    after = server.stack.emulator.dump_state()
+    prefix = "aepflow:acme-salesforce-contacts:"
+    for kind in ("flows", "sourceConnections", "targetConnections"):
+        assert not any(n.startswith(prefix) for n in _names(after, kind)), kind
+    assert "ACME Target Dataset" not in _names(after, "dataSets")
+    assert _names(before, "connections") <= _names(after, "connections")  # the referenced account stays
+    assert spec["target"]["schema"]["id"] in {s["$id"] for s in after["schemas"]}  # the referenced schema stays
+    status, again = http("DELETE", f"{api}/dataflows/acme-salesforce-contacts")
+    assert status == 200 and again["alreadyDeleted"] is True
+    assert http("GET", f"{api}/dataflows/acme-salesforce-contacts")[0] == 404
+    assert http("GET", f"{api}/nowhere")[0] == 403  # API Gateway's answer for an unknown route
+
+
+def test_the_bucket_provisions_rejects_and_absorbs_duplicates(server):
+    stack, bucket = server.stack, server.info["bucket"]
+    s3 = boto3.client("s3")
+    bad = example("004")
+    bad["schedule"] = {"frequency": "minute", "interval": 5, "startTime": 1590523836}
+    s3.put_object(Bucket=bucket, Key="dataflows/oracle.yaml", Body=yaml.safe_dump(bad).encode())
+    report = json.loads(s3.get_object(Bucket=bucket, Key="dataflows/oracle.yaml.errors.json")["Body"].read())
+    assert [e["path"] for e in report["errors"]] == ["schedule.interval"]
+    assert executions(server) == []
+    assert any("invalid spec" in m["Subject"] for m in stack.messages())
+
+    good = example("004")
+    version = s3.put_object(Bucket=bucket, Key="dataflows/oracle.yaml", Body=yaml.safe_dump(good).encode())["VersionId"]
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="dataflows/oracle.yaml.errors")
+    [execution] = executions(server)
+    assert stack.wait(execution["executionArn"])["status"] == "SUCCEEDED"
+    # The same S3 event delivered again (EventBridge is at-least-once): provisions nothing more.
+    event = {"version": "0", "id": "dup-1", "detail-type": "Object Created", "source": "aws.s3",
+             "account": "123456789012", "time": "2025-11-24T16:00:00Z", "region": "us-east-1", "resources": [],
+             "detail": {"bucket": {"name": bucket}, "object": {"key": "dataflows/oracle.yaml", "version-id": version}}}
+    posts_before = sum(r["method"] == "POST" for r in stack.emulator.records)
+    first = stack.deliver_async("aepflow-local-SpecIntakeFunction", event)
+    second = stack.deliver_async("aepflow-local-SpecIntakeFunction", dict(event, id="dup-2"))
+    assert first == second
+    assert len(executions(server)) == 1
+    assert sum(r["method"] == "POST" for r in stack.emulator.records) == posts_before
+
+    # A new version changing the schedule is applied in place: same flow, new etag.
+    view_before = server.stack.emulator.dump_state()["flows"]
+    changed = dict(good, schedule={"frequency": "hour", "interval": 2, "startTime": 1590523836})
+    s3.put_object(Bucket=bucket, Key="dataflows/oracle.yaml", Body=yaml.safe_dump(changed).encode())
+    flows = server.stack.emulator.dump_state()["flows"]
+    assert [f["id"] for f in flows] == [f["id"] for f in view_before]
+    assert flows[0]["scheduleParams"]["frequency"] == "hour" and flows[0]["etag"] != view_before[0]["etag"]
+    assert len(executions(server)) == 1
+    queue = stack.queues["SpecIntakeDeadLetterQueue"]
+    assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=queue)
+
+
+def test_a_custom_event_starts_provisioning_and_a_failing_intake_lands_in_the_dlq(server, monkeypatch):
+    events = boto3.client("events")
+    events.put_events(Entries=[{"Source": "com.acme.platform", "DetailType": "aepflow.DataflowRequested",
+                                "Detail": json.dumps({"spec": example("002")})}])
+    [execution] = executions(server)
+    assert server.stack.wait(execution["executionArn"])["status"] == "SUCCEEDED"
+
+    from aepflow import lifecycle
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("state machine unreachable")
+
+    monkeypatch.setattr(lifecycle, "apply", broken)
+    events.put_events(Entries=[{"Source": "com.acme.platform", "DetailType": "aepflow.DataflowRequested",
+                                "Detail": json.dumps({"spec": example("003")})}])
+    queue = server.stack.queues["SpecIntakeDeadLetterQueue"]
+    [message] = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"])["detail"]["spec"]["name"] == example("003")["name"]
