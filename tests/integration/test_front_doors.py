@@ -185,3 +185,22 @@ def test_a_custom_event_starts_provisioning_and_a_failing_intake_lands_in_the_dl
     queue = server.stack.queues["SpecIntakeDeadLetterQueue"]
     [message] = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert json.loads(message["Body"])["detail"]["spec"]["name"] == example("003")["name"]
+
+
+def test_a_stale_etag_is_re_read_and_the_patch_retried_once(server):
+    from aepflow import runtime
+
+    api = server.info["api"]
+    status, started = http("POST", f"{api}/dataflows", json.dumps(example("001")).encode())
+    assert server.stack.wait(started["executionArn"])["status"] == "SUCCEEDED"
+    flow_id = http("GET", f"{api}/dataflows/acme-salesforce-accounts")[1]["ids"]["flowId"]
+    # Someone changes the flow behind aepflow's back: the recorded etag is now stale.
+    runtime.aep_client().post("flowservice", f"/flows/{flow_id}/action", params={"op": "DISABLE"})
+    status, updated = http("PATCH", f"{api}/dataflows/acme-salesforce-accounts",
+                           json.dumps({"description": "re-read after a 412", "enabled": True}).encode())
+    assert status == 200, updated
+    patches = [r for r in server.stack.emulator.records if r["method"] == "PATCH"]
+    assert [r["status"] for r in patches] == [412, 200]
+    flow = next(f for f in server.stack.emulator.dump_state()["flows"] if f["id"] == flow_id)
+    assert flow["description"] == "re-read after a 412" and flow["state"] == "enabled"
+    assert flow["etag"] == updated["etag"]
