@@ -38,7 +38,49 @@ def _exit_code(results: list[dict[str, Any]]) -> int:
     return 2 if "INVALID" in statuses else 1 if "FAILED" in statuses else 0
 
 
-def _run(args: argparse.Namespace, specs: list[Any], out) -> list[dict[str, Any]]:
+def _write_lines(path: str, rows: list[Any]) -> None:
+    with open(path, "w") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+
+
+def _monitor_scenario(args: argparse.Namespace, out) -> int:
+    from local.monitor_scenario import Scenario
+
+    secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
+    with Scenario(flows=args.flows, runs_per_flow=args.runs_per_flow, seed=args.seed, latency_ms=args.latency_ms,
+                  faults=args.faults, secrets=secrets) as scenario:
+        summary = scenario.run()
+        if args.record:
+            _write_lines(args.record, scenario.stack.emulator.records)
+        if args.dump_state:
+            Path(args.dump_state).write_text(json.dumps(scenario.stack.emulator.dump_state()))
+        if args.alerts:
+            _write_lines(args.alerts, scenario.messages)
+    out.write(json.dumps(summary) + "\n")
+    return 0 if summary["duplicates"] == 0 and summary["missed"] == 0 else 1
+
+
+# What the demo's flows do once provisioned, so the monitor has something to say.
+DEMO_RUN_OUTCOMES = {"acme-salesforce-contacts": ["failed-promotion", "success"],
+                     "acme-zendesk-users": ["partial", "success"],
+                     "acme-mixpanel-events": ["stuck"]}
+DEMO_WATCH_MINUTES, DEMO_POLL_MINUTES = 180, 15
+
+
+def _watch(stack: Any, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Advance the emulator's clock, poll with the run monitor, return what reached SNS."""
+    emu = stack.emulator
+    for result in results:
+        if result["status"] == "ACTIVE" and result["name"] in DEMO_RUN_OUTCOMES:
+            emu.set_run_outcomes(result["flowId"], DEMO_RUN_OUTCOMES[result["name"]])
+    for _ in range(DEMO_WATCH_MINUTES // DEMO_POLL_MINUTES):
+        emu.advance(minutes=DEMO_POLL_MINUTES)
+        stack.run_monitor()
+    return stack.messages()
+
+
+def _run(args: argparse.Namespace, specs: list[Any], out, watch: bool = False) -> list[dict[str, Any]]:
     from local.stack import LocalStack
 
     secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
@@ -59,6 +101,8 @@ def _run(args: argparse.Namespace, specs: list[Any], out) -> list[dict[str, Any]
             Path(args.dump_state).write_text(json.dumps(stack.emulator.dump_state(), indent=1))
         args._summary = {"seconds": round(elapsed, 2), "requests": len(stack.emulator.records),
                          "imsTokens": stack.emulator.ims_token_requests, "alerts": stack.messages()}
+        if watch:
+            args._summary["monitorAlerts"] = _watch(stack, ordered)
     return ordered
 
 
@@ -70,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     _options(provision)
     demo = sub.add_parser("demo", help="provision every spec in examples/ and print a table")
     _options(demo)
+    scenario = sub.add_parser("monitor-scenario", help="many managed flows with runs, the monitor polling until "
+                                                       "it has caught up; one JSON summary")
+    scenario.add_argument("--flows", type=int, default=1000, help="how many managed flows")
+    scenario.add_argument("--runs-per-flow", type=int, default=4, help="schedule intervals each flow runs for")
+    scenario.add_argument("--alerts", metavar="FILE", help="write every message that reached SNS as a JSON line")
+    _options(scenario)
     serve = sub.add_parser("serve", help="keep the local stack up with its API and S3 on 127.0.0.1 until interrupted")
     serve.add_argument("--port", type=int, default=0, help="port of the API (default: any free port)")
     serve.add_argument("--secrets", metavar="FILE", help="JSON object, secret name to value, for the local Secrets Manager")
@@ -86,13 +136,15 @@ def main(argv: list[str] | None = None) -> int:
             from local.serve import serve as serve_forever
             secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
             return serve_forever(out, port=args.port, secrets=secrets)
+        if args.command == "monitor-scenario":
+            return _monitor_scenario(args, out)
         if args.command == "provision":
             results = _run(args, [_read_spec(p) for p in args.specs], out)
             for result in results:
                 out.write(json.dumps(result) + "\n")
         else:
             paths = example_paths()
-            results = _run(args, [_read_spec(str(p)) for p in paths], out)
+            results = _run(args, [_read_spec(str(p)) for p in paths], out, watch=True)
             _print_demo(out, paths, results, args._summary)
         out.flush()
         return _exit_code(results)
@@ -112,6 +164,13 @@ def _print_demo(out, paths: list[Path], results: list[dict[str, Any]], summary: 
     out.write(f"\n{sum(r['status'] == 'ACTIVE' for r in results)}/{len(results)} ACTIVE in {summary['seconds']}s; "
               f"{summary['requests']} AEP/IMS requests, {summary['imsTokens']} IMS token request(s), "
               f"{len(summary['alerts'])} failure alert(s) on SNS\n")
+    alerts = summary.get("monitorAlerts") or []
+    out.write(f"\nThe run monitor, polling every {DEMO_POLL_MINUTES} emulated minutes for {DEMO_WATCH_MINUTES // 60} "
+              f"hours, sent {len(alerts)} alert(s) to SNS:\n")
+    for alert in alerts:
+        text = json.loads(alert["Message"]).get("text", "") if alert["Message"].startswith("{") else alert["Message"]
+        out.write(f"\n  {alert['Subject']}\n")
+        out.write("".join(f"    {line}\n" for line in text.splitlines()[2:] if line.strip()))
 
 
 if __name__ == "__main__":

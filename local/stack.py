@@ -320,6 +320,22 @@ class LocalStack:
         payload = json.loads(self._invoke(function_name, json.dumps(event), headers) or b"null")
         return payload, "x-amz-function-error" in headers
 
+    def run_monitor(self, at_ms: int | None = None) -> dict[str, Any]:
+        """One poll of the run monitor, as its EventBridge schedule would start it, at the
+        emulator's clock (or `at_ms`). Returns the monitor's report."""
+        scheduled = [name for name, fn in self.functions.items()
+                     if any(e.get("Type") in ("Schedule", "ScheduleV2") for e in fn["events"].values())]
+        if len(scheduled) != 1:
+            raise LookupError(f"expected one scheduled function in template.yaml, found {scheduled}")
+        when = self.emulator.now_ms if at_ms is None else at_ms
+        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.scheduler",
+                 "account": ACCOUNT, "region": REGION, "resources": [], "detail": {},
+                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when / 1000))}
+        result, failed = self.invoke(scheduled[0], event)
+        if failed:
+            raise RuntimeError(f"monitor poll failed: {result.get('errorType')}: {result.get('errorMessage')}")
+        return result
+
     def deliver_async(self, function_name: str, event: Any) -> Any:
         """An asynchronous invocation (what EventBridge makes): Lambda's retries, then the DLQ."""
         name = function_name.rsplit(":", 1)[-1]

@@ -140,9 +140,13 @@ def text(alert: dict) -> str:
         pct = f" ({rec['failedPercent']}%)" if rec.get("failedPercent") is not None else ""
         lines += [f"Run id:     {alert['runId']}", f"Status:     {alert.get('status')}",
                   f"Started:    {alert.get('startedAt') or '-'}",
-                  f"Completed:  {alert.get('completedAt') or 'not completed'}",
-                  f"Records:    read {rec.get('read', '-')}, written {rec.get('written', '-')}, "
-                  f"failed {rec.get('failed', '-')}{pct}"]
+                  f"Completed:  {alert.get('completedAt') or 'not completed'}"]
+        # A run still in progress has reported no counts yet; say so rather than print None.
+        if any(rec.get(k) is not None for k in ("read", "written", "failed")):
+            lines.append(f"Records:    read {rec.get('read')}, written {rec.get('written')}, "
+                         f"failed {rec.get('failed')}{pct}")
+        else:
+            lines.append("Records:    not reported yet")
     for label, key in (("Threshold", "threshold"), ("Reason", "reason")):
         if alert.get(key):
             lines.append(f"{label + ':':<11} {alert[key]}")

@@ -1,0 +1,169 @@
+"""`python -m local monitor-scenario`: many managed flows with runs of every outcome, the
+run monitor polling until it has caught up (some polls overlapping), and the tally of
+what it should have alerted against what reached SNS.
+
+The expectations come from the emulator's ground truth (every run it made, with the
+outcome it chose and when it started and ended), not from the monitor's own state."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+
+from local.stack import LocalStack
+
+# The mix of outcomes the emulator draws from; `skipped` ticks make flows overdue.
+OUTCOME_WEIGHTS = {"success": 52, "failed": 12, "partial": 10, "partial-low": 8, "stuck": 6, "skipped": 12}
+INTERVALS = (15, 30)
+STUCK_AFTER = (30, 45, 60)
+FAILED_PERCENT = (0.5, 1.0, 5.0)
+POLL_MINUTES = 15
+# Every third poll runs beside another one, as two overlapping schedule invocations would.
+OVERLAP_EVERY = 3
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _create_flows(stack: LocalStack, count: int, rng: random.Random) -> dict[str, dict[str, Any]]:
+    emu = stack.emulator
+    table = boto3.resource("dynamodb").Table(stack.refs["DataflowsTable"])
+    flows: dict[str, dict[str, Any]] = {}
+    start_s = emu.now_ms // 1000 + 60
+    with table.batch_writer() as batch:
+        for i in range(count):
+            name = f"scenario-flow-{i:05d}"
+            schedule = {"frequency": "minute", "interval": rng.choice(INTERVALS), "startTime": start_s}
+            alerts = {"failedRecordsPercent": rng.choice(FAILED_PERCENT), "stuckAfterMinutes": rng.choice(STUCK_AFTER)}
+            # flow-service.yaml types scheduleParams.interval as a string (see aepflow.provisioning).
+            fid = emu.add_scheduled_flow({**schedule, "interval": str(schedule["interval"])}, name=name)
+            connector = rng.choice(("salesforce", "zendesk", "mixpanel", "oracle"))
+            spec = {"name": name, "source": {"connector": connector}, "schedule": schedule, "alerts": alerts}
+            batch.put_item(Item={"pk": f"DATAFLOW#{name}", "sk": "RECORD", "name": name, "status": "ACTIVE",
+                                 "connector": connector, "flowId": fid, "ids": json.dumps({"flowId": fid}),
+                                 "spec": json.dumps(spec), "executionId": f"scenario:{name}",
+                                 "updatedAt": _iso(emu.now_ms)})
+            flows[fid] = {"name": name, "schedule": schedule, "alerts": alerts}
+    return flows
+
+
+def expected_problems(flows: dict[str, dict[str, Any]], runs: list[dict[str, Any]], outcomes: dict[str, str],
+                      poll_times: list[int]) -> set[tuple[str, str, str]]:
+    """(problem, flowId, runId or due time) of every problem visible by the last poll."""
+    last_poll = poll_times[-1]
+    expected: set[tuple[str, str, str]] = set()
+    starts: dict[str, list[int]] = {}
+    for run in runs:
+        fid = run["flowId"]
+        if fid not in flows:
+            continue
+        duration = run["metrics"]["durationSummary"]
+        started, ended = duration["startedAtUTC"], duration.get("completedAtUTC")
+        starts.setdefault(fid, []).append(started)
+        outcome, alerts = outcomes[run["id"]], flows[fid]["alerts"]
+        if outcome.startswith("failed") and ended is not None and ended <= last_poll:
+            expected.add(("failed", fid, run["id"]))
+        elif outcome.startswith("partial") and ended is not None and ended <= last_poll:
+            summary = run["metrics"]["recordSummary"]
+            if summary["failedRecordCount"] * 100 / summary["inputRecordCount"] > alerts["failedRecordsPercent"]:
+                expected.add(("partial", fid, run["id"]))
+        elif outcome == "stuck" and last_poll - started > alerts["stuckAfterMinutes"] * 60_000:
+            expected.add(("stuck", fid, run["id"]))
+    # Overdue: at each poll, the first tick after the last run started; overdue two intervals on.
+    for fid, flow in flows.items():
+        period = flow["schedule"]["interval"] * 60_000
+        grid = flow["schedule"]["startTime"] * 1000
+        seen = sorted(starts.get(fid, []))
+        for at in poll_times:
+            before = [s for s in seen if s <= at]
+            due = grid + ((before[-1] - grid) // period + 1) * period if before else grid
+            if at >= due + 2 * period:
+                expected.add(("overdue", fid, _iso(due)))
+    return expected
+
+
+def _alert_key(message: dict[str, Any]) -> tuple[str, str, str]:
+    alert = json.loads(message["Message"])["alert"]
+    return alert["problem"], alert["flowId"], alert.get("runId") or alert.get("dueAt")
+
+
+class Scenario:
+    """Use as a context manager: the local stack stays up until the caller has read what it needs."""
+
+    def __init__(self, *, flows: int, runs_per_flow: int, seed: int, latency_ms: int = 0, faults: float = 0.0,
+                 secrets: dict | None = None):
+        self.flow_count, self.runs_per_flow, self.seed = flows, runs_per_flow, seed
+        self.latency_ms, self.faults = latency_ms, faults
+        self.stack = LocalStack(seed=seed, secrets=secrets)
+        self.messages: list[dict[str, Any]] = []
+
+    def __enter__(self) -> "Scenario":
+        self.stack.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stack.__exit__(*exc)
+
+    def _poll(self, reports: list[dict[str, Any]], at_ms: int) -> None:
+        started = time.perf_counter()
+        report = self.stack.run_monitor(at_ms)
+        report["wallMs"] = round((time.perf_counter() - started) * 1000, 1)
+        reports.append(report)
+
+    def run(self) -> dict[str, Any]:
+        stack, emu = self.stack, self.stack.emulator
+        rng = random.Random(self.seed)
+        emu.set_random_outcomes(OUTCOME_WEIGHTS, seed=self.seed)
+        flows = _create_flows(stack, self.flow_count, rng)
+        emu.set_faults(latency_ms=self.latency_ms, fault_rate=self.faults)
+        # Enough emulated time for every flow's runs, then for its stuck runs to pass their limit.
+        active_minutes = self.runs_per_flow * max(INTERVALS) + 1
+        total_minutes = active_minutes + max(STUCK_AFTER) + POLL_MINUTES
+        reports: list[dict[str, Any]] = []
+        poll_times: list[int] = []
+        for step in range(1, math.ceil(total_minutes / POLL_MINUTES) + 1):
+            emu.advance(minutes=POLL_MINUTES)
+            at = emu.now_ms
+            poll_times.append(at)
+            if step % OVERLAP_EVERY == 0:
+                threads = [threading.Thread(target=self._poll, args=(reports, at)) for _ in range(2)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+            else:
+                self._poll(reports, at)
+            self.messages.extend(stack.messages())
+        # A last poll at the same instant: nothing new may be sent by a monitor that has caught up.
+        self._poll(reports, poll_times[-1])
+        self.messages.extend(stack.messages())
+        emu.set_faults(latency_ms=0, fault_rate=0.0)
+
+        state = emu.dump_state()
+        expected = expected_problems(flows, state["runs"], emu.run_outcomes(), poll_times)
+        keys = [_alert_key(m) for m in self.messages]
+        sent = Counter(keys)
+        runs = [r for r in state["runs"] if r["flowId"] in flows]
+        return {
+            "flows": len(flows),
+            "runs": len(runs),
+            "polls": len(reports),
+            "problemsExpected": dict(Counter(k[0] for k in expected)),
+            "alertsSent": dict(Counter(k[0] for k in keys)),
+            "duplicates": sum(n - 1 for n in sent.values() if n > 1),
+            "missed": len(expected - set(sent)),
+            "unexpected": len(set(sent) - expected),
+            "aepCallsPerPoll": [r["aep_calls"] for r in reports],
+            "pagesPerPoll": [r["pages"] for r in reports],
+            "recheckChunksPerPoll": [r["recheck_chunks"] for r in reports],
+            "wallMsPerPoll": [r["wallMs"] for r in reports],
+        }

@@ -1,0 +1,59 @@
+"""The run monitor end to end on the local stack: many managed flows, runs of every outcome,
+polls that overlap, AEP faults; every expected problem alerted exactly once."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local.monitor_scenario import Scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _check(summary: dict) -> None:
+    assert summary["duplicates"] == 0 and summary["missed"] == 0 and summary["unexpected"] == 0, summary
+    assert summary["alertsSent"] == summary["problemsExpected"]
+    for kind in ("failed", "partial", "stuck"):
+        assert summary["problemsExpected"].get(kind, 0) > 0, kind
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_problem_is_alerted_exactly_once_across_overlapping_polls(seed):
+    with Scenario(flows=100, runs_per_flow=2, seed=seed) as scenario:
+        summary = scenario.run()
+        runs_in_emulator = len(scenario.stack.emulator.dump_state()["runs"])
+    _check(summary)
+    assert summary["runs"] == runs_in_emulator
+    # Calls grow with the pages of new runs and the in-progress re-checks, not with the flows.
+    for calls, pages, chunks in zip(summary["aepCallsPerPoll"], summary["pagesPerPoll"],
+                                    summary["recheckChunksPerPoll"]):
+        assert calls <= pages + chunks + 1
+        assert calls < summary["flows"] / 10
+
+
+def test_faults_do_not_cause_duplicates_or_misses():
+    with Scenario(flows=60, runs_per_flow=2, seed=5, faults=0.2) as scenario:
+        summary = scenario.run()
+        statuses = [r["status"] for r in scenario.stack.emulator.records]
+    assert any(s in (429, 500, 503, 504) for s in statuses)
+    _check(summary)
+
+
+def test_the_command_line_prints_one_summary_and_writes_every_alert(tmp_path):
+    alerts, state = tmp_path / "alerts.jsonl", tmp_path / "state.json"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'aepflow'}"}
+    done = subprocess.run([sys.executable, "-m", "local", "monitor-scenario", "--flows", "40", "--runs-per-flow", "1",
+                           "--seed", "4", "--alerts", str(alerts), "--dump-state", str(state)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [line] = done.stdout.splitlines()
+    summary = json.loads(line)
+    sent = [json.loads(row) for row in alerts.read_text().splitlines()]
+    assert len(sent) == sum(summary["alertsSent"].values()) > 0
+    assert all(len(a["Subject"]) < 100 and a["MessageAttributes"]["problem"] for a in sent)
+    assert len(json.loads(state.read_text())["runs"]) == summary["runs"]
+    assert summary["flows"] == 40
