@@ -34,7 +34,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _create_flows(stack: LocalStack, count: int, rng: random.Random) -> dict[str, dict[str, Any]]:
+def create_flows(stack: LocalStack, count: int, rng: random.Random) -> dict[str, dict[str, Any]]:
     emu = stack.emulator
     table = boto3.resource("dynamodb").Table(stack.refs["DataflowsTable"])
     flows: dict[str, dict[str, Any]] = {}
@@ -123,7 +123,7 @@ class Scenario:
         stack, emu = self.stack, self.stack.emulator
         rng = random.Random(self.seed)
         emu.set_random_outcomes(OUTCOME_WEIGHTS, seed=self.seed)
-        flows = _create_flows(stack, self.flow_count, rng)
+        flows = create_flows(stack, self.flow_count, rng)
         emu.set_faults(latency_ms=self.latency_ms, fault_rate=self.faults)
         # Enough emulated time for every flow's runs, then for its stuck runs to pass their limit.
         active_minutes = self.runs_per_flow * max(INTERVALS) + 1
