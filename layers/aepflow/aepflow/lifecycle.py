@@ -491,17 +491,6 @@ def _created_by_aepflow(name: str, record: dict[str, Any], claim: dict[str, Any]
     return created
 
 
-def _delete_one(client: AepClient, kind: str, resource_id: str) -> None:
-    if kind in resources.FLOW_COLLECTIONS:
-        resources.delete_flow_service(client, kind, resource_id)
-    elif kind == "dataset":
-        resources.delete_dataset(client, resource_id)
-    elif kind == "schema":
-        resources.delete_schema(client, resource_id)
-    else:
-        raise ValueError(kind)
-
-
 def delete(name: str) -> dict[str, Any]:
     """Delete the flow, then what aepflow created for it, newest first. Idempotent."""
     record = get_item(name, "RECORD")
@@ -532,7 +521,7 @@ def delete(name: str) -> dict[str, Any]:
                                          "reason": "Data Prep offers no way to delete a mapping set"})
             continue
         try:
-            _delete_one(client, kind, resource_id)
+            resources.delete_by_kind(client, kind, resource_id)
             result["deleted"].append({"kind": kind, "id": resource_id})
         except AepNotFound:
             result["deleted"].append({"kind": kind, "id": resource_id, "note": "already gone"})

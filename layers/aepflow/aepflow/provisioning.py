@@ -45,22 +45,6 @@ class StepEvent(BaseModel):
     retryCount: int = 0
 
 
-def find_id_by_name(client: AepClient, kind: str, name: str) -> str | None:
-    """The id of the resource of `kind` named `name` (a schema by its title), or None."""
-    if kind in resources.FLOW_COLLECTIONS:
-        item = resources.find_flow_service(client, kind, name)
-        return item["id"] if item else None
-    if kind == "dataset":
-        return resources.find_dataset(client, name)
-    if kind == "schema":
-        item = resources.find_schema(client, name)
-        return item.get("$id") if item else None
-    if kind == "mappingSet":
-        item = resources.find_mapping_set(client, name)
-        return item["id"] if item else None
-    raise ValueError(kind)
-
-
 class Context:
     def __init__(self, event: StepEvent, client: AepClient | None = None):
         self.event = event
@@ -79,7 +63,7 @@ class Context:
     def ensure(self, kind: str, name: str, create: Callable[[], str],
                find: Callable[[], str | None] | None = None) -> str:
         """Create a resource at most once (see the module docstring)."""
-        find = find or (lambda: find_id_by_name(self.client, kind, name))
+        find = find or (lambda: resources.find_id_by_name(self.client, kind, name))
         if self.event.retryCount > 0:
             found = find()
             if found:
@@ -450,17 +434,6 @@ def describe_failure(error: dict[str, Any] | None) -> dict[str, Any]:
     return {"type": error.get("Error") or "Error", "message": str(message or error.get("Error") or "unknown")[:1000]}
 
 
-def _delete(client: AepClient, kind: str, resource_id: str) -> None:
-    if kind in resources.FLOW_COLLECTIONS:
-        resources.delete_flow_service(client, kind, resource_id)
-    elif kind == "dataset":
-        resources.delete_dataset(client, resource_id)
-    elif kind == "schema":
-        resources.delete_schema(client, resource_id)
-    else:
-        raise ValueError(kind)
-
-
 class RollBackResult(BaseModel):
     status: str
     name: str | None = None
@@ -484,7 +457,7 @@ def roll_back(state: dict[str, Any], execution: str) -> RollBackResult:
             if entry.get("state") in ("deleted", "left-behind"):
                 continue
             try:
-                resource_id = resource_id or find_id_by_name(client, kind, entry["name"])
+                resource_id = resource_id or resources.find_id_by_name(client, kind, entry["name"])
                 if not resource_id:
                     journal.mark(entry["sk"], "deleted")
                     continue
@@ -496,7 +469,7 @@ def roll_back(state: dict[str, Any], execution: str) -> RollBackResult:
                     journal.mark(entry["sk"], "left-behind")
                     continue
                 try:
-                    _delete(client, kind, resource_id)
+                    resources.delete_by_kind(client, kind, resource_id)
                 except AepNotFound:
                     pass  # already gone: what roll-back wants
                 journal.mark(entry["sk"], "deleted")

@@ -177,3 +177,34 @@ def find_mapping_set(client: AepClient, name: str) -> dict | None:
 
 def create_mapping_set(client: AepClient, body: dict) -> dict:
     return client.post("conversion", "/mappingSets", json=body)
+
+
+# --- By kind (the journal's kinds: baseConnection, sourceConnection, targetConnection, flow,
+# schema, dataset, mappingSet) -----------------------------------------------------------------
+
+def find_id_by_name(client: AepClient, kind: str, name: str) -> str | None:
+    """The id of the resource of `kind` named `name` (a schema by its title), or None."""
+    if kind in FLOW_COLLECTIONS:
+        item = find_flow_service(client, kind, name)
+        return item["id"] if item else None
+    if kind == "dataset":
+        return find_dataset(client, name)
+    if kind == "schema":
+        item = find_schema(client, name)
+        return item.get("$id") if item else None
+    if kind == "mappingSet":
+        item = find_mapping_set(client, name)
+        return item["id"] if item else None
+    raise ValueError(kind)
+
+
+def delete_by_kind(client: AepClient, kind: str, resource_id: str) -> None:
+    """Delete one resource. Mapping sets cannot be deleted: Data Prep defines no DELETE."""
+    if kind in FLOW_COLLECTIONS:
+        delete_flow_service(client, kind, resource_id)
+    elif kind == "dataset":
+        delete_dataset(client, resource_id)
+    elif kind == "schema":
+        delete_schema(client, resource_id)
+    else:
+        raise ValueError(kind)
