@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from local.emulator import AepEmulator
+from local.moto_patches import atomic_dynamodb_writes
 
 SECRET = "monitor-test-client-secret-9f8e7d"
 TABLE = "aepflow-test-dataflows"
@@ -31,7 +32,7 @@ def stack(monkeypatch):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
+    with mock_aws(), atomic_dynamodb_writes():
         sm = boto3.client("secretsmanager")
         sm.create_secret(Name="aepflow/test-aep", SecretString=json.dumps({
             "clientId": emu.client_id, "clientSecret": SECRET, "orgId": emu.org_id, "sandbox": "prod"}))
