@@ -14,6 +14,17 @@ class ListError(Exception):
         self.message = message
 
 
+def parse_limit(limit) -> int:
+    """A page size: a positive integer, else AEP's 400."""
+    try:
+        n = int(limit)
+    except (TypeError, ValueError):
+        n = 0
+    if n <= 0:
+        raise ListError("1400", f"Invalid limit '{limit}'")
+    return n
+
+
 _FIELD = re.compile(r"^([A-Za-z0-9_.$\[\]]+)(.*)$", re.S)
 _OPS = ("==", ">=", "<=", ">", "<")
 TIME_FIELDS = {"createdAt", "updatedAt", "metrics.durationSummary.startedAtUTC",
@@ -135,11 +146,7 @@ def apply_list(items: list, query: dict, collection: str, sortable: set):
     links = {}
     page = out[offset:]
     if limit is not None:
-        try:
-            n = int(limit)
-            assert n > 0
-        except Exception:
-            raise ListError("1400", f"Invalid limit '{limit}'")
+        n = parse_limit(limit)
         page = out[offset:offset + n]
         if offset + n < len(out):
             nq = [(k, v) for k, vs in query.items() if k != "continuationToken"

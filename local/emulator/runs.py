@@ -49,7 +49,7 @@ import time
 import uuid
 from urllib.parse import urlencode
 
-from .listing import ListError, _cmp_val, _matches, _resolve, parse_property
+from .listing import ListError, _cmp_val, _matches, _resolve, parse_limit, parse_property
 
 OUTCOMES = ("success", "failed", "failed-copy", "failed-promotion", "partial", "partial-low", "stuck", "skipped")
 PERIOD_MS = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000, "week": 604_800_000}
@@ -405,13 +405,7 @@ class RunsMixin:
                 raise ListError("1432", f"Sorting on field '{sort_field}' is not supported")
         else:
             desc, sort_field = True, "createdAt"
-        n = None
-        if limit is not None:
-            try:
-                n = int(limit)
-                assert n > 0
-            except Exception:
-                raise ListError("1400", f"Invalid limit '{limit}'")
+        n = parse_limit(limit) if limit is not None else None
 
         # Narrow the candidates with an index when a filter allows it; every filter still applies.
         cand: set[str] | None = None
