@@ -176,7 +176,29 @@ def start(raw: Any, *, origin: str | None = None) -> dict[str, Any]:
         raise DataflowConflict(f"dataflow {name!r} already exists with a different spec; change it with PATCH",
                                code="DataflowExists", status=409)
     generation = int((claim or {}).get("generation") or 0)
+    _reserve(name, digest, claim)
     return _start_execution(spec, digest, generation, claim, origin)
+
+
+def _reserve(name: str, digest: str, claim: dict[str, Any] | None) -> None:
+    """Put this spec's hash in the dataflow's claim before any execution starts, on condition
+    that nobody changed the claim since it was read, so two different specs posted under one
+    name at the same moment cannot both start. The same spec always passes: its execution
+    name is the same, and Step Functions starts it once."""
+    values: dict[str, Any] = {":h": digest, ":now": _now_iso()}
+    condition = "attribute_not_exists(pk) OR specHash = :h"
+    if claim is not None and claim.get("updatedAt"):
+        condition += " OR updatedAt = :prev"
+        values[":prev"] = claim["updatedAt"]
+    try:
+        _table().update_item(Key={"pk": journal_mod.dataflow_key(name), "sk": "CLAIM"},
+                             UpdateExpression="SET specHash = :h, updatedAt = :now",
+                             ConditionExpression=condition, ExpressionAttributeValues=values)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise DataflowConflict(f"dataflow {name!r} was claimed by another spec at the same time; "
+                                   "change it with PATCH", code="DataflowExists", status=409) from None
+        raise
 
 
 def _start_execution(spec: dict[str, Any], digest: str, generation: int, claim: dict | None,

@@ -1,0 +1,37 @@
+"""Two different specs posted under one name at the same moment: exactly one starts."""
+
+import threading
+
+import boto3
+
+from aepflow import lifecycle
+from local.examples import example
+from local.stack import LocalStack
+
+
+def test_only_one_of_two_racing_specs_under_one_name_starts():
+    first, second = example("004"), example("004")
+    second["description"] = "a different spec under the same name"
+    with LocalStack() as stack:
+        for round_ in range(3):
+            name = f"acme-race-{round_}"
+            outcomes: list[object] = []
+            gate = threading.Barrier(2)
+
+            def post(spec):
+                gate.wait()
+                try:
+                    outcomes.append(lifecycle.start(spec))
+                except lifecycle.DataflowConflict as exc:
+                    outcomes.append(exc)
+
+            threads = [threading.Thread(target=post, args=({**spec, "name": name},)) for spec in (first, second)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            conflicts = [o for o in outcomes if isinstance(o, lifecycle.DataflowConflict)]
+            assert len(conflicts) == 1 and conflicts[0].status == 409, outcomes
+            executions = boto3.client("stepfunctions").list_executions(
+                stateMachineArn=stack.state_machines["ProvisionDataflowStateMachine"])["executions"]
+            assert sum(e["name"].startswith(name) for e in executions) == 1
