@@ -37,3 +37,23 @@ def test_explored_schema_flattens_to_attribute_paths():
         "id": {"type": "integer"}, "tags": {"type": "array"}, "org": {"type": "object", "properties": {
             "name": {"type": "string"}}}}}}}
     assert flatten_properties(schema) == ["results.id", "results.tags", "results.org.name"]
+
+
+def test_mapping_set_names_follow_the_mapping_and_the_target_schema():
+    from aepflow import naming
+    from aepflow.spec import parse_spec
+    from local.examples import example
+
+    base = parse_spec(example("004"))
+    again = parse_spec(example("004"))
+    assert naming.mapping_set(base) == naming.mapping_set(again)  # a retry finds its own
+    assert naming.mapping_set(base).startswith("aepflow:acme-oracle-e2e:mapping:")
+    remapped = example("004")
+    remapped["mapping"][0]["destination"] = "person.name.firstName"
+    retargeted = example("004")
+    retargeted["target"]["schema"] = {"id": "https://ns.adobe.com/acme/schemas/52b59140414aa6a370ef5e21155fd7a686744b8739ecc168"}
+    names = {naming.mapping_set(base), naming.mapping_set(parse_spec(remapped)), naming.mapping_set(parse_spec(retargeted))}
+    assert len(names) == 3
+    described = example("004")
+    described["description"] = "only the description changed"
+    assert naming.mapping_set(parse_spec(described)) == naming.mapping_set(base)

@@ -3,6 +3,9 @@ re-run step finds what an earlier attempt created instead of creating it twice."
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from .spec import DataflowSpec
 
 PREFIX = "aepflow"
@@ -21,7 +24,13 @@ def target_connection(spec: DataflowSpec) -> str:
 
 
 def mapping_set(spec: DataflowSpec) -> str:
-    return f"{PREFIX}:{spec.name}:mapping"
+    """Data Prep cannot delete a mapping set, so one outlives a deleted or replaced dataflow.
+    The mapping and its target schema are part of the name: a retry finds its own mapping set,
+    and a dataflow re-created with another mapping or target gets a new one, not the old one."""
+    content = {"schema": spec.target.schema_.model_dump(mode="json", by_alias=True, exclude_none=True),
+               "mapping": [rule.model_dump(mode="json", exclude_none=True) for rule in spec.mapping]}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{PREFIX}:{spec.name}:mapping:{digest}"
 
 
 def dataflow(spec: DataflowSpec) -> str:

@@ -1,0 +1,45 @@
+"""A new spec version that AEP cannot apply in place (another source table) replaces the
+dataflow: the old flow and what aepflow created for it go, a new flow comes, with a new
+mapping set for the new mapping; what the spec referenced stays."""
+
+from aepflow import lifecycle
+from local.examples import example
+from local.stack import LocalStack
+
+
+def _by_name(state: dict, kind: str, prefix: str) -> list[dict]:
+    return [r for r in state[kind] if (r.get("name") or "").startswith(prefix)]
+
+
+def test_changing_the_source_table_replaces_the_flow_and_its_mapping_set():
+    v1 = example("001")
+    v2 = example("001")
+    v2["source"]["table"] = "Contact"
+    v2["source"]["columns"] = [{"name": "TestID"}, {"name": "Name"}, {"name": "Datefield", "xdmType": "date-time"}]
+    v2["mapping"] = [{"source": "Name", "destination": "person.name.fullName"}]
+    v2["deltaColumn"] = {"name": "Datefield", "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}
+    prefix = f"aepflow:{v1['name']}:"
+    with LocalStack() as stack:
+        first = lifecycle.apply(v1)
+        assert stack.wait(first["executionArn"])["status"] == "SUCCEEDED"
+        before = stack.emulator.dump_state()
+        second = lifecycle.apply(v2)
+        assert second["action"] == "replace" and "source" in second["replacedBecause"]
+        assert stack.wait(second["executionArn"])["status"] == "SUCCEEDED"
+        after = stack.emulator.dump_state()
+        record = lifecycle.describe(v1["name"], live=False)
+    [old_flow], [new_flow] = _by_name(before, "flows", prefix), _by_name(after, "flows", prefix)
+    assert old_flow["id"] != new_flow["id"]
+    [source] = [s for s in after["sourceConnections"] if s["id"] == new_flow["sourceConnectionIds"][0]]
+    assert source["params"]["tableName"] == "Contact"
+    new_mapping_id = next(t["params"]["mappingId"] for t in new_flow["transformations"] if t["name"] == "Mapping")
+    old_mapping_id = next(t["params"]["mappingId"] for t in old_flow["transformations"] if t["name"] == "Mapping")
+    assert new_mapping_id != old_mapping_id
+    [mapping] = [m for m in after["mappingSets"] if m["id"] == new_mapping_id]
+    assert [m.get("sourceAttribute") for m in mapping["mappings"]] == ["Name"]
+    # One source and one target connection for the name: the old ones were deleted.
+    assert len(_by_name(after, "sourceConnections", prefix)) == 1
+    assert len(_by_name(after, "targetConnections", prefix)) == 1
+    # What the spec referenced (dataset, schema) is untouched.
+    assert "5c8c3c555033b814b69f947f" in {d["id"] for d in after["dataSets"]}
+    assert record["status"] == "ACTIVE"
