@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
+from aepflow.journal import dataflow_record
 
 from local.stack import LocalStack
 
@@ -49,10 +50,9 @@ def create_flows(stack: LocalStack, count: int, rng: random.Random) -> dict[str,
             fid = emu.add_scheduled_flow({**schedule, "interval": str(schedule["interval"])}, name=name)
             connector = rng.choice(("salesforce", "zendesk", "mixpanel", "oracle"))
             spec = {"name": name, "source": {"connector": connector}, "schedule": schedule, "alerts": alerts}
-            batch.put_item(Item={"pk": f"DATAFLOW#{name}", "sk": "RECORD", "name": name, "status": "ACTIVE",
-                                 "connector": connector, "flowId": fid, "ids": json.dumps({"flowId": fid}),
-                                 "spec": json.dumps(spec), "executionId": f"scenario:{name}",
-                                 "updatedAt": _iso(emu.now_ms)})
+            batch.put_item(Item=dataflow_record(name, status="ACTIVE", connector=connector, flowId=fid,
+                                                ids=json.dumps({"flowId": fid}), spec=json.dumps(spec),
+                                                executionId=f"scenario:{name}", updatedAt=_iso(emu.now_ms)))
             flows[fid] = {"name": name, "schedule": schedule, "alerts": alerts}
     return flows
 

@@ -205,7 +205,9 @@ class LocalStack:
             props = res["Properties"]
             table_name = f"aepflow-local-{name}"
             ddb.create_table(TableName=table_name, BillingMode=props["BillingMode"],
-                             AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"])
+                             AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"],
+                             **({"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]}
+                                if props.get("GlobalSecondaryIndexes") else {}))
             refs[name] = table_name
         sns = boto3.client("sns")
         sqs = boto3.client("sqs")

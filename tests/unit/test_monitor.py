@@ -11,6 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from aepflow.journal import dataflow_record
+from local import template as cfn
 from local.emulator import AepEmulator
 from local.moto_patches import atomic_dynamodb_writes
 
@@ -37,11 +39,10 @@ def stack(monkeypatch):
         sm.create_secret(Name="aepflow/test-aep", SecretString=json.dumps({
             "clientId": emu.client_id, "clientSecret": SECRET, "orgId": emu.org_id, "sandbox": "prod"}))
         sm.create_secret(Name="aepflow/test-token-cache", SecretString="{}")
+        table = cfn.resources_of_type(cfn.load(), "AWS::DynamoDB::Table")["DataflowsTable"]["Properties"]
         boto3.client("dynamodb").create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+            TableName=TABLE, BillingMode=table["BillingMode"], AttributeDefinitions=table["AttributeDefinitions"],
+            KeySchema=table["KeySchema"], GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"])
         sns, sqs = boto3.client("sns"), boto3.client("sqs")
         topic = sns.create_topic(Name="aepflow-test-alerts")["TopicArn"]
         queue = sqs.create_queue(QueueName="aepflow-test-inbox")["QueueUrl"]
@@ -76,10 +77,10 @@ class Stack:
         updated = datetime.fromtimestamp(self.emu.now_ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
         if not hasattr(self, "table"):
             self.table = boto3.resource("dynamodb").Table(TABLE)
-        self.table.put_item(Item={
-            "pk": f"DATAFLOW#{name}", "sk": "RECORD", "name": name, "status": "ACTIVE", "connector": connector,
-            "flowId": fid, "ids": json.dumps({"flowId": fid, "datasetId": "5c8c3c555033b814b69f947f"}),
-            "spec": json.dumps(spec), "executionId": "arn:exec:" + name, "updatedAt": updated})
+        self.table.put_item(Item=dataflow_record(
+            name, status="ACTIVE", connector=connector, flowId=fid,
+            ids=json.dumps({"flowId": fid, "datasetId": "5c8c3c555033b814b69f947f"}),
+            spec=json.dumps(spec), executionId="arn:exec:" + name, updatedAt=updated))
         return fid
 
     def poll(self, **kw):

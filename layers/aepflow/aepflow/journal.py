@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
 
 from . import runtime
+
+# The sparse index of dataflow records (template.yaml: DataflowsTable, index Dataflows).
+DATAFLOWS_INDEX = "Dataflows"
+LIST_KEY = "listKey"
+DATAFLOW_LIST = "DATAFLOW"
 
 KINDS = ("baseConnection", "sourceConnection", "schema", "dataset", "targetConnection", "mappingSet", "flow")
 
@@ -61,6 +67,27 @@ class Journal:
         table().update_item(Key={"pk": execution_key(self.execution), "sk": sort_key},
                             UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "state"},
                             ExpressionAttributeValues={":s": state})
+
+
+def dataflow_record(name: str, **attributes: Any) -> dict[str, Any]:
+    """A dataflow record's keys (the table's and the index's) with its attributes."""
+    return {"pk": dataflow_key(name), "sk": "RECORD", LIST_KEY: DATAFLOW_LIST, "name": name, **attributes}
+
+
+def dataflow_record_pages(table_resource, *, start_after: str | None = None,
+                          page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Pages of dataflow records in name order, from the index (no scan of the whole table)."""
+    query: dict[str, Any] = {"IndexName": DATAFLOWS_INDEX, "KeyConditionExpression": Key(LIST_KEY).eq(DATAFLOW_LIST)}
+    if page_size:
+        query["Limit"] = page_size
+    if start_after:
+        query["ExclusiveStartKey"] = {LIST_KEY: DATAFLOW_LIST, "pk": dataflow_key(start_after), "sk": "RECORD"}
+    while True:
+        page = table_resource.query(**query)
+        yield page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def put_outcome(execution: str, outcome: dict[str, Any]) -> None:

@@ -285,27 +285,18 @@ def describe(name: str, *, live: bool = True) -> dict[str, Any]:
 
 
 def list_dataflows(limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
-    """One page of records (no live AEP state; GET /dataflows/{name} has it)."""
-    from boto3.dynamodb.conditions import Attr
-
+    """One page of records in name order (no live AEP state; GET /dataflows/{name} has it).
+    `cursor` is the last name of the previous page. One item more than the page tells
+    whether another page follows."""
     items: list[dict[str, Any]] = []
-    scan: dict[str, Any] = {"FilterExpression": Attr("sk").eq("RECORD") & Attr("pk").begins_with("DATAFLOW#")}
-    if cursor:
-        scan["ExclusiveStartKey"] = {"pk": journal_mod.dataflow_key(cursor), "sk": "RECORD"}
-    next_cursor = None
-    for _ in range(100):  # bounded: a filtered scan may need several pages to fill one
-        page = _table().scan(**scan)
-        for item in page.get("Items", []):
-            items.append(item)
-            if len(items) == limit:
-                next_cursor = item["name"]
-                break
-        if next_cursor or "LastEvaluatedKey" not in page:
+    for page in journal_mod.dataflow_record_pages(_table(), start_after=cursor, page_size=limit + 1):
+        items.extend(page)
+        if len(items) > limit:
             break
-        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    more, items = len(items) > limit, items[:limit]
     return {"items": [{"name": i["name"], "status": i.get("status"), "connector": i.get("connector"),
                        "flowId": i.get("flowId"), "updatedAt": i.get("updatedAt")} for i in items],
-            "next": next_cursor}
+            "next": items[-1]["name"] if more else None}
 
 
 # --- Update -----------------------------------------------------------------------------------

@@ -39,13 +39,13 @@ from zlib import crc32
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from boto3.dynamodb.conditions import Attr
 from pydantic import BaseModel, Field
 
 from . import runtime
 from .alerts import AlertSender, build_alert
 from .client import MAX_PAGES
 from .errors import AepTimeout
+from .journal import dataflow_record_pages
 from .spec import Alerts
 
 logger = Logger(child=True)
@@ -147,14 +147,12 @@ def _parse_time_ms(value: Any) -> int:
 
 
 def load_flows(default_sandbox: str) -> dict[str, ManagedFlow]:
-    """Every ACTIVE dataflow record, by flow id."""
-    table = _table()
+    """Every ACTIVE dataflow record, by flow id, read from the table's Dataflows index."""
     flows: dict[str, ManagedFlow] = {}
-    kwargs: dict[str, Any] = {"FilterExpression": Attr("pk").begins_with("DATAFLOW#") & Attr("sk").eq("RECORD")
-                              & Attr("status").eq("ACTIVE")}
-    while True:
-        page = table.scan(**kwargs)
-        for item in page.get("Items", []):
+    for page in dataflow_record_pages(_table()):
+        for item in page:
+            if item.get("status") != "ACTIVE":
+                continue
             try:
                 spec = json.loads(item.get("spec") or "{}")
             except ValueError:
@@ -170,9 +168,7 @@ def load_flows(default_sandbox: str) -> dict[str, ManagedFlow]:
                 connector=item.get("connector") or "unknown",
                 alerts=Alerts.model_validate(spec.get("alerts") or {}), schedule=sched,
                 baseline_ms=max(start, _parse_time_ms(item.get("updatedAt"))))
-        if "LastEvaluatedKey" not in page:
-            return flows
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return flows
 
 
 # ------------------------------------------------------------------ state (sharded, versioned)
