@@ -3,7 +3,8 @@ watermark with one paged GET /runs query per sandbox, re-checks the runs it last
 progress in batches, classifies every run and flow, and sends each problem once (alerts.py).
 
 DynamoDB items (table DATAFLOWS_TABLE, keys pk/sk, all strings):
-  pk="DATAFLOW#<name>", sk="RECORD"       read only: the ACTIVE dataflows (provisioning writes them)
+  pk="DATAFLOW#<name>", sk="RECORD"       read only, through the Dataflows index (listKey=DATAFLOW):
+                                          the ACTIVE dataflows (provisioning writes them)
   pk="MONITOR", sk="WATERMARK"            watermark (ms): every run started at or before it was handled;
                                           only ever moves forward (conditional update)
   pk="MONITOR#STATE", sk="SHARD#<nnn>"    per-flow state and the runs last seen in progress, sharded by
