@@ -94,7 +94,8 @@ class FakeLambdaContext:
 _load_lock = threading.Lock()
 
 
-def _load_handler(code_uri: str, handler: str):
+def load_handler(code_uri: str, handler: str):
+    """The handler function template.yaml names (CodeUri + Handler), imported once."""
     with _load_lock:  # parallel branches must not see a half-imported module
         return _load_handler_unlocked(code_uri, handler)
 
@@ -201,13 +202,9 @@ class LocalStack:
         for name, res in cfn.resources_of_type(t, "AWS::SecretsManager::Secret").items():
             refs[name] = sm.create_secret(Name=f"aepflow-local-{name}")["ARN"]
         ddb = boto3.client("dynamodb")
-        for name, res in cfn.resources_of_type(t, "AWS::DynamoDB::Table").items():
-            props = res["Properties"]
+        for name in cfn.resources_of_type(t, "AWS::DynamoDB::Table"):
             table_name = f"aepflow-local-{name}"
-            ddb.create_table(TableName=table_name, BillingMode=props["BillingMode"],
-                             AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"],
-                             **({"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]}
-                                if props.get("GlobalSecondaryIndexes") else {}))
+            ddb.create_table(**cfn.table_kwargs(t, name, table_name))
             refs[name] = table_name
         sns = boto3.client("sns")
         sqs = boto3.client("sqs")
@@ -372,7 +369,7 @@ class LocalStack:
         with self._invocations_lock:
             self.invocations.append(fn["logical"])
         event = json.loads(body) if isinstance(body, (str, bytes)) and body else (body or {})
-        handler = _load_handler(fn["code_uri"], fn["handler"])
+        handler = load_handler(fn["code_uri"], fn["handler"])
         try:
             result = handler(event, FakeLambdaContext(name, fn["memory"], fn["timeout"]))
         except Exception as exc:  # the Lambda runtime's own shape for an unhandled error

@@ -65,3 +65,13 @@ def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str
 
 def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
     return {name: p.get("Default") for name, p in template.get("Parameters", {}).items()}
+
+
+def table_kwargs(template: dict[str, Any], logical_id: str, table_name: str) -> dict[str, Any]:
+    """create_table arguments for a DynamoDB table of the template, indexes included."""
+    props = template["Resources"][logical_id]["Properties"]
+    kwargs = {"TableName": table_name, "BillingMode": props["BillingMode"],
+              "AttributeDefinitions": props["AttributeDefinitions"], "KeySchema": props["KeySchema"]}
+    if props.get("GlobalSecondaryIndexes"):
+        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    return kwargs

@@ -1,7 +1,6 @@
 """The API handler on the shared sample events of events/: routing, validation, the error
 shape (a stable `code`, never a stack trace), YAML bodies, and the OpenAPI document."""
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -14,29 +13,18 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 from aepflow import api, lifecycle  # noqa: E402
 from aepflow.errors import AepPreconditionFailed, AepServerError, SpecInvalid  # noqa: E402
+from local.stack import FakeLambdaContext, load_handler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 
 
-class FakeLambdaContext:
-    function_name = "aepflow-ApiFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:aepflow-ApiFunction"
-    aws_request_id = "6f2a1c9e-1d2b-4c3d-8e4f-5a6b7c8d9e0f"
-    log_group_name = "/aws/lambda/aepflow-ApiFunction"
-    log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
-
-
 def _handler():
-    spec = importlib.util.spec_from_file_location("aepflow_fn_api_test", ROOT / "functions" / "api" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    return load_handler("functions/api/", "app.lambda_handler")
+
+
+def _context() -> FakeLambdaContext:
+    return FakeLambdaContext("aepflow-ApiFunction", 256, 29)
 
 
 HANDLER = _handler()
@@ -47,7 +35,7 @@ def event(name: str) -> dict:
 
 
 def call(ev: dict) -> tuple[int, dict]:
-    result = HANDLER(ev, FakeLambdaContext())
+    result = HANDLER(ev, _context())
     return result["statusCode"], json.loads(result["body"])
 
 

@@ -1,7 +1,6 @@
 """The spec intake on the shared sample events: which events it takes, the idempotency key,
 an invalid spec (report beside it + SNS, nothing started), and duplicates absorbed."""
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -16,23 +15,12 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 from aepflow import intake, lifecycle, runtime  # noqa: E402
 from aepflow.errors import SpecInvalid  # noqa: E402
+from local import template as cfn  # noqa: E402
+from local.stack import FakeLambdaContext, load_handler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 BUCKET = "aepflow-specsbucket-1a2b3c4d5e6f"
-
-
-class FakeLambdaContext:
-    function_name = "aepflow-SpecIntakeFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:aepflow-SpecIntakeFunction"
-    aws_request_id = "0c8f4a2e-9d1b-4e3f-a5c6-7b8d9e0f1a2b"
-    log_group_name = "/aws/lambda/aepflow-SpecIntakeFunction"
-    log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def event(name: str) -> dict:
@@ -40,10 +28,11 @@ def event(name: str) -> dict:
 
 
 def _handler():
-    spec = importlib.util.spec_from_file_location("aepflow_fn_intake_test", ROOT / "functions" / "spec_intake" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    return load_handler("functions/spec_intake/", "app.lambda_handler")
+
+
+def _context() -> FakeLambdaContext:
+    return FakeLambdaContext("aepflow-SpecIntakeFunction", 256, 60)
 
 
 @pytest.fixture
@@ -53,10 +42,7 @@ def aws(monkeypatch):
         monkeypatch.setenv(key, "testing")
     with mock_aws():
         monkeypatch.setenv("DATAFLOWS_TABLE", "aepflow-test")
-        boto3.client("dynamodb").create_table(
-            TableName="aepflow-test", BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+        boto3.client("dynamodb").create_table(**cfn.table_kwargs(cfn.load(), "DataflowsTable", "aepflow-test"))
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -115,7 +101,7 @@ def test_an_invalid_spec_writes_errors_json_beside_it_notifies_and_starts_nothin
     del spec["target"]
     ev = _put(aws["s3"], "dataflows/acme-oracle-e2e.yaml", yaml.safe_dump(spec).encode())
     handler = _handler()
-    first = handler(ev, FakeLambdaContext())
+    first = handler(ev, _context())
     assert first["action"] == "rejected" and started == []
     report = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key="dataflows/acme-oracle-e2e.yaml.errors.json")["Body"].read())
     assert report["status"] == "INVALID" and report["versionId"] == ev["detail"]["object"]["version-id"]
@@ -123,7 +109,7 @@ def test_an_invalid_spec_writes_errors_json_beside_it_notifies_and_starts_nothin
     messages = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 1 and "invalid spec" in json.loads(messages[0]["Body"])["Subject"]
     # The same event again: answered from the idempotency record, no second report or notification.
-    assert handler(ev, FakeLambdaContext()) == first
+    assert handler(ev, _context()) == first
     assert "Messages" not in aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)
 
 

@@ -39,10 +39,7 @@ def stack(monkeypatch):
         sm.create_secret(Name="aepflow/test-aep", SecretString=json.dumps({
             "clientId": emu.client_id, "clientSecret": SECRET, "orgId": emu.org_id, "sandbox": "prod"}))
         sm.create_secret(Name="aepflow/test-token-cache", SecretString="{}")
-        table = cfn.resources_of_type(cfn.load(), "AWS::DynamoDB::Table")["DataflowsTable"]["Properties"]
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE, BillingMode=table["BillingMode"], AttributeDefinitions=table["AttributeDefinitions"],
-            KeySchema=table["KeySchema"], GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"])
+        boto3.client("dynamodb").create_table(**cfn.table_kwargs(cfn.load(), "DataflowsTable", TABLE))
         sns, sqs = boto3.client("sns"), boto3.client("sqs")
         topic = sns.create_topic(Name="aepflow-test-alerts")["TopicArn"]
         queue = sqs.create_queue(QueueName="aepflow-test-inbox")["QueueUrl"]
