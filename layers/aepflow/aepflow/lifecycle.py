@@ -26,7 +26,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from . import journal as journal_mod
-from . import naming, resources, runtime
+from . import monitor, naming, resources, runtime
 from .client import AepClient
 from .errors import AepflowError, AepNotFound, AepPreconditionFailed, AepValidationError, SpecInvalid
 from .mapping import mapping_set_body
@@ -589,22 +589,6 @@ def apply(raw: Any, *, origin: str | None = None) -> dict[str, Any]:
 
 # --- Runs -------------------------------------------------------------------------------------
 
-def _classify(run: dict[str, Any], spec: DataflowSpec, now_ms: int) -> str | None:
-    metrics = run.get("metrics") or {}
-    status = str((metrics.get("statusSummary") or {}).get("status", "")).lower()
-    completed = (metrics.get("durationSummary") or {}).get("completedAtUTC") is not None
-    if status == "failed":
-        return "failed"
-    started = int((metrics.get("durationSummary") or {}).get("startedAtUTC") or 0)
-    if not completed:
-        return "stuck" if now_ms - started > spec.alerts.stuckAfterMinutes * 60_000 else None
-    records = metrics.get("recordSummary") or {}
-    read, failed = int(records.get("inputRecordCount") or 0), int(records.get("failedRecordCount") or 0)
-    if failed and (read == 0 or failed * 100 / read > spec.alerts.failedRecordsPercent):
-        return "partial"
-    return None
-
-
 def runs(name: str, limit: int = 20) -> dict[str, Any]:
     record = get_item(name, "RECORD")
     if record is None:
@@ -627,7 +611,7 @@ def runs(name: str, limit: int = 20) -> dict[str, Any]:
             "completedAt": (metrics.get("durationSummary") or {}).get("completedAtUTC"),
             "recordsRead": records.get("inputRecordCount"), "recordsWritten": records.get("outputRecordCount"),
             "recordsFailed": records.get("failedRecordCount"),
-            "problem": _classify(run, spec, now_ms),
+            "problem": monitor.classify(run, spec.alerts, now_ms),
             "errors": [{"code": e.get("code"), "message": e.get("message")} for e in status.get("errors") or []],
         })
     return {"name": name, "flowId": flow_id, "runs": summary}

@@ -271,19 +271,19 @@ def _started(run: dict) -> int:
     return int(((run.get("metrics") or {}).get("durationSummary") or {}).get("startedAtUTC") or 0)
 
 
-def classify(run: dict, flow: ManagedFlow, now_ms: int) -> str | None:
+def classify(run: dict, alerts: Alerts, now_ms: int) -> str | None:
     """failed | partial | stuck | None (fine, or still running within its allowance)."""
     m = run.get("metrics") or {}
     status = str((m.get("statusSummary") or {}).get("status", "")).lower()
     if not _completed(run):
         if status == "failed":
             return "failed"
-        return "stuck" if now_ms - _started(run) > flow.alerts.stuckAfterMinutes * 60_000 else None
+        return "stuck" if now_ms - _started(run) > alerts.stuckAfterMinutes * 60_000 else None
     if status == "failed":
         return "failed"
     rs = m.get("recordSummary") or {}
     read, failed = int(rs.get("inputRecordCount") or 0), int(rs.get("failedRecordCount") or 0)
-    if failed and (read == 0 or failed * 100 / read > flow.alerts.failedRecordsPercent):
+    if failed and (read == 0 or failed * 100 / read > alerts.failedRecordsPercent):
         return "partial"
     return None
 
@@ -389,7 +389,7 @@ def poll(now_ms: int | None = None, *, lease_seconds: float | None = None) -> Po
         fs = deltas[sk]["flows"].setdefault(fid, {})
         if st > fs.get("lastStart", -1):
             fs["lastStart"], fs["lastRunId"] = st, rid
-        kind = classify(run, flow, now)
+        kind = classify(run, flow.alerts, now)
         if kind:
             problems.append((f"ALERT#{fid}#{rid}#{kind}", kind, flow, run, _run_detail(kind, flow, now, run)))
         prev = flow_state.get(fid, {})
@@ -421,7 +421,7 @@ def poll(now_ms: int | None = None, *, lease_seconds: float | None = None) -> Po
             st = _started(run)
             if st <= last_done:
                 continue
-            bad = classify(run, flow, now) is not None
+            bad = classify(run, flow.alerts, now) is not None
             if not bad and problem and flow.alerts.notifyRecovered:
                 problems.append((f"ALERT#{fid}#{run['id']}#recovered", "recovered", flow, run,
                                  {"reason": "first successful run after a failed or partial run"}))
