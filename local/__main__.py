@@ -10,17 +10,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from local.examples import example_paths, load_spec
 
 
+class Unreadable:
+    """A spec file that could not be read; it gets an INVALID result line of its own."""
+
+    def __init__(self, path: str, problems: list[dict[str, str]]):
+        self.path, self.problems = path, problems
+
+    def result(self) -> dict[str, Any]:
+        return {"name": None, "status": "INVALID", "file": self.path, "errors": self.problems}
+
 
 def _read_spec(path: str) -> Any:
+    from aepflow.errors import SpecInvalid
+
     try:
         return load_spec(path)
-    except (OSError, yaml.YAMLError) as exc:
-        return {"__unreadable__": f"{path}: {exc}"}
+    except SpecInvalid as exc:
+        return Unreadable(path, exc.problems)
+    except OSError as exc:
+        return Unreadable(path, [{"path": "(file)", "message": f"cannot be read: {exc.strerror or exc}"}])
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
@@ -86,11 +97,8 @@ def _run(args: argparse.Namespace, specs: list[Any], out, watch: bool = False) -
     secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
     with LocalStack(latency_ms=args.latency_ms, fault_rate=args.faults, seed=args.seed, secrets=secrets) as stack:
         started = time.monotonic()
-        runnable = [s for s in specs if not (isinstance(s, dict) and "__unreadable__" in s)]
-        results = iter(stack.provision(runnable))
-        ordered = [
-            {"name": None, "status": "INVALID", "errors": [{"path": "(file)", "message": s["__unreadable__"]}]}
-            if isinstance(s, dict) and "__unreadable__" in s else next(results) for s in specs]
+        results = iter(stack.provision([s for s in specs if not isinstance(s, Unreadable)]))
+        ordered = [s.result() if isinstance(s, Unreadable) else next(results) for s in specs]
         elapsed = time.monotonic() - started
         stack.emulator.set_faults(latency_ms=0, fault_rate=0.0)
         if args.record:
@@ -140,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             return _monitor_scenario(args, out)
         if args.command == "provision":
             results = _run(args, [_read_spec(p) for p in args.specs], out)
-            for result in results:
+            for path, result in zip(args.specs, results):
+                result.setdefault("file", path)
                 out.write(json.dumps(result) + "\n")
         else:
             paths = example_paths()

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -14,8 +12,19 @@ def example_paths() -> list[Path]:
     return sorted(EXAMPLES_DIR.glob("*.yaml"))
 
 
-def load_spec(path: str | Path) -> Any:
-    return yaml.safe_load(Path(path).read_text())
+def read_file(path: str | Path) -> bytes:
+    """At most one byte more than a spec document may hold, so a huge file is refused, not read."""
+    from aepflow.document import MAX_DOCUMENT_BYTES
+
+    with open(path, "rb") as fh:
+        return fh.read(MAX_DOCUMENT_BYTES + 1)
+
+
+def load_spec(path: str | Path) -> dict[str, Any]:
+    """A spec file through the one way in for documents (aepflow.document.read)."""
+    from aepflow import document
+
+    return document.read(read_file(path), json_only=str(path).lower().endswith(".json"))
 
 
 def example(prefix: str) -> dict[str, Any]:

@@ -135,7 +135,7 @@ def test_the_bucket_provisions_rejects_and_absorbs_duplicates(server):
     bad["schedule"] = {"frequency": "minute", "interval": 5, "startTime": 1590523836}
     s3.put_object(Bucket=bucket, Key="dataflows/oracle.yaml", Body=yaml.safe_dump(bad).encode())
     report = json.loads(s3.get_object(Bucket=bucket, Key="dataflows/oracle.yaml.errors.json")["Body"].read())
-    assert [e["path"] for e in report["errors"]] == ["schedule.interval"]
+    assert [e["path"] for e in report["problems"]] == ["schedule.interval"]
     assert executions(server) == []
     assert any("invalid spec" in m["Subject"] for m in stack.messages())
 

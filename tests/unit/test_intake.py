@@ -85,14 +85,6 @@ def test_idempotency_keys_are_bucket_key_version_or_the_event_id():
     assert intake.idempotency_key(event("dataflow_requested")) == "event:3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b"
 
 
-def test_yaml_and_json_documents_parse_and_garbage_is_spec_invalid():
-    assert intake.parse_document(b"name: x\n") == {"name": "x"}
-    assert intake.parse_document(b'{"name": "x"}') == {"name": "x"}
-    with pytest.raises(SpecInvalid) as caught:
-        intake.parse_document(b"name: [unclosed\n")
-    assert caught.value.problems[0]["path"] == "(file)"
-
-
 def test_an_invalid_spec_writes_errors_json_beside_it_notifies_and_starts_nothing(aws, monkeypatch):
     started = []
     monkeypatch.setattr(lifecycle, "_start_execution", lambda *a, **k: started.append(a))
@@ -105,7 +97,8 @@ def test_an_invalid_spec_writes_errors_json_beside_it_notifies_and_starts_nothin
     assert first["action"] == "rejected" and started == []
     report = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key="dataflows/acme-oracle-e2e.yaml.errors.json")["Body"].read())
     assert report["status"] == "INVALID" and report["versionId"] == ev["detail"]["object"]["version-id"]
-    assert {p["path"] for p in report["errors"]} == {"schedule.interval", "target"}
+    assert report["code"] == "SpecInvalid" and report["message"]
+    assert {p["path"] for p in report["problems"]} == {"schedule.interval", "target"}
     messages = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 1 and "invalid spec" in json.loads(messages[0]["Body"])["Subject"]
     # The same event again: answered from the idempotency record, no second report or notification.

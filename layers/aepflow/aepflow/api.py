@@ -4,19 +4,20 @@ or a secret. The OpenAPI document is generated from this module (openapi_documen
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Annotated, Any
 
-import yaml
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import lifecycle
+from . import document, lifecycle
 from .errors import (AepAuthError, AepflowError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled,
-                     AepTimeout, AepValidationError, SpecInvalid)
+                     AepTimeout, AepValidationError, DocumentTooLarge, SpecInvalid)
 
 logger = Logger(child=True)
 
@@ -240,34 +241,75 @@ def get_runs(name: NameParam, limit: Annotated[int, Query(ge=1, le=100)] = 20) -
 
 # --- Entry point --------------------------------------------------------------------------------
 
-def _yaml_body_to_json(event: dict[str, Any]) -> dict[str, Any]:
-    """Accept what curl sends: a YAML or JSON body under any content type (curl --data-binary
-    defaults to form encoding; PATCH sends application/merge-patch+json). The body becomes
-    JSON with Content-Type application/json before the resolver's validation parses it; a
-    body that is neither YAML nor JSON stays as it is (and is refused with a 400)."""
-    body = event.get("body")
-    if not body or event.get("isBase64Encoded"):
+# Media types a body may come in. curl --data-binary sends form encoding by default, so a
+# form-encoded body is read as the raw document it is; anything else is a 415.
+BODY_MEDIA_TYPES = ("application/json", "application/merge-patch+json", "application/yaml", "application/x-yaml",
+                    "text/yaml", "text/x-yaml", "application/x-www-form-urlencoded")
+_JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _read_body(event: dict[str, Any]) -> dict[str, Any]:
+    """Read a POST or PATCH body through the one way in for documents (aepflow.document) before
+    the resolver sees it: 415 for a media type the API does not take, 413 when too large, 400
+    for an empty, non-UTF-8, malformed or non-object body. What was read goes on as JSON."""
+    if event.get("httpMethod") not in ("POST", "PATCH", "PUT"):
         return event
-    try:
-        json.loads(body)
-        text = body
-    except ValueError:
+    media = (_header(event, "content-type") or "").split(";", 1)[0].strip().lower()
+    if media and media not in BODY_MEDIA_TYPES:
+        raise _BodyRefused(error_response(415, "UnsupportedMediaType", f"Content-Type {media!r} is not accepted",
+                                          [{"path": "(header) Content-Type",
+                                            "message": f"use one of {', '.join(BODY_MEDIA_TYPES)}"}]))
+    body: Any = event.get("body")
+    code = "RequestInvalid"  # the body could not be read as a document; SpecInvalid is for what it says
+    if event.get("isBase64Encoded") and body:
         try:
-            parsed = yaml.safe_load(body)
-        except yaml.YAMLError:
-            return event
-        if not isinstance(parsed, (dict, list)):
-            return event
-        text = json.dumps(parsed, default=str)
+            body = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise _BodyRefused(error_response(400, code, "the body is not valid base64",
+                                              [{"path": "(body)", "message": "not valid base64"}])) from None
+    if not body:
+        raise _BodyRefused(error_response(400, code, "the request has no body",
+                                          [{"path": "(body)", "message": "the body is empty; send a JSON or YAML object"}]))
+    try:
+        tree = document.read(body, json_only=media in _JSON_MEDIA_TYPES)
+    except SpecInvalid as exc:
+        problems = [{**p, "path": "(body)" if p["path"] == document.DOCUMENT else p["path"]} for p in exc.problems]
+        if isinstance(exc, DocumentTooLarge):
+            raise _BodyRefused(error_response(413, "PayloadTooLarge", exc.message, problems)) from None
+        raise _BodyRefused(error_response(400, code, exc.message, problems)) from None
     headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
     headers["Content-Type"] = "application/json"
     multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
     multi["Content-Type"] = ["application/json"]
-    return {**event, "body": text, "headers": headers, "multiValueHeaders": multi}
+    return {**event, "body": json.dumps(tree), "isBase64Encoded": False, "headers": headers,
+            "multiValueHeaders": multi}
+
+
+class _BodyRefused(Exception):
+    """A body refused before routing; carries the answer, in the error shape of every route."""
+
+    def __init__(self, response: Response):
+        super().__init__(response.status_code)
+        self.response = response
+
+    def proxy_result(self) -> dict[str, Any]:
+        return {"statusCode": self.response.status_code, "body": self.response.body, "isBase64Encoded": False,
+                "multiValueHeaders": {"Content-Type": ["application/json"]}}
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(_yaml_body_to_json(event), context)
+    try:
+        event = _read_body(event)
+    except _BodyRefused as refused:
+        return refused.proxy_result()
+    return app.resolve(event, context)
 
 
 def openapi_document() -> dict[str, Any]:

@@ -45,6 +45,10 @@ class SpecInvalid(AepflowError):
     """The dataflow spec is refused before any AEP call; `problems` lists every field."""
 
 
+class DocumentTooLarge(SpecInvalid):
+    """The spec document is larger than aepflow reads (document.MAX_DOCUMENT_BYTES)."""
+
+
 class AepError(AepflowError):
     """AEP (or IMS) answered with an error."""
 

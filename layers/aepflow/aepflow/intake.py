@@ -20,14 +20,13 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
-import yaml
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer, IdempotencyConfig,
                                                          idempotent_function)
 from botocore.exceptions import ClientError
 
+from . import document, lifecycle
 from . import journal as journal_mod
-from . import lifecycle
 from .errors import SpecInvalid
 
 logger = Logger(child=True)
@@ -89,30 +88,35 @@ def _notify_invalid(where: str, problems: list[dict[str, str]], name: str | None
 
 
 def _read_object(bucket: str, key: str, version: str | None) -> tuple[str, bytes]:
-    """(the key that exists, its bytes). EventBridge may deliver the key URL-encoded."""
+    """(the key that exists, its bytes: at most one byte more than a document may hold, so a
+    huge object is refused by document.read without being read whole). EventBridge may deliver
+    the key URL-encoded."""
     s3 = _s3()
     last: ClientError | None = None
     for candidate in dict.fromkeys([key, unquote_plus(key)]):
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": candidate}
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": candidate, "Range": f"bytes=0-{document.MAX_DOCUMENT_BYTES}"}
         if version and version != "null":
             kwargs["VersionId"] = version
         try:
-            return candidate, s3.get_object(**kwargs)["Body"].read()
+            body = s3.get_object(**kwargs)["Body"]
+            try:
+                return candidate, body.read(document.MAX_DOCUMENT_BYTES + 1)
+            finally:
+                body.close()
         except ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("NoSuchKey", "404", "NoSuchVersion"):
+            if exc.response["Error"]["Code"] not in ("NoSuchKey", "404", "NoSuchVersion", "InvalidRange"):
                 raise
+            if exc.response["Error"]["Code"] == "InvalidRange":  # an empty object: no byte 0 to range over
+                return candidate, b""
             last = exc
     assert last is not None
     raise last
 
 
-def parse_document(data: bytes | str) -> Any:
-    """YAML or JSON (JSON is YAML); SpecInvalid when it is neither."""
-    try:
-        return yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise SpecInvalid("the spec file is not YAML or JSON", problems=[
-            {"path": "(file)", "message": f"not YAML or JSON: {str(exc).splitlines()[0]}"}]) from None
+def error_report(exc: SpecInvalid) -> dict[str, Any]:
+    """The error shape the API answers with too: code, message, problems."""
+    return {"code": exc.code or "SpecInvalid", "message": exc.message,
+            "problems": exc.problems or [{"path": "(spec)", "message": exc.message}]}
 
 
 def _created(bucket: str, key: str, version: str | None) -> dict[str, Any]:
@@ -120,17 +124,18 @@ def _created(bucket: str, key: str, version: str | None) -> dict[str, Any]:
     origin = f"s3://{bucket}/{key}"
     raw: Any = None
     try:
-        raw = parse_document(data)
+        raw = document.read(data, json_only=key.lower().endswith(".json"))
         outcome = lifecycle.apply(raw, origin=origin)
     except SpecInvalid as exc:
         name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
-        report = {"bucket": bucket, "key": key, "versionId": version, "name": name, "status": "INVALID",
-                  "errors": exc.problems or [{"path": "(spec)", "message": exc.message}], "checkedAt": _now_iso()}
+        report = {**error_report(exc), "bucket": bucket, "key": key, "versionId": version, "name": name,
+                  "status": "INVALID", "checkedAt": _now_iso()}
         _s3().put_object(Bucket=bucket, Key=key + ERRORS_SUFFIX, Body=json.dumps(report, indent=1).encode(),
                          ContentType="application/json")
-        _notify_invalid(origin, report["errors"], name)
-        logger.info("invalid spec", extra={"origin": origin, "problems": len(report["errors"])})
-        return {"action": "rejected", "origin": origin, "errorsKey": key + ERRORS_SUFFIX, "errors": report["errors"]}
+        _notify_invalid(origin, report["problems"], name)
+        logger.info("invalid spec", extra={"origin": origin, "problems": len(report["problems"])})
+        return {"action": "rejected", "origin": origin, "errorsKey": key + ERRORS_SUFFIX,
+                "problems": report["problems"]}
     journal_mod.table().put_item(Item={**_origin_key(origin), "name": outcome["name"], "updatedAt": _now_iso()})
     try:  # a stale error report of an earlier version would mislead
         _s3().delete_object(Bucket=bucket, Key=key + ERRORS_SUFFIX)
@@ -154,11 +159,12 @@ def _requested(event: dict[str, Any]) -> dict[str, Any]:
     raw = detail.get("spec", detail) if isinstance(detail, dict) else detail
     where = f"event {event.get('id')} from {event.get('source')}"
     try:
-        return lifecycle.apply(raw, origin=None)
+        return lifecycle.apply(document.read(raw), origin=None)
     except SpecInvalid as exc:
         name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
-        _notify_invalid(where, exc.problems, name)
-        return {"action": "rejected", "origin": where, "errors": exc.problems}
+        report = error_report(exc)
+        _notify_invalid(where, report["problems"], name if isinstance(name, str) and len(name) <= 64 else None)
+        return {"action": "rejected", "origin": where, **report}
 
 
 def process(request: dict[str, Any]) -> dict[str, Any]:

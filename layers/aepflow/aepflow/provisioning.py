@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel, Field
 
 from . import journal as journal_mod
-from . import naming, resources, runtime
+from . import document, naming, resources, runtime
 from .client import AepClient
 from .connectors import DATA_LAKE_CONNECTION_SPEC_ID
 from .errors import (TRANSIENT_ERRORS, AepflowError, AepNotFound, AepValidationError, FlowSpecMismatch,
@@ -127,7 +127,7 @@ def _secret_problems(spec: DataflowSpec, resolved: ResolvedSource) -> list[dict[
 
 @step("validate-spec")
 def validate_spec(raw: Any) -> dict[str, Any]:
-    spec = parse_spec(raw)
+    spec = parse_spec(document.read(raw))
     resolved = resolve_source(spec)
     problems = _secret_problems(spec, resolved)
     if problems:

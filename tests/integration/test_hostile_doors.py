@@ -1,0 +1,126 @@
+"""Every hostile document of tests/hostile.py through every door of a running local stack: the
+CLI (one batch, a result line per file, exit 2, no traceback), the API over HTTP (a 4xx in the
+error shape, never a 5xx, within seconds), the specs bucket (`<key>.errors.json`) and custom
+events. None of them may reach AEP."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+from local.serve import Server
+from tests.hostile import DOCUMENTS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with Server() as running:
+        yield running
+
+
+def _post(url: str, body: bytes, content_type: str = "application/yaml") -> tuple[int, dict, float]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    return status, json.loads(raw or b"null"), time.monotonic() - started
+
+
+def test_the_api_answers_every_hostile_document_with_a_4xx_in_the_error_shape(server):
+    api = server.info["api"]
+    for case in DOCUMENTS:
+        status, body, seconds = _post(f"{api}/dataflows", case.data)
+        assert status in (400, 413), (case.name, status, body)
+        assert set(body) >= {"code", "message", "problems"}, (case.name, body)
+        assert body["problems"][0]["path"] == ("(body)" if case.path == "(document)" else case.path), (case.name, body)
+        assert case.says in body["problems"][0]["message"], (case.name, body)
+        assert seconds < 5, (case.name, seconds)
+    assert server.stack.emulator.records == []
+
+
+def test_the_api_refuses_what_it_cannot_read_before_any_work(server):
+    api = server.info["api"]
+    assert _post(f"{api}/dataflows", b"name: x\n", "text/plain")[:2] == (415, {
+        "code": "UnsupportedMediaType", "message": "Content-Type 'text/plain' is not accepted",
+        "problems": [{"path": "(header) Content-Type", "message": (
+            "use one of application/json, application/merge-patch+json, application/yaml, application/x-yaml, "
+            "text/yaml, text/x-yaml, application/x-www-form-urlencoded")}]})
+    status, body, _ = _post(f"{api}/dataflows", b"")
+    assert status == 400 and body["problems"] == [{"path": "(body)", "message": "the body is empty; send a JSON or YAML object"}]
+    status, body, _ = _post(f"{api}/dataflows", b"\xff\xfe\x00garbage", "application/json")
+    assert status == 400 and body["code"] == "RequestInvalid"
+    status, body, _ = _post(f"{api}/dataflows", b'{"name": "x",}', "application/json")
+    assert status == 400 and "not JSON" in body["problems"][0]["message"]
+    status, body, _ = _post(f"{api}/dataflows", b"x: " + b"y" * 300_000)
+    assert status == 413 and body["code"] == "PayloadTooLarge"
+    request = urllib.request.Request(f"{api}/dataflows/acme-x", data=b"[1, 2]", method="PATCH",
+                                     headers={"Content-Type": "application/merge-patch+json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400 and json.loads(refused.value.read())["code"] == "RequestInvalid"
+    assert server.stack.emulator.records == []
+
+
+def test_the_bucket_writes_errors_json_for_every_hostile_document(server):
+    s3, bucket = boto3.client("s3"), server.info["bucket"]
+    for index, case in enumerate(DOCUMENTS):
+        key = f"dataflows/hostile-{index}.{'json' if case.data.lstrip()[:1] in (b'{', b'[') else 'yaml'}"
+        s3.put_object(Bucket=bucket, Key=key, Body=case.data)
+        report = json.loads(s3.get_object(Bucket=bucket, Key=key + ".errors.json")["Body"].read())
+        assert report["status"] == "INVALID" and report["code"] == "SpecInvalid", (case.name, report)
+        assert report["problems"][0]["path"] == case.path and case.says in report["problems"][0]["message"], (
+            case.name, report)
+    queue = server.stack.queues["SpecIntakeDeadLetterQueue"]
+    assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=queue)
+    assert server.stack.emulator.records == []
+
+
+def test_a_custom_event_with_a_hostile_spec_is_rejected_not_dead_lettered(server):
+    deep: dict = {}
+    cursor = deep
+    for _ in range(30):
+        cursor["k"] = {}
+        cursor = cursor["k"]
+    cases = [({"name": "a\u001b[2J"}, "name"), ({"spec": deep}, "k" + ".k" * 19), ({"spec": [1, 2]}, "(document)"),
+             ({"spec": {"schedule": {"interval": 2 ** 70}}}, "schedule.interval")]
+    for detail, path in cases:
+        result = server.stack.deliver_async("aepflow-local-SpecIntakeFunction", {
+            "version": "0", "id": f"hostile-{path}", "detail-type": "aepflow.DataflowRequested",
+            "source": "com.acme.platform", "account": "123456789012", "time": "2025-11-24T16:00:00Z",
+            "region": "us-east-1", "resources": [], "detail": detail})
+        assert result["action"] == "rejected" and result["problems"][0]["path"] == path, result
+    queue = server.stack.queues["SpecIntakeDeadLetterQueue"]
+    assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=queue)
+    assert server.stack.emulator.records == []
+
+
+def test_the_cli_gives_every_hostile_file_its_own_invalid_line_in_one_batch(tmp_path):
+    paths = []
+    for index, case in enumerate(DOCUMENTS):
+        path = tmp_path / f"{index:02d}-{case.name}.{'json' if case.data.lstrip()[:1] in (b'{', b'[') else 'yaml'}"
+        path.write_bytes(case.data)
+        paths.append(path)
+    record = tmp_path / "record.jsonl"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # python -m local needs none
+    done = subprocess.run([sys.executable, "-m", "local", "provision", *map(str, paths), "--record", str(record)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(lines) == len(DOCUMENTS)
+    for case, path, line in zip(DOCUMENTS, paths, lines):
+        assert line["status"] == "INVALID" and line["file"] == str(path), (case.name, line)
+        assert line["errors"][0]["path"] == case.path and case.says in line["errors"][0]["message"], (case.name, line)
+    assert record.read_text() == ""
