@@ -14,7 +14,6 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 from aepflow import intake, lifecycle, runtime  # noqa: E402
-from aepflow.errors import SpecInvalid  # noqa: E402
 from local import template as cfn  # noqa: E402
 from local.stack import FakeLambdaContext, load_handler  # noqa: E402
 
