@@ -2,15 +2,11 @@
 
 from datetime import datetime
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from aepflow import monitor
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+from aepflow.observability import logger, metrics, tracer
 
 # Margin past this invocation's own deadline before another poll may re-publish an alert it
 # claimed (see aepflow.alerts): a living invocation is never overtaken.

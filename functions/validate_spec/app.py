@@ -3,11 +3,11 @@ credentials secret it names. A bad spec fails here, before any AEP call."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.handlers import logger, tracer
+from aepflow.handlers import logger, scrubbed_errors, tracer
 from aepflow.provisioning import validate_spec
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return validate_spec(event["state"].get("spec"))
+    return scrubbed_errors(lambda: validate_spec(event["state"].get("spec")))

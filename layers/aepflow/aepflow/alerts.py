@@ -42,6 +42,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from .scrub import scrub
+
 logger = Logger(child=True)
 
 PENDING_PK = "MONITOR#PENDING"
@@ -167,6 +169,7 @@ def text(alert: dict) -> str:
 
 
 def publish_args(topic_arn: str, alert: dict) -> dict:
+    alert = scrub(alert)  # AEP's run errors may echo what a source was sent
     body = text(alert)
     doc = json.dumps({"version": 1, "alert": alert, "text": body}, default=str)
     message = {"default": body, "email": body, **{p: doc for p in MACHINE_PROTOCOLS}}

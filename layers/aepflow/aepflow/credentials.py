@@ -16,6 +16,7 @@ import requests
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 
+from . import scrub
 from .errors import AepAuthError, AepTimeout, error_for_status, parse_error_body
 from .settings import Settings
 
@@ -51,6 +52,8 @@ class AepCredentials:
 
 def load_credentials(settings: Settings) -> AepCredentials:
     value = parameters.get_secret(settings.credentials_secret, transform="json", max_age=300)
+    if isinstance(value, dict):
+        scrub.remember(value.get("clientSecret"))
     return AepCredentials.from_secret(value)
 
 
@@ -79,9 +82,11 @@ class TokenProvider:
                 return self._token
             cached = self._read_shared_cache()
             if cached and self._fresh(cached[1]):
+                scrub.remember(cached[0])
                 self._token, self._expires_at = cached
                 return self._token
             token, expires_at = self._ask_ims()
+            scrub.remember(token)
             self._token, self._expires_at = token, expires_at
             self._write_shared_cache(token, expires_at)
             return token

@@ -1,12 +1,15 @@
 """Named errors. Step Functions routes on the class name (the Lambda errorType),
 so transient ones (AepThrottled, AepServerError, AepTimeout) can be retried and
-everything else is final. No error carries a token or a secret value."""
+everything else is final. No error carries a token or a secret value: each message and
+problem is scrubbed of every secret this process has read (aepflow.scrub) when it is made."""
 
 from __future__ import annotations
 
 import json
 import re
 from typing import Any
+
+from .scrub import scrub
 
 
 class AepflowError(Exception):
@@ -17,13 +20,14 @@ class AepflowError(Exception):
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
                  request_id: str | None = None, step: str | None = None,
                  problems: list[dict[str, str]] | None = None):
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
         self.request_id = request_id
         self.step = step
-        self.problems = problems or []
+        self.problems = scrub(problems) if problems else []
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"type": type(self).__name__, "message": self.message}

@@ -6,15 +6,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from .errors import AepflowError
+from .observability import logger, metrics, tracer
 from .provisioning import Context, StepEvent
+from .scrub import scrub
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+
+class StepCrashed(Exception):
+    """An unexpected error in a step, its message scrubbed of secrets."""
+
+
+def scrubbed_errors(call: Callable[[], Any]) -> Any:
+    """call(), with an unexpected error's message scrubbed of secrets: the Lambda runtime copies
+    str(exc) into the execution history. aepflow's own errors are scrubbed when they are made."""
+    try:
+        return call()
+    except AepflowError:
+        raise
+    except Exception as exc:
+        raise StepCrashed(f"{type(exc).__name__}: {scrub(str(exc))}") from None
 
 
 def step_handler(fn: Callable[[Context], Any]) -> Callable[[dict, LambdaContext], Any]:
@@ -29,7 +42,7 @@ def step_handler(fn: Callable[[Context], Any]) -> Callable[[dict, LambdaContext]
         # Thread-safe keys: the local stack runs several functions in one process at once.
         logger.thread_safe_append_keys(execution=step_event.execution, step=fn.__name__)
         try:
-            result = fn(Context(step_event))
+            result = scrubbed_errors(lambda: fn(Context(step_event)))
         finally:
             logger.thread_safe_clear_keys()
         metrics.add_metric(name=f"{fn.__name__}Completed", unit=MetricUnit.Count, value=1)

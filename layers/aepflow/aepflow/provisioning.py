@@ -17,11 +17,10 @@ from typing import Any
 
 import jsonschema
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel, Field
 
 from . import journal as journal_mod
-from . import document, naming, resources, runtime
+from . import document, naming, resources, runtime, scrub, source_secrets
 from .client import AepClient
 from .connectors import DATA_LAKE_CONNECTION_SPEC_ID
 from .errors import (TRANSIENT_ERRORS, AepflowError, AepNotFound, AepValidationError, FlowSpecMismatch,
@@ -107,17 +106,17 @@ def step(name: str):
 
 def _secret_problems(spec: DataflowSpec, resolved: ResolvedSource) -> list[dict[str, str]]:
     secret_name = spec.source.credentialsSecret
-    if not secret_name or spec.source.baseConnectionId:
+    if not secret_name:
+        return []
+    problem = source_secrets.boundary_problem(secret_name)
+    if problem:  # checked even when a baseConnectionId means the secret would not be read
+        return [{"path": "source.credentialsSecret", "message": f"secret {secret_name!r} {problem}"}]
+    if spec.source.baseConnectionId:
         return []
     try:
-        value = parameters.get_secret(secret_name, transform="json", max_age=60)
-    except parameters.exceptions.TransformParameterError:
-        return [{"path": "source.credentialsSecret", "message": f"secret {secret_name!r} is not a JSON object"}]
-    except Exception as exc:  # noqa: BLE001 - any failure to read means the spec cannot run
-        reason = "does not exist" if "ResourceNotFound" in repr(exc) else f"cannot be read ({type(exc).__name__})"
-        return [{"path": "source.credentialsSecret", "message": f"secret {secret_name!r} {reason}"}]
-    if not isinstance(value, dict):
-        return [{"path": "source.credentialsSecret", "message": f"secret {secret_name!r} is not a JSON object"}]
+        value = source_secrets.read(secret_name)
+    except source_secrets.SecretUnreadable as exc:
+        return [{"path": "source.credentialsSecret", "message": str(exc)}]
     missing = [key for key in resolved.authParams if not value.get(key)]
     if missing:
         return [{"path": "source.credentialsSecret",
@@ -203,7 +202,7 @@ def create_base_connection(ctx: Context) -> dict[str, Any]:
     if ctx.ids.get("baseConnectionId"):
         return ctx.ids
     spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
-    auth_params = parameters.get_secret(spec.source.credentialsSecret, transform="json", max_age=60)
+    auth_params = source_secrets.read(spec.source.credentialsSecret or "")
     name = naming.base_connection(spec)
 
     def create() -> str:
@@ -498,4 +497,4 @@ def failure_notification(result: RollBackResult, sandbox: str | None) -> dict[st
         lines.append("Rolled back: " + ", ".join(f"{r['kind']} {r['id']}" for r in result.rolledBack))
     if result.leftBehind:
         lines.append("Left behind: " + ", ".join(f"{r['kind']} {r['id']} ({r['reason']})" for r in result.leftBehind))
-    return {"subject": subject[:99], "message": "\n".join(lines)}
+    return {"subject": scrub.scrub(subject[:99]), "message": scrub.scrub("\n".join(lines))}

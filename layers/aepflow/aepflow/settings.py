@@ -18,6 +18,7 @@ class Settings:
     max_attempts: int
     backoff_base_seconds: float
     backoff_cap_seconds: float
+    source_secrets_prefix: str = "aep/sources/"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -27,6 +28,7 @@ class Settings:
             ims_url=env.get("AEP_IMS_URL", "https://ims-na1.adobelogin.com").rstrip("/"),
             credentials_secret=env.get("AEP_CREDENTIALS_SECRET", "aepflow/aep-credentials"),
             token_cache_secret=env.get("AEP_TOKEN_CACHE_SECRET", "aepflow/aep-token-cache"),
+            source_secrets_prefix=env.get("SOURCE_SECRETS_PREFIX", "aep/sources/"),
             table_name=env.get("DATAFLOWS_TABLE", "aepflow-dataflows"),
             connect_timeout=float(env.get("AEP_CONNECT_TIMEOUT", "3.05")),
             read_timeout=float(env.get("AEP_READ_TIMEOUT", "30")),

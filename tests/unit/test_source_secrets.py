@@ -1,0 +1,51 @@
+"""The credentials boundary: which secrets a spec may name."""
+
+import pytest
+
+from aepflow import runtime, source_secrets
+
+
+@pytest.fixture(autouse=True)
+def _settings(monkeypatch):
+    monkeypatch.setenv("SOURCE_SECRETS_PREFIX", "aep/sources/")
+    monkeypatch.setenv("AEP_CREDENTIALS_SECRET", "aepflow/aep-credentials")
+    monkeypatch.setenv("AEP_TOKEN_CACHE_SECRET",
+                       "arn:aws:secretsmanager:us-east-1:123456789012:secret:aepflow-AepTokenCache-AbC123")
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+@pytest.mark.parametrize("reference", [
+    "aep/sources/acme-salesforce",
+    "aep/sources/team/acme_oracle.prod@eu",
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:aep/sources/acme-salesforce-Xy12Zq",
+])
+def test_source_secrets_under_the_prefix_may_be_named(reference):
+    assert source_secrets.boundary_problem(reference) is None
+
+
+@pytest.mark.parametrize("reference, says", [
+    ("aepflow/aep-credentials", "own AEP credentials"),
+    ("arn:aws:secretsmanager:us-east-1:123456789012:secret:aepflow/aep-credentials-Qw12Er", "own AEP credentials"),
+    ("aepflow-AepTokenCache", "own AEP credentials"),
+    ("arn:aws:secretsmanager:us-east-1:123456789012:secret:aepflow-AepTokenCache-AbC123", "own AEP credentials"),
+    ("aep/sources/../../aepflow/aep-credentials", ".."),
+    ("aep/sources/./x", ".."),
+    ("aep/sources//x", "path segments"),
+    ("aep/sources/", "path segments"),
+    ("other/acme", "outside the source secrets prefix"),
+    ("aep/sourcesX", "outside the source secrets prefix"),
+    ("aep/sources/acme salesforce", "not a Secrets Manager secret name"),
+    ("aep/sources/acme\u202esalesforce", "not a Secrets Manager secret name"),
+    ("arn:aws:iam::123456789012:role/x", "not a Secrets Manager secret name"),
+])
+def test_anything_else_is_refused_with_the_reason(reference, says):
+    assert says in (source_secrets.boundary_problem(reference) or "")
+
+
+def test_aepflows_own_credentials_are_refused_even_under_the_prefix(monkeypatch):
+    monkeypatch.setenv("SOURCE_SECRETS_PREFIX", "aepflow/")
+    runtime.reset()
+    assert "own AEP credentials" in source_secrets.boundary_problem("aepflow/aep-credentials")
+    assert source_secrets.boundary_problem("aepflow/sources/x") is None
