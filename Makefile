@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: lint validate
 	$(PY) -m pytest -q tests
+	$(PY) tests/schemathesis/run.py
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit

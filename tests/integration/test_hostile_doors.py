@@ -7,15 +7,14 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
+from local import sigv4
 from local.serve import Server
+from tests import signed_http
 from tests.hostile import DOCUMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,14 +27,8 @@ def server():
 
 
 def _post(url: str, body: bytes, content_type: str = "application/yaml") -> tuple[int, dict, float]:
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    return status, json.loads(raw or b"null"), time.monotonic() - started
+    status, answer, _, seconds = signed_http.call("POST", url, body, content_type)
+    return status, answer, seconds
 
 
 def test_the_api_answers_every_hostile_document_with_a_4xx_in_the_error_shape(server):
@@ -65,11 +58,8 @@ def test_the_api_refuses_what_it_cannot_read_before_any_work(server):
     assert status == 400 and "not JSON" in body["problems"][0]["message"]
     status, body, _ = _post(f"{api}/dataflows", b"x: " + b"y" * 300_000)
     assert status == 413 and body["code"] == "PayloadTooLarge"
-    request = urllib.request.Request(f"{api}/dataflows/acme-x", data=b"[1, 2]", method="PATCH",
-                                     headers={"Content-Type": "application/merge-patch+json"})
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=30)
-    assert refused.value.code == 400 and json.loads(refused.value.read())["code"] == "RequestInvalid"
+    status, body, _, _ = signed_http.call("PATCH", f"{api}/dataflows/acme-x", b"[1, 2]", "application/merge-patch+json")
+    assert status == 400 and body["code"] == "RequestInvalid"
     assert server.stack.emulator.records == []
 
 
@@ -124,3 +114,19 @@ def test_the_cli_gives_every_hostile_file_its_own_invalid_line_in_one_batch(tmp_
         assert line["status"] == "INVALID" and line["file"] == str(path), (case.name, line)
         assert line["errors"][0]["path"] == case.path and case.says in line["errors"][0]["message"], (case.name, line)
     assert record.read_text() == ""
+
+
+def test_the_api_wants_a_sigv4_signature_as_api_gateway_does(server):
+    api = server.info["api"]
+    status, body, _, _ = signed_http.call("GET", f"{api}/dataflows", signed=False)
+    assert (status, body) == (403, {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing Authentication Token"})
+    status, body, _, _ = signed_http.call("GET", f"{api}/dataflows", headers={"Authorization": "Bearer x"}, signed=False)
+    assert status == 403 and body["code"] == "INCOMPLETE_SIGNATURE"
+    signed = sigv4.sign("GET", f"{api}/dataflows?limit=2", access_key="testing", secret_key="testing",
+                        region="us-east-1")
+    status, body, _, _ = signed_http.call("GET", f"{api}/dataflows?limit=3", headers=signed, signed=False)
+    assert status == 403 and body["code"] == "INVALID_SIGNATURE"  # signed for another query
+    other = sigv4.sign("GET", f"{api}/dataflows", access_key="AKIDOTHER", secret_key="x", region="us-east-1")
+    assert signed_http.call("GET", f"{api}/dataflows", headers=other, signed=False)[:2] == (
+        403, {"code": "UNAUTHORIZED", "message": "The security token included in the request is invalid."})
+    assert signed_http.call("GET", f"{api}/dataflows")[0] == 200

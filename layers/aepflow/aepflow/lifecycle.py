@@ -63,6 +63,10 @@ class DataflowConflict(AepflowError):
     """A different spec already holds the name, or the record changed underneath (409)."""
 
 
+class DataflowPreconditionFailed(AepflowError):
+    """The client's If-Match no longer matches the dataflow (412)."""
+
+
 class ChangeRefused(AepflowError):
     """A change AEP forbids or aepflow cannot apply in place; `problems` names the field (400)."""
 
@@ -381,8 +385,19 @@ def _aep_refusal(exc: AepValidationError, field: str) -> ChangeRefused:
                          problems=[{"path": path, "message": exc.message}])
 
 
-def update(name: str, patch: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
-    """Apply a JSON Merge Patch over the changeable fields of the dataflow's spec."""
+def etag_matches(if_match: str, etag: str | None) -> bool:
+    """RFC 9110 If-Match: `*` or one of a comma-separated list of entity tags (a weak W/ prefix
+    is ignored; AEP's etags carry their own quotes)."""
+    if if_match.strip() == "*":
+        return etag is not None
+    wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    return etag is not None and etag.strip() in wanted
+
+
+def update(name: str, patch: dict[str, Any], *, if_match: str | None = None,
+           now: float | None = None) -> dict[str, Any]:
+    """Apply a JSON Merge Patch over the changeable fields of the dataflow's spec. With
+    `if_match`, only while the flow's etag (the ETag of GET /dataflows/{name}) still matches."""
     if not isinstance(patch, dict):
         raise SpecInvalid("the body must be a JSON Merge Patch object", code="SpecInvalid", status=400,
                           problems=[{"path": "(body)", "message": "expected an object"}])
@@ -404,6 +419,12 @@ def update(name: str, patch: dict[str, Any], *, now: float | None = None) -> dic
     ids = _record_ids(record)
     client = runtime.aep_client(new.sandbox)
     flow_id = ids["flowId"]
+    flow = _get_flow(client, flow_id)
+    if if_match is not None and not etag_matches(if_match, flow.get("etag")):
+        raise DataflowPreconditionFailed(
+            f"dataflow {name!r} changed since it was read (If-Match {if_match} is not its etag {flow.get('etag')}); "
+            "read it again", code="PreconditionFailed", status=412,
+            problems=[{"path": "(header) If-Match", "message": "does not match the dataflow's current ETag"}])
     changes: list[str] = []
     mapping_version = None
     if [r.model_dump() for r in new.mapping] != [r.model_dump() for r in old.mapping]:
@@ -418,7 +439,6 @@ def update(name: str, patch: dict[str, Any], *, now: float | None = None) -> dic
         ids["mappingVersion"] = mapping_version
         changes.append("mapping")
     etag = ids.get("flowEtag")
-    flow = _get_flow(client, flow_id)
     for attempt in range(2):
         ops = _flow_ops(old, new, flow, mapping_version)
         if not ops:
@@ -510,7 +530,9 @@ def delete(name: str) -> dict[str, Any]:
     claim = get_item(name, "CLAIM")
     result: dict[str, Any] = {"name": name, "status": "DELETED", "deleted": [], "kept": [], "leftBehind": []}
     if record is None:
-        if claim and claim.get("status") != "DELETED":
+        if claim is None:
+            raise DataflowNotFound(f"no dataflow named {name!r}", code="DataflowNotFound", status=404)
+        if claim.get("status") != "DELETED":
             described = _describe_execution(claim.get("executionArn"))
             if described and described["status"] == "RUNNING":
                 raise DataflowConflict(f"dataflow {name!r} is still being provisioned; delete it when it is done",
