@@ -1,20 +1,21 @@
 """Powertools wiring shared by every step Lambda: one Logger, Tracer and Metrics at
-module scope, and the wrapper that turns a provisioning function into a handler."""
+module scope, the wrapper that turns a provisioning function into a handler, and the
+roll-back's metrics (the dashboard's "rolled back")."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .provisioning import Context, StepEvent
+from .client import metrics
+from .provisioning import Context, RollBackResult, StepEvent
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 
 
 def step_handler(fn: Callable[[Context], Any]) -> Callable[[dict, LambdaContext], Any]:
@@ -36,3 +37,14 @@ def step_handler(fn: Callable[[Context], Any]) -> Callable[[dict, LambdaContext]
         return result.model_dump(mode="json") if hasattr(result, "model_dump") else result
 
     return lambda_handler
+
+
+def count_roll_back(result: RollBackResult) -> None:
+    """A failed provisioning whose roll-back ran, and what it deleted and left behind; an INVALID
+    spec (refused before anything was created) is counted apart."""
+    if result.status != "FAILED":
+        metrics.add_metric(name="ProvisioningsInvalid", unit=MetricUnit.Count, value=1)
+        return
+    metrics.add_metric(name="ProvisioningsRolledBack", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ResourcesRolledBack", unit=MetricUnit.Count, value=len(result.rolledBack))
+    metrics.add_metric(name="ResourcesLeftBehind", unit=MetricUnit.Count, value=len(result.leftBehind))
