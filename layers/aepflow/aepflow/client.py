@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -48,6 +49,9 @@ class _Metrics(Metrics):
             return
         super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
 
+
+# With nothing kept while metrics are off, every flush would warn that it has nothing to publish.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 # The process's one Metrics object (handlers.py and the monitor's handler use it too); Powertools
 # keeps the values of every Metrics object in one store, which the handler's log_metrics flushes
