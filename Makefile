@@ -3,15 +3,22 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CHECKOV := $(VENV)/checkov
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/aepflow
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test unit integration lint validate bench clean
+.PHONY: demo test unit integration lint checkov validate bench clean
 
 $(STAMP): requirements-dev.txt layers/aepflow/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
+
+# checkov pins its own boto3, so it gets a venv of its own.
+$(CHECKOV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
 
 node_modules/.bin/asl-validator: package.json
 	npm install --no-audit --no-fund --silent
@@ -20,7 +27,7 @@ node_modules/.bin/asl-validator: package.json
 demo: $(STAMP)
 	$(PY) -m local demo
 
-test: lint validate
+test: lint checkov validate
 	$(PY) -m pytest -q tests
 	$(PY) tests/schemathesis/run.py
 
@@ -33,6 +40,10 @@ integration: $(STAMP)
 # cfn-lint on the SAM template; asl-validator on every state machine definition.
 lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
+
+# checkov on template.yaml; what it skips, and why, is in .checkov.yaml.
+checkov: $(CHECKOV)/.installed
+	PYTHONPATH= $(CHECKOV)/bin/checkov --config-file .checkov.yaml
 
 validate: node_modules/.bin/asl-validator
 	for f in statemachine/*.asl.json; do node_modules/.bin/asl-validator --json-path "$$f" || exit 1; done

@@ -91,6 +91,11 @@ def sign(method: str, url: str, body: bytes | None = None, headers: dict[str, st
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    request = AWSRequest(method=method.upper(), url=url, data=body or b"", headers=dict(headers or {}))
+    from urllib.parse import urlsplit
+
+    sent = dict(headers or {})
+    if not any(k.lower() == "host" for k in sent):
+        sent["Host"] = urlsplit(url).netloc  # signed, so it is sent as signed
+    request = AWSRequest(method=method.upper(), url=url, data=body or b"", headers=sent)
     SigV4Auth(Credentials(access_key, secret_key, session_token), SERVICE, region).add_auth(request)
     return dict(request.headers.items())

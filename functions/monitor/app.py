@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
@@ -27,4 +28,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     scheduled = ScheduledEvent.model_validate(event or {})
     now_ms = int(scheduled.time.timestamp() * 1000) if scheduled.time else None
     lease = context.get_remaining_time_in_millis() / 1000 + LEASE_MARGIN_SECONDS
-    return monitor.poll(now_ms=now_ms, lease_seconds=lease).model_dump(mode="json")
+    report = monitor.poll(now_ms=now_ms, lease_seconds=lease)
+    for problem, sent in report.alerts_sent.items():  # the dashboard's "alerts by problem"
+        metrics.add_metric(name=f"Alerts{problem[:1].upper()}{problem[1:]}", unit=MetricUnit.Count, value=sent)
+    return report.model_dump(mode="json")

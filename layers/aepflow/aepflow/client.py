@@ -1,4 +1,5 @@
-"""The AEP HTTP client: headers, timeouts, bounded retries, named errors, paging."""
+"""The AEP HTTP client: headers, timeouts, bounded retries, named errors, paging, and the
+metrics of every HTTP attempt (calls, errors, throttles and latency per AEP service)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
 
 from .credentials import AepCredentials, TokenProvider
 from .errors import AepTimeout, error_for_status, parse_error_body
+from .observability import metrics
 from .settings import Settings
 
 logger = Logger(child=True)
@@ -23,10 +26,27 @@ SERVICES = {
     "schemaregistry": "/data/foundation/schemaregistry",
     "conversion": "/data/foundation/conversion",
 }
+# What each service's metrics are called: Aep<Name>Calls, ...Errors (5xx or no answer),
+# ...Throttled (429) and ...Latency (ms), one value per HTTP attempt. template.yaml's dashboard
+# shows them by these names.
+SERVICE_METRIC_NAMES = {"flowservice": "FlowService", "catalog": "Catalog", "schemaregistry": "SchemaRegistry",
+                        "conversion": "DataPrep"}
 XED_ID = "application/vnd.adobe.xed-id+json"
 XED = "application/vnd.adobe.xed+json; version=1"
 # Bound on pages followed through _links.next, so a misbehaving server cannot loop us.
 MAX_PAGES = 1000
+
+
+def record_attempt(service: str, elapsed_ms: float, outcome: str) -> None:
+    """Count one HTTP attempt. `outcome`: "ok" (any answer below 500 but 429), "error" (5xx,
+    timeout, no connection) or "throttled" (429)."""
+    name = f"Aep{SERVICE_METRIC_NAMES[service]}"
+    metrics.add_metric(name=f"{name}Calls", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"{name}Latency", unit=MetricUnit.Milliseconds, value=round(elapsed_ms, 1))
+    if outcome == "error":
+        metrics.add_metric(name=f"{name}Errors", unit=MetricUnit.Count, value=1)
+    elif outcome == "throttled":
+        metrics.add_metric(name=f"{name}Throttled", unit=MetricUnit.Count, value=1)
 
 
 class AepClient:
@@ -87,23 +107,28 @@ class AepClient:
         last: Exception | None = None
         for attempt in range(self.settings.max_attempts):
             self.calls += 1
+            sent = time.perf_counter()
             try:
                 response = self.session.request(
                     method, url, params=params, json=json, headers=self._headers(service, headers, json is not None),
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout))
             except requests.ConnectionError as exc:
+                record_attempt(service, (time.perf_counter() - sent) * 1000, "error")
                 last = AepTimeout(f"{method} {SERVICES[service]}{path}: connection failed ({type(exc).__name__})")
                 if not safe and not isinstance(exc, requests.ConnectTimeout):
                     raise last from None
                 self._backoff(attempt)
                 continue
             except requests.Timeout:
+                record_attempt(service, (time.perf_counter() - sent) * 1000, "error")
                 last = AepTimeout(f"{method} {SERVICES[service]}{path}: no answer in {self.settings.read_timeout}s")
                 if not safe:
                     raise last from None
                 self._backoff(attempt)
                 continue
             status = response.status_code
+            record_attempt(service, (time.perf_counter() - sent) * 1000,
+                           "throttled" if status == 429 else "error" if status >= 500 else "ok")
             if status < 400:
                 if status == 204 or not response.content:
                     return None
