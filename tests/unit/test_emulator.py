@@ -144,9 +144,30 @@ def test_create_schema_dataset_and_refusals(api):
     assert api.req("POST", sr, json=body).status_code == 409
     bad = {**body, "title": "x", "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/nope"}]}
     assert api.req("POST", sr, json=bad).status_code == 400
-    r = api.req("POST", "/data/foundation/catalog/dataSets", json={
-        "name": "ds", "schemaRef": {"id": sid, "contentType": "application/vnd.adobe.xed-full-notext+json; version=1"},
-        "tags": {"unifiedProfile": ["enabled:true"]}})
+    dataset = {"name": "ds", "schemaRef": {"id": sid, "contentType": "application/vnd.adobe.xed-full-notext+json; version=1"},
+               "tags": {"unifiedProfile": ["enabled:true"]}}
+    # Profile needs the schema's union tag, and the tag a primary identity (enable-for-profile.md, XDM-1528-400).
+    r = api.req("POST", "/data/foundation/catalog/dataSets", json=dataset)
+    assert r.status_code == 400 and r.json()["type"].endswith("CAT-1003-400")
+    union = [{"op": "add", "path": "/meta:immutableTags", "value": ["union"]}]
+    schema_path = sr + "/" + requests.utils.quote(sid, safe="")
+    r = api.req("PATCH", schema_path, json=union)
+    assert r.status_code == 400 and r.json()["type"].endswith("XDM-1528-400")
+    identity = {"@type": "xdm:descriptorIdentity", "xdm:sourceSchema": sid, "xdm:sourceVersion": 1,
+                "xdm:sourceProperty": "/personalEmail/address", "xdm:namespace": "Email", "xdm:property": "xdm:code",
+                "xdm:isPrimary": True}
+    descriptors = "/data/foundation/schemaregistry/tenant/descriptors"
+    r = api.req("POST", descriptors, json=identity)
+    assert r.status_code == 201 and r.json()["@id"]
+    second = {**identity, "xdm:sourceProperty": "/mobilePhone/number", "xdm:namespace": "Phone"}
+    assert api.req("POST", descriptors, json=second).status_code == 400  # one primary identity per schema
+    listed = api.req("GET", descriptors, params={"property": f"xdm:sourceSchema=={sid}"},
+                     headers={"Accept": "application/vnd.adobe.xdm+json"}).json()
+    assert [d["xdm:sourceProperty"] for d in listed["xdm:descriptorIdentity"]] == ["/personalEmail/address"]
+    r = api.req("PATCH", schema_path, json=union)
+    assert r.status_code == 200 and r.json()["meta:immutableTags"] == ["union"]
+    assert api.req("PATCH", schema_path, json=[{"op": "remove", "path": "/meta:immutableTags"}]).status_code == 400
+    r = api.req("POST", "/data/foundation/catalog/dataSets", json=dataset)
     assert r.status_code == 201 and r.json()[0].startswith("@/dataSets/")
     dsid = r.json()[0].split("/")[-1]
     assert len(dsid) == 24
@@ -230,7 +251,8 @@ def test_mixpanel_explore_needs_source_params(api):
     sp = base64.b64encode(json.dumps({"projectId": "1", "timezone": "UTC"}).encode()).decode()
     r = api.fs("GET", f"/connections/{cid}/explore?{q}{sp}")
     assert r.status_code == 200 and r.json()["format"] == "hierarchical"
-    assert "distinct_id" in r.json()["data"][0]["data"]
+    # Seed 003's preview: {event, properties: {distinct_id, ...}}
+    assert "distinct_id" in r.json()["data"][0]["properties"] and "event" in r.json()["data"][0]
 
 
 def test_listing_filters_paging_count(api, emu):
