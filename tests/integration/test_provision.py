@@ -41,9 +41,11 @@ def test_every_example_provisions_to_active_with_contract_valid_requests():
     assert [t["name"] for t in zendesk["transformations"]] == ["Mapping"]
     contacts = next(d for d in state["dataSets"] if d["name"] == "ACME Target Dataset")
     assert contacts["tags"]["unifiedProfile"] == ["enabled:true"]
-    # Explore ran for the Zendesk and Mixpanel specs, which give no columns.
-    explores = [r for r in aep if r["path"].endswith("/explore")]
-    assert len(explores) == 2 and all(r["query"]["objectType"] == "rest" for r in explores)
+    # Every spec's mapping was held against its source once: the REST previews (Zendesk, Mixpanel)
+    # and the tables (Salesforce Contact and Accounts, Oracle ADMIN.E2E), given columns or not.
+    explores = sorted((r["query"]["objectType"], r["query"].get("object")) for r in aep if r["path"].endswith("/explore"))
+    assert explores == [("rest", "json"), ("rest", "json"), ("table", "ADMIN.E2E"), ("table", "Accounts"),
+                        ("table", "Contact")]
 
 
 def test_running_the_same_specs_again_creates_nothing_new():
