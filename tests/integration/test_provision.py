@@ -23,6 +23,11 @@ def test_every_example_provisions_to_active_with_contract_valid_requests():
         state = stack.emulator.dump_state()
         tokens = stack.emulator.ims_token_requests
     assert [r["status"] for r in results] == ["ACTIVE"] * 5, results
+    # Seed 003's mapping request (data.*) is not what seed 003's preview shows (event, properties.*):
+    # a REST preview is a sample, so each is a warning and the flow is created.
+    mixpanel = next(r for r in results if r["name"] == "acme-mixpanel-events")
+    assert {w["path"] for w in mixpanel["warnings"]} == {f"mapping[{i}].source" for i in range(11)}
+    assert [r["warnings"] for r in results if r["name"] != "acme-mixpanel-events"] == [[]] * 4
     for result in results:
         assert all(result[k] for k in ("baseConnectionId", "sourceConnectionId", "schemaId", "datasetId",
                                         "targetConnectionId", "mappingId", "flowSpecId", "flowId", "etag"))
@@ -41,9 +46,11 @@ def test_every_example_provisions_to_active_with_contract_valid_requests():
     assert [t["name"] for t in zendesk["transformations"]] == ["Mapping"]
     contacts = next(d for d in state["dataSets"] if d["name"] == "ACME Target Dataset")
     assert contacts["tags"]["unifiedProfile"] == ["enabled:true"]
-    # Explore ran for the Zendesk and Mixpanel specs, which give no columns.
-    explores = [r for r in aep if r["path"].endswith("/explore")]
-    assert len(explores) == 2 and all(r["query"]["objectType"] == "rest" for r in explores)
+    # Every spec's mapping was held against its source once: the REST previews (Zendesk, Mixpanel)
+    # and the tables (Salesforce Contact and Accounts, Oracle ADMIN.E2E), given columns or not.
+    explores = sorted((r["query"]["objectType"], r["query"].get("object")) for r in aep if r["path"].endswith("/explore"))
+    assert explores == [("rest", "json"), ("rest", "json"), ("table", "ADMIN.E2E"), ("table", "Accounts"),
+                        ("table", "Contact")]
 
 
 def test_running_the_same_specs_again_creates_nothing_new():

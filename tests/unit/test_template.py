@@ -98,7 +98,9 @@ AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreS
                "CreateDataflowFunction", "RollBackFunction", "MonitorFunction", "SpecIntakeFunction", "ApiFunction"}
 # validate_spec (provisioning._secret_problems), create-base-connection (the auth params), and the
 # doors, which validate a spec before they start it (lifecycle.start/apply -> validate_spec).
-SOURCE_SECRET_READERS = {"ValidateSpecFunction", "CreateBaseConnectionFunction", "SpecIntakeFunction", "ApiFunction"}
+# resolve-flow-spec checks the secret against the live connection spec (the live one wins).
+SOURCE_SECRET_READERS = {"ValidateSpecFunction", "ResolveFlowSpecFunction", "CreateBaseConnectionFunction",
+                         "SpecIntakeFunction", "ApiFunction"}
 # No DynamoDB at all: they read AEP (or nothing) and return what they found.
 NO_TABLE = {"ValidateSpecFunction", "FindExistingFunction", "ExploreSourceFunction", "ResolveFlowSpecFunction"}
 CREATE_STEPS = {"CreateBaseConnectionFunction", "CreateSourceConnectionFunction", "CreateTargetSchemaFunction",

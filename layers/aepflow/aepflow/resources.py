@@ -10,6 +10,9 @@ from typing import Any
 from urllib.parse import quote
 
 from .client import XED, AepClient
+
+# Descriptors answer with `xdm` media types, not `xed` (help/xdm/api/descriptors.md#list).
+XDM_DESCRIPTORS = "application/vnd.adobe.xdm+json"
 from .connectors import DATA_LAKE_CONNECTION_SPEC_ID
 from .errors import AepNotFound
 
@@ -82,6 +85,25 @@ def explore_rest(client: AepClient, connection_id: str, source_params: dict[str,
         "objectType": "rest", "object": "json", "fileType": "json", "preview": "true", "sourceParams": encoded})
 
 
+def _first_item(client: AepClient, path: str) -> dict | None:
+    try:
+        body = client.get("flowservice", path) or {}
+    except AepNotFound:
+        return None
+    items = body.get("items") if isinstance(body, dict) else None
+    return items[0] if items else None
+
+
+def get_flow_spec(client: AepClient, flow_spec_id: str) -> dict | None:
+    """GET /flowSpecs/{id}, as the Sources SDK page reads RestStorageToAEP (FACTS §8)."""
+    return _first_item(client, f"/flowSpecs/{flow_spec_id}")
+
+
+def get_connection_spec(client: AepClient, connection_spec_id: str) -> dict | None:
+    """GET /connectionSpecs/{id}: the live document whose auth specs a base connection must satisfy."""
+    return _first_item(client, f"/connectionSpecs/{connection_spec_id}")
+
+
 def find_flow_spec(client: AepClient, name: str) -> dict | None:
     for item in client.paginate("flowservice", "/flowSpecs", params=[("property", f"name=={name}")]):
         if item.get("name") == name:
@@ -125,8 +147,39 @@ def create_schema(client: AepClient, *, title: str, description: str, class_id: 
 
 
 def delete_schema(client: AepClient, schema: dict | str) -> None:
+    """Delete a schema aepflow created, its identity descriptors first (descriptors are
+    tenant-level objects of their own, help/xdm/api/descriptors.md)."""
     alt = schema.get("meta:altId") or schema.get("$id") if isinstance(schema, dict) else schema
+    schema_id = schema.get("$id") if isinstance(schema, dict) else schema
+    for descriptor in list_identity_descriptors(client, str(schema_id)):
+        try:
+            client.delete("schemaregistry", f"/tenant/descriptors/{quote(str(descriptor['@id']), safe='')}")
+        except AepNotFound:
+            pass
     client.delete("schemaregistry", f"/tenant/schemas/{quote(str(alt), safe='')}")
+
+
+def list_identity_descriptors(client: AepClient, schema_id: str) -> list[dict]:
+    """The identity descriptors of one schema (GET /tenant/descriptors, expanded objects by type)."""
+    body = client.get("schemaregistry", "/tenant/descriptors", headers={"Accept": XDM_DESCRIPTORS},
+                      params={"property": f"xdm:sourceSchema=={schema_id}"}) or {}
+    return [d for d in body.get("xdm:descriptorIdentity") or []
+            if isinstance(d, dict) and d.get("xdm:sourceSchema") == schema_id]
+
+
+def create_identity_descriptor(client: AepClient, *, schema_id: str, path: str, namespace: str,
+                               primary: bool) -> dict:
+    # The identity descriptor of help/xdm/api/descriptors.md (#create, #identity-descriptor).
+    return client.post("schemaregistry", "/tenant/descriptors", json={
+        "@type": "xdm:descriptorIdentity", "xdm:sourceSchema": schema_id, "xdm:sourceVersion": 1,
+        "xdm:sourceProperty": path, "xdm:namespace": namespace, "xdm:property": "xdm:code",
+        "xdm:isPrimary": primary})
+
+
+def enable_schema_for_profile(client: AepClient, schema_id: str) -> dict:
+    """Add the union tag (help/xdm/api/schemas.md#union); immutable once set."""
+    return client.patch("schemaregistry", f"/tenant/schemas/{quote(schema_id, safe='')}",
+                        json=[{"op": "add", "path": "/meta:immutableTags", "value": ["union"]}])
 
 
 # --- Catalog --------------------------------------------------------------------------------

@@ -8,12 +8,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from .connectors import CRM_FLOW_SPEC, REST_FLOW_SPEC, Connector, connector_for_spec_id, connector_named
+from .connectors import (CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, Connector, connector_for_spec_id,
+                         connector_named, retired_spec_id)
 from .errors import SpecInvalid
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 MIN_INTERVAL = {"minute": 15, "hour": 1, "day": 1, "week": 1}
+# Identity namespace codes (Identity Service): standard ones such as Email, Phone, ECID, CRMID, or
+# an org's own; xdm:namespace of an identity descriptor takes the code (xdm/api/descriptors.md).
+NAMESPACE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
 class _Model(BaseModel):
@@ -91,9 +95,31 @@ class MappingRule(_Model):
     source: str = Field(min_length=1)
     destination: str = Field(min_length=1)
     sourceType: Literal["ATTRIBUTE", "EXPRESSION", "STATIC"] = "ATTRIBUTE"
+    # An identity field of the target schema (seed 000's mapping entries carry identity and
+    # namespaceCode); aepflow gives a schema it creates an identity descriptor for it.
     identity: bool = False
+    namespaceCode: str | None = Field(default=None, pattern=NAMESPACE_PATTERN)
+    primary: bool = False
     name: str | None = None
     description: str | None = None
+
+    @model_validator(mode="after")
+    def _identity_parts(self) -> "MappingRule":
+        if (self.namespaceCode or self.primary) and not self.identity:
+            raise ValueError("namespaceCode and primary describe an identity: set identity: true")
+        if self.primary and not self.namespaceCode:
+            raise ValueError("a primary identity needs its namespaceCode (e.g. Email, CRMID)")
+        return self
+
+
+class Options(_Model):
+    """The flow's `options`, as the flow specs' optionSpec defines them (seeds 000, 001, 004:
+    errorDiagnosticsEnabled boolean, partialIngestionPercent number > 0). Checked again against
+    the live flow spec's optionSpec before the flow is created."""
+
+    errorDiagnosticsEnabled: bool | None = None
+    # optionSpec: exclusiveMinimum 0; a percentage above 100 would never fail a run (our bound).
+    partialIngestionPercent: float | None = Field(default=None, gt=0, le=100)
 
 
 class DeltaColumn(_Model):
@@ -157,7 +183,27 @@ class DataflowSpec(_Model):
     mapping: list[MappingRule] = Field(min_length=1)
     deltaColumn: DeltaColumn | None = None
     schedule: Schedule
+    options: Options | None = None
     alerts: Alerts = Field(default_factory=Alerts)
+
+    @model_validator(mode="after")
+    def _identities(self) -> "DataflowSpec":
+        primaries = [i for i, rule in enumerate(self.mapping) if rule.primary]
+        if len(primaries) > 1:
+            raise ValueError(f"mapping marks {len(primaries)} primary identities (mapping{primaries}); a schema "
+                             "has at most one (xdm/api/descriptors.md, xdm:isPrimary)")
+        dataset, schema = self.target.dataset.create, self.target.schema_.create
+        if dataset and dataset.profileEnabled and schema:
+            # AEP refuses the union tag on a schema without a primary identity (XDM-1528-400,
+            # help/xdm/troubleshooting-guide.md) and a Profile dataset on a schema without the tag
+            # (help/catalog/datasets/enable-for-profile.md), so say it before any call.
+            if not primaries:
+                raise ValueError("a Profile-enabled dataset on a schema aepflow creates needs a primary identity: "
+                                 "mark one mapping identity: true, primary: true with its namespaceCode")
+            unnamed = [i for i, rule in enumerate(self.mapping) if rule.identity and not rule.namespaceCode]
+            if unnamed:
+                raise ValueError(f"identity mappings {unnamed} need a namespaceCode for their identity descriptor")
+        return self
 
     @property
     def connector(self) -> Connector | None:
@@ -172,14 +218,20 @@ class ResolvedSource(BaseModel):
     connector: str
     label: str
     connectionSpecId: str
+    # Chosen by validation from the credentials secret (catalog connectors), else the spec's own;
+    # the live connection spec read at provisioning time may choose again (it wins).
     authSpecName: str | None
-    authParams: list[str]
+    authParams: list[str]  # the secret's keys sent as auth.params (those the auth spec defines)
     family: str
     format: str
     flowSpecName: str
+    flowSpecId: str | None = None  # read by id when the flow spec's id is fixed (RestStorageToAEP)
     needsDeltaColumn: bool
     mappingDialect: str
     exploresColumns: bool
+    tabular: bool = True  # a table explore lists every column; a REST preview is a sample
+    inCatalog: bool = True
+    warnings: list[dict[str, str]] = Field(default_factory=list)
 
 
 def _loc(loc: tuple) -> str:
@@ -207,12 +259,23 @@ def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
         if connector is None:
             problems.append({"path": "source.connector", "message": f"unknown connector {name!r}"})
     elif isinstance(source.get("connectionSpecId"), str):
+        retired = retired_spec_id(source["connectionSpecId"])
+        if retired:
+            why, current = retired
+            return problems + [{"path": "source.connectionSpecId", "message": (
+                f"{source['connectionSpecId']} is {why['why']}: use connectionSpecId {current.connection_spec_id} "
+                f"(or connector: {current.name}), as {current.documented_in[0]} documents")}]
         connector = connector_for_spec_id(source["connectionSpecId"])
         if connector is None and not source.get("format"):
             problems.append({"path": "source.format",
                              "message": "required when connectionSpecId is not a catalog connector"})
     if connector is None:
         return problems
+    auth_name = source.get("authSpecName")
+    if isinstance(auth_name, str) and auth_name and connector.auth_spec(auth_name) is None:
+        problems.append({"path": "source.authSpecName", "message": (
+            f"{auth_name!r} is not an auth spec of {connector.label}; Adobe documents "
+            + ", ".join(repr(a.name) for a in connector.auth_specs))})
     fmt = source.get("format")
     if fmt and fmt != connector.data_format:
         problems.append({"path": "source.format",
@@ -231,24 +294,29 @@ def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def resolve_source(spec: DataflowSpec) -> ResolvedSource:
+    """What the catalog says about the spec's source. The auth spec is chosen later, from the
+    credentials secret (provisioning.validate_spec)."""
     connector = spec.connector
     if connector is not None:
+        flow_spec = spec.source.flowSpec or connector.flow_spec_name
+        warnings = [{"path": "source.connector", "message": f"{connector.label}: {connector.deprecated}"}] \
+            if connector.deprecated else []
         return ResolvedSource(
             connector=connector.name, label=connector.label, connectionSpecId=connector.connection_spec_id,
-            authSpecName=spec.source.authSpecName or connector.auth_spec_name, authParams=list(connector.auth_params),
+            authSpecName=spec.source.authSpecName, authParams=[],
             family=connector.family, format=connector.data_format,
-            flowSpecName=spec.source.flowSpec or connector.flow_spec_name,
+            flowSpecName=flow_spec, flowSpecId=FLOW_SPEC_IDS.get(flow_spec),
             needsDeltaColumn=connector.needs_delta_column, mappingDialect=connector.mapping_dialect,
-            exploresColumns=connector.explores_columns)
+            exploresColumns=True, tabular=connector.tabular, warnings=warnings)
     fmt = spec.source.format or "tabular"
     family = "crm" if fmt == "tabular" else "rest"
+    flow_spec = spec.source.flowSpec or (CRM_FLOW_SPEC if fmt == "tabular" else REST_FLOW_SPEC)
     return ResolvedSource(
         connector="custom", label=f"connection spec {spec.source.connectionSpecId}",
         connectionSpecId=spec.source.connectionSpecId or "", authSpecName=spec.source.authSpecName, authParams=[],
-        family=family, format=fmt,
-        flowSpecName=spec.source.flowSpec or (CRM_FLOW_SPEC if fmt == "tabular" else REST_FLOW_SPEC),
+        family=family, format=fmt, flowSpecName=flow_spec, flowSpecId=FLOW_SPEC_IDS.get(flow_spec),
         needsDeltaColumn=spec.deltaColumn is not None, mappingDialect="attribute" if fmt == "tabular" else "source",
-        exploresColumns=True)
+        exploresColumns=True, tabular=fmt == "tabular", inCatalog=False)
 
 
 def parse_spec(raw: Any) -> DataflowSpec:
