@@ -53,6 +53,9 @@ INVENTED_CODES = {
     "FLOW-1421-400": "field cannot be changed by PATCH (sourceConnectionIds/targetConnectionIds/connectionSpec)",
     "FLOW-1422-400": "source connection params invalid for the connector",
     "FLOW-1423-400": "flow options do not satisfy the flow spec's optionSpec",
+    "FLOW-1425-400": "POST /runs for a flow not scheduled for one-time ingestion (on-demand-ingestion.md says it must be)",
+    "FLOW-1426-400": "POST /runs with a params.deltaColumn other than the flow's Copy deltaColumn (on-demand-ingestion.md)",
+    "FLOW-1427-400": "POST /runs with a windowEndTime before its windowStartTime",
     "XDM-1010-400": "allOf/meta:class references a class or field group that does not exist",
     "XDM-1011-409": "a schema with this title already exists in the sandbox",
     "XDM-1013-400": "schema is used by a dataset and cannot be deleted",
@@ -227,6 +230,8 @@ class AepEmulator(RunsMixin):
         self._classes = cd.global_classes()
         self._fieldgroups = cd.global_fieldgroups()
         self._samples = cd.sample_sources()
+        self._acting = threading.local()
+        self._refused_connections: set[str] = set()
         self._sandboxes = {n: self._new_sandbox(n) for n in self.sandbox_names}
         self._runs_init(seed)
         self._server = None
@@ -505,6 +510,8 @@ class AepEmulator(RunsMixin):
                 sb, pp["BASE_CONNECTION_ID"]),
             (FS, "GET", "/connections/{BASE_CONNECTION_ID}/explore"): lambda: self._explore(
                 sb, pp["BASE_CONNECTION_ID"], query),
+            (FS, "GET", "/connections/{BASE_CONNECTION_ID}/test"): lambda: self._test_connection(
+                sb, pp["BASE_CONNECTION_ID"]),
             (FS, "POST", "/sourceConnections"): lambda: self._create_source(body, sb),
             (FS, "GET", "/sourceConnections"): lambda: self._list(list(sb.sourceConnections.values()), query,
                                                                   "sourceConnections"),
@@ -530,6 +537,7 @@ class AepEmulator(RunsMixin):
             (FS, "DELETE", "/flows/{FLOW_ID}"): lambda: self._delete_flow(sb, pp["FLOW_ID"]),
             (FS, "POST", "/flows/{FLOW_ID}/action"): lambda: self._flow_action(sb, pp["FLOW_ID"], query),
             (FS, "GET", "/runs"): lambda: self._list_runs(sb, query),
+            (FS, "POST", "/runs"): lambda: self._create_run(sb, body),
             (FS, "GET", "/runs/{RUN_ID}"): lambda: self._get_run(sb, pp["RUN_ID"]),
             (SR, "POST", "/tenant/schemas"): lambda: self._create_schema(body, sb),
             (SR, "GET", "/{CONTAINER_ID}/schemas"): lambda: self._list_xdm(
@@ -809,6 +817,10 @@ class AepEmulator(RunsMixin):
                              "A Copy transformation with deltaColumn is required for this flow spec")
 
     def _patch(self, sb, coll, rid, what, h, ops):
+        # flow-service.yaml types PATCH /connections/{id}'s body as one PatchInstruction (the other
+        # PATCHes take an array of them; seed 002 sends /connections an array, which the contract
+        # check refuses: the spec wins). One instruction is one change.
+        ops = [ops] if isinstance(ops, dict) else ops
         res = coll.get(rid)
         if res is None:
             raise flow_error(404, "1439", "Resource not found", f"{what} with id {rid} was not found")
@@ -850,6 +862,7 @@ class AepEmulator(RunsMixin):
                 raise flow_error(400, "1412", "Invalid auth params", "; ".join(errs))
         new["etag"] = _etag()
         new["updatedAt"] = _now_ms()
+        new["updatedBy"], new["updatedClient"] = self._acting_user()
         coll[rid] = new
         return 200, {"id": rid, "etag": new["etag"]}, {}
 
@@ -868,7 +881,62 @@ class AepEmulator(RunsMixin):
             raise flow_error(400, "1400", "Bad Request", f"op '{query.get('op')}' is not supported")
         f["state"] = "enabled" if op == "ENABLE" else "disabled"
         f["etag"], f["updatedAt"] = _etag(), _now_ms()
+        f["updatedBy"], f["updatedClient"] = self._acting_user()
         return 200, {"id": fid, "etag": f["etag"]}, {}
+
+    # ------------------------------------------------------------ who acts
+    # A change made through the API is stamped with the API client (`<clientId>@AdobeID`); one made
+    # with ui_patch()/ui_action() like someone's in the Experience Platform UI, whose client AEP
+    # answers as `exc_app` (help/sources/tutorials/api/create-flow-runs.md, `createdClient: "exc_app"`).
+    # These are for tests and demos: what changes behind aepflow's back.
+    def _acting_user(self) -> tuple[str, str]:
+        acting = getattr(self._acting, "user", None)
+        return (acting, "exc_app") if acting else (f"{self.client_id}@AdobeID", self.client_id)
+
+    def _as_user(self, user: str, change):
+        with self._lock:
+            self._acting.user = user
+            try:
+                return change()
+            finally:
+                self._acting.user = None
+
+    def ui_patch(self, kind: str, resource_id: str, ops: list, *, sandbox: str = "prod",
+                 user: str = "jane.doe@acme.example") -> str:
+        """PATCH a flow or connection as the UI does (JSON Patch, If-Match its etag); its new etag."""
+        sb = self._sandboxes[sandbox]
+        coll = {"flow": sb.flows, "baseConnection": sb.connections, "sourceConnection": sb.sourceConnections,
+                "targetConnection": sb.targetConnections}[kind]
+        return self._as_user(user, lambda: self._patch(sb, coll, resource_id, kind,
+                                                       {"if-match": coll[resource_id]["etag"]}, ops)[1]["etag"])
+
+    def ui_action(self, flow_id: str, op: str, *, sandbox: str = "prod", user: str = "jane.doe@acme.example") -> str:
+        """Enable or disable a flow as the UI does; its new etag."""
+        return self._as_user(user, lambda: self._flow_action(self._sandboxes[sandbox], flow_id, {"op": op})[1]["etag"])
+
+    def ui_delete_flow(self, flow_id: str, *, sandbox: str = "prod", user: str = "jane.doe@acme.example") -> None:
+        self._as_user(user, lambda: self._delete_flow(self._sandboxes[sandbox], flow_id))
+
+    # ------------------------------------------------------------ connection test
+    def set_connection_test(self, connection_id: str, ok: bool) -> None:
+        """Fault injection: the source refuses (or accepts again) this connection's credentials, as
+        GET /connections/{id}/test will tell."""
+        with self._lock:
+            if ok:
+                self._refused_connections.discard(connection_id)
+            else:
+                self._refused_connections.add(connection_id)
+
+    def _test_connection(self, sb, cid):
+        # flow-service.yaml testConnection: 200 {"result": true|false} (TestConnectionResponse).
+        conn = sb.connections.get(cid)
+        if conn is None:
+            raise flow_error(404, "1439", "Resource not found", f"Connection with id {cid} was not found")
+        spec = self._conn_specs.get(conn["connectionSpec"]["id"]) or {}
+        auth = conn.get("auth") or {}
+        aspec = next((a for a in spec.get("authSpec") or [] if a["name"] == auth.get("specName")), None)
+        valid = aspec is not None and not auth_param_errors(aspec["spec"], auth.get("params") or {})
+        return 200, {"result": valid and cid not in self._refused_connections}, {}
 
     # ------------------------------------------------------------ schema registry
     def _find_schema(self, sb, sid):

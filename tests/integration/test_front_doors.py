@@ -214,8 +214,12 @@ def test_a_stale_etag_is_re_read_and_the_patch_retried_once(server):
     status, updated = http("PATCH", f"{api}/dataflows/acme-salesforce-accounts",
                            json.dumps({"description": "re-read after a 412", "enabled": True}).encode())
     assert status == 200, updated
-    patches = [r for r in server.stack.emulator.records if r["method"] == "PATCH"]
+    patches = [r for r in server.stack.emulator.records if r["method"] == "PATCH" and "/flows/" in r["path"]]
     assert [r["status"] for r in patches] == [412, 200]
+    # The spec's description is its source connection's too: that changes in place as well.
+    [source_patch] = [r for r in server.stack.emulator.records if r["method"] == "PATCH"
+                      and "/sourceConnections/" in r["path"]]
+    assert source_patch["status"] == 200 and source_patch["headers"]["If-Match"]
     flow = next(f for f in server.stack.emulator.dump_state()["flows"] if f["id"] == flow_id)
     assert flow["description"] == "re-read after a 412" and flow["state"] == "enabled"
     assert flow["etag"] == updated["etag"]

@@ -92,15 +92,19 @@ def test_lambda_tasks_retry_only_transient_errors_and_catch_into_roll_back():
 # roll-back deletes through AEP; the API and the intake describe, update and delete through AEP
 # (lifecycle.py); the monitor polls AEP. validate-spec only parses the spec and reads the source
 # secret it names (provisioning._secret_problems).
+# The drift check lists the managed flows and connections (drift.py, live.read_many); the credential
+# rotation PATCHes base connections (rotation.py).
 AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreSourceFunction",
                "CreateSourceConnectionFunction", "CreateTargetSchemaFunction", "CreateDatasetFunction",
                "CreateTargetConnectionFunction", "CreateMappingSetFunction", "ResolveFlowSpecFunction",
-               "CreateDataflowFunction", "RollBackFunction", "MonitorFunction", "SpecIntakeFunction", "ApiFunction"}
+               "CreateDataflowFunction", "RollBackFunction", "MonitorFunction", "SpecIntakeFunction", "ApiFunction",
+               "DriftFunction", "RotateCredentialsFunction"}
 # validate_spec (provisioning._secret_problems), create-base-connection (the auth params), and the
 # doors, which validate a spec before they start it (lifecycle.start/apply -> validate_spec).
 # resolve-flow-spec checks the secret against the live connection spec (the live one wins).
+# The rotation sends the secret's value; the drift check's onDrift: revert validates the spec again.
 SOURCE_SECRET_READERS = {"ValidateSpecFunction", "ResolveFlowSpecFunction", "CreateBaseConnectionFunction",
-                         "SpecIntakeFunction", "ApiFunction"}
+                         "SpecIntakeFunction", "ApiFunction", "RotateCredentialsFunction", "DriftFunction"}
 # No DynamoDB at all: they read AEP (or nothing) and return what they found.
 NO_TABLE = {"ValidateSpecFunction", "FindExistingFunction", "ExploreSourceFunction", "ResolveFlowSpecFunction"}
 CREATE_STEPS = {"CreateBaseConnectionFunction", "CreateSourceConnectionFunction", "CreateTargetSchemaFunction",
@@ -203,7 +207,9 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
     record_item = journal.dataflow_key("orders")
     # Each writer may write the items its code writes (keys built by the code itself)...
     writes = {name: [execution_item] for name in CREATE_STEPS | {"RollBackFunction"}}
-    writes["ApiFunction"] = [record_item]
+    writes["ApiFunction"] = [record_item, "FLOW#0b1c"]  # adopt marks the flow as managed
+    writes["DriftFunction"] = [record_item]
+    writes["RotateCredentialsFunction"] = [record_item]
     writes["SpecIntakeFunction"] = [record_item, intake._origin_key("s3://bucket/dataflows/a.yaml")["pk"],
                                     "idempotency#aepflow-SpecIntakeFunction-abc"]
     writes["MonitorFunction"] = [monitor.WATERMARK_KEY["pk"], monitor.STATE_PK, alerts.PENDING_PK,
@@ -215,8 +221,12 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
     # ...and not the others' items.
     for name in CREATE_STEPS | {"RollBackFunction", "MonitorFunction"}:
         assert not may_write_key(name, record_item), name
-    for name in ("ApiFunction", "SpecIntakeFunction", "MonitorFunction", "ProvisionDataflowStateMachine"):
+    for name in ("ApiFunction", "SpecIntakeFunction", "MonitorFunction", "ProvisionDataflowStateMachine",
+                 "DriftFunction", "RotateCredentialsFunction"):
         assert not may_write_key(name, execution_item), name
+    for name in FUNCTIONS:
+        if name != "ApiFunction":
+            assert not may_write_key(name, "FLOW#0b1c"), name
     for name in FUNCTIONS:
         if name != "MonitorFunction":
             assert not may_write_key(name, "ALERT#flow-1#run-1#failed"), name
@@ -393,10 +403,46 @@ def test_every_asynchronously_invoked_function_has_a_dead_letter_queue():
     asynchronous = {"EventBridgeRule", "CloudWatchEvent", "Schedule", "ScheduleV2", "S3", "SNS", "SQS"}
     invoked_async = [name for name, res in FUNCTIONS.items()
                      if any(e["Type"] in asynchronous for e in res["Properties"].get("Events", {}).values())]
-    assert set(invoked_async) == {"SpecIntakeFunction", "MonitorFunction"}
-    for name in invoked_async:
+    # The drift check's schedule is an AWS::Scheduler::Schedule of its own (the local stack runs the
+    # monitor as the one function with a schedule event).
+    scheduled = [t["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0]
+                 for t in cfn.resources_of_type(TEMPLATE, "AWS::Scheduler::Schedule").values()]
+    assert set(invoked_async) == {"SpecIntakeFunction", "MonitorFunction", "RotateCredentialsFunction"}
+    assert scheduled == ["DriftFunction"]
+    for name in invoked_async + scheduled:
         queue = FUNCTIONS[name]["Properties"]["DeadLetterQueue"]
         assert queue["Type"] == "SQS" and TEMPLATE["Resources"][queue["TargetArn"]["Fn::GetAtt"][0]], name
+        assert FUNCTIONS[name]["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"] >= 1, name
+        assert _alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                          QueueName={"Fn::GetAtt": [queue["TargetArn"]["Fn::GetAtt"][0], "QueueName"]}), name
+    for name in ("MonitorFunction", "DriftFunction", "RotateCredentialsFunction"):
+        assert _alarms_on("AWS/Lambda", "Errors", FunctionName={"Ref": name}), name
+
+
+def test_the_drift_check_runs_on_its_own_schedule_a_stack_parameter_hourly_by_default():
+    (schedule,) = cfn.resources_of_type(TEMPLATE, "AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == {"Ref": "DriftCheckSchedule"}
+    assert TEMPLATE["Parameters"]["DriftCheckSchedule"]["Default"] == "rate(1 hour)"
+    pattern = TEMPLATE["Parameters"]["DriftCheckSchedule"]["AllowedPattern"]
+    for good in ("rate(1 hour)", "rate(30 minutes)", "cron(0 * * * ? *)"):
+        assert re.fullmatch(pattern, good), good
+    for bad in ("hourly", "rate(0 hours)", "rate(1 fortnight)"):
+        assert not re.fullmatch(pattern, bad), bad
+    target = props["Target"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1 and "DeadLetterConfig" in target
+    role = TEMPLATE["Resources"][target["RoleArn"]["Fn::GetAtt"][0]]
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": {"Fn::GetAtt": ["DriftFunction", "Arn"]}} \
+        in statements
+
+
+def test_secrets_manager_value_changes_reach_the_rotation_function():
+    event = FUNCTIONS["RotateCredentialsFunction"]["Properties"]["Events"]["SecretValueChanged"]
+    pattern = event["Properties"]["Pattern"]
+    from aepflow import rotation
+    assert pattern["source"] == ["aws.secretsmanager"]
+    assert set(pattern["detail"]["eventName"]) == set(rotation.EVENT_NAMES)
 
 
 # --- The dashboard and the metrics the functions emit ---------------------------------------------

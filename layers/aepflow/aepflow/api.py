@@ -17,8 +17,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from . import document, lifecycle
+from .runs import MAX_EPOCH_SECONDS
 from .errors import (AepAuthError, AepflowError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled,
-                     AepTimeout, AepValidationError, DocumentTooLarge, SpecInvalid)
+                     AepTimeout, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound,
+                     DataflowPreconditionFailed, DocumentTooLarge, SpecInvalid)
 
 logger = Logger(child=True)
 
@@ -60,6 +62,64 @@ class DataflowView(BaseModel):
     ids: dict[str, Any] = Field(default_factory=dict)
     updatedAt: str | None = None
     flow: dict[str, Any] | None = Field(default=None, description="The flow's live state from AEP")
+    drift: dict[str, Any] | None = Field(default=None, description="What the last drift check found AEP changed "
+                                                                   "behind aepflow's back: differences, old -> new, "
+                                                                   "who and when; null when AEP matches the record")
+
+
+class PlanChange(BaseModel):
+    field: str
+    old: Any = None
+    new: Any = None
+    how: str | None = Field(default=None, description="The AEP call that makes the change in place")
+
+
+class PlannedResource(BaseModel):
+    kind: str = Field(description="baseConnection, sourceConnection, schema, dataset, targetConnection, "
+                                  "mappingSet, flow or record (aepflow's own)")
+    id: str | None = None
+    action: str = Field(description="create, update (in place), replace or none")
+    changes: list[PlanChange] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list, description="Why AEP cannot change it in place")
+    note: str | None = None
+
+
+class PlanView(BaseModel):
+    name: str
+    sandbox: str | None = None
+    action: str = Field(description="create, update, replace or none: the biggest action of any resource")
+    managed: bool = Field(description="false when aepflow has no record of the name (everything is created)")
+    resources: list[PlannedResource]
+    calls: int = Field(description="AEP calls the plan made (GETs only)")
+    problems: list[Problem] = Field(default_factory=list)
+
+
+class AdoptRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    flowId: str = Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                        description="The AEP flow to bring under management")
+    name: str | None = Field(default=None, pattern=NAME_PATTERN, description="The dataflow's name (default: from "
+                                                                             "the flow's name)")
+    sandbox: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+class Adopted(BaseModel):
+    name: str
+    flowId: str
+    status: str
+    spec: dict[str, Any] = Field(description="The spec that reproduces the flow (as JSON)")
+    yaml: str = Field(description="The same spec as YAML")
+    plan: PlanView = Field(description="The spec's plan right after adopting: no change")
+
+
+class RunStarted(BaseModel):
+    name: str
+    flowId: str
+    runId: str | None
+    etag: str | None = None
+    params: dict[str, Any]
+    status: str
+    links: dict[str, str]
 
 
 class DataflowSummary(BaseModel):
@@ -75,9 +135,17 @@ class DataflowPage(BaseModel):
     next: str | None = Field(default=None, description="Pass as ?cursor= for the next page")
 
 
+class SourcePatch(BaseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+    credentialsSecret: str | None = Field(default=None, min_length=1, max_length=2048,
+                                          description="Another source secret: its params reach the base "
+                                                      "connection in place (PATCH /connections)")
+    params: dict[str, Any] | None = Field(default=None, description="Only params.filters changes in place")
+
+
 class DataflowPatch(BaseModel):
-    """A JSON Merge Patch (RFC 7386) over the spec's changeable fields. Other fields are
-    refused with a 400 naming them (AEP cannot change them in place)."""
+    """A JSON Merge Patch (RFC 7386) over the spec's fields that AEP can change in place. Other
+    fields, or a change the plan cannot make in place, are refused with a 400 naming them."""
 
     # Other fields are read (extra="allow") so that lifecycle.update can name them in a 400
     # FieldNotChangeable; the document says they are not part of the patch.
@@ -88,12 +156,21 @@ class DataflowPatch(BaseModel):
     mapping: list[dict[str, Any]] | None = Field(default=None, min_length=1,
                                                  description="The whole new mapping (a new mapping set version)")
     enabled: StrictBool | None = Field(default=None, description="true enables the flow, false disables it")
+    options: dict[str, Any] | None = Field(default=None, description="The flow's options (its flow spec's optionSpec)")
+    alerts: dict[str, Any] | None = Field(default=None, description="The monitor's thresholds (aepflow's record only)")
+    onDrift: str | None = Field(default=None, pattern="^(alert|revert)$",
+                                description="What the drift check does: alert, or also revert")
+    resources: dict[str, Any] | None = Field(default=None, description="AEP names and descriptions of the flow and "
+                                                                       "its connections (renamed in place)")
+    source: SourcePatch | None = None
 
 
 class Updated(BaseModel):
+    model_config = ConfigDict(extra="allow")
     name: str
     status: str
-    changed: list[str]
+    changed: list[str] = Field(description="The spec's fields that changed")
+    aepChanges: list[str] = Field(default_factory=list, description="What changed in AEP, resource.field")
     etag: str | None
     ids: dict[str, Any]
     spec: dict[str, Any]
@@ -178,9 +255,8 @@ def error_response(status: int, code: str, message: str, problems: list[dict[str
 
 def _status_for(exc: AepflowError) -> tuple[int, str]:
     if isinstance(exc, SpecInvalid):
-        return 400, "SpecInvalid"
-    if isinstance(exc, (lifecycle.DataflowNotFound, lifecycle.DataflowConflict, lifecycle.ChangeRefused,
-                        lifecycle.DataflowPreconditionFailed)):
+        return 400, exc.code if exc.code in ("RequestInvalid", "NotAdoptable") else "SpecInvalid"
+    if isinstance(exc, (DataflowNotFound, DataflowConflict, ChangeRefused, DataflowPreconditionFailed)):
         return exc.status or 400, exc.code or type(exc).__name__
     if isinstance(exc, AepPreconditionFailed):
         return 412, "PreconditionFailed"
@@ -237,22 +313,42 @@ def _not_found(exc: Exception) -> Response:
     return answer
 
 
-# The routes that take a body (read by _read_body before routing).
-BODY_ROUTES = (("POST", r"/dataflows"), ("PATCH", r"/dataflows/[^/]+"))
+# The routes that take a body (read by _read_body before routing); a run's body may be empty.
+BODY_ROUTES = (("POST", r"/dataflows"), ("PATCH", r"/dataflows/[^/]+"), ("POST", r"/dataflows:adopt"))
+OPTIONAL_BODY_ROUTES = (("POST", r"/dataflows/[^/]+/runs"),)
 # The API's own routes (method, path pattern), for the Allow header of a 405.
 ROUTES = (("POST", r"/dataflows"), ("GET", r"/dataflows"), ("GET", r"/dataflows/[^/]+"),
-          ("PATCH", r"/dataflows/[^/]+"), ("DELETE", r"/dataflows/[^/]+"), ("GET", r"/dataflows/[^/]+/runs"))
+          ("PATCH", r"/dataflows/[^/]+"), ("DELETE", r"/dataflows/[^/]+"), ("GET", r"/dataflows/[^/]+/runs"),
+          ("POST", r"/dataflows/[^/]+/runs"), ("POST", r"/dataflows:adopt"))
 
 
 # --- Routes -----------------------------------------------------------------------------------
 
-@app.post("/dataflows", summary="Provision a dataflow from a spec", tags=["dataflows"], operation_id="postDataflow",
+@app.post("/dataflows", summary="Provision a dataflow from a spec, or plan it (dryRun=true)", tags=["dataflows"],
+          operation_id="postDataflow",
           responses={**_ok(202, "Provisioning started (or already started by the same spec)", "Accepted"),
+                     **_ok(200, "dryRun=true: the plan, and nothing changed", "PlanView"),
                      **_COMMON_ERRORS, **_CONFLICT, **_BODY_ERRORS, **_AEP_ERRORS})
-def post_dataflow(spec: Annotated[dict[str, Any], Body(
-        description="The dataflow spec v1, as JSON or YAML")]) -> Response[Accepted]:
+def post_dataflow(spec: Annotated[dict[str, Any], Body(description="The dataflow spec v1, as JSON or YAML")],
+                  dryRun: Annotated[StrictBool, Query(description="true: answer the plan (what would be created, "
+                                                                  "updated in place or replaced) and change "
+                                                                  "nothing; GETs only")] = False) -> Response[Accepted | PlanView]:
+    if dryRun:
+        return Response(status_code=200, content_type="application/json", body=PlanView(**lifecycle.plan(spec)))
     answer = lifecycle.start(spec)
     return Response(status_code=202, content_type="application/json", body=Accepted(**answer),
+                    headers={"Location": f"/dataflows/{answer['name']}"})
+
+
+@app.post("/dataflows:adopt", summary="Bring an existing AEP flow under management", tags=["dataflows"],
+          operation_id="adoptDataflow",
+          responses={**_ok(201, "Adopted: the spec that reproduces the flow, and its plan (no change)", "Adopted"),
+                     **_COMMON_ERRORS, 404: _error("No such flow in the sandbox (FlowNotFound)"),
+                     409: _error("The flow is managed already (AlreadyManaged), or the name is taken (DataflowExists)"),
+                     **_BODY_ERRORS, **_AEP_ERRORS})
+def adopt_dataflow(request: Annotated[AdoptRequest, Body(description="{flowId, name?, sandbox?}")]) -> Response[Adopted]:
+    answer = lifecycle.adopt(request.flowId, name=request.name, sandbox=request.sandbox)
+    return Response(status_code=201, content_type="application/json", body=Adopted(**answer),
                     headers={"Location": f"/dataflows/{answer['name']}"})
 
 
@@ -304,6 +400,31 @@ def get_runs(name: NameParam, limit: Annotated[int, Query(ge=1, le=100)] = 20) -
     return Runs(**lifecycle.runs(name, limit=limit))
 
 
+class RunWindow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    windowStartTime: int | None = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,
+                                        description="epoch seconds: the earliest data to read")
+    windowEndTime: int | None = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,
+                                      description="epoch seconds: read data up to this time")
+    startTime: int | None = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,
+                                  description="epoch seconds: when the run starts (default: now)")
+
+
+@app.post("/dataflows/<name>/runs", summary="Start a run on demand (Flow Service POST /runs), optionally over a window",
+          tags=["dataflows"], operation_id="startRun",
+          responses={**_ok(202, "The run was created; GET .../runs and the run monitor follow it", "RunStarted"),
+                     **_COMMON_ERRORS, **_NOT_FOUND,
+                     409: _error("The dataflow is not scheduled for one-time ingestion (NotOneTime), which AEP "
+                                 "needs for a run on demand, or it is still provisioning (ProvisioningInProgress)"),
+                     **_BODY_ERRORS, **_AEP_ERRORS})
+def start_run(name: NameParam, window: Annotated[RunWindow | None, Body(
+        description="Optional: {windowStartTime, windowEndTime} (both or neither) and startTime")] = None
+              ) -> Response[RunStarted]:
+    started = lifecycle.start_run(name, window.model_dump(exclude_none=True) if window else None)
+    return Response(status_code=202, content_type="application/json", body=RunStarted(**started),
+                    headers={"Location": started["links"]["runs"]})
+
+
 def _etag(flow: dict[str, Any] | None) -> dict[str, str]:
     etag = (flow or {}).get("etag")
     return {"ETag": etag} if isinstance(etag, str) and etag else {}
@@ -330,7 +451,10 @@ def _read_body(event: dict[str, Any]) -> dict[str, Any]:
     the resolver sees it: 415 for a media type the API does not take, 413 when too large, 400
     for an empty, non-UTF-8, malformed or non-object body. What was read goes on as JSON."""
     method, path = event.get("httpMethod"), event.get("path") or ""
-    if not any(m == method and re.fullmatch(pattern, path) for m, pattern in BODY_ROUTES):
+    optional = any(m == method and re.fullmatch(pattern, path) for m, pattern in OPTIONAL_BODY_ROUTES)
+    if not optional and not any(m == method and re.fullmatch(pattern, path) for m, pattern in BODY_ROUTES):
+        return event
+    if optional and not event.get("body"):
         return event
     media = (_header(event, "content-type") or "").split(";", 1)[0].strip().lower()
     if media and media not in BODY_MEDIA_TYPES:
@@ -389,6 +513,7 @@ _BY_NAME = {"name": "$response.body#/name"}
 _LINKS = {"GetDataflow": {"operationId": "getDataflow", "parameters": _BY_NAME},
           "PatchDataflow": {"operationId": "patchDataflow", "parameters": _BY_NAME},
           "GetRuns": {"operationId": "getRuns", "parameters": _BY_NAME},
+          "StartRun": {"operationId": "startRun", "parameters": _BY_NAME},
           "DeleteDataflow": {"operationId": "deleteDataflow", "parameters": _BY_NAME}}
 
 
@@ -413,7 +538,8 @@ def openapi_document() -> dict[str, Any]:
     doc.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         doc["components"]["schemas"].pop(unused, None)
-    _add_schemas(doc, ErrorBody, GatewayError, Accepted, Problem, DataflowPatch, DataflowSpec)
+    _add_schemas(doc, ErrorBody, GatewayError, Accepted, Problem, DataflowPatch, DataflowSpec, AdoptRequest, RunWindow,
+                 PlanView)
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
             # Validation errors are answered as 400 ErrorBody (see _request_invalid), not Powertools' 422.
@@ -421,8 +547,10 @@ def openapi_document() -> dict[str, Any]:
             operation["security"] = [{"sigv4": []}]
             body = operation.get("requestBody")
             if body is not None:
-                model, media = ("DataflowPatch", PATCH_MEDIA_TYPES) if method == "patch" else (
-                    "DataflowSpec", SPEC_MEDIA_TYPES)
+                model, media = {"patch": ("DataflowPatch", PATCH_MEDIA_TYPES)}.get(method) or {
+                    "/dataflows:adopt": ("AdoptRequest", ("application/json",)),
+                    "/dataflows/{name}/runs": ("RunWindow", ("application/json",))}.get(
+                    path, ("DataflowSpec", SPEC_MEDIA_TYPES))
                 body["content"] = {m: {"schema": {"$ref": f"#/components/schemas/{model}"}} for m in media}
         if "post" in operations and path == "/dataflows":
             operations["post"]["responses"]["202"]["links"] = _LINKS

@@ -93,6 +93,24 @@ class FlowSpecMismatch(AepflowError):
     """The flow spec does not accept this source, or the schedule breaks its scheduleSpec."""
 
 
+# --- What the doors (API, bucket, CLI) answer about a dataflow; the API turns each into HTTP. ---
+
+class DataflowNotFound(AepflowError):
+    """No dataflow by that name (404)."""
+
+
+class DataflowConflict(AepflowError):
+    """A different spec holds the name, provisioning still runs, or the record changed underneath (409)."""
+
+
+class DataflowPreconditionFailed(AepflowError):
+    """The client's If-Match no longer matches the dataflow (412)."""
+
+
+class ChangeRefused(AepflowError):
+    """A change AEP forbids or aepflow cannot apply in place; `problems` names the field (400)."""
+
+
 TRANSIENT_ERRORS = (AepThrottled, AepServerError, AepTimeout)
 
 _CODE_IN_TYPE = re.compile(r"([A-Z]+-\d+-\d+)\s*$")

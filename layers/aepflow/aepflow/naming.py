@@ -11,16 +11,22 @@ from .spec import DataflowSpec
 PREFIX = "aepflow"
 
 
+def _given(spec: DataflowSpec, kind: str, part: str = "name") -> str | None:
+    """The name (or description) the spec's `resources` section gives, e.g. for an adopted flow."""
+    resource = getattr(spec.resources, kind, None) if spec.resources else None
+    return getattr(resource, part, None) if resource else None
+
+
 def base_connection(spec: DataflowSpec) -> str:
-    return f"{PREFIX}:{spec.name}:base-connection"
+    return _given(spec, "baseConnection") or f"{PREFIX}:{spec.name}:base-connection"
 
 
 def source_connection(spec: DataflowSpec) -> str:
-    return f"{PREFIX}:{spec.name}:source-connection"
+    return _given(spec, "sourceConnection") or f"{PREFIX}:{spec.name}:source-connection"
 
 
 def target_connection(spec: DataflowSpec) -> str:
-    return f"{PREFIX}:{spec.name}:target-connection"
+    return _given(spec, "targetConnection") or f"{PREFIX}:{spec.name}:target-connection"
 
 
 def mapping_set(spec: DataflowSpec) -> str:
@@ -34,7 +40,30 @@ def mapping_set(spec: DataflowSpec) -> str:
 
 
 def dataflow(spec: DataflowSpec) -> str:
-    return f"{PREFIX}:{spec.name}:dataflow"
+    return _given(spec, "flow") or f"{PREFIX}:{spec.name}:dataflow"
+
+
+# The descriptions aepflow gives what it creates (provisioning sends them; a plan compares them).
+
+def _described(spec: DataflowSpec, kind: str, default: str) -> str:
+    given = _given(spec, kind, "description")
+    return given if given is not None else default
+
+
+def flow_description(spec: DataflowSpec) -> str:
+    return _described(spec, "flow", spec.description or f"aepflow dataflow {spec.name}")
+
+
+def source_connection_description(spec: DataflowSpec) -> str:
+    return _described(spec, "sourceConnection", spec.description or f"aepflow dataflow {spec.name}")
+
+
+def base_connection_description(spec: DataflowSpec, label: str) -> str:
+    return _described(spec, "baseConnection", f"{label} account for aepflow dataflow {spec.name}")
+
+
+def target_connection_description(spec: DataflowSpec) -> str:
+    return _described(spec, "targetConnection", f"Data Lake target of {spec.name}")
 
 
 def schema_title(spec: DataflowSpec) -> str:

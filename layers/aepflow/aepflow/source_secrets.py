@@ -9,9 +9,11 @@ that leaves a step can carry it, even when AEP echoes it back."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities import parameters
 
 from . import runtime, scrub
@@ -83,3 +85,32 @@ def read(reference: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SecretUnreadable(f"secret {reference!r} is not a JSON object")
     return value
+
+
+def read_versioned(reference: str) -> tuple[dict[str, Any], str | None]:
+    """(the secret's JSON object, its current Secrets Manager VersionId), read now, not from the
+    cache: a rotation or a plan must see the value AEP is about to get. Refused like read()."""
+    problem = boundary_problem(reference)
+    if problem:
+        raise SecretUnreadable(f"secret {reference!r} {problem}")
+    try:
+        answer = boto3.client("secretsmanager").get_secret_value(SecretId=reference)
+    except Exception as exc:  # noqa: BLE001 - any failure to read means the credentials cannot be sent
+        reason = "does not exist" if "ResourceNotFound" in repr(exc) else f"cannot be read ({type(exc).__name__})"
+        raise SecretUnreadable(f"secret {reference!r} {reason}") from None
+    try:
+        value = json.loads(answer.get("SecretString") or "")
+    except ValueError:
+        raise SecretUnreadable(f"secret {reference!r} is not a JSON object") from None
+    scrub.remember(value)
+    if not isinstance(value, dict):
+        raise SecretUnreadable(f"secret {reference!r} is not a JSON object")
+    return value, answer.get("VersionId")
+
+
+def name_of(reference: str) -> str | None:
+    """The secret's name, from a name or an ARN (without the ARN's random suffix)."""
+    match = _ARN.match(reference)
+    if match:
+        return _without_suffix(match.group("name"))
+    return reference if _NAME.match(reference) else None

@@ -173,6 +173,21 @@ class Alerts(_Model):
     notifyRecovered: bool = False
 
 
+class AepResource(_Model):
+    """The name (and, for a connection, the description) an AEP resource has. aepflow names what it
+    creates `aepflow:<name>:<kind>`; a spec written by adopt keeps the names the flow already had."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class AepResources(_Model):
+    flow: AepResource | None = None
+    baseConnection: AepResource | None = None
+    sourceConnection: AepResource | None = None
+    targetConnection: AepResource | None = None
+
+
 class DataflowSpec(_Model):
     name: str = Field(pattern=NAME_PATTERN)
     sandbox: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
@@ -185,6 +200,10 @@ class DataflowSpec(_Model):
     schedule: Schedule
     options: Options | None = None
     alerts: Alerts = Field(default_factory=Alerts)
+    # What the scheduled drift check does when AEP no longer matches the spec: alert (always), and
+    # with `revert` also apply the spec again.
+    onDrift: Literal["alert", "revert"] = "alert"
+    resources: AepResources | None = None
 
     @model_validator(mode="after")
     def _identities(self) -> "DataflowSpec":

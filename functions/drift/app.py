@@ -1,0 +1,18 @@
+"""Scheduled drift check (EventBridge Scheduler, DriftCheckSchedule): compares every managed flow and
+its connections with aepflow's record and alerts once per change. The logic is aepflow.drift's."""
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aepflow import drift
+from aepflow.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    report = drift.check()
+    metrics.add_metric(name="DriftChecked", unit=MetricUnit.Count, value=report.checked)
+    metrics.add_metric(name="AlertsDrift", unit=MetricUnit.Count, value=report.alerted)
+    return report.model_dump(mode="json")

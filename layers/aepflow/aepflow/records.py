@@ -1,0 +1,327 @@
+"""The record store: what aepflow keeps about each dataflow, in DynamoDB under `pk = DATAFLOW#<name>`.
+
+- `sk = RECORD`: the applied state. The spec that was last applied, the AEP ids (`ids`, with the
+  flow's etag and the mapping set version the flow uses), the connections' etags (`etags`) and the
+  credentials' Secrets Manager version (`credentials`) when aepflow knows them. The state machine
+  writes it ("Record the dataflow"); an apply, an adopt and a credential rotation update it, each on
+  condition that it is still the record they read (no lost update).
+- `sk = CLAIM`: the name's reservation. The spec's hash, the execution that holds the name, every
+  execution started for it (their roll-back journals say what aepflow created), a generation counter
+  (a re-created dataflow gets a new execution name) and where the spec came from. A different spec
+  under a claimed name is a conflict unless the holder has finished.
+  The RECORD also carries the last difference the drift check found between AEP and it
+  (`drift`, `driftFingerprint`), so that one change is alerted once.
+
+`pk = FLOW#<flowId>`, `sk = DATAFLOW` says which dataflow manages a flow (written by adopt, so one
+flow cannot be adopted under two names).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from botocore.exceptions import ClientError
+
+from . import journal as journal_mod
+from .errors import DataflowConflict
+
+RECORD, CLAIM = "RECORD", "CLAIM"
+# Executions remembered per claim (their journals say what aepflow created for the dataflow).
+EXECUTIONS_KEPT = 50
+
+
+def table():
+    return journal_mod.table()
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(spec: dict[str, Any]) -> str:
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(spec).encode()).hexdigest()
+
+
+def key(name: str, sort_key: str) -> dict[str, str]:
+    return {"pk": journal_mod.dataflow_key(name), "sk": sort_key}
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def get_item(name: str, sort_key: str) -> dict[str, Any] | None:
+    return table().get_item(Key=key(name, sort_key), ConsistentRead=True).get("Item")
+
+
+def _json(item: dict[str, Any], attribute: str) -> dict[str, Any]:
+    try:
+        value = json.loads(item.get(attribute) or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass
+class Record:
+    """A dataflow's RECORD item, parsed."""
+
+    name: str
+    item: dict[str, Any]
+    spec: dict[str, Any] = field(default_factory=dict)
+    ids: dict[str, Any] = field(default_factory=dict)
+    etags: dict[str, Any] = field(default_factory=dict)
+    credentials: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> "Record":
+        return cls(name=item.get("name") or str(item["pk"]).removeprefix("DATAFLOW#"), item=item,
+                   spec=_json(item, "spec"), ids=_json(item, "ids"), etags=_json(item, "etags"),
+                   credentials=_json(item, "credentials"))
+
+    @property
+    def flow_id(self) -> str | None:
+        return self.item.get("flowId") or self.ids.get("flowId")
+
+    @property
+    def sandbox(self) -> str | None:
+        return self.spec.get("sandbox")
+
+    @property
+    def drift(self) -> dict[str, Any] | None:
+        return drift_of(self.item)
+
+
+def record(name: str) -> Record | None:
+    item = get_item(name, RECORD)
+    return Record.of(item) if item else None
+
+
+def claim(name: str) -> dict[str, Any] | None:
+    """The name's claim, or None when nothing holds the name (never claimed, or deleted)."""
+    item = get_item(name, CLAIM)
+    return item if item and item.get("status") != "DELETED" else None
+
+
+def claim_item(name: str) -> dict[str, Any] | None:
+    """The CLAIM item as stored, a DELETED one included (its generation counts on)."""
+    return get_item(name, CLAIM)
+
+
+# --- The name's reservation -------------------------------------------------------------------
+
+def reserve(name: str, digest: str, current: dict[str, Any] | None, *, execution: str | None = None) -> None:
+    """Put this spec's hash (and the execution that will provision it) in the claim, on condition
+    that nobody changed the claim since `current` was read, so two different specs posted under
+    one name at the same moment cannot both start. The same spec always passes."""
+    values: dict[str, Any] = {":h": digest, ":now": now_iso(), ":claimed": "CLAIMED"}
+    condition = "attribute_not_exists(pk) OR specHash = :h"
+    if current is not None and current.get("updatedAt"):
+        condition += " OR updatedAt = :prev"
+        values[":prev"] = current["updatedAt"]
+    update = "SET specHash = :h, updatedAt = :now, #s = :claimed"
+    if execution:
+        update += ", reservedFor = :e"
+        values[":e"] = execution
+    try:
+        table().update_item(Key=key(name, CLAIM), UpdateExpression=update, ConditionExpression=condition,
+                            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=values)
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            raise DataflowConflict(f"dataflow {name!r} was claimed by another spec at the same time; "
+                                   "read it and try again", code="DataflowExists", status=409) from None
+        raise
+
+
+def take_start(name: str, execution_arn: str) -> bool:
+    """True for exactly one caller per execution: the one whose conditional write first names
+    `execution_arn` as started. Identical requests racing each other all get the same execution
+    (Step Functions starts a name once); only one of them says it started it."""
+    try:
+        table().update_item(Key=key(name, CLAIM), UpdateExpression="SET startedExecution = :e",
+                            ConditionExpression="attribute_not_exists(startedExecution) OR startedExecution <> :e",
+                            ExpressionAttributeValues={":e": execution_arn})
+        return True
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+
+
+def hold(name: str, digest: str, execution_arn: str, generation: int, current: dict[str, Any] | None,
+         origin: str | None) -> None:
+    """The claim names `execution_arn` as the one provisioning the name (appended to its executions)."""
+    executions = list((current or {}).get("executions") or [])
+    if execution_arn not in executions:
+        executions.append(execution_arn)
+    names: dict[str, str] = {"#s": "status", "#x": "executions"}
+    values: dict[str, Any] = {":n": name, ":h": digest, ":e": execution_arn, ":x": executions[-EXECUTIONS_KEPT:],
+                              ":g": generation, ":s": "CLAIMED", ":u": now_iso()}
+    update = "SET #n = :n, specHash = :h, executionArn = :e, #x = :x, generation = :g, #s = :s, updatedAt = :u"
+    names["#n"] = "name"
+    if origin:
+        update += ", origin = :o"
+        values[":o"] = origin
+    table().update_item(Key=key(name, CLAIM), UpdateExpression=update, ExpressionAttributeNames=names,
+                        ExpressionAttributeValues=values)
+
+
+def set_claim_hash(name: str, digest: str) -> None:
+    """After a change applied in place: the claim holds the new spec."""
+    try:
+        table().update_item(Key=key(name, CLAIM), UpdateExpression="SET specHash = :h, updatedAt = :u",
+                            ConditionExpression="attribute_exists(pk) AND #s <> :deleted",
+                            ExpressionAttributeNames={"#s": "status"},
+                            ExpressionAttributeValues={":h": digest, ":u": now_iso(), ":deleted": "DELETED"})
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise
+
+
+def mark_deleted(name: str, current: dict[str, Any] | None, *, replacing: bool = False) -> None:
+    """Free the name; the next dataflow under it gets a new generation (a new execution name).
+    `replacing`: the dataflow is provisioned again at once, and what its earlier executions created
+    that stays (a dataset, a base connection) is still aepflow's, so their journals stay listed."""
+    generation = int((current or {}).get("generation") or 0) + 1
+    kept = list((current or {}).get("executions") or []) if replacing else []
+    item = {**key(name, CLAIM), "name": name, "status": "DELETED", "generation": generation,
+            "updatedAt": now_iso(), "executions": kept}
+    if current and current.get("origin"):
+        item["origin"] = current["origin"]
+    table().put_item(Item=item)
+
+
+# --- The record ------------------------------------------------------------------------------
+
+def save(rec: Record, spec: dict[str, Any], ids: dict[str, Any], *, etags: dict[str, Any] | None = None,
+         credentials: dict[str, Any] | None = None) -> None:
+    """The record after an apply: conditional on it being the one `rec` read (no lost update)."""
+    names = {"#spec": "spec", "#ids": "ids"}
+    values: dict[str, Any] = {":spec": canonical(spec), ":ids": json.dumps(ids, sort_keys=True), ":now": now_iso(),
+                              ":old_ids": rec.item.get("ids"), ":etag": ids.get("flowEtag") or "",
+                              ":flow": ids.get("flowId") or rec.flow_id or ""}
+    update = "SET #spec = :spec, #ids = :ids, updatedAt = :now, etag = :etag, flowId = :flow"
+    if etags is not None:
+        update += ", etags = :etags"
+        values[":etags"] = json.dumps(etags, sort_keys=True)
+    if credentials is not None:
+        update += ", credentials = :cred"
+        values[":cred"] = json.dumps(credentials, sort_keys=True)
+    try:
+        table().update_item(Key=key(rec.name, RECORD), UpdateExpression=update, ConditionExpression="#ids = :old_ids",
+                            ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            raise DataflowConflict(f"dataflow {rec.name!r} changed while it was being updated; read it and retry",
+                                   code="ConcurrentUpdate", status=409) from None
+        raise
+
+
+def create(name: str, spec: dict[str, Any], ids: dict[str, Any], *, connector: str, etags: dict[str, Any],
+           origin: str) -> None:
+    """A new record and claim for a dataflow aepflow did not provision (adopt). The flow must not be
+    managed already, and the name must be free."""
+    flow_id = ids["flowId"]
+    try:
+        table().put_item(Item={"pk": f"FLOW#{flow_id}", "sk": "DATAFLOW", "name": name, "updatedAt": now_iso()},
+                         ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            owner = table().get_item(Key={"pk": f"FLOW#{flow_id}", "sk": "DATAFLOW"}).get("Item") or {}
+            raise DataflowConflict(f"flow {flow_id} is already managed as dataflow {owner.get('name')!r}",
+                                   code="AlreadyManaged", status=409) from None
+        raise
+    current = claim_item(name)
+    try:
+        reserve(name, spec_hash(spec), current if current and current.get("status") == "DELETED" else None)
+        table().put_item(Item=journal_mod.dataflow_record(
+            name, status="ACTIVE", connector=connector, flowId=flow_id, ids=json.dumps(ids, sort_keys=True),
+            spec=canonical(spec), etags=json.dumps(etags, sort_keys=True), etag=ids.get("flowEtag") or "",
+            origin=origin, updatedAt=now_iso()), ConditionExpression="attribute_not_exists(pk)")
+    except (ClientError, DataflowConflict) as exc:
+        table().delete_item(Key={"pk": f"FLOW#{flow_id}", "sk": "DATAFLOW"})
+        if isinstance(exc, DataflowConflict) or _conditional_failed(exc):
+            raise DataflowConflict(f"a dataflow named {name!r} exists already; adopt under another name",
+                                   code="DataflowExists", status=409) from None
+        raise
+    table().update_item(Key=key(name, CLAIM), UpdateExpression="SET #n = :n, origin = :o, generation = if_not_exists(generation, :z)",
+                        ExpressionAttributeNames={"#n": "name"},
+                        ExpressionAttributeValues={":n": name, ":o": origin, ":z": 0})
+
+
+def delete(name: str, rec: Record | None = None) -> None:
+    table().delete_item(Key=key(name, RECORD))
+    if rec is not None and rec.flow_id:
+        table().delete_item(Key={"pk": f"FLOW#{rec.flow_id}", "sk": "DATAFLOW"})
+
+
+def pages(*, start_after: str | None = None, page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Pages of RECORD items in name order (the Dataflows index; no scan)."""
+    return journal_mod.dataflow_record_pages(table(), start_after=start_after, page_size=page_size)
+
+
+def every(limit: int = 100_000) -> Iterator[Record]:
+    """Every record, at most `limit` of them."""
+    seen = 0
+    for page in pages(page_size=500):
+        for item in page:
+            if seen >= limit:
+                return
+            seen += 1
+            yield Record.of(item)
+
+
+# --- Drift (kept on the RECORD item, so the drift check reads it with the records) -------------
+
+def drift_of(item: dict[str, Any]) -> dict[str, Any] | None:
+    if not item.get("driftFingerprint"):
+        return None
+    try:
+        found = json.loads(item.get("drift") or "{}")
+    except ValueError:
+        found = {}
+    return found if isinstance(found, dict) else None
+
+
+def claim_drift(name: str, fingerprint: str, drift: dict[str, Any]) -> bool:
+    """Store the drift seen; True only for the one caller that stores a fingerprint not stored
+    before (it sends the alert): one alert per change, however many checks overlap."""
+    try:
+        table().update_item(Key=key(name, RECORD), UpdateExpression="SET driftFingerprint = :f, drift = :d",
+                            ConditionExpression="attribute_exists(pk) AND "
+                                                "(attribute_not_exists(driftFingerprint) OR driftFingerprint <> :f)",
+                            ExpressionAttributeValues={":f": fingerprint,
+                                                       ":d": json.dumps(drift, sort_keys=True, default=str)})
+        return True
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+
+
+def release_drift(name: str, fingerprint: str) -> None:
+    """The alert could not be sent: forget the fingerprint, so the next check sends it."""
+    try:
+        table().update_item(Key=key(name, RECORD), UpdateExpression="REMOVE driftFingerprint, drift",
+                            ConditionExpression="driftFingerprint = :f", ExpressionAttributeValues={":f": fingerprint})
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise
+
+
+def clear_drift(name: str) -> None:
+    """AEP matches the record again."""
+    try:
+        table().update_item(Key=key(name, RECORD), UpdateExpression="REMOVE driftFingerprint, drift",
+                            ConditionExpression="attribute_exists(driftFingerprint)")
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise

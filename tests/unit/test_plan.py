@@ -1,0 +1,237 @@
+"""The plan's and the apply's pure parts, against in-memory AEP resources: what each spec change
+becomes (update in place with the call, replace with the reason, none), the JSON Patch sent,
+JSON Merge Patch, startTime rules, deterministic execution names, what PATCH refuses up front."""
+
+import copy
+
+import pytest
+
+from aepflow import apply, lifecycle, plan
+from aepflow.live import Live
+from aepflow.spec import parse_spec, resolve_source
+from local.examples import example
+
+IDS = {"baseConnectionId": "b-1", "sourceConnectionId": "s-1", "schemaId": "https://ns.adobe.com/acme/schemas/x",
+       "datasetId": "d-1", "targetConnectionId": "t-1", "mappingId": "m-1", "flowId": "f-1", "flowEtag": '"e1"',
+       "flowSpecId": "14518937-270c-4525-bdec-c2ba7cce3860"}
+NOW = 1_700_000_000
+
+
+def ids_of(raw: dict) -> dict:
+    """The record's ids for a dataflow provisioned from `raw`: what it references, or IDS."""
+    ids = dict(IDS)
+    ids["baseConnectionId"] = raw["source"].get("baseConnectionId") or ids["baseConnectionId"]
+    ids["schemaId"] = raw["target"]["schema"].get("id") or ids["schemaId"]
+    ids["datasetId"] = raw["target"]["dataset"].get("id") or ids["datasetId"]
+    return ids
+
+
+def live_of(raw: dict) -> Live:
+    """What AEP answers for a dataflow aepflow provisioned from `raw` (the bodies provisioning sends)."""
+    spec = parse_spec(raw)
+    resolved = resolve_source(spec)
+    ids = ids_of(raw)
+    want = plan.expected(spec, resolved, ids)
+    flow = want["flow"]
+    transformations = [{"name": "Mapping", "params": {"mappingId": "m-1", "mappingVersion": "0"}}]
+    if spec.deltaColumn:
+        transformations.insert(0, {"name": "Copy", "params": {"deltaColumn": flow["deltaColumn"]}})
+    schedule = {k.split(".", 1)[1]: v for k, v in flow.items() if k.startswith("scheduleParams.")}
+    source = want["sourceConnection"]
+    base = want.get("baseConnection")
+    target = want["targetConnection"]
+    mapping_body = plan.mapping_set_body(name="n", schema_id=IDS["schemaId"], rules=spec.mapping,
+                                         dialect=resolved.mappingDialect)
+    return Live(
+        flow={"id": "f-1", "etag": '"e1"', "name": flow["name"], "description": flow["description"],
+              "state": flow["state"], "options": flow["options"], "sourceConnectionIds": ["s-1"],
+              "targetConnectionIds": ["t-1"], "flowSpec": {"id": IDS["flowSpecId"]},
+              "transformations": transformations, "scheduleParams": schedule},
+        sourceConnection={"id": "s-1", "etag": '"s1"', "name": source["name"], "description": source["description"],
+                          "baseConnectionId": ids["baseConnectionId"], "connectionSpec": {"id": source["connectionSpec"]},
+                          "data": {"format": source["format"]},
+                          "params": {k.split(".", 1)[1]: [{"name": c, "type": "string"} for c in v]
+                                     if k == "params.columns" else v
+                                     for k, v in source.items() if k.startswith("params.")}},
+        baseConnection=None if base is None else {"id": "b-1", "etag": '"b1"', "name": base["name"],
+                                                  "description": base["description"],
+                                                  "connectionSpec": {"id": base["connectionSpec"]},
+                                                  "auth": {"specName": "ConnectionString", "params": {}}},
+        targetConnection={"id": "t-1", "etag": '"t1"', "name": target["name"], "description": target["description"],
+                          "params": {"dataSetId": ids["datasetId"]}, "data": {"schema": {"id": ids["schemaId"]}}},
+        mappingSet={"id": "m-1", "version": 0, "mappings": mapping_body["mappings"]})
+
+
+def planned(applied: dict, new: dict, live: Live | None = None, **kw) -> dict[str, plan.ResourcePlan]:
+    applied_spec, new_spec = parse_spec(applied), parse_spec(new)
+    resources = plan.compare(new_spec, resolve_source(new_spec), applied=applied_spec,
+                             applied_resolved=resolve_source(applied_spec), ids=ids_of(applied),
+                             live=live or live_of(applied), now=NOW, **kw)
+    return {r.kind: r for r in resources}
+
+
+def test_the_spec_aepflow_applied_plans_no_change():
+    for prefix in ("000", "002", "004"):
+        spec = example(prefix)
+        assert {k: r.action for k, r in planned(spec, spec).items()} == dict.fromkeys(
+            plan.KINDS, "none"), prefix
+
+
+def test_a_schedule_change_is_an_update_of_the_flow_in_place_with_its_patch():
+    v1 = example("004")
+    v2 = copy.deepcopy(v1)
+    v2["schedule"].update(frequency="hour", interval=2)
+    del v2["schedule"]["backfill"]
+    result = planned(v1, v2)
+    flow = result["flow"]
+    assert flow.action == "update" and all(r.action == "none" for k, r in result.items() if k != "flow")
+    assert {c.field: (c.old, c.new) for c in flow.changes} == {
+        "scheduleParams.frequency": ("minute", "hour"), "scheduleParams.interval": ("15", "2"),
+        "scheduleParams.backfill": (True, None)}
+    assert all(c.how.startswith("PATCH /flows/{id} /scheduleParams/") for c in flow.changes)
+    assert apply.json_patch(flow.changes, apply.FLOW_FIELDS) == [
+        {"op": "replace", "path": "/scheduleParams/frequency", "value": "hour"},
+        {"op": "replace", "path": "/scheduleParams/interval", "value": "2"},
+        {"op": "remove", "path": "/scheduleParams/backfill"}]
+
+
+def test_a_mapping_change_is_a_new_version_of_the_mapping_set_and_the_flow_moves_to_it():
+    v1 = example("004")
+    v2 = copy.deepcopy(v1)
+    v2["mapping"].append({"source": "EMAIL", "destination": "personalEmail.address"})
+    result = planned(v1, v2)
+    assert result["mappingSet"].action == "update"
+    assert result["mappingSet"].changes[0].how == "PUT /mappingSets/{id} (a new version)"
+    assert [c.field for c in result["flow"].changes] == ["mappingVersion"]
+
+
+def test_a_source_table_change_is_a_replace_of_the_source_connection_and_the_flow_and_says_why():
+    v1 = example("004")
+    v2 = copy.deepcopy(v1)
+    v2["source"]["table"] = "ADMIN.OTHER"
+    result = planned(v1, v2)
+    source, flow = result["sourceConnection"], result["flow"]
+    assert source.action == "replace" and [(c.field, c.old, c.new) for c in source.changes] == [
+        ("params.path", "ADMIN.E2E", "ADMIN.OTHER")]
+    assert "filter.md" in source.reasons[0]
+    assert flow.action == "replace" and flow.reasons == ["its sourceConnection is replaced"]
+    assert result["baseConnection"].action == result["targetConnection"].action == "none"
+    problems = apply.replacement_problems(plan.Plan("x", None, list(result.values())))
+    assert [p["path"] for p in problems] == ["source"]
+
+
+def test_a_start_time_that_has_passed_cannot_move_aeps_1366():
+    v1 = example("004")
+    for new, action in ((1500000000, "replace"), (4_000_000_000, "replace")):
+        v2 = copy.deepcopy(v1)
+        v2["schedule"]["startTime"] = new
+        assert planned(v1, v2)["flow"].action == action
+    future = copy.deepcopy(v1)
+    future["schedule"]["startTime"] = 4_000_000_000
+    later = copy.deepcopy(future)
+    later["schedule"]["startTime"] = 4_100_000_000
+    flow = planned(future, later)["flow"]
+    assert flow.action == "update" and flow.changes[0].field == "scheduleParams.startTime"
+    problems = apply.replacement_problems(plan.Plan("x", None, list(planned(v1, dict(v1, schedule=dict(
+        v1["schedule"], startTime=1500000000))).values())))
+    assert problems == [{"path": "schedule.startTime", "message": problems[0]["message"]}]
+    assert "1366" in problems[0]["message"]
+
+
+def test_new_credentials_are_an_update_of_the_base_connection_in_place():
+    spec = example("004")
+    result = planned(spec, spec, credentials={"secret": "aep/sources/acme-oracle", "version": "v2"},
+                     applied_credentials={"secret": "aep/sources/acme-oracle", "version": "v1"})
+    base = result["baseConnection"]
+    assert base.action == "update" and base.changes[0].field == "credentials"
+    assert base.changes[0].how == "PATCH /connections/{id} /auth/params"
+    assert [k for k, r in result.items() if r.action != "none"] == ["baseConnection"]
+    # The same version AEP has: nothing to send.
+    same = planned(spec, spec, credentials={"secret": "aep/sources/acme-oracle", "version": "v1"},
+                   applied_credentials={"secret": "aep/sources/acme-oracle", "version": "v1"})
+    assert same["baseConnection"].action == "none"
+
+
+def test_a_flow_disabled_or_renamed_behind_aepflows_back_is_planned_back_and_a_deleted_one_created():
+    spec = example("004")
+    live = live_of(spec)
+    live.flow.update(state="disabled", name="renamed in the UI")
+    flow = planned(spec, spec, live)["flow"]
+    assert flow.action == "update" and {c.field for c in flow.changes} == {"state", "name"}
+    live.flow = None
+    live.missing.add("flow")
+    assert planned(spec, spec, live)["flow"].action == "create"
+
+
+def test_changing_the_dataset_replaces_the_target_connection_and_the_flow():
+    v1 = example("004")
+    v2 = copy.deepcopy(v1)
+    v2["target"]["dataset"] = {"id": "5c8c3c555033b814b69f947f"}
+    result = planned(v1, v2)
+    assert result["dataset"].action == "none" and result["dataset"].changes[0].new == "5c8c3c555033b814b69f947f"
+    assert result["targetConnection"].action == "replace" and result["flow"].action == "replace"
+
+
+def test_alerts_and_on_drift_change_only_the_record():
+    v1 = example("004")
+    v2 = dict(copy.deepcopy(v1), alerts={"failedRecordsPercent": 5}, onDrift="revert")
+    result = planned(v1, v2)
+    assert result["record"].action == "update" and {c.field for c in result["record"].changes} == {"alerts", "onDrift"}
+    assert all(r.action == "none" for k, r in result.items() if k != "record")
+
+
+def test_a_new_name_creates_everything_but_what_the_spec_references():
+    actions = {r.kind: (r.action, r.id) for r in plan.for_new(parse_spec(example("000")))}
+    assert actions["baseConnection"] == ("none", "6990abad-977d-41b9-a85d-17ea8cf1c0e4")
+    assert actions["schema"][0] == "none" and actions["dataset"] == ("create", None)
+    assert actions["flow"] == ("create", None)
+
+
+def test_the_table_says_each_change_and_reason():
+    v1 = example("004")
+    v2 = copy.deepcopy(v1)
+    v2["source"]["table"] = "ADMIN.OTHER"
+    text = plan.table([plan.Plan("acme-oracle-e2e", None, list(planned(v1, v2).values()), calls=5).to_dict()])
+    assert "acme-oracle-e2e (default sandbox): replace  [5 AEP GET call(s)]" in text
+    assert "params.path: ADMIN.E2E -> ADMIN.OTHER" in text and "because its sourceConnection is replaced" in text
+
+
+# --- The doors' pure parts ---------------------------------------------------------------------------
+
+def test_merge_patch_follows_rfc_7386():
+    target = {"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]}
+    assert lifecycle.merge_patch(target, {"a": "z", "c": {"f": None}, "l": [3]}) == {"a": "z", "c": {"d": "e"}, "l": [3]}
+    assert lifecycle.merge_patch({"a": 1}, {"b": {"c": None}}) == {"a": 1, "b": {}}
+    assert target["c"] == {"d": "e", "f": "g"}  # never mutated
+
+
+def test_patch_refuses_up_front_what_never_changes_in_place():
+    assert apply.refused_fields({"schedule": {}, "description": "x", "mapping": [], "enabled": False,
+                                 "options": {}, "alerts": {}, "onDrift": "revert",
+                                 "source": {"credentialsSecret": "aep/sources/other"}}) == []
+    refused = apply.refused_fields({"source": {"table": "Lead"}, "target": {}, "name": "x"})
+    assert [p["path"] for p in refused] == ["source", "target", "name"]
+    assert "credentialsSecret" in refused[0]["message"] and "target connection" in refused[1]["message"]
+
+
+def test_if_match_follows_rfc_9110():
+    assert apply.etag_matches('"a"', '"a"') and apply.etag_matches('W/"a", "b"', '"a"')
+    assert apply.etag_matches("*", '"x"') and not apply.etag_matches("*", None)
+    assert not apply.etag_matches('"b"', '"a"')
+
+
+def test_execution_names_are_deterministic_short_and_change_with_content_or_generation():
+    spec = example("004")
+    digest = lifecycle.spec_hash(spec)
+    assert lifecycle.execution_name("acme-oracle-e2e", digest) == lifecycle.execution_name("acme-oracle-e2e", digest)
+    assert lifecycle.spec_hash(dict(spec, description="other")) != digest
+    assert lifecycle.execution_name("a" * 64, digest, 12).endswith("-12")
+    assert len(lifecycle.execution_name("a" * 64, digest, 12)) <= 80
+    assert lifecycle.execution_name("x", digest, 1) != lifecycle.execution_name("x", digest, 0)
+
+
+@pytest.mark.parametrize("old, new, passed", [
+    (1612310466, 1612310466, False), (4_000_000_000, 1500000000, True), (1612310466, 4_000_000_000, True),
+    (4_000_000_000, 4_100_000_000, False)])
+def test_start_time_rule(old, new, passed):
+    assert plan.start_time_passed(old, new, NOW) is passed
