@@ -4,6 +4,9 @@
   or apply the new version to the dataflow (in place where AEP allows it, a new flow where AEP
   requires one). An invalid spec starts nothing: `<key>.errors.json` is written beside it and
   an SNS notification goes out.
+- S3 "Object Created" for `plans/*.yaml|yml|json`: plan the spec and change nothing; the plan
+  (what would be created, updated in place or replaced, and why) is written beside it as
+  `<key>.plan.json` (an invalid spec gets `<key>.errors.json`). GET calls only.
 - S3 "Object Deleted": tear the dataflow down only when TEARDOWN_ON_SPEC_DELETE is "true".
 - "aepflow.DataflowRequested" (any source; the spec in `detail`, or in `detail.spec`).
 
@@ -27,13 +30,16 @@ from botocore.exceptions import ClientError
 
 from . import document, lifecycle
 from . import journal as journal_mod
+from . import plan as plan_mod
 from .errors import SpecInvalid
 
 logger = Logger(child=True)
 
 PREFIX = "dataflows/"
+PLANS_PREFIX = "plans/"
 SUFFIXES = (".yaml", ".yml", ".json")
 ERRORS_SUFFIX = ".errors.json"
+PLAN_SUFFIX = ".plan.json"
 REQUESTED = "aepflow.DataflowRequested"
 S3_CREATED, S3_DELETED = "Object Created", "Object Deleted"
 IDEMPOTENCY_SECONDS = 7 * 24 * 3600
@@ -51,7 +57,11 @@ def event_kind(event: dict[str, Any]) -> str | None:
     detail_type = event.get("detail-type")
     if event.get("source") == "aws.s3" and detail_type in (S3_CREATED, S3_DELETED):
         key = ((event.get("detail") or {}).get("object") or {}).get("key") or ""
-        if not key.startswith(PREFIX) or key.endswith(ERRORS_SUFFIX) or not key.lower().endswith(SUFFIXES):
+        if key.endswith((ERRORS_SUFFIX, PLAN_SUFFIX)) or not key.lower().endswith(SUFFIXES):
+            return None
+        if key.startswith(PLANS_PREFIX):
+            return "plan" if detail_type == S3_CREATED else None
+        if not key.startswith(PREFIX):
             return None
         return "created" if detail_type == S3_CREATED else "deleted"
     if detail_type == REQUESTED:
@@ -144,6 +154,21 @@ def _created(bucket: str, key: str, version: str | None) -> dict[str, Any]:
     return {"origin": origin, **outcome}
 
 
+def _planned(bucket: str, key: str, version: str | None) -> dict[str, Any]:
+    """A spec under plans/: its plan beside it, nothing changed."""
+    key, data = _read_object(bucket, key, version)
+    try:
+        report: dict[str, Any] = plan_mod.of(document.read(data, json_only=key.lower().endswith(".json")))
+        written, action = key + PLAN_SUFFIX, "planned"
+    except SpecInvalid as exc:
+        report = {**error_report(exc), "status": "INVALID"}
+        written, action = key + ERRORS_SUFFIX, "rejected"
+    report.update(bucket=bucket, key=key, versionId=version, checkedAt=_now_iso())
+    _s3().put_object(Bucket=bucket, Key=written, Body=json.dumps(report, indent=1, default=str).encode(),
+                     ContentType="application/json")
+    return {"action": action, "origin": f"s3://{bucket}/{key}", "written": written, "plan": report.get("action")}
+
+
 def _deleted(bucket: str, key: str) -> dict[str, Any]:
     origin = f"s3://{bucket}/{key}"
     if os.environ.get("TEARDOWN_ON_SPEC_DELETE", "false").lower() != "true":
@@ -176,6 +201,8 @@ def process(request: dict[str, Any]) -> dict[str, Any]:
     bucket, obj = (detail.get("bucket") or {}).get("name"), detail.get("object") or {}
     if kind == "created":
         return _created(bucket, obj["key"], obj.get("version-id"))
+    if kind == "plan":
+        return _planned(bucket, obj["key"], obj.get("version-id"))
     return _deleted(bucket, obj["key"])
 
 
