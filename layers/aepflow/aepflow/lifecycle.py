@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 
 from . import journal as journal_mod
 from . import monitor, naming, resources, runtime
-from .client import AepClient
+from .client import AepClient, segment
 from .errors import AepflowError, AepNotFound, AepPreconditionFailed, AepValidationError, SpecInvalid
 from .mapping import mapping_set_body
 from .provisioning import schedule_params, schedule_params_for_request, validate_spec
@@ -78,7 +78,7 @@ def _table():
 
 
 def _sfn():
-    return boto3.client("stepfunctions")
+    return runtime.aws_client("stepfunctions")
 
 
 def _now_iso() -> str:
@@ -432,7 +432,7 @@ def update(name: str, patch: dict[str, Any], *, if_match: str | None = None,
         body = mapping_set_body(name=naming.mapping_set(new), schema_id=ids["schemaId"], rules=new.mapping,
                                 dialect=resolved.mappingDialect)
         try:
-            answer = client.request("PUT", "conversion", f"/mappingSets/{ids['mappingId']}", json=body)
+            answer = client.request("PUT", "conversion", f"/mappingSets/{segment(ids['mappingId'])}", json=body)
         except AepValidationError as exc:
             raise _aep_refusal(exc, "mapping") from None
         mapping_version = int((answer or {}).get("version", 0))
@@ -445,7 +445,7 @@ def update(name: str, patch: dict[str, Any], *, if_match: str | None = None,
             etag = flow.get("etag")
             break
         try:
-            answer = client.patch("flowservice", f"/flows/{flow_id}", json=ops,
+            answer = client.patch("flowservice", f"/flows/{segment(flow_id)}", json=ops,
                                   headers={"If-Match": etag or flow.get("etag") or ""})
             etag = (answer or {}).get("etag") or etag
             changes.extend({"scheduleParams": "schedule", "description": "description"}[field]
@@ -461,7 +461,7 @@ def update(name: str, patch: dict[str, Any], *, if_match: str | None = None,
             raise _aep_refusal(exc, "schedule") from None
     if new.enabled != old.enabled or (flow.get("state") == "disabled") == new.enabled:
         op = "ENABLE" if new.enabled else "DISABLE"
-        answer = client.post("flowservice", f"/flows/{flow_id}/action", params={"op": op},
+        answer = client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": op},
                              headers={"If-Match": etag} if etag else None)
         etag = (answer or {}).get("etag") or etag
         changes.append("enabled")
