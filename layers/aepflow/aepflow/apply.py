@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import copy
 from typing import Any
-from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
 
 from . import journal as journal_mod
 from . import live as live_mod
 from . import naming, records, resources, runtime, source_secrets
-from .client import AepClient
+from .client import AepClient, segment
 from .errors import (AepNotFound, AepPreconditionFailed, AepValidationError, ChangeRefused, DataflowNotFound,
                      DataflowPreconditionFailed, SpecInvalid)
 from .mapping import mapping_set_body
@@ -136,7 +135,7 @@ class Applier:
         body = mapping_set_body(name=naming.mapping_set(spec), schema_id=self.ids["schemaId"], rules=spec.mapping,
                                 dialect=resolved.mappingDialect)
         try:
-            answer = self.client.request("PUT", "conversion", f"/mappingSets/{quote(self.ids['mappingId'], safe='')}",
+            answer = self.client.request("PUT", "conversion", f"/mappingSets/{segment(self.ids['mappingId'])}",
                                          json=body)
         except AepValidationError as exc:
             raise _refusal(exc, "mapping") from None
@@ -164,7 +163,7 @@ class Applier:
                 etag = flow.get("etag") if attempt else etag
                 break
             try:
-                answer = self.client.patch("flowservice", f"/flows/{quote(flow_id, safe='')}", json=ops,
+                answer = self.client.patch("flowservice", f"/flows/{segment(flow_id)}", json=ops,
                                            headers={"If-Match": etag or ""})
                 etag = (answer or {}).get("etag") or etag
                 self.changed.extend(f"flow.{c.field}" for c in changes
@@ -183,7 +182,7 @@ class Applier:
                 raise _refusal(exc, "schedule") from None
         if flow.get("state") != ("enabled" if self.inputs.spec.enabled else "disabled"):
             op = "ENABLE" if self.inputs.spec.enabled else "DISABLE"
-            answer = self.client.post("flowservice", f"/flows/{quote(flow_id, safe='')}/action", params={"op": op},
+            answer = self.client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": op},
                                       headers={"If-Match": etag} if etag else None)
             etag = (answer or {}).get("etag") or etag
             self.changed.append("flow.state")
@@ -244,7 +243,7 @@ def patch_connection(client: AepClient, kind: str, resource_id: str, ops: list[d
     flow-service.yaml types the body of PATCH /connections/{id} as ONE PatchInstruction (seed 002
     sends an array; the spec wins), so a base connection gets one PATCH per change, each with the
     etag the previous one answered; source and target connections take the array."""
-    path = f"{CONNECTION_COLLECTION[kind]}/{quote(resource_id, safe='')}"
+    path = f"{CONNECTION_COLLECTION[kind]}/{segment(resource_id)}"
     bodies: list[Any] = list(ops) if kind == "baseConnection" else [ops]
     for body in bodies:
         for attempt in range(2):
@@ -264,7 +263,7 @@ def test_connection(client: AepClient, connection_id: str) -> bool:
     """GET /connections/{id}/test (flow-service.yaml testConnection): `result` is true when AEP
     could connect to the source with the connection's credentials."""
     try:
-        answer = client.get("flowservice", f"/connections/{quote(connection_id, safe='')}/test") or {}
+        answer = client.get("flowservice", f"/connections/{segment(connection_id)}/test") or {}
     except (AepValidationError, AepNotFound) as exc:
         logger.warning("connection test refused", extra={"connectionId": connection_id, "code": exc.code})
         return False

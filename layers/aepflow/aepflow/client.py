@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 from aws_lambda_powertools import Logger
@@ -47,6 +47,19 @@ def record_attempt(service: str, elapsed_ms: float, outcome: str) -> None:
         metrics.add_metric(name=f"{name}Errors", unit=MetricUnit.Count, value=1)
     elif outcome == "throttled":
         metrics.add_metric(name=f"{name}Throttled", unit=MetricUnit.Count, value=1)
+
+
+def segment(value: Any) -> str:
+    """One path segment, percent-encoded: an id read from a spec, a record or an AEP answer can
+    never add a segment, climb with .. or start a query (`../../flowservice/flows`, `x?limit=1`)."""
+    return quote(str(value), safe="")
+
+
+def _check_path(path: str) -> None:
+    """Defence in depth behind segment(): what aepflow builds is /a/b/c, nothing more."""
+    if not path.startswith("/") or any(c in path for c in "?#\\") or any(
+            part in (".", "..") for part in path.split("/")[1:]) or "//" in path:
+        raise ValueError(f"refusing to send a request to the unsafe path {path!r}")
 
 
 class AepClient:
@@ -101,6 +114,7 @@ class AepClient:
         cannot have applied it (429, or no connection); a 5xx or a timeout on a POST is
         raised so the caller can look the resource up before trying again."""
         method = method.upper()
+        _check_path(path)
         url = f"{self.settings.platform_url}{SERVICES[service]}{path}"
         safe = method in ("GET", "HEAD", "PUT", "DELETE") if retry_unsafe is None else retry_unsafe
         refreshed_token = False

@@ -25,7 +25,6 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
@@ -156,7 +155,7 @@ def check(*, sns=None, topic_arn: str | None = None, limit: int = 100_000) -> Dr
     started = time.monotonic()
     report = DriftReport()
     topic_arn = topic_arn or os.environ.get("ALERTS_TOPIC_ARN") or ""
-    sns = sns or boto3.client("sns")
+    sns = sns or runtime.aws_client("sns")
     by_sandbox: dict[str | None, list[records.Record]] = {}
     for rec in records.every(limit=limit):
         if rec.flow_id:

@@ -24,7 +24,7 @@ KINDS = ("baseConnection", "sourceConnection", "schema", "dataset", "targetConne
 
 
 def table():
-    return boto3.resource("dynamodb").Table(runtime.settings().table_name)
+    return runtime.table()
 
 
 def execution_key(execution: str) -> str:

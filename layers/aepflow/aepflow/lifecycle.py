@@ -11,7 +11,6 @@ import json
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
@@ -43,7 +42,7 @@ merge_patch, etag_matches = apply_mod.merge_patch, apply_mod.etag_matches
 
 
 def _sfn():
-    return boto3.client("stepfunctions")
+    return runtime.aws_client("stepfunctions")
 
 
 def execution_name(name: str, digest: str, generation: int = 0) -> str:
@@ -66,7 +65,7 @@ def state_machine_arn() -> str:
     if explicit:
         return explicit
     if "arn" not in _state_machine_arn:
-        answer = boto3.client("cloudformation").describe_stack_resource(
+        answer = runtime.aws_client("cloudformation").describe_stack_resource(
             StackName=os.environ["AEPFLOW_STACK_NAME"], LogicalResourceId="ProvisionDataflowStateMachine")
         _state_machine_arn["arn"] = answer["StackResourceDetail"]["PhysicalResourceId"]
     return _state_machine_arn["arn"]

@@ -7,9 +7,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable
-from urllib.parse import quote
 
-from .client import AepClient
+from .client import AepClient, segment
 from .errors import AepNotFound
 from .resources import FLOW_COLLECTIONS
 
@@ -40,7 +39,7 @@ class Live:
 
 def _get(client: AepClient, kind: str, resource_id: str) -> dict[str, Any] | None:
     try:
-        body = client.get("flowservice", f"{FLOW_COLLECTIONS[kind]}/{quote(resource_id, safe='')}") or {}
+        body = client.get("flowservice", f"{FLOW_COLLECTIONS[kind]}/{segment(resource_id)}") or {}
     except AepNotFound:
         return None
     items = body.get("items") if isinstance(body, dict) else None
@@ -51,7 +50,7 @@ def mapping_set(client: AepClient, mapping_id: str, version: Any = None) -> dict
     """GET /mappingSets/{id} (data-prep.yaml), at `version` when given."""
     params = {"version": str(version)} if version not in (None, "") else None
     try:
-        return client.get("conversion", f"/mappingSets/{quote(mapping_id, safe='')}", params=params)
+        return client.get("conversion", f"/mappingSets/{segment(mapping_id)}", params=params)
     except AepNotFound:
         return None
 

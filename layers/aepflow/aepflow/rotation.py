@@ -18,11 +18,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 
 from . import live as live_mod
-from . import records, runtime, source_secrets
+from . import records, runtime, secret_names, source_secrets
 from .apply import patch_connection, test_connection
 from .errors import AepflowError, DataflowNotFound
 from .provisioning import validate_spec
@@ -70,7 +69,7 @@ def _alert(rec: records.Record, message: str) -> None:
     text = scrub("\n".join([f"Dataflow: {rec.name}", f"Base connection: {rec.ids.get('baseConnectionId')}",
                             "Status: the source's new credentials did not reach AEP, or AEP cannot connect with them",
                             f"Reason: {message}"]))
-    boto3.client("sns").publish(
+    runtime.aws_client("sns").publish(
         TopicArn=topic, Subject=f"aepflow: credentials of {rec.name} not rotated"[:99], Message=text,
         MessageAttributes={"problem": {"DataType": "String", "StringValue": "credentials"},
                            "severity": {"DataType": "String", "StringValue": "critical"},
@@ -111,7 +110,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     secret = secret_of(event)
     if secret is None:
         return {"action": "ignored", "reason": "not a secret value change"}
-    if source_secrets.boundary_problem(secret):
+    if secret_names.boundary_problem(secret, runtime.settings()):
         return {"action": "ignored", "reason": "not a source secret", "secret": source_secrets.name_of(secret)}
     results = []
     for rec in users_of(secret):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -108,4 +107,4 @@ def start(name: str, body: Any = None, *, now: float | None = None) -> dict[str,
     run = items[0] if items else {}
     return {"name": name, "flowId": rec.flow_id, "runId": run.get("id"), "etag": run.get("etag"),
             "params": params, "status": "STARTED",
-            "links": {"runs": f"/dataflows/{quote(name, safe='')}/runs"}}
+            "links": {"runs": f"/dataflows/{name}/runs"}}

@@ -1,5 +1,6 @@
-"""Process-wide singletons: settings, credentials, the token provider and AEP clients.
-Built on first use and kept while the Lambda container is warm."""
+"""Process-wide singletons: settings, credentials, the token provider, AEP clients and AWS
+clients. Built on first use and kept while the Lambda container is warm: making a boto3 client
+loads its service model (tens of milliseconds), so a warm invocation reuses them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,36 @@ from .settings import Settings
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
+_local = threading.local()
+
+
+def aws_client(service: str):
+    """One boto3 client per service for the process (clients are thread-safe; making one is
+    not, hence the lock and a session of our own)."""
+    key = f"aws:{service}"
+    with _lock:
+        if key not in _state:
+            import boto3
+
+            session = _state.setdefault("aws-session", boto3.session.Session())
+            _state[key] = session.client(service)  # type: ignore[attr-defined]
+        return _state[key]
+
+
+def table():
+    """The dataflows table (DATAFLOWS_TABLE) as a boto3 Table, one per thread: resources are not
+    thread-safe. Forgotten by reset(), like the clients."""
+    name = settings().table_name
+    generation = _state.get("generation", 0)
+    cached = getattr(_local, "table", None)
+    if cached is None or cached[0] != (name, generation):
+        import boto3
+
+        with _lock:
+            session = _state.setdefault("aws-session", boto3.session.Session())
+            resource = session.resource("dynamodb")  # type: ignore[attr-defined]
+        cached = _local.table = ((name, generation), resource.Table(name))
+    return cached[1]
 
 
 def settings() -> Settings:
@@ -36,5 +67,7 @@ def aep_client(sandbox: str | None = None) -> AepClient:
 def reset() -> None:
     """Forget every cached object, secrets included (a cold start; used by the local stack and tests)."""
     with _lock:
+        generation = int(_state.get("generation", 0)) + 1  # type: ignore[call-overload]
         _state.clear()
+        _state["generation"] = generation
         parameters.clear_caches()
