@@ -1,4 +1,5 @@
-"""python -m local provision SPEC... | demo | serve  (see README.md)."""
+"""python -m local provision SPEC... | plan SPEC... | adopt FLOW_ID | rotate | drift | run | demo | serve
+(see README.md)."""
 
 from __future__ import annotations
 
@@ -91,14 +92,39 @@ def _watch(stack: Any, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return stack.messages()
 
 
+def in_rounds(specs: list[Any]) -> list[list[int]]:
+    """Indexes of `specs` in rounds: specs under one name are versions of one dataflow, applied in the
+    order given, one per round; different names go in the same round, provisioned concurrently."""
+    rounds: list[list[int]] = []
+    seen: dict[Any, int] = {}
+    for index, spec in enumerate(specs):
+        name = spec.get("name") if isinstance(spec, dict) and isinstance(spec.get("name"), str) else None
+        depth = seen.get(name, -1) + 1 if name is not None else 0
+        if name is not None:
+            seen[name] = depth
+        while len(rounds) <= depth:
+            rounds.append([])
+        rounds[depth].append(index)
+    return rounds
+
+
+def _provision_in_rounds(stack: Any, specs: list[Any]) -> list[dict[str, Any]]:
+    readable = [i for i, s in enumerate(specs) if not isinstance(s, Unreadable)]
+    results: dict[int, dict[str, Any]] = {}
+    for round_ in in_rounds([specs[i] for i in readable]):
+        indexes = [readable[i] for i in round_]
+        for index, result in zip(indexes, stack.provision([specs[i] for i in indexes])):
+            results[index] = result
+    return [s.result() if isinstance(s, Unreadable) else results[i] for i, s in enumerate(specs)]
+
+
 def _run(args: argparse.Namespace, specs: list[Any], out, watch: bool = False) -> list[dict[str, Any]]:
     from local.stack import LocalStack
 
     secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
     with LocalStack(latency_ms=args.latency_ms, fault_rate=args.faults, seed=args.seed, secrets=secrets) as stack:
         started = time.monotonic()
-        results = iter(stack.provision([s for s in specs if not isinstance(s, Unreadable)]))
-        ordered = [s.result() if isinstance(s, Unreadable) else next(results) for s in specs]
+        ordered = _provision_in_rounds(stack, specs)
         elapsed = time.monotonic() - started
         stack.emulator.set_faults(latency_ms=0, fault_rate=0.0)
         if args.record:
@@ -128,6 +154,33 @@ def main(argv: list[str] | None = None) -> int:
     scenario.add_argument("--runs-per-flow", type=int, default=4, help="schedule intervals each flow runs for")
     scenario.add_argument("--alerts", metavar="FILE", help="write every message that reached SNS as a JSON line")
     _options(scenario)
+    plan = sub.add_parser("plan", help="plan each spec against what --current provisioned (GETs only): a table, "
+                                       "or JSON Lines with --json")
+    plan.add_argument("specs", nargs="+", metavar="SPEC")
+    plan.add_argument("--current", action="append", default=[], metavar="SPEC",
+                      help="provision this spec first (repeatable): what the plan is made against")
+    plan.add_argument("--json", action="store_true", help="one JSON plan per line")
+    _options(plan)
+    adopt = sub.add_parser("adopt", help="bring a flow aepflow did not make under management: its spec as YAML")
+    adopt.add_argument("flow_id", nargs="?", metavar="FLOW_ID")
+    adopt.add_argument("--hand-made", action="store_true",
+                       help="first make a flow in the emulator with AEP's own API, as the UI would, and adopt it")
+    adopt.add_argument("--name", help="the dataflow's name (default: from the flow's name)")
+    _options(adopt)
+    rotate = sub.add_parser("rotate", help="provision SPEC, put a new value of its source secret, and show it reach AEP")
+    rotate.add_argument("spec", metavar="SPEC")
+    rotate.add_argument("--value", required=True, metavar="JSON", help="the secret's new value (a JSON object)")
+    _options(rotate)
+    drift = sub.add_parser("drift", help="provision SPEC, change its flow behind aepflow's back, run the drift check")
+    drift.add_argument("spec", metavar="SPEC")
+    drift.add_argument("--change", choices=("disable", "rename", "delete"), default="disable")
+    drift.add_argument("--checks", type=int, default=2, help="how many drift checks to run (default 2)")
+    _options(drift)
+    run = sub.add_parser("run", help="provision SPEC (frequency: once), start a run on demand, watch it")
+    run.add_argument("spec", metavar="SPEC")
+    run.add_argument("--window", nargs=2, type=int, metavar=("START", "END"), help="epoch seconds")
+    run.add_argument("--outcome", help="what the emulator makes of the run (success, failed, partial, ...)")
+    _options(run)
     serve = sub.add_parser("serve", help="keep the local stack up with its API and S3 on 127.0.0.1 until interrupted")
     serve.add_argument("--port", type=int, default=0, help="port of the API (default: any free port)")
     serve.add_argument("--secrets", metavar="FILE", help="JSON object, secret name to value, for the local Secrets Manager")
@@ -146,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve_forever(out, port=args.port, secrets=secrets)
         if args.command == "monitor-scenario":
             return _monitor_scenario(args, out)
+        if args.command in ("plan", "adopt", "rotate", "drift", "run"):
+            return _declarative(args, out)
         if args.command == "provision":
             results = _run(args, [_read_spec(p) for p in args.specs], out)
             for path, result in zip(args.specs, results):
@@ -159,6 +214,36 @@ def main(argv: list[str] | None = None) -> int:
         return _exit_code(results)
     finally:
         sys.stdout = out
+
+
+def _declarative(args: argparse.Namespace, out) -> int:
+    from local import declarative
+    from local.stack import LocalStack
+
+    secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
+    with LocalStack(latency_ms=args.latency_ms, fault_rate=args.faults, seed=args.seed, secrets=secrets) as stack:
+        try:
+            if args.command == "plan":
+                specs = [_read_spec(p) for p in args.specs]
+                unreadable = [s for s in specs if isinstance(s, Unreadable)]
+                for spec in unreadable:
+                    out.write(json.dumps(spec.result()) + "\n")
+                code = declarative.plan(stack, [s for s in specs if not isinstance(s, Unreadable)],
+                                        [_read_spec(p) for p in args.current], out, args.json)
+                code = 2 if unreadable else code
+            elif args.command == "adopt":
+                code = declarative.adopt(stack, args.flow_id, args.hand_made, args.name, out, sys.stderr)
+            elif args.command == "rotate":
+                code = declarative.rotate(stack, load_spec(args.spec), json.loads(args.value), out)
+            elif args.command == "drift":
+                code = declarative.drift(stack, load_spec(args.spec), args.change, args.checks, out)
+            else:
+                code = declarative.run(stack, load_spec(args.spec), args.window, args.outcome, out)
+        finally:
+            if args.record:
+                _write_lines(args.record, stack.emulator.records)
+    out.flush()
+    return code
 
 
 def _print_demo(out, paths: list[Path], results: list[dict[str, Any]], summary: dict[str, Any]) -> None:

@@ -146,6 +146,12 @@ def describe(flow_id: str, *, name: str | None = None, sandbox: str | None = Non
     return parsed.model_dump(mode="json", by_alias=True, exclude_none=True), ids, etags
 
 
+def as_yaml(spec: dict[str, Any]) -> str:
+    """The spec as a person would write it: what differs from the defaults (it parses back to the same spec)."""
+    short = parse_spec(spec).model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
+    return yaml.safe_dump(short, sort_keys=False, allow_unicode=True)
+
+
 def adopt(flow_id: str, *, name: str | None = None, sandbox: str | None = None) -> dict[str, Any]:
     """Record the flow as managed under `name` and answer its spec (JSON and YAML) and its plan."""
     spec, ids, etags = describe(flow_id, name=name, sandbox=sandbox)
@@ -153,4 +159,4 @@ def adopt(flow_id: str, *, name: str | None = None, sandbox: str | None = None) 
     records.create(spec["name"], spec, ids, connector=connector, etags=etags, origin="adopt")
     plan, _ = plan_mod.make(spec)
     return {"name": spec["name"], "flowId": flow_id, "status": "ACTIVE", "spec": spec,
-            "yaml": yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), "plan": plan.to_dict()}
+            "yaml": as_yaml(spec), "plan": plan.to_dict()}

@@ -156,10 +156,10 @@ def check(*, sns=None, topic_arn: str | None = None, limit: int = 100_000) -> Dr
     report = DriftReport()
     topic_arn = topic_arn or os.environ.get("ALERTS_TOPIC_ARN") or ""
     sns = sns or runtime.aws_client("sns")
-    by_sandbox: dict[str | None, list[records.Record]] = {}
+    by_sandbox: dict[str, list[records.Record]] = {}
     for rec in records.every(limit=limit):
-        if rec.flow_id:
-            by_sandbox.setdefault(rec.sandbox, []).append(rec)
+        if rec.flow_id:  # a spec without a sandbox is in the AEP credentials' one
+            by_sandbox.setdefault(runtime.aep_client(rec.sandbox).sandbox, []).append(rec)
     for sandbox, group in by_sandbox.items():
         client = runtime.aep_client(sandbox)
         before = client.calls

@@ -1,0 +1,160 @@
+"""The declarative commands of `python -m local`, each on a fresh local stack:
+
+- plan SPEC... [--current SPEC...]: the plan of each SPEC against what the --current specs provisioned
+  (GETs only), as a table, or JSON Lines with --json;
+- adopt FLOW_ID | --hand-made: bring a flow aepflow did not make under management; its spec as YAML on
+  stdout, its plan (no change) on stderr;
+- rotate SPEC --value JSON: a new value of the spec's source secret reaches AEP (PATCH /connections);
+- drift SPEC [--change disable|rename|delete]: a change behind aepflow's back, the drift check run twice;
+- run SPEC [--window START END]: a run on demand, watched by the run monitor.
+
+Each prints what AEP was asked, so what the command claims can be read off the requests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+EVENT_SOURCE = "secretsmanager.amazonaws.com"
+
+
+def _calls(stack, since: int, *, reads: bool = True) -> list[dict[str, Any]]:
+    """The AEP requests after `since`: method, path, status, If-Match (IMS token requests left out)."""
+    out = []
+    for record in stack.emulator.records[since:]:
+        if "/ims/" in record["path"] or (not reads and record["method"] == "GET"):
+            continue
+        entry = {"method": record["method"], "path": record["path"], "status": record["status"]}
+        if record["headers"].get("If-Match"):
+            entry["ifMatch"] = record["headers"]["If-Match"]
+        if record["method"] in ("PATCH", "POST", "PUT"):
+            entry["body"] = record["body"]
+        out.append(entry)
+    return out
+
+
+def _provision(stack, specs: list[Any]) -> list[dict[str, Any]]:
+    results = stack.provision(specs)
+    for result in results:
+        if result["status"] != "ACTIVE":
+            raise SystemExit(f"{result['name']}: {result['status']} {json.dumps(result['errors'])}")
+    return results
+
+
+def plan(stack, specs: list[Any], current: list[Any], out, as_json: bool) -> int:
+    from aepflow import lifecycle
+    from aepflow import plan as plan_mod
+    from aepflow.errors import SpecInvalid
+
+    if current:
+        _provision(stack, current)
+    plans, status = [], 0
+    for spec in specs:
+        try:
+            plans.append(lifecycle.plan(spec))
+        except SpecInvalid as exc:
+            status = 2
+            plans.append({"name": spec.get("name") if isinstance(spec, dict) else None, "action": "invalid",
+                          "resources": [], "problems": exc.problems})
+    if as_json:
+        for found in plans:
+            out.write(json.dumps(found) + "\n")
+    else:
+        out.write(plan_mod.table([p for p in plans if p["action"] != "invalid"]))
+        for found in plans:
+            if found["action"] == "invalid":
+                out.write(f"{found['name']}: INVALID\n" + "".join(
+                    f"  {p['path']}: {p['message']}\n" for p in found["problems"]))
+    return status
+
+
+def adopt(stack, flow_id: str | None, hand_made: bool, name: str | None, out, err) -> int:
+    from aepflow import lifecycle
+    from aepflow import plan as plan_mod
+
+    from local import handmade
+
+    if hand_made:
+        flow_id = handmade.make_flow()["flowId"]
+        err.write(f"made flow {flow_id} in the emulator with AEP's own API (not aepflow's provisioning)\n")
+    before = len(stack.emulator.records)
+    adopted = lifecycle.adopt(flow_id or "", name=name)
+    methods = sorted({r["method"] for r in _calls(stack, before)})
+    out.write(adopted["yaml"])
+    err.write(f"adopted as {adopted['name']}; AEP calls: {', '.join(methods)}; the plan right after:\n")
+    err.write(plan_mod.table([adopted["plan"]]))
+    return 0 if adopted["plan"]["action"] == "none" else 1
+
+
+def rotate(stack, spec: dict[str, Any], value: dict[str, Any], out) -> int:
+    from aepflow import records
+
+    [result] = _provision(stack, [spec])
+    secret = spec["source"]["credentialsSecret"]
+    before = len(stack.emulator.records)
+    answer = boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(value))
+    # What CloudTrail delivers to EventBridge for PutSecretValue (the local stack has no CloudTrail).
+    boto3.client("events").put_events(Entries=[{
+        "Source": "aws.secretsmanager", "DetailType": "AWS API Call via CloudTrail",
+        "Detail": json.dumps({"eventSource": EVENT_SOURCE, "eventName": "PutSecretValue",
+                              "requestParameters": {"secretId": secret}, "responseElements": {"arn": answer["ARN"]}})}])
+    calls = _calls(stack, before)
+    rec = records.record(spec["name"])
+    out.write(json.dumps({"name": spec["name"], "baseConnectionId": result["baseConnectionId"],
+                          "secretVersion": answer["VersionId"], "recorded": rec.credentials if rec else None,
+                          "aepCalls": calls, "alerts": stack.messages()}, indent=1) + "\n")
+    changed = [c for c in calls if c["method"] != "GET"]
+    return 0 if [c["method"] for c in changed] == ["PATCH"] and changed[0].get("ifMatch") else 1
+
+
+CHANGES = {"disable": lambda emu, flow: emu.ui_action(flow, "DISABLE"),
+           "rename": lambda emu, flow: emu.ui_patch("flow", flow, [{"op": "replace", "path": "/name",
+                                                                    "value": "renamed in the UI"}]),
+           "delete": lambda emu, flow: emu.ui_delete_flow(flow)}
+
+
+def drift(stack, spec: dict[str, Any], change: str, checks: int, out) -> int:
+    [result] = _provision(stack, [spec])
+    stack.messages()  # what provisioning sent is not drift
+    CHANGES[change](stack.emulator, result["flowId"])
+    reports = []
+    for _ in range(checks):
+        report, failed = stack.invoke(_function(stack, "DriftFunction"), {"source": "aws.scheduler"})
+        if failed:
+            raise SystemExit(f"drift check failed: {report}")
+        reports.append({k: report[k] for k in ("checked", "drifted", "alerted", "unchanged", "reverted", "aepCalls")})
+    alerts = stack.messages()
+    out.write(json.dumps({"name": spec["name"], "change": change, "checks": reports, "alerts": len(alerts)}, indent=1)
+              + "\n")
+    for alert in alerts:
+        out.write(f"\n{alert['Subject']}\n{json.loads(alert['Message'])['text']}\n")
+    return 0 if len(alerts) == 1 else 1
+
+
+def run(stack, spec: dict[str, Any], window: list[int] | None, outcome: str | None, out) -> int:
+    from aepflow import lifecycle
+
+    [result] = _provision(stack, [spec])
+    stack.emulator.advance(seconds=0)  # the flow's own one-time run, from its schedule, comes first
+    if outcome:
+        stack.emulator.set_run_outcomes(result["flowId"], [outcome])
+    stack.messages()
+    before = len(stack.emulator.records)
+    body = {"windowStartTime": window[0], "windowEndTime": window[1]} if window else None
+    started = lifecycle.start_run(spec["name"], body)
+    posted = [c for c in _calls(stack, before, reads=False) if c["path"].endswith("/runs")]
+    stack.emulator.advance(minutes=10)
+    polled = stack.run_monitor()
+    runs = lifecycle.runs(spec["name"])
+    mine = next((r for r in runs["runs"] if r["id"] == started["runId"]), None)
+    out.write(json.dumps({"started": started, "request": posted, "run": mine,
+                          "monitor": {k: polled.get(k) for k in ("runs_seen", "problems", "alerts_sent")},
+                          "alerts": [a["Subject"] for a in stack.messages()]}, indent=1) + "\n")
+    return 0 if mine is not None else 1
+
+
+def _function(stack, logical: str) -> str:
+    return next(name for name, fn in stack.functions.items() if fn["logical"] == logical)
+
