@@ -330,7 +330,7 @@ ROUTES = (("POST", r"/dataflows"), ("GET", r"/dataflows"), ("GET", r"/dataflows/
                      **_ok(200, "dryRun=true: the plan, and nothing changed", "PlanView"),
                      **_COMMON_ERRORS, **_CONFLICT, **_BODY_ERRORS, **_AEP_ERRORS})
 def post_dataflow(spec: Annotated[dict[str, Any], Body(description="The dataflow spec v1, as JSON or YAML")],
-                  dryRun: Annotated[StrictBool, Query(description="true: answer the plan (what would be created, "
+                  dryRun: Annotated[bool, Query(description="true: answer the plan (what would be created, "
                                                                   "updated in place or replaced) and change "
                                                                   "nothing; GETs only")] = False) -> Response[Accepted | PlanView]:
     if dryRun:

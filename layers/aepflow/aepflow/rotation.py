@@ -96,12 +96,13 @@ def rotate_one(rec: records.Record) -> dict[str, Any]:
     tested = test_connection(client, connection_id or "")
     result: dict[str, Any] = {"name": rec.name, "action": "rotated", "baseConnectionId": connection_id,
                               "version": version, "connectionTest": tested}
+    # The connection's new etag is aepflow's doing (not drift); the version is recorded only once
+    # AEP could connect with it, so a failed test leaves the next event to send it again.
+    credentials = {"secret": secret_name, "version": version} if tested else rec.credentials
+    records.save(rec, rec.spec, rec.ids, etags={**rec.etags, "baseConnection": etag}, credentials=credentials)
     if not tested:
         _alert(rec, f"GET /connections/{connection_id}/test answered false after the new credentials were sent")
         result["action"] = "rotated-test-failed"
-        return result  # the record keeps the old version: the next event sends it again
-    etags = {**rec.etags, "baseConnection": etag}
-    records.save(rec, rec.spec, rec.ids, etags=etags, credentials={"secret": secret_name, "version": version})
     return result
 
 

@@ -1,0 +1,244 @@
+"""Declarative all the way, on one local stack shared by the module: a plan makes GETs only and says
+update, replace (and why) or none; PATCH applies in place with If-Match (a mapping is a new mapping
+version); a rotated secret reaches AEP in one PATCH /connections; a change behind aepflow's back is
+one drift alert; a hand-made flow is adopted with an empty plan; a run on demand is watched."""
+
+import copy
+import json
+
+import boto3
+import pytest
+import yaml
+
+from local import handmade, sigv4
+from local.examples import example, load_spec
+from local.serve import dispatch
+from local.stack import LocalStack
+
+ONCE = "examples/on-demand/salesforce-accounts-once.yaml"
+
+
+def variant(prefix: str, name: str) -> dict:
+    """Example `prefix` under another name, with its own schema and dataset where it creates them."""
+    spec = example(prefix)
+    spec["name"] = name
+    create = spec["target"]["schema"].get("create")
+    if create:
+        create["title"] = f"{create['title']} ({name})"
+    if spec["target"]["dataset"].get("create"):
+        spec["target"]["dataset"]["create"]["name"] = f"dataset of {name}"
+    return spec
+
+
+SPECS = {"schedule": variant("004", "acme-plan-schedule"), "mapping": variant("004", "acme-patch-mapping"),
+         "rotate": variant("004", "acme-rotate"), "drift": variant("004", "acme-drift"),
+         "once": load_spec(ONCE)}
+# The rotated dataflow has a secret of its own: a rotation reaches every dataflow using its secret.
+ROTATED = "aep/sources/acme-rotate"
+SPECS["rotate"]["source"]["credentialsSecret"] = ROTATED
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with LocalStack(secrets={ROTATED: {"connectionString": "Driver=Oracle;Host=db.acme.example;Password=first"}}) \
+            as running:
+        results = running.provision(list(SPECS.values()))
+        assert [r["status"] for r in results] == ["ACTIVE"] * len(SPECS), results
+        running.provisioned = {key: result for key, result in zip(SPECS, results)}
+        running.messages()
+        yield running
+
+
+def api(stack, method, path, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    signed = sigv4.sign(method, f"http://127.0.0.1{path}", data, {"Content-Type": "application/json", **(headers or {})},
+                        access_key=sigv4.LOCAL_ACCESS_KEY, secret_key=sigv4.LOCAL_SECRET_KEY, region="us-east-1")
+    status, answer_headers, raw = dispatch(stack, method, path, signed, data)
+    return status, json.loads(raw or b"null")
+
+
+def since(stack, mark):
+    return [r for r in stack.emulator.records[mark:] if "/ims/" not in r["path"]]
+
+
+def test_a_plan_makes_only_gets_and_says_update_or_replace_and_why(stack):
+    spec = SPECS["schedule"]
+    mark = len(stack.emulator.records)
+    status, same = api(stack, "POST", "/dataflows?dryRun=true", spec)
+    assert status == 200 and same["action"] == "none" and same["managed"] is True
+    changed = copy.deepcopy(spec)
+    changed["schedule"]["interval"] = 30
+    status, update = api(stack, "POST", "/dataflows?dryRun=true", changed)
+    assert status == 200 and update["action"] == "update"
+    [flow] = [r for r in update["resources"] if r["kind"] == "flow"]
+    assert flow["changes"] == [{"field": "scheduleParams.interval", "old": "15", "new": "30",
+                                "how": "PATCH /flows/{id} /scheduleParams/interval"}]
+    other_table = copy.deepcopy(spec)
+    other_table["source"]["table"] = "ADMIN.OTHER"
+    status, replace = api(stack, "POST", "/dataflows?dryRun=true", other_table)
+    by_kind = {r["kind"]: r for r in replace["resources"]}
+    assert replace["action"] == "replace"
+    assert by_kind["sourceConnection"]["action"] == "replace"
+    assert [(c["field"], c["old"], c["new"], c["how"]) for c in by_kind["sourceConnection"]["changes"]] == [
+        ("params.path", "ADMIN.E2E", "ADMIN.OTHER", None)]
+    assert "new source connection" in by_kind["sourceConnection"]["reasons"][0]
+    assert by_kind["flow"]["action"] == "replace" and by_kind["baseConnection"]["action"] == "none"
+    status, new = api(stack, "POST", "/dataflows?dryRun=true", dict(spec, name="acme-never-provisioned"))
+    assert status == 200 and new["action"] == "create" and new["managed"] is False
+    requests = since(stack, mark)
+    assert requests and {r["method"] for r in requests} == {"GET"}
+    # Nothing changed: the flow is the one provisioned, with its etag.
+    flow_now = next(f for f in stack.emulator.dump_state()["flows"] if f["id"] == stack.provisioned["schedule"]["flowId"])
+    assert flow_now["etag"] == stack.provisioned["schedule"]["etag"]
+
+
+def test_the_bucket_writes_a_plan_beside_a_spec_put_under_plans(stack):
+    bucket = stack.buckets["SpecsBucket"]
+    s3 = boto3.client("s3")
+    changed = copy.deepcopy(SPECS["schedule"])
+    changed["description"] = "planned from the bucket"
+    s3.put_object(Bucket=bucket, Key="plans/oracle.yaml", Body=yaml.safe_dump(changed).encode())
+    report = json.loads(s3.get_object(Bucket=bucket, Key="plans/oracle.yaml.plan.json")["Body"].read())
+    assert report["action"] == "update" and report["key"] == "plans/oracle.yaml"
+    fields = {(r["kind"], c["field"]) for r in report["resources"] for c in r["changes"]}
+    assert fields == {("flow", "description"), ("sourceConnection", "description")}
+    s3.put_object(Bucket=bucket, Key="plans/bad.yaml", Body=b"name: x\n")
+    errors = json.loads(s3.get_object(Bucket=bucket, Key="plans/bad.yaml.errors.json")["Body"].read())
+    assert errors["status"] == "INVALID" and errors["problems"]
+
+
+def test_a_mapping_change_is_applied_in_place_as_a_new_mapping_version(stack):
+    provisioned = stack.provisioned["mapping"]
+    mapping = SPECS["mapping"]["mapping"] + [{"source": "EMAIL", "destination": "personalEmail.address"}]
+    mark = len(stack.emulator.records)
+    status, updated = api(stack, "PATCH", "/dataflows/acme-patch-mapping", {"mapping": mapping},
+                          {"If-Match": provisioned["etag"]})
+    assert status == 200, updated
+    assert updated["changed"] == ["mapping"] and updated["ids"]["flowId"] == provisioned["flowId"]
+    assert updated["ids"]["mappingVersion"] == 1 and updated["etag"] != provisioned["etag"]
+    writes = [(r["method"], r["path"].rsplit("/", 2)[-2]) for r in since(stack, mark) if r["method"] != "GET"]
+    assert writes == [("PUT", "mappingSets"), ("PATCH", "flows")]
+    state = stack.emulator.dump_state()
+    flow = next(f for f in state["flows"] if f["id"] == provisioned["flowId"])
+    assert {"name": "Mapping", "params": {"mappingId": provisioned["mappingId"], "mappingVersion": "1"}} \
+        in flow["transformations"]
+    [mapping_set] = [m for m in state["mappingSets"] if m["id"] == provisioned["mappingId"]]
+    assert mapping_set["version"] == 1 and len(mapping_set["mappings"]) == 4
+    status, again = api(stack, "POST", "/dataflows?dryRun=true", updated["spec"])
+    assert again["action"] == "none"
+
+
+def _secret_put(stack, secret: str, value: dict) -> str:
+    sm = boto3.client("secretsmanager")
+    answer = sm.put_secret_value(SecretId=secret, SecretString=json.dumps(value))
+    boto3.client("events").put_events(Entries=[{
+        "Source": "aws.secretsmanager", "DetailType": "AWS API Call via CloudTrail",
+        "Detail": json.dumps({"eventSource": "secretsmanager.amazonaws.com", "eventName": "PutSecretValue",
+                              "requestParameters": {"secretId": secret}, "responseElements": {"arn": answer["ARN"]}})}])
+    return answer["VersionId"]
+
+
+def test_a_rotated_secret_reaches_aep_in_one_patch_with_if_match_and_nothing_else_changes(stack):
+    from aepflow import records
+    provisioned = stack.provisioned["rotate"]
+    connection = provisioned["baseConnectionId"]
+    before = stack.emulator.dump_state()
+    etag = next(c for c in before["connections"] if c["id"] == connection)["etag"]
+    mark = len(stack.emulator.records)
+    version = _secret_put(stack, ROTATED,
+                          {"connectionString": "Driver=Oracle;Host=db.acme.example;Password=rotated-one"})
+    requests = since(stack, mark)
+    writes = [r for r in requests if r["method"] != "GET"]
+    assert [(r["method"], r["path"]) for r in writes] == [
+        ("PATCH", f"/data/foundation/flowservice/connections/{connection}")]
+    assert writes[0]["headers"]["If-Match"] == etag and writes[0]["status"] == 200
+    assert writes[0]["body"] == {"op": "replace", "path": "/auth/params", "value": {"connectionString": "***"}}
+    assert any(r["path"].endswith(f"/connections/{connection}/test") for r in requests)
+    after = stack.emulator.dump_state()
+    for kind in ("flows", "sourceConnections", "targetConnections", "mappingSets"):
+        assert after[kind] == before[kind], kind
+    assert records.record("acme-rotate").credentials == {"secret": ROTATED, "version": version}
+    assert not [m for m in stack.messages() if "credentials" in (m["Subject"] or "")]
+    # The source refuses the next value: the test after the PATCH fails, and that is alerted.
+    stack.emulator.set_connection_test(connection, False)
+    _secret_put(stack, ROTATED, {"connectionString": "Driver=Oracle;Password=rotated-two"})
+    alerts = [m for m in stack.messages() if "credentials" in (m["Subject"] or "")]
+    assert [a["MessageAttributes"]["problem"] for a in alerts] == ["credentials"]
+    assert records.record("acme-rotate").credentials["version"] == version  # still the one AEP accepted
+    stack.emulator.set_connection_test(connection, True)
+
+
+def _drift_check(stack):
+    report, failed = stack.invoke("aepflow-local-DriftFunction", {"source": "aws.scheduler"})
+    assert not failed, report
+    return report
+
+
+def test_a_flow_disabled_behind_aepflows_back_gets_exactly_one_drift_alert(stack):
+    flow_id = stack.provisioned["drift"]["flowId"]
+    stack.messages()
+    stack.emulator.ui_action(flow_id, "DISABLE", user="jane.doe@acme.example")
+    first, second = _drift_check(stack), _drift_check(stack)
+    assert first["alerted"] == 1 and second["alerted"] == 0 and second["unchanged"] >= 1
+    assert first["listCalls"] == {"flow": 1, "sourceConnection": 1, "baseConnection": 1, "targetConnection": 1}
+    alerts = [m for m in stack.messages() if m["MessageAttributes"].get("problem") == "drift"]
+    assert len(alerts) == 1 and alerts[0]["MessageAttributes"]["dataflow"] == "acme-drift"
+    document = json.loads(alerts[0]["Message"])
+    [difference] = document["alert"]["differences"]
+    assert (difference["kind"], difference["field"], difference["old"], difference["new"]) == (
+        "flow", "state", "enabled", "disabled")
+    assert difference["changedBy"] == "jane.doe@acme.example" and difference["changedAt"]
+    status, view = api(stack, "GET", "/dataflows/acme-drift")
+    assert view["drift"]["differences"][0]["field"] == "state"
+    # Another change is another alert; with onDrift: revert the spec is applied again.
+    status, _ = api(stack, "PATCH", "/dataflows/acme-drift", {"onDrift": "revert", "enabled": False})
+    assert status == 200
+    stack.emulator.ui_patch("flow", flow_id, [{"op": "replace", "path": "/description", "value": "by hand"}])
+    report = _drift_check(stack)
+    assert report["alerted"] == 1 and report["reverted"] == 1
+    flow = next(f for f in stack.emulator.dump_state()["flows"] if f["id"] == flow_id)
+    assert flow["description"] == SPECS["drift"]["description"] and flow["state"] == "disabled"
+    assert _drift_check(stack)["drifted"] == 0  # reverted: AEP matches the record again
+    assert api(stack, "GET", "/dataflows/acme-drift")[1]["drift"] is None
+
+
+def test_a_flow_made_outside_aepflow_is_adopted_and_its_plan_is_empty(stack):
+    made = handmade.make_flow(name="Contacts made by hand")
+    mark = len(stack.emulator.records)
+    status, adopted = api(stack, "POST", "/dataflows:adopt", {"flowId": made["flowId"]})
+    assert status == 201, adopted
+    assert adopted["name"] == "contacts-made-by-hand" and adopted["plan"]["action"] == "none"
+    assert {r["method"] for r in since(stack, mark)} == {"GET"}
+    assert yaml.safe_load(adopted["yaml"])["resources"]["flow"]["name"] == "Contacts made by hand"
+    status, plan = api(stack, "POST", "/dataflows?dryRun=true", yaml.safe_load(adopted["yaml"]))
+    assert status == 200 and plan["action"] == "none", plan
+    status, view = api(stack, "GET", "/dataflows/contacts-made-by-hand")
+    assert status == 200 and view["status"] == "ACTIVE" and view["ids"]["flowId"] == made["flowId"]
+    status, again = api(stack, "POST", "/dataflows:adopt", {"flowId": made["flowId"], "name": "another-name"})
+    assert status == 409 and again["code"] == "AlreadyManaged"
+    status, missing = api(stack, "POST", "/dataflows:adopt", {"flowId": "00000000-0000-4000-8000-000000000000"})
+    assert status == 404 and missing["code"] == "FlowNotFound"
+
+
+def test_a_run_on_demand_is_started_over_a_window_and_watched_by_the_monitor(stack):
+    provisioned = stack.provisioned["once"]
+    stack.emulator.advance(seconds=0)  # the flow's one-time run from its schedule comes first
+    stack.emulator.set_run_outcomes(provisioned["flowId"], ["failed"])
+    stack.messages()
+    status, started = api(stack, "POST", "/dataflows/acme-salesforce-accounts-once/runs",
+                          {"windowStartTime": 1700000000, "windowEndTime": 1700086400})
+    assert status == 202, started
+    [post] = [r for r in stack.emulator.records if r["method"] == "POST" and r["path"].endswith("/flowservice/runs")]
+    assert post["body"]["flowId"] == provisioned["flowId"]
+    assert post["body"]["params"]["windowStartTime"] == 1700000000 and post["status"] == 201
+    stack.emulator.advance(minutes=10)
+    report = stack.run_monitor()
+    assert report["alerts_sent"].get("failed") == 1
+    [alert] = [m for m in stack.messages() if m["MessageAttributes"].get("runId") == started["runId"]]
+    assert alert["MessageAttributes"]["problem"] == "failed"
+    status, runs = api(stack, "GET", "/dataflows/acme-salesforce-accounts-once/runs")
+    assert any(r["id"] == started["runId"] and r["problem"] == "failed" for r in runs["runs"])
+    status, refused = api(stack, "POST", "/dataflows/acme-drift/runs")
+    assert status == 409 and refused["code"] == "NotOneTime"
+    status, refused = api(stack, "POST", "/dataflows/acme-salesforce-accounts-once/runs", {"windowStartTime": 5})
+    assert status == 400
