@@ -192,6 +192,29 @@ def _exercise_every_door(stack):
                                                 "Detail": json.dumps({"spec": example("001")})}])
     settle()
 
+    # The declarative doors: a plan (API and bucket), a run on demand, adopt, a rotation, drift.
+    assert _api(stack, "POST", "/dataflows?dryRun=true", dict(spec, description="planned"))[0] == 200
+    s3.put_object(Bucket=bucket, Key="plans/zendesk.yaml", Body=yaml.safe_dump(example("002")).encode())
+    once = dict(example("001"), name="acme-once", schedule={"frequency": "once", "startTime": 1567411548})
+    assert stack.provision([once])[0]["status"] == "ACTIVE"
+    assert _api(stack, "POST", "/dataflows/acme-once/runs", {})[0] == 202
+    from local import handmade
+    made = handmade.make_flow()
+    assert _api(stack, "POST", "/dataflows:adopt", {"flowId": made["flowId"]})[0] == 201
+    secret = once["source"]["credentialsSecret"]
+    arn = boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(
+        {"username": "acme", "password": "rotated", "securityToken": "t0ken-rotated"}))["ARN"]
+    boto3.client("events").put_events(Entries=[{"Source": "aws.secretsmanager", "DetailType": "AWS API Call via CloudTrail",
+                                                "Detail": json.dumps({"eventSource": "secretsmanager.amazonaws.com",
+                                                                      "eventName": "PutSecretValue",
+                                                                      "requestParameters": {"secretId": secret},
+                                                                      "responseElements": {"arn": arn}})}])
+    stack.emulator.ui_action(made["flowId"], "DISABLE")
+    _api(stack, "PATCH", "/dataflows/salesforce-contacts-made-in-the-ui", {"onDrift": "revert"})
+    stack.emulator.ui_action(made["flowId"], "DISABLE")
+    report, failed = stack.invoke("aepflow-local-DriftFunction", {})
+    assert not failed and report["reverted"] == 1, report
+
     # A provisioning that fails after it created things: the roll-back deletes them.
     failing = example("004")
     failing["name"] = "acme-wrong-flow-spec"
