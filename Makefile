@@ -9,9 +9,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: demo test unit integration lint checkov validate bench clean
 
-$(STAMP): requirements-dev.txt layers/aepflow/requirements.txt
+$(STAMP): requirements-dev.txt layers/aepflow/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The aepflow command (.venv/bin/aepflow), from the layer's own package.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 # checkov pins its own boto3, so it gets a venv of its own.
