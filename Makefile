@@ -7,11 +7,19 @@ CHECKOV := $(VENV)/checkov
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/aepflow
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test unit integration lint checkov validate bench clean
+.PHONY: demo test unit integration lint checkov validate sam-check deploy bench clean
 
-$(STAMP): requirements-dev.txt layers/aepflow/requirements.txt
+# The SAM CLI is pinned in requirements-dev.txt; the layer builds with python3.12 (pyenv's).
+SAM := $(VENV)/bin/sam
+STACK ?= aepflow
+export SAM_CLI_TELEMETRY := 0
+export PYENV_VERSION ?= 3.11.7:3.12.1
+
+$(STAMP): requirements-dev.txt layers/aepflow/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The aepflow command (.venv/bin/aepflow), from the layer's own package.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 # checkov pins its own boto3, so it gets a venv of its own.
@@ -47,6 +55,18 @@ checkov: $(CHECKOV)/.installed
 
 validate: node_modules/.bin/asl-validator
 	for f in statemachine/*.asl.json; do node_modules/.bin/asl-validator --json-path "$$f" || exit 1; done
+
+# sam validate --lint and sam build, as a deploy would run them (nothing leaves the machine).
+sam-check: $(STAMP)
+	$(SAM) validate --lint
+	$(SAM) build
+
+# sam build, then sam deploy: --guided the first time (no stack $(STACK) yet), then with the
+# answers the guided run saved in samconfig.toml.
+deploy: $(STAMP)
+	$(SAM) build
+	if $(SAM) list stack-outputs --stack-name $(STACK) >/dev/null 2>&1; then \
+	  $(SAM) deploy --stack-name $(STACK); else $(SAM) deploy --guided --stack-name $(STACK); fi
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -62,6 +62,8 @@ class DataflowView(BaseModel):
     ids: dict[str, Any] = Field(default_factory=dict)
     updatedAt: str | None = None
     flow: dict[str, Any] | None = Field(default=None, description="The flow's live state from AEP")
+    steps: list[dict[str, str]] = Field(default_factory=list, description=(
+        "The provisioning's steps so far, in order: {step, status: running|done|failed}"))
     drift: dict[str, Any] | None = Field(default=None, description="What the last drift check found AEP changed "
                                                                    "behind aepflow's back: differences, old -> new, "
                                                                    "who and when; null when AEP matches the record")

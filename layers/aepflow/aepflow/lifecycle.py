@@ -179,6 +179,7 @@ def describe(name: str, *, live: bool = True) -> dict[str, Any]:
         view["executionArn"] = claim.get("executionArn")
         described = _describe_execution(claim.get("executionArn"))
         view["status"] = _status_of((described or {}).get("status"))
+        view["steps"] = execution_steps(claim.get("executionArn"))
         if view["status"] == "FAILED":
             view["errors"] = _outcome_errors(claim["executionArn"])
     elif claim:  # an adopted dataflow: never provisioned by aepflow
@@ -195,6 +196,52 @@ def describe(name: str, *, live: bool = True) -> dict[str, Any]:
         if live:
             view["flow"] = _live_flow(runtime.aep_client(rec.sandbox), rec.ids.get("flowId"))
     return view
+
+
+# The provisioning's task states, the steps a user waits for (the Pass/Choice/Parallel states are
+# plumbing). Read from the execution history: at most this many events.
+HISTORY_EVENTS = 500
+
+
+def execution_steps(arn: str | None) -> list[dict[str, str]]:
+    """The provisioning's steps so far, in order: {step, status} with status running, done or
+    failed, from the execution's history (one page of at most HISTORY_EVENTS events)."""
+    if not arn:
+        return []
+    try:
+        events = _sfn().get_execution_history(executionArn=arn, maxResults=HISTORY_EVENTS)["events"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
+            return []
+        raise
+    steps: dict[str, str] = {}
+    by_id: dict[int, str] = {}
+    for event in events:
+        details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails") or {}
+        kind = event.get("type", "")
+        if kind == "TaskStateEntered":
+            steps[details.get("name", "?")] = "running"
+            by_id[event["id"]] = details.get("name", "?")
+        elif kind == "TaskStateExited" and details.get("name") in steps:
+            steps[details["name"]] = "done"
+        elif kind in ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"):
+            entered = _entered_task(event, by_id, events)
+            if entered:
+                steps[entered] = "failed"
+    return [{"step": name, "status": status} for name, status in steps.items()]
+
+
+def _entered_task(event: dict[str, Any], by_id: dict[int, str], events: list[dict[str, Any]]) -> str | None:
+    """The task state a failure event belongs to: the nearest TaskStateEntered before it."""
+    previous = event.get("previousEventId")
+    index = {e["id"]: e for e in events}
+    for _ in range(50):
+        if previous in by_id:
+            return by_id[previous]
+        previous = (index.get(previous) or {}).get("previousEventId")
+        if previous is None:
+            return None
+    return None
 
 
 def list_dataflows(limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
