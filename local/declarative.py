@@ -46,18 +46,12 @@ def _provision(stack, specs: list[Any]) -> list[dict[str, Any]]:
 def plan(stack, specs: list[Any], current: list[Any], out, as_json: bool) -> int:
     from aepflow import lifecycle
     from aepflow import plan as plan_mod
-    from aepflow.errors import SpecInvalid
 
     if current:
         _provision(stack, current)
-    plans, status = [], 0
-    for spec in specs:
-        try:
-            plans.append(lifecycle.plan(spec))
-        except SpecInvalid as exc:
-            status = 2
-            plans.append({"name": spec.get("name") if isinstance(spec, dict) else None, "action": "invalid",
-                          "resources": [], "problems": exc.problems})
+    # One spec: a GET per resource; several: list queries filtered by id (plan.make_many).
+    plans = [lifecycle.plan(specs[0])] if len(specs) == 1 and _valid(specs[0]) else plan_mod.make_many(specs)
+    status = 2 if any(p["action"] == "invalid" for p in plans) else 0
     if as_json:
         for found in plans:
             out.write(json.dumps(found) + "\n")
@@ -68,6 +62,17 @@ def plan(stack, specs: list[Any], current: list[Any], out, as_json: bool) -> int
                 out.write(f"{found['name']}: INVALID\n" + "".join(
                     f"  {p['path']}: {p['message']}\n" for p in found["problems"]))
     return status
+
+
+def _valid(spec: Any) -> bool:
+    from aepflow.errors import SpecInvalid
+    from aepflow.provisioning import validate_spec
+
+    try:
+        validate_spec(spec)
+        return True
+    except SpecInvalid:
+        return False
 
 
 def adopt(stack, flow_id: str | None, hand_made: bool, name: str | None, out, err) -> int:

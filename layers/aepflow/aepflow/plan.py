@@ -514,16 +514,22 @@ class Inputs:
     credentials: dict[str, Any] | None = None
 
 
-def read_live(client, rec: records.Record) -> Live:
-    """The record's resources now; the mapping set at the version the flow really uses."""
-    found = live_mod.read(client, rec.ids)
+def _mapping_drifted(client, rec: records.Record, found: Live) -> None:
+    """A mapping set version never changes, so while the flow uses the version the record names,
+    the record's spec says what it maps; only a flow moved to another mapping (someone re-mapped it
+    in the UI) needs that mapping set read."""
     mapping_id, version = mapping_in_use(found.flow)
     if found.flow is not None and mapping_id and (mapping_id, version) != (
             rec.ids.get("mappingId"), str(rec.ids.get("mappingVersion") or 0)):
         found.mappingSet = live_mod.mapping_set(client, mapping_id, version)
-        found.missing.discard("mappingSet")
         if found.mappingSet is None:
             found.missing.add("mappingSet")
+
+
+def read_live(client, rec: records.Record) -> Live:
+    """The record's resources now: a GET each, concurrently (the mapping set only when it moved)."""
+    found = live_mod.read(client, rec.ids, with_mapping=False)
+    _mapping_drifted(client, rec, found)
     return found
 
 
@@ -544,6 +550,50 @@ def make(raw: Any, *, now: float | None = None) -> tuple[Plan, Inputs]:
     resources = compare(spec, resolved, applied=applied, applied_resolved=resolve_source(applied), ids=rec.ids,
                         live=inputs.live, credentials=inputs.credentials, applied_credentials=rec.credentials, now=now)
     return Plan(spec.name, spec.sandbox, resources, calls=client.calls - before), inputs
+
+
+def make_many(raws: list[Any], *, now: float | None = None) -> list[dict[str, Any]]:
+    """Plans of many specs at once, read with list queries filtered by id (live.read_many): a few
+    calls per kind for a thousand dataflows, instead of four GETs each. A spec that is not valid
+    gets {name, action: "invalid", problems}."""
+    from .errors import SpecInvalid
+
+    out: list[dict[str, Any] | None] = [None] * len(raws)
+    managed: dict[str, list[tuple[int, Inputs]]] = {}
+    for index, raw in enumerate(raws):
+        try:
+            validated = validate_spec(raw)
+        except SpecInvalid as exc:
+            name = raw.get("name") if isinstance(raw, dict) else None
+            out[index] = {"name": name, "action": "invalid", "resources": [], "problems": exc.problems}
+            continue
+        spec = DataflowSpec.model_validate(validated["spec"])
+        inputs = Inputs(spec, ResolvedSource.model_validate(validated["resolved"]), records.record(spec.name))
+        if inputs.record is None:
+            out[index] = Plan(spec.name, spec.sandbox, for_new(spec), managed=False).to_dict()
+            continue
+        inputs.applied = parse_spec(inputs.record.spec)
+        managed.setdefault(runtime.aep_client(inputs.applied.sandbox).sandbox, []).append((index, inputs))
+    for sandbox, group in managed.items():
+        client = runtime.aep_client(sandbox)
+        before = client.calls
+        lives = live_mod.read_many(client, {str(i): inputs.record.ids for i, inputs in group})
+        for index, inputs in group:
+            inputs.live = lives[str(index)]
+            _mapping_drifted(client, inputs.record, inputs.live)
+        calls = client.calls - before
+        versions: dict[str | None, dict[str, Any] | None] = {}  # one read per secret, however many use it
+        for index, inputs in group:
+            secret = inputs.spec.source.credentialsSecret
+            if secret not in versions:
+                versions[secret] = current_credentials(inputs.spec)
+            inputs.credentials = versions[secret]
+            resources = compare(inputs.spec, inputs.resolved, applied=inputs.applied,
+                                applied_resolved=resolve_source(inputs.applied), ids=inputs.record.ids,
+                                live=inputs.live, credentials=inputs.credentials,
+                                applied_credentials=inputs.record.credentials, now=now)
+            out[index] = Plan(inputs.spec.name, inputs.spec.sandbox, resources, calls=calls).to_dict()
+    return [plan for plan in out if plan is not None]
 
 
 def of(raw: Any) -> dict[str, Any]:
