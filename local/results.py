@@ -23,6 +23,18 @@ def result_of(stack: Any, spec: Any, execution_arn: str, described: dict[str, An
         ids = output.get("ids") or {}
         result.update({k: ids.get(k) for k in ID_FIELDS})
         result.update(name=output.get("name", name), status="ACTIVE", etag=ids.get("flowEtag"))
+        # What the provisioning did: created the dataflow, or applied a new spec's plan to it
+        # (update in place, replace, or nothing to do); ids.applied is the apply step's summary.
+        from aepflow import records
+
+        applied = ids.get("applied") or records.applied(execution_arn) or {}
+        result["action"] = applied.get("action", "create") if applied else "create"
+        if applied:
+            result["changed"] = applied.get("changed") or []
+            if applied.get("replacedBecause"):
+                result["replacedBecause"] = applied["replacedBecause"]
+        if ids.get("mappingVersion") is not None:
+            result["mappingVersion"] = ids["mappingVersion"]
         return result
     outcome = journal.get_outcome(execution_arn) or {}
     errors = json.loads(outcome.get("errors") or "[]")

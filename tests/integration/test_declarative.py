@@ -242,3 +242,70 @@ def test_a_run_on_demand_is_started_over_a_window_and_watched_by_the_monitor(sta
     assert status == 409 and refused["code"] == "NotOneTime"
     status, refused = api(stack, "POST", "/dataflows/acme-salesforce-accounts-once/runs", {"windowStartTime": 5})
     assert status == 400
+
+
+# --- Every door goes through the state machine's plan ------------------------------------------------
+
+def test_the_cli_applies_versions_of_one_name_in_order_keeping_the_flow(stack, tmp_path):
+    """`python -m local provision v1 v2 v3` (its own code, on this module's stack): a schedule change
+    keeps the flow id and changes its etag; a mapping change makes a new mapping version; one
+    dataflow, never two."""
+    from local.__main__ import _provision_in_rounds, _read_spec
+
+    v1 = variant("004", "acme-cli-versions")
+    v2 = copy.deepcopy(v1)
+    v2["schedule"].update(frequency="hour", interval=2)
+    v3 = copy.deepcopy(v2)
+    v3["mapping"].append({"source": "EMAIL", "destination": "personalEmail.address"})
+    paths = []
+    for i, spec in enumerate((v1, v2, v3)):
+        paths.append(tmp_path / f"v{i + 1}.yaml")
+        paths[-1].write_text(yaml.safe_dump(spec))
+    first, second, third = _provision_in_rounds(stack, [_read_spec(str(p)) for p in paths])
+    assert [r["action"] for r in (first, second, third)] == ["create", "update", "update"]
+    assert first["flowId"] == second["flowId"] == third["flowId"]
+    assert len({first["etag"], second["etag"], third["etag"]}) == 3
+    assert second["changed"] == ["flow.scheduleParams.frequency", "flow.scheduleParams.interval"]
+    assert third["mappingVersion"] == 1 and "mappingSet.mappings" in third["changed"]
+    dumped = stack.emulator.dump_state()
+    flows = [f for f in dumped["flows"] if f["name"] == "aepflow:acme-cli-versions:dataflow"]
+    assert [f["scheduleParams"]["frequency"] for f in flows] == ["hour"]
+    assert len([s for s in dumped["sourceConnections"] if s["name"].startswith("aepflow:acme-cli-versions:")]) == 1
+
+
+def test_two_specs_started_at_once_under_one_name_make_one_dataflow_and_one_conflict(stack):
+    """Direct StartExecutions, as the CLI makes them: the name's claim lets one provision."""
+    first = variant("004", "acme-direct-race")
+    second = copy.deepcopy(first)
+    second["description"] = "another spec, started at the same moment"
+    arns = [stack.start_provisioning(spec) for spec in (first, second)]
+    results = [stack.wait(arn) for arn in arns]
+    assert sorted(r["status"] for r in results) == ["FAILED", "SUCCEEDED"]
+    from aepflow import journal
+    [failed] = [arn for arn, r in zip(arns, results) if r["status"] == "FAILED"]
+    errors = json.loads(journal.get_outcome(failed)["errors"])
+    # Refused by the name's claim: the other holds it, or won the conditional write at the same moment.
+    assert errors[0]["code"] in ("ProvisioningInProgress", "DataflowExists") and errors[0]["step"] == "reserve-name"
+    flows = [f for f in stack.emulator.dump_state()["flows"] if f["name"] == "aepflow:acme-direct-race:dataflow"]
+    assert len(flows) == 1
+
+
+def test_started_is_true_for_exactly_one_of_many_identical_posts(stack):
+    import threading
+
+    spec = variant("002", "acme-identical-posts")
+    answers, gate = [], threading.Barrier(6)
+
+    def post():
+        gate.wait()
+        answers.append(api(stack, "POST", "/dataflows", spec))
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [status for status, _ in answers] == [202] * 6
+    assert len({body["executionArn"] for _, body in answers}) == 1
+    assert sum(body["started"] for _, body in answers) == 1
+    assert stack.wait(answers[0][1]["executionArn"])["status"] == "SUCCEEDED"

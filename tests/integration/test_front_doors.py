@@ -76,12 +76,18 @@ def test_the_api_provisions_changes_and_deletes_a_dataflow(server):
 
     view = wait_for(lambda: (v := http("GET", f"{api}/dataflows/acme-salesforce-contacts")[1])["status"] == "ACTIVE" and v)
     assert view["flow"]["state"] == "enabled" and view["flow"]["scheduleParams"]["frequency"] == "minute"
+    first_flow_id = view["ids"]["flowId"]
     assert len(executions(server)) == 1
     status, _ = http("POST", f"{api}/dataflows", json.dumps(spec).encode())  # finished: still the same answer
     assert status == 202 and len(executions(server)) == 1
+    # Another spec under the name: provisioned again, and the state machine applies its plan in place.
     changed = dict(spec, description="another spec under the same name")
-    status, conflict = http("POST", f"{api}/dataflows", json.dumps(changed).encode())
-    assert status == 409 and conflict["code"] == "DataflowExists"
+    status, applied = http("POST", f"{api}/dataflows", json.dumps(changed).encode())
+    assert status == 202 and applied["started"] is True and applied["executionArn"] != first["executionArn"]
+    assert server.stack.wait(applied["executionArn"])["status"] == "SUCCEEDED"
+    view = http("GET", f"{api}/dataflows/acme-salesforce-contacts")[1]
+    assert view["flow"]["description"] == "another spec under the same name"
+    assert view["ids"]["flowId"] == first_flow_id and len(executions(server)) == 2
     assert any(a["detail-type"] == "aepflow.DataflowProvisioned" and a["detail"]["name"] == "acme-salesforce-contacts"
                for a in _announcements(server.announcements))
 
@@ -150,14 +156,15 @@ def test_the_bucket_provisions_rejects_and_absorbs_duplicates(server):
     assert len(executions(server)) == 1
     assert sum(r["method"] == "POST" for r in stack.emulator.records) == posts_before
 
-    # A new version changing the schedule is applied in place: same flow, new etag.
+    # A new version changing the schedule is provisioned, and applied in place: same flow, new etag.
     view_before = server.stack.emulator.dump_state()["flows"]
     changed = dict(good, schedule={"frequency": "hour", "interval": 2, "startTime": 1590523836})
     s3.put_object(Bucket=bucket, Key="dataflows/oracle.yaml", Body=yaml.safe_dump(changed).encode())
+    second = [e for e in executions(server) if e["executionArn"] != execution["executionArn"]]
+    assert len(second) == 1 and stack.wait(second[0]["executionArn"])["status"] == "SUCCEEDED"
     flows = server.stack.emulator.dump_state()["flows"]
     assert [f["id"] for f in flows] == [f["id"] for f in view_before]
     assert flows[0]["scheduleParams"]["frequency"] == "hour" and flows[0]["etag"] != view_before[0]["etag"]
-    assert len(executions(server)) == 1
     queue = stack.queues["SpecIntakeDeadLetterQueue"]
     assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=queue)
 

@@ -1,6 +1,9 @@
-"""A new spec version that AEP cannot apply in place (another source table) replaces the
-dataflow: the old flow and what aepflow created for it go, a new flow comes, with a new
-mapping set for the new mapping; what the spec referenced stays."""
+"""A new spec version that AEP cannot apply in place (another source table) is provisioned, and the
+state machine's plan replaces what it must: the old flow and its source connection go, a new flow
+comes, with a new mapping set for the new mapping; what stays (the target connection) and what the
+spec referenced stay."""
+
+import json
 
 from aepflow import lifecycle
 from local.examples import example
@@ -24,8 +27,14 @@ def test_changing_the_source_table_replaces_the_flow_and_its_mapping_set():
         assert stack.wait(first["executionArn"])["status"] == "SUCCEEDED"
         before = stack.emulator.dump_state()
         second = lifecycle.apply(v2)
-        assert second["action"] == "replace" and "source" in second["replacedBecause"]
-        assert stack.wait(second["executionArn"])["status"] == "SUCCEEDED"
+        assert second["action"] == "apply"
+        finished = stack.wait(second["executionArn"])
+        assert finished["status"] == "SUCCEEDED"
+        from aepflow import records
+        assert "applied" not in json.loads(finished["output"])["ids"]  # the create path made the ids anew
+        applied = records.applied(second["executionArn"])
+        assert applied["action"] == "replace" and "source" in applied["replacedBecause"]
+        assert [d["kind"] for d in applied["deleted"]] == ["flow", "sourceConnection"]
         after = stack.emulator.dump_state()
         record = lifecycle.describe(v1["name"], live=False)
     [old_flow], [new_flow] = _by_name(before, "flows", prefix), _by_name(after, "flows", prefix)

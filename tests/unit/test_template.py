@@ -98,13 +98,14 @@ AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreS
                "CreateSourceConnectionFunction", "CreateTargetSchemaFunction", "CreateDatasetFunction",
                "CreateTargetConnectionFunction", "CreateMappingSetFunction", "ResolveFlowSpecFunction",
                "CreateDataflowFunction", "RollBackFunction", "MonitorFunction", "SpecIntakeFunction", "ApiFunction",
-               "DriftFunction", "RotateCredentialsFunction"}
+               "DriftFunction", "RotateCredentialsFunction", "ApplyPlanFunction"}
 # validate_spec (provisioning._secret_problems), create-base-connection (the auth params), and the
 # doors, which validate a spec before they start it (lifecycle.start/apply -> validate_spec).
 # resolve-flow-spec checks the secret against the live connection spec (the live one wins).
 # The rotation sends the secret's value; the drift check's onDrift: revert validates the spec again.
 SOURCE_SECRET_READERS = {"ValidateSpecFunction", "ResolveFlowSpecFunction", "CreateBaseConnectionFunction",
-                         "SpecIntakeFunction", "ApiFunction", "RotateCredentialsFunction", "DriftFunction"}
+                         "SpecIntakeFunction", "ApiFunction", "RotateCredentialsFunction", "DriftFunction",
+                         "ApplyPlanFunction"}
 # No DynamoDB at all: they read AEP (or nothing) and return what they found.
 NO_TABLE = {"ValidateSpecFunction", "FindExistingFunction", "ExploreSourceFunction", "ResolveFlowSpecFunction"}
 CREATE_STEPS = {"CreateBaseConnectionFunction", "CreateSourceConnectionFunction", "CreateTargetSchemaFunction",
@@ -206,9 +207,10 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
     execution_item = journal.execution_key("arn:aws:states:us-east-1:1:execution:m:x")
     record_item = journal.dataflow_key("orders")
     # Each writer may write the items its code writes (keys built by the code itself)...
-    writes = {name: [execution_item] for name in CREATE_STEPS | {"RollBackFunction"}}
+    writes = {name: [execution_item] for name in CREATE_STEPS | {"RollBackFunction", "ApplyPlanFunction"}}
     writes["ApiFunction"] = [record_item, "FLOW#0b1c"]  # adopt marks the flow as managed
     writes["DriftFunction"] = [record_item]
+    writes["ReserveNameFunction"] = [record_item]
     writes["RotateCredentialsFunction"] = [record_item]
     writes["SpecIntakeFunction"] = [record_item, intake._origin_key("s3://bucket/dataflows/a.yaml")["pk"],
                                     "idempotency#aepflow-SpecIntakeFunction-abc"]
@@ -219,10 +221,10 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
         for key in keys:
             assert may_write_key(name, key), (name, key)
     # ...and not the others' items.
-    for name in CREATE_STEPS | {"RollBackFunction", "MonitorFunction"}:
+    for name in CREATE_STEPS | {"RollBackFunction", "MonitorFunction", "ApplyPlanFunction"}:
         assert not may_write_key(name, record_item), name
     for name in ("ApiFunction", "SpecIntakeFunction", "MonitorFunction", "ProvisionDataflowStateMachine",
-                 "DriftFunction", "RotateCredentialsFunction"):
+                 "DriftFunction", "RotateCredentialsFunction", "ReserveNameFunction"):
         assert not may_write_key(name, execution_item), name
     for name in FUNCTIONS:
         if name != "ApiFunction":
@@ -316,7 +318,7 @@ def test_every_task_has_a_timeout_longer_than_its_function_and_timeouts_are_retr
         assert state["TimeoutSeconds"] > timeout, name
         retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
         assert {"States.Timeout", "Sandbox.Timedout", "Lambda.ServiceException"} <= retried, name
-    assert lambda_tasks == 12
+    assert lambda_tasks == 14
     assert definition["TimeoutSeconds"] >= _worst_case_seconds(definition["States"], definition["StartAt"])
 
 

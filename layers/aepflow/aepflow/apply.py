@@ -28,6 +28,7 @@ from .errors import (AepNotFound, AepPreconditionFailed, AepValidationError, Cha
                      DataflowPreconditionFailed, SpecInvalid)
 from .mapping import mapping_set_body
 from .plan import ID_KEY, Change, Inputs, Plan, ResourcePlan, compare, make
+from .provisioning import step
 from .spec import parse_spec, resolve_source
 
 logger = Logger(child=True)
@@ -132,8 +133,12 @@ class Applier:
         if self._resource("mappingSet") is None:
             return None
         spec, resolved = self.inputs.spec, self.inputs.resolved
-        body = mapping_set_body(name=naming.mapping_set(spec), schema_id=self.ids["schemaId"], rules=spec.mapping,
-                                dialect=resolved.mappingDialect)
+        # The mapping set keeps its name, the digest of the rules of its version 0 (naming.mapping_set):
+        # a later spec with these new rules finds no set by that name and gets a set of its own, whose
+        # version 0 is what a new flow maps with.
+        current = self.inputs.live.mappingSet or live_mod.mapping_set(self.client, self.ids["mappingId"]) or {}
+        body = mapping_set_body(name=current.get("name") or naming.mapping_set(spec), schema_id=self.ids["schemaId"],
+                                rules=spec.mapping, dialect=resolved.mappingDialect)
         try:
             answer = self.client.request("PUT", "conversion", f"/mappingSets/{segment(self.ids['mappingId'])}",
                                          json=body)
@@ -399,20 +404,25 @@ def patch(name: str, changes: dict[str, Any], *, if_match: str | None = None, no
     return in_place(plan, inputs, if_match=if_match, now=now)
 
 
-def prepare_replacement(plan: Plan, inputs: Inputs) -> dict[str, Any]:
-    """Before a replacement is provisioned: apply what changes in place, then delete what the plan
-    replaces (the flow first, then what it used, dependants before what they depend on), never what
-    the spec only referenced. Returns the ids that remain, for provisioning to complete."""
+def prepare_replacement(plan: Plan, inputs: Inputs, client: AepClient | None = None) -> dict[str, Any]:
+    """Before a replacement is provisioned: change in place what stays (a connection's name, new
+    credentials), then delete what the plan replaces (the flow first, then what it used, dependants
+    before what they depend on), never what the spec only referenced. Returns the ids that remain,
+    the replaced ones null, for provisioning to make anew."""
     rec = inputs.record
     assert rec is not None
-    client = runtime.aep_client(inputs.applied.sandbox if inputs.applied else inputs.spec.sandbox)
+    client = client or runtime.aep_client(inputs.applied.sandbox if inputs.applied else inputs.spec.sandbox)
     replaced = set(plan.kinds("replace"))
-    # What stays and changes in place (a connection's name, new credentials) changes now; the flow and
-    # its mapping are made anew by provisioning.
+    if "flow" in replaced and (plan.of("mappingSet") or ResourcePlan("mappingSet", None, "none")).action == "update" \
+            or "flow" in replaced and str(rec.ids.get("mappingVersion") or 0) != "0":
+        # A new flow maps with version 0 of its mapping set: new rules, or rules changed in place
+        # since, get a mapping set of their own (Data Prep cannot delete the old one).
+        replaced.add("mappingSet")
     applier = Applier(inputs, plan, client)
     for kind in ("sourceConnection", "targetConnection", "baseConnection"):
-        applier._connection(kind)
-    ids = dict(rec.ids)
+        if kind not in replaced:
+            applier._connection(kind)
+    ids = dict(applier.ids)
     created = created_by_aepflow(rec, inputs.applied or inputs.spec)
     deleted = []
     for kind in ("flow", "targetConnection", "sourceConnection", "dataset", "schema", "baseConnection"):
@@ -427,13 +437,88 @@ def prepare_replacement(plan: Plan, inputs: Inputs) -> dict[str, Any]:
             if kind != "baseConnection":
                 raise
             deleted.append({"kind": kind, "id": created[kind], "kept": f"still in use: {exc.message}"})
-            continue
-        ids.pop(ID_KEY.get(kind, kind), None)
+            replaced.discard(kind)
     for kind in replaced | set(plan.kinds("create")):
-        ids.pop(ID_KEY.get(kind, kind), None)
-    ids.pop("flowEtag", None)
-    ids.pop("mappingVersion", None)
-    return {"deleted": deleted, "ids": ids}
+        ids[ID_KEY.get(kind, kind)] = None
+    ids.update(flowEtag=None, mappingVersion=None)
+    return {"deleted": deleted, "ids": ids, "etags": applier.etags, "credentials": applier.credentials}
+
+
+# --- The state machine's "Apply the plan in place" ------------------------------------------------
+
+@step("apply-plan")
+def apply_plan(ctx) -> dict[str, Any]:
+    """The step (functions/apply_plan): apply_step with the step's state and AEP client. Before a new
+    source connection replaces the old one, the source is explored and the spec held against it
+    (provisioning.explore_and_check), so a table that does not exist fails here, before anything
+    is deleted."""
+    from .provisioning import explore_and_check  # the create path's own check
+
+    def check_source(base_connection_id: str) -> None:
+        if ctx.resolved.inCatalog and ctx.resolved.exploresColumns and not ctx.spec.source.columns:
+            explore_and_check(ctx, base_connection_id)
+
+    return apply_step(ctx.event.state, ctx.client, check_source=check_source, execution=ctx.event.execution)
+
+
+ID_FIELDS = ("baseConnectionId", "sourceConnectionId", "schemaId", "datasetId", "targetConnectionId", "mappingId",
+             "flowId", "flowEtag", "flowSpecId", "mappingVersion")
+
+
+def apply_step(state: dict[str, Any], client: AepClient, *, check_source=None,
+               execution: str | None = None) -> dict[str, Any]:
+    """A provisioning that finds the dataflow's flow in AEP: plan the spec against the record (or,
+    with none, against what was found by name) and AEP, and apply it. In place, the state goes on
+    with the flow's new etag to be recorded; for a replacement, the replaced resources are deleted
+    and their ids come back null, so the create path makes them anew. Returns the whole state with
+    `ids` replaced; `ids.applied` says what was done, `ids.etags` and `ids.credentials` what AEP has."""
+    from .plan import current_credentials, read_live
+    from .spec import DataflowSpec, ResolvedSource
+
+    spec = DataflowSpec.model_validate(state["spec"])
+    resolved = ResolvedSource.model_validate(state["resolved"])
+    found = {k: v for k, v in (state.get("ids") or {}).items() if k in ID_FIELDS}
+    rec = records.record(spec.name)
+    if rec is None or not rec.flow_id:
+        rec = records.Record(name=spec.name, item={"ids": "{}"}, ids=found)
+        applied = None
+    else:
+        applied = parse_spec(rec.spec)
+    inputs = Inputs(spec, resolved, rec, applied=applied)
+    inputs.live = read_live(client, rec)
+    if applied is None and rec.ids.get("mappingId"):  # nothing recorded: what the flow maps with is read
+        inputs.live.mappingSet = live_mod.mapping_set(client, rec.ids["mappingId"], rec.ids.get("mappingVersion"))
+    inputs.credentials = current_credentials(spec)
+    resources_planned = compare(spec, resolved, applied=applied, applied_resolved=resolve_source(applied)
+                                if applied else None, ids=rec.ids, live=inputs.live, credentials=inputs.credentials,
+                                applied_credentials=rec.credentials)
+    plan = Plan(spec.name, spec.sandbox, resources_planned)
+    summary: dict[str, Any] = {"action": plan.action, "plan": [
+        {"kind": r.kind, "action": r.action, "changes": [c.field for c in r.changes], "reasons": r.reasons}
+        for r in plan.resources if r.action != "none"]}
+    if not replacement_problems(plan):
+        applier = Applier(inputs, plan, client)
+        applier.run()
+        ids = {**{k: found.get(k) for k in ID_FIELDS}, **{k: v for k, v in applier.ids.items() if k in ID_FIELDS}}
+        ids["flowEtag"] = applier.etags.get("flow") or (inputs.live.flow or {}).get("etag") or ids.get("flowEtag")
+        etags = {**{k: (inputs.live.of(k) or {}).get("etag") for k in ("flow", "sourceConnection", "baseConnection",
+                                                                       "targetConnection") if inputs.live.of(k)},
+                 **{k: v for k, v in applier.etags.items() if v}}
+        summary["changed"] = sorted(set(applier.changed))
+        credentials = applier.credentials or inputs.credentials or {}
+    else:
+        if check_source is not None and "sourceConnection" in plan.kinds("replace") and rec.ids.get("baseConnectionId") \
+                and "baseConnection" not in plan.kinds("replace"):
+            check_source(rec.ids["baseConnectionId"])
+        prepared = prepare_replacement(plan, inputs, client)
+        ids = {**{k: found.get(k) for k in ID_FIELDS}, **{k: v for k, v in prepared["ids"].items() if k in ID_FIELDS}}
+        etags, credentials = {k: v for k, v in prepared["etags"].items() if v}, prepared["credentials"] or {}
+        summary["deleted"] = prepared["deleted"]
+        summary["replacedBecause"] = sorted({p["path"].split(".")[0] for p in replacement_problems(plan)})
+    ids.update(etags=etags, credentials=credentials, applied=summary)
+    if execution:
+        records.put_applied(execution, summary)
+    return {**state, "ids": ids}
 
 
 def created_by_aepflow(rec: records.Record, spec) -> dict[str, str]:

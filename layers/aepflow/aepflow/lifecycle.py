@@ -23,7 +23,7 @@ from . import records, resources, runtime
 from . import runs as runs_mod
 from .errors import (AepNotFound, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound,
                      DataflowPreconditionFailed)
-from .provisioning import validate_spec
+from .provisioning import step, validate_spec
 from .spec import parse_spec
 
 logger = Logger(child=True)
@@ -35,7 +35,6 @@ __all__ = ["ChangeRefused", "DataflowConflict", "DataflowNotFound", "DataflowPre
 DELETE_ORDER = ("flow", "mappingSet", "targetConnection", "sourceConnection", "dataset", "schema", "baseConnection")
 ID_KEY = plan_mod.ID_KEY
 EXECUTION_NAME_MAX = 80
-TERMINAL_FAILED = ("FAILED", "TIMED_OUT", "ABORTED")
 
 canonical, spec_hash = records.canonical, records.spec_hash
 merge_patch, etag_matches = apply_mod.merge_patch, apply_mod.etag_matches
@@ -45,10 +44,11 @@ def _sfn():
     return runtime.aws_client("stepfunctions")
 
 
-def execution_name(name: str, digest: str, generation: int = 0) -> str:
+def execution_name(name: str, digest: str, generation: int = 0, version: int = 0) -> str:
     """Deterministic: the same spec (same content) under the same name is the same execution,
-    so Step Functions' own StartExecution idempotency makes a second POST start nothing."""
-    suffix = f"-{generation}" if generation else ""
+    so Step Functions' own StartExecution idempotency makes a second POST start nothing. `version`
+    counts the specs applied under the name before (an earlier spec applied again is a new run)."""
+    suffix = (f"-v{version}" if version else "") + (f"-{generation}" if generation else "")
     head = name[: EXECUTION_NAME_MAX - 11 - len(suffix)]
     return f"{head}-{digest[:10]}{suffix}"
 
@@ -98,36 +98,31 @@ def _outcome_errors(execution_arn: str) -> list[dict[str, Any]]:
 # --- Start ------------------------------------------------------------------------------------
 
 def start(raw: Any, *, origin: str | None = None) -> dict[str, Any]:
-    """Validate `raw` and start its provisioning. Returns {name, executionArn, status, started}:
-    `started` is true for exactly one of many identical requests. Raises SpecInvalid (every
-    problem by field path) or DataflowConflict (another spec holds the name)."""
+    """Validate `raw` and start its provisioning: a new dataflow, or a new spec of one, which the state
+    machine applies (in place where AEP can, replacing what it cannot). Returns {name, executionArn,
+    status, started}: `started` is true for exactly one of many identical requests. Raises SpecInvalid
+    (every problem by field path) or DataflowConflict (another spec is being provisioned under the name)."""
     validated = validate_spec(raw)
     spec = validated["spec"]
     name = spec["name"]
     digest = spec_hash(spec)
-    claim = records.claim(name)
-    rec = records.record(name)
-    if claim:
-        if claim.get("specHash") != digest:
-            described = _describe_execution(claim.get("executionArn"))
-            failed_without_record = (rec is None and described is not None and described["status"] in TERMINAL_FAILED)
-            if not failed_without_record:
-                raise DataflowConflict(
-                    f"dataflow {name!r} already exists with a different spec; change it with PATCH",
-                    code="DataflowExists", status=409)
-    elif rec is not None and spec_hash(rec.spec) != digest:
-        raise DataflowConflict(f"dataflow {name!r} already exists with a different spec; change it with PATCH",
-                               code="DataflowExists", status=409)
     stored = records.claim_item(name)
+    claim = stored if stored and stored.get("status") != "DELETED" else None
+    if claim and claim.get("specHash") != digest and not records.holder_finished(claim, records.record(name)):
+        raise DataflowConflict(f"dataflow {name!r} is being provisioned from another spec; try again when it is done",
+                               code="ProvisioningInProgress", status=409)
     generation = int((stored or {}).get("generation") or 0)
+    if claim and claim.get("specHash") == digest and claim.get("executionArn"):
+        exec_name = str(claim["executionArn"]).rsplit(":", 1)[-1]  # the same spec: the same execution
+    else:
+        exec_name = execution_name(name, digest, generation, len((claim or {}).get("executions") or []))
     records.reserve(name, digest, stored)
-    return _start_execution(spec, digest, generation, claim or stored, origin)
+    return _start_execution(spec, digest, generation, claim or stored, origin, exec_name)
 
 
 def _start_execution(spec: dict[str, Any], digest: str, generation: int, claim: dict | None,
-                     origin: str | None) -> dict[str, Any]:
+                     origin: str | None, exec_name: str) -> dict[str, Any]:
     name = spec["name"]
-    exec_name = execution_name(name, digest, generation)
     payload = json.dumps({"spec": spec}, sort_keys=True, separators=(",", ":"))
     try:
         arn = _sfn().start_execution(stateMachineArn=state_machine_arn(), name=exec_name, input=payload)["executionArn"]
@@ -152,6 +147,14 @@ def _start_execution(spec: dict[str, Any], digest: str, generation: int, claim: 
 def _status_of(execution_status: str | None) -> str:
     return {"RUNNING": "PROVISIONING", "SUCCEEDED": "ACTIVE", None: "PROVISIONING"}.get(
         execution_status, "FAILED")
+
+
+@step("reserve-name")
+def reserve_name(state: dict[str, Any], execution: str) -> dict[str, Any]:
+    """The state machine's "Reserve the dataflow's name" (functions/reserve_name): every provisioning
+    goes through the name's claim, whichever door started it (records.reserve_for_execution)."""
+    spec = state.get("spec") if isinstance(state.get("spec"), dict) else {}
+    return records.reserve_for_execution(str(spec.get("name")), spec, execution)
 
 
 # --- Describe ---------------------------------------------------------------------------------
@@ -337,32 +340,16 @@ def delete(name: str) -> dict[str, Any]:
 # --- Apply (the bucket and custom events: a new spec version) ------------------------------------
 
 def apply(raw: Any, *, origin: str | None = None) -> dict[str, Any]:
-    """Make the dataflow match `raw`: provision it, change it in place where AEP allows it, or
-    replace what AEP cannot change (delete that, then provision, which re-creates only what is missing)."""
+    """Make the dataflow match `raw` (the bucket and custom events): nothing when it does already,
+    else a provisioning, which applies the plan in place where AEP can and replaces what it cannot."""
     validated = validate_spec(raw)
     spec = validated["spec"]
     name = spec["name"]
     rec = records.record(name)
+    if rec is not None and spec_hash(rec.spec) == spec_hash(spec):
+        return {"action": "none", "name": name, "status": "ACTIVE"}
     if rec is None:
         claim = records.claim(name)
-        if claim and claim.get("specHash") != spec_hash(spec):
-            described = _describe_execution(claim.get("executionArn"))
-            if described and described["status"] == "RUNNING":
-                raise DataflowConflict(f"dataflow {name!r} is still being provisioned from another spec version",
-                                       code="ProvisioningInProgress", status=409)
-            records.mark_deleted(name, claim)  # the failed attempt: start afresh
-        return {"action": "provision", **start(spec, origin=origin)}
-    if spec_hash(rec.spec) == spec_hash(spec):
-        return {"action": "none", "name": name, "status": "ACTIVE"}
-    the_plan, inputs = plan_mod.make(spec)
-    if not apply_mod.replacement_problems(the_plan):
-        return {"action": "update", **apply_mod.in_place(the_plan, inputs)}
-    prepared = apply_mod.prepare_replacement(the_plan, inputs)
-    records.delete(name, rec)
-    records.mark_deleted(name, records.claim_item(name), replacing=True)
-    return {"action": "replace", "replacedBecause": sorted({k for k in _replaced_fields(the_plan)}),
-            "plan": the_plan.to_dict(), "deleted": prepared["deleted"], **start(spec, origin=origin)}
-
-
-def _replaced_fields(the_plan: plan_mod.Plan) -> list[str]:
-    return [p["path"].split(".")[0] for p in apply_mod.replacement_problems(the_plan)]
+        if claim and claim.get("specHash") != spec_hash(spec) and records.holder_finished(claim, None):
+            records.mark_deleted(name, claim)  # a failed attempt: start afresh
+    return {"action": "apply" if rec is not None else "provision", **start(spec, origin=origin)}

@@ -83,9 +83,17 @@ class Record:
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> "Record":
+        """The record, parsed. The state machine records `ids` as one JSON document, in which the
+        apply step puts the etags and credentials version AEP has (an apply outside it, or a
+        rotation, sets them as attributes of their own, which win)."""
+        ids = _json(item, "ids")
+        etags = _json(item, "etags") or (ids.get("etags") if isinstance(ids.get("etags"), dict) else {})
+        credentials = _json(item, "credentials") or (
+            ids.get("credentials") if isinstance(ids.get("credentials"), dict) else {})
         return cls(name=item.get("name") or str(item["pk"]).removeprefix("DATAFLOW#"), item=item,
-                   spec=_json(item, "spec"), ids=_json(item, "ids"), etags=_json(item, "etags"),
-                   credentials=_json(item, "credentials"))
+                   spec=_json(item, "spec"), ids={k: v for k, v in ids.items() if k not in ("etags", "credentials",
+                                                                                            "applied")},
+                   etags=etags, credentials=credentials)
 
     @property
     def flow_id(self) -> str | None:
@@ -139,6 +147,48 @@ def reserve(name: str, digest: str, current: dict[str, Any] | None, *, execution
             raise DataflowConflict(f"dataflow {name!r} was claimed by another spec at the same time; "
                                    "read it and try again", code="DataflowExists", status=409) from None
         raise
+
+
+# The state machine's TimeoutSeconds: an execution holding a name for longer has ended.
+EXECUTION_TIMEOUT_SECONDS = 7200
+
+
+def holder_finished(current: dict[str, Any], rec: "Record | None", now: float | None = None) -> bool:
+    """Whether the execution holding the claim has ended: it recorded the dataflow, its roll-back
+    wrote an outcome, or it is older than any execution may run."""
+    holder = current.get("executionArn")
+    if not holder:
+        return True
+    if rec is not None and rec.item.get("executionId") == holder:
+        return True
+    if journal_mod.get_outcome(holder):
+        return True
+    try:
+        since = datetime.strptime(str(current.get("updatedAt")), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return True
+    return (now or datetime.now(timezone.utc).timestamp()) - since.timestamp() > EXECUTION_TIMEOUT_SECONDS
+
+
+def reserve_for_execution(name: str, spec: dict[str, Any], execution_arn: str) -> dict[str, Any]:
+    """The provisioning's own reservation of the name, whatever door started it (the API and the
+    bucket reserve before they start; the CLI and a direct StartExecution do not): the claim names
+    this execution, or the provisioning is refused with DataflowConflict, while another execution
+    provisions another spec under the name."""
+    digest = spec_hash(spec)
+    stored = claim_item(name)
+    current = stored if stored and stored.get("status") != "DELETED" else None
+    if current and current.get("executionArn") == execution_arn:
+        return {"name": name, "reserved": "already"}
+    if current and current.get("specHash") != digest and not holder_finished(current, record(name)):
+        raise DataflowConflict(
+            f"dataflow {name!r} is being provisioned from another spec by {current.get('executionArn')}; "
+            "start this one when it is done", code="ProvisioningInProgress", status=409,
+            problems=[{"path": "name", "message": "another provisioning of another spec holds the name"}])
+    reserve(name, digest, stored)
+    generation = int((stored or {}).get("generation") or 0)
+    hold(name, digest, execution_arn, generation, stored, (stored or {}).get("origin"))
+    return {"name": name, "reserved": "now"}
 
 
 def take_start(name: str, execution_arn: str) -> bool:
@@ -277,6 +327,20 @@ def every(limit: int = 100_000) -> Iterator[Record]:
                 return
             seen += 1
             yield Record.of(item)
+
+
+# --- What an execution's apply step did (beside its roll-back journal) --------------------------
+
+def put_applied(execution: str, summary: dict[str, Any]) -> None:
+    """The plan an execution applied (in place, or what it deleted to replace), kept under the
+    execution's key, so its result says it whichever path the execution took after."""
+    table().put_item(Item={"pk": journal_mod.execution_key(execution), "sk": "APPLIED",
+                           "summary": json.dumps(summary, sort_keys=True, default=str)})
+
+
+def applied(execution: str) -> dict[str, Any] | None:
+    item = table().get_item(Key={"pk": journal_mod.execution_key(execution), "sk": "APPLIED"}).get("Item")
+    return _json(item, "summary") if item else None
 
 
 # --- Drift (kept on the RECORD item, so the drift check reads it with the records) -------------

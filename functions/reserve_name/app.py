@@ -1,0 +1,15 @@
+"""Reserve the dataflow's name for this execution, whichever door started it: another spec being
+provisioned under the name is a conflict. The logic is aepflow.lifecycle.reserve_name's."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aepflow.handlers import logger, scrubbed_errors, tracer
+from aepflow.lifecycle import reserve_name
+from aepflow.provisioning import StepEvent
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    step = StepEvent.model_validate(event)
+    return scrubbed_errors(lambda: reserve_name(step.state, step.execution))
