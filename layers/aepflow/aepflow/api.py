@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from . import document, lifecycle
-from .runs import MAX_EPOCH_SECONDS
+from .runs import RunRequest
 from .errors import (AepAuthError, AepflowError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled,
                      AepTimeout, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound,
                      DataflowPreconditionFailed, DocumentTooLarge, SpecInvalid)
@@ -402,16 +402,6 @@ def get_runs(name: NameParam, limit: Annotated[int, Query(ge=1, le=100)] = 20) -
     return Runs(**lifecycle.runs(name, limit=limit))
 
 
-class RunWindow(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    windowStartTime: int | None = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,
-                                        description="epoch seconds: the earliest data to read")
-    windowEndTime: int | None = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,
-                                      description="epoch seconds: read data up to this time")
-    startTime: int | None = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,
-                                  description="epoch seconds: when the run starts (default: now)")
-
-
 @app.post("/dataflows/<name>/runs", summary="Start a run on demand (Flow Service POST /runs), optionally over a window",
           tags=["dataflows"], operation_id="startRun",
           responses={**_ok(202, "The run was created; GET .../runs and the run monitor follow it", "RunStarted"),
@@ -419,7 +409,7 @@ class RunWindow(BaseModel):
                      409: _error("The dataflow is not scheduled for one-time ingestion (NotOneTime), which AEP "
                                  "needs for a run on demand, or it is still provisioning (ProvisioningInProgress)"),
                      **_BODY_ERRORS, **_AEP_ERRORS})
-def start_run(name: NameParam, window: Annotated[RunWindow | None, Body(
+def start_run(name: NameParam, window: Annotated[RunRequest | None, Body(
         description="Optional: {windowStartTime, windowEndTime} (both or neither) and startTime")] = None
               ) -> Response[RunStarted]:
     started = lifecycle.start_run(name, window.model_dump(exclude_none=True) if window else None)
@@ -540,7 +530,7 @@ def openapi_document() -> dict[str, Any]:
     doc.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         doc["components"]["schemas"].pop(unused, None)
-    _add_schemas(doc, ErrorBody, GatewayError, Accepted, Problem, DataflowPatch, DataflowSpec, AdoptRequest, RunWindow,
+    _add_schemas(doc, ErrorBody, GatewayError, Accepted, Problem, DataflowPatch, DataflowSpec, AdoptRequest, RunRequest,
                  PlanView)
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
@@ -551,7 +541,7 @@ def openapi_document() -> dict[str, Any]:
             if body is not None:
                 model, media = {"patch": ("DataflowPatch", PATCH_MEDIA_TYPES)}.get(method) or {
                     "/dataflows:adopt": ("AdoptRequest", ("application/json",)),
-                    "/dataflows/{name}/runs": ("RunWindow", ("application/json",))}.get(
+                    "/dataflows/{name}/runs": ("RunRequest", ("application/json",))}.get(
                     path, ("DataflowSpec", SPEC_MEDIA_TYPES))
                 body["content"] = {m: {"schema": {"$ref": f"#/components/schemas/{model}"}} for m in media}
         if "post" in operations and path == "/dataflows":
