@@ -163,3 +163,17 @@ def test_a_record_keeps_the_etags_and_credentials_the_apply_step_put_in_its_ids(
     assert rec.ids == {"flowId": "f"} and rec.etags == {"flow": '"e"'} and rec.credentials == {"version": "v1"}
     item["credentials"] = json.dumps({"version": "v2"})  # a rotation's, set since
     assert records.Record.of(item).credentials == {"version": "v2"}
+
+
+@pytest.mark.parametrize("sample", ["secrets_manager_put_secret_value", "secrets_manager_rotation_succeeded"])
+def test_the_sample_secrets_manager_events_match_the_rule_and_name_the_secret(sample):
+    from pathlib import Path
+
+    from local import template as cfn
+
+    event = json.loads((Path(__file__).resolve().parents[2] / "events" / f"{sample}.json").read_text())
+    rule = cfn.load()["Resources"]["RotateCredentialsFunction"]["Properties"]["Events"]["SecretValueChanged"]
+    pattern = rule["Properties"]["Pattern"]
+    assert event["source"] in pattern["source"] and event["detail-type"] in pattern["detail-type"]
+    assert event["detail"]["eventName"] in pattern["detail"]["eventName"]
+    assert rotation._same_secret(rotation.secret_of(event), "aep/sources/acme-oracle")
