@@ -20,7 +20,7 @@ from . import live as live_mod
 from . import plan as plan_mod
 from . import records, resources, runtime
 from .connectors import CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, connector_for_spec_id
-from .errors import DataflowNotFound, SpecInvalid
+from .errors import AepAuthError, DataflowNotFound, SpecInvalid
 from .spec import NAME_PATTERN, UUID_PATTERN, parse_spec
 
 MAX_NAME = 64
@@ -78,7 +78,13 @@ def describe(flow_id: str, *, name: str | None = None, sandbox: str | None = Non
         raise SpecInvalid("flowId is not a flow id", code="RequestInvalid", status=400,
                           problems=[{"path": "flowId", "message": "expected a UUID"}])
     client = runtime.aep_client(sandbox)
-    flow = live_mod._get(client, "flow", flow_id)
+    try:
+        flow = live_mod._get(client, "flow", flow_id)
+    except AepAuthError as exc:
+        if exc.code != "403027":  # FACTS §4: the gateway's "Sandbox ... is not found or not accessible"
+            raise
+        raise DataflowNotFound(f"no sandbox {client.sandbox!r} in the AEP organization", code="SandboxNotFound",
+                               status=404) from None
     if flow is None:
         raise DataflowNotFound(f"no flow {flow_id} in sandbox {client.sandbox}", code="FlowNotFound", status=404)
     source_id = (flow.get("sourceConnectionIds") or [None])[0]

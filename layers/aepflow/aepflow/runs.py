@@ -24,15 +24,18 @@ MAX_EPOCH_SECONDS = 10_000_000_000
 
 
 class RunRequest(BaseModel):
-    """POST /dataflows/{name}/runs: an optional window of the source's data to ingest."""
+    """POST /dataflows/{name}/runs: an optional window of the source's data to ingest (both its
+    ends, or neither; the end after the start)."""
 
-    model_config = ConfigDict(extra="forbid")
-    windowStartTime: int | None = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,
-                                        description="epoch seconds: the earliest data to read")
-    windowEndTime: int | None = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,
-                                      description="epoch seconds: read data up to this time")
-    startTime: int | None = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,
-                                  description="epoch seconds: when the run starts (default: now)")
+    # Absent, not null: a time is an integer when given.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"dependentRequired": {
+        "windowStartTime": ["windowEndTime"], "windowEndTime": ["windowStartTime"]}})
+    windowStartTime: int = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,  # type: ignore[assignment]
+                                 description="epoch seconds: the earliest data to read")
+    windowEndTime: int = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,  # type: ignore[assignment]
+                               description="epoch seconds: read data up to this time")
+    startTime: int = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,  # type: ignore[assignment]
+                           description="epoch seconds: when the run starts (default: now)")
 
     @model_validator(mode="after")
     def _window(self) -> "RunRequest":
