@@ -170,6 +170,9 @@ def _exercise_every_door(stack):
     assert _api(stack, "GET", f"/dataflows/{name}")[1]["status"] == "ACTIVE"
     _api(stack, "GET", "/dataflows")
     _api(stack, "PATCH", f"/dataflows/{name}", {"description": "changed by the least-privilege test"})
+    # A new spec under the name: provisioned, and its plan applied in place by the state machine.
+    assert _api(stack, "POST", "/dataflows", dict(spec, description="a new spec, applied in place"))[0] == 202
+    settle()
     # A failed run of that flow, for the monitor to alert on.
     flow_id = _api(stack, "GET", f"/dataflows/{name}")[1]["ids"]["flowId"]
     stack.emulator.set_run_outcomes(flow_id, ["failed"])
