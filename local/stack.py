@@ -23,7 +23,7 @@ from unittest import mock
 import boto3
 
 from . import template as cfn
-from .moto_patches import atomic_dynamodb_writes
+from .moto_patches import atomic_dynamodb
 
 ROOT = cfn.ROOT
 LAYER = ROOT / "layers" / "aepflow"
@@ -173,7 +173,7 @@ class LocalStack:
             lambda backend, function_name, qualifier, body, headers, response_headers:
                 stack._invoke(function_name, body, response_headers)))
         self._exit.enter_context(mock.patch.object(StateMachine, "__deepcopy__", _clone_state_machine, create=True))
-        self._exit.enter_context(atomic_dynamodb_writes())
+        self._exit.enter_context(atomic_dynamodb())
         self._exit.enter_context(_deliver_rules_to_lambda(stack))
         self._create_aws_resources()
         from aepflow import runtime
