@@ -44,3 +44,37 @@ def atomic_dynamodb() -> Iterator[None]:
 
 # The name the local stack and older tests use; reads are serialised too now.
 atomic_dynamodb_writes = atomic_dynamodb
+
+
+# --- and where it is slow -----------------------------------------------------------------------
+
+_asl_trees: dict[str, object] = {}
+_asl_lock = threading.Lock()
+_ASL_CACHE_SIZE = 16
+
+
+@contextmanager
+def asl_parsed_once() -> Iterator[None]:
+    """moto parses a state machine's ASL with ANTLR on CreateStateMachine and again on every
+    StartExecution (about 0.35 s of CPU for template.yaml's machine). The parse tree of a
+    definition is kept; every execution still gets its own evaluation components, built from
+    the tree by moto's Preprocessor, so no state is shared between executions."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    parse = AmazonStateLanguageParser.parse
+
+    def parse_once(definition: str):
+        with _asl_lock:
+            tree = _asl_trees.get(definition)
+            if tree is not None:
+                return Preprocessor().visit(tree), tree
+        program, tree = parse(definition)  # raises on a syntax error: nothing is kept
+        with _asl_lock:
+            if len(_asl_trees) >= _ASL_CACHE_SIZE:
+                _asl_trees.clear()
+            _asl_trees[definition] = tree
+        return program, tree
+
+    with mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse_once)):
+        yield
