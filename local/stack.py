@@ -26,6 +26,7 @@ from unittest import mock
 import boto3
 
 from . import template as cfn
+from .causality import CausalRequests, tracing
 from .clock import EmulatedClock, sleeps_on
 from .moto_patches import asl_parsed_once, atomic_dynamodb
 
@@ -172,9 +173,11 @@ class LocalStack:
     _active_lock = threading.Lock()
 
     def __init__(self, *, latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0,
-                 secrets: dict[str, Any] | None = None, emulate_sleep: bool = True):
+                 secrets: dict[str, Any] | None = None, emulate_sleep: bool = True, trace_causality: bool = False):
         self.latency_ms, self.fault_rate, self.seed = latency_ms, fault_rate, seed
         self.extra_secrets = secrets or {}
+        self.trace_causality = trace_causality
+        self.causal: CausalRequests | None = None  # with trace_causality: every AEP request, in logical time
         self.emulate_sleep = emulate_sleep
         self.clock = EmulatedClock()
         self.template = cfn.load()
@@ -214,7 +217,7 @@ class LocalStack:
             warnings.warn(f"LocalStack: {leaked}", RuntimeWarning, stacklevel=2)
 
     def reset(self, *, latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0,
-              secrets: dict[str, Any] | None = None) -> "LocalStack":
+              secrets: dict[str, Any] | None = None, trace_causality: bool = False) -> "LocalStack":
         """Back to a fresh stack with these arguments: a new emulator, moto's every backend
         emptied and the template's resources created again, aepflow's caches dropped, the
         invocation log and the emulated clock cleared. Raises LeakedWork (after stopping it)
@@ -226,6 +229,7 @@ class LocalStack:
         BackendDict.reset()
         self.latency_ms, self.fault_rate, self.seed = latency_ms, fault_rate, seed
         self.extra_secrets = secrets or {}
+        self.trace_causality = trace_causality
         self.functions, self.refs = {}, {}
         with self._invocations_lock:
             self.invocations.clear()
@@ -279,6 +283,9 @@ class LocalStack:
                                     latency_ms=self.latency_ms, fault_rate=0.0, seed=self.seed)
         self.aep_url = start_emulator(self.emulator)
         self._built.callback(self.emulator.stop)
+        self.causal = None
+        if self.trace_causality:  # see local/causality.py
+            self.causal = self._built.enter_context(tracing(CausalRequests(self.aep_url)))
         saved_env = dict(os.environ)
         self._built.callback(lambda: (os.environ.clear(), os.environ.update(saved_env)))
         os.environ.update({

@@ -66,3 +66,11 @@ def stack(request, module_stack):
     module_stack.handed_out = True
     yield module_stack
     module_stack.settle()
+
+
+def pytest_collection_modifyitems(items):
+    """Each test carries the marker of its folder: -m unit, -m local, -m integration."""
+    for item in items:
+        folder = Path(str(item.fspath)).parent.name
+        if folder in ("unit", "local", "integration"):
+            item.add_marker(folder)
