@@ -78,3 +78,23 @@ def asl_parsed_once() -> Iterator[None]:
 
     with mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse_once)):
         yield
+
+
+@contextmanager
+def action_names_cached() -> Iterator[None]:
+    """moto lists a response class's methods with inspect.getmembers on every request, to
+    find the action to call (about 0.7 ms a request); the list of a class is kept instead."""
+    from moto.core import responses
+
+    names = responses.method_names_from_class
+    cache: dict[type, list[str]] = {}
+
+    def cached(clazz):
+        found = cache.get(clazz)
+        if found is None:
+            found = cache[clazz] = names(clazz)
+        return found
+
+    with mock.patch.object(responses, "method_names_from_class", cached):
+        yield
+

@@ -28,7 +28,7 @@ import boto3
 from . import template as cfn
 from .causality import CausalRequests, tracing
 from .clock import EmulatedClock, sleeps_on
-from .moto_patches import asl_parsed_once, atomic_dynamodb
+from .moto_patches import action_names_cached, asl_parsed_once, atomic_dynamodb
 
 ROOT = cfn.ROOT
 LAYER = ROOT / "layers" / "aepflow"
@@ -271,6 +271,7 @@ class LocalStack:
         self._exit.enter_context(mock.patch.object(StateMachine, "__deepcopy__", _clone_state_machine, create=True))
         self._exit.enter_context(atomic_dynamodb())
         self._exit.enter_context(asl_parsed_once())
+        self._exit.enter_context(action_names_cached())
         self._exit.enter_context(_deliver_rules_to_lambda(stack))
         if self.emulate_sleep:
             self._exit.enter_context(sleeps_on(self.clock))
