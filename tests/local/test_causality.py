@@ -15,6 +15,14 @@ from local.stack import emulator_running
 CONNECTIONS = "/data/foundation/flowservice/connections"
 
 
+def run_together(*targets) -> None:
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_only_the_programs_own_ordering_makes_a_request_wait_for_another():
     with emulator_running(client_secret="causality-test-secret") as emu, \
             tracing(CausalRequests(emu.base_url)) as log:
@@ -25,11 +33,7 @@ def test_only_the_programs_own_ordering_makes_a_request_wait_for_another():
             time.sleep(0.05)  # starts after its sibling's request has ended
             get()
 
-        siblings = [threading.Thread(target=get), threading.Thread(target=late)]
-        for thread in siblings:
-            thread.start()
-        for thread in siblings:
-            thread.join()
+        run_together(get, late)
         with ThreadPoolExecutor(max_workers=2) as pool:
             for future in [pool.submit(get), pool.submit(late)]:
                 future.result()
@@ -43,11 +47,7 @@ def test_only_the_programs_own_ordering_makes_a_request_wait_for_another():
             assert handed.wait(5)
             get()
 
-        pair = [threading.Thread(target=second), threading.Thread(target=first)]
-        for thread in pair:
-            thread.start()
-        for thread in pair:
-            thread.join()
+        run_together(second, first)
         get()
     assert len(log.requests) == len(emu.records) == 7
     assert sorted(r["startedAt"] for r in log.requests) == [0, 0, 1, 1, 2, 3, 4]
