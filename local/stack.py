@@ -167,7 +167,12 @@ class LocalStack:
     SETTLE_TIMEOUT_SECONDS, for every Step Functions execution, every thread of moto's
     interpreter and every Lambda invocation in flight, then stops what is left and raises
     LeakedWork. Left running, such work would reach the next stack through the process-wide
-    environment (its AEP_PLATFORM_URL) and count in that stack's emulator."""
+    environment (its AEP_PLATFORM_URL) and count in that stack's emulator.
+
+    Waits for time to pass (backoff, Retry-After, Step Functions Retry and Wait) advance
+    `clock` instead of sleeping (local/clock.py; emulate_sleep=False for real ones). With
+    trace_causality, `causal.requests` orders the AEP requests by the program's own
+    synchronisation (local/causality.py)."""
 
     _active: "LocalStack | None" = None
     _active_lock = threading.Lock()
