@@ -342,12 +342,23 @@ class LocalStack:
                 break
             time.sleep(0.005)
         for execution in self._executions():
-            if execution.status == "RUNNING":
-                execution.stop(stop_date=datetime.now(timezone.utc), error="LeakedWork",
-                               cause="still running when its LocalStack exited or was reset")
+            self._stop(execution)
         return (f"still running {timeout or SETTLE_TIMEOUT_SECONDS}s after the test: {', '.join(left[:10])}"
                 f"{' ...' if len(left) > 10 else ''}; a test that starts executions waits for them "
                 f"(stack.wait(arn))")
+
+    @staticmethod
+    def _stop(execution: Any, timeout: float = 5.0) -> None:
+        """Stop a RUNNING execution; one whose worker has not built its environment yet (it is
+        still parsing the definition) is given `timeout` to do so first."""
+        deadline = time.monotonic() + timeout
+        while execution.status == "RUNNING" and time.monotonic() < deadline:
+            worker = execution.exec_worker
+            if worker is not None and worker.env is not None:
+                execution.stop(stop_date=datetime.now(timezone.utc), error="LeakedWork",
+                               cause="still running when its LocalStack exited or was reset")
+                return
+            time.sleep(0.005)
 
     def _executions(self) -> list[Any]:
         try:

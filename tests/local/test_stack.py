@@ -23,15 +23,17 @@ def test_an_execution_left_running_ends_against_its_own_emulator_not_the_next_on
 
 
 def test_work_still_running_past_the_bound_is_stopped_and_fails_loudly(stack, monkeypatch):
-    release = threading.Event()
+    entered, release = threading.Event(), threading.Event()
     invoke = stack._invoke_now
 
     def stuck(function_name, body, headers):
+        entered.set()
         assert release.wait(60)
         return invoke(function_name, body, headers)
 
     monkeypatch.setattr(stack, "_invoke_now", stuck)
     arn = stack.start_provisioning(example("004"))
+    assert entered.wait(60)  # the execution is inside its first step, however busy the machine is
     with pytest.raises(LeakedWork) as leaked:
         stack.settle(timeout=0.2)
     assert arn in str(leaked.value)
