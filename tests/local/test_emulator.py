@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from local.emulator import AepEmulator
+from local.stack import emulator_running
 
 T = 5
 SECRET = "very-secret-value"
@@ -21,10 +21,8 @@ DATASET = "5c8c3c555033b814b69f947f"
 
 @pytest.fixture
 def emu():
-    e = AepEmulator(client_secret=SECRET, seed=1)
-    e.start()
-    yield e
-    e.stop()
+    with emulator_running(client_secret=SECRET, seed=1) as e:
+        yield e
 
 
 def token(e):
