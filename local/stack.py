@@ -322,7 +322,8 @@ class LocalStack:
         from moto.stepfunctions.parser.utils import TMP_THREADS
 
         found = [f"execution {e.execution_arn}" for e in self._executions() if e.status == "RUNNING"]
-        found += [f"interpreter thread {t.name}" for t in list(TMP_THREADS) if t.is_alive()]
+        # moto names a branch's thread after its whole parsed program: the start of it says enough.
+        found += [f"interpreter thread {t.name[:120]}" for t in list(TMP_THREADS) if t.is_alive()]
         with self._invocations_lock:
             if self._in_flight:
                 found.append(f"{self._in_flight} Lambda invocation(s)")
