@@ -35,8 +35,11 @@ node_modules/.bin/asl-validator: package.json
 demo: $(STAMP)
 	$(PY) -m local demo
 
+# Every core (CI has 2); worksteal evens out the long integration tests between workers.
+PYTEST_PARALLEL ?= -n auto --dist worksteal
+
 test: lint checkov validate
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) tests
 	$(PY) tests/schemathesis/run.py
 
 unit: $(STAMP)

@@ -136,26 +136,32 @@ def _handler_class(stack: LocalStack):
 
 
 class Server:
-    """The local stack plus the two HTTP doors; a context manager."""
+    """The local stack plus the two HTTP doors; a context manager. Given a running `stack`,
+    the doors open on it (and it stays up when they close); otherwise the server makes its own."""
 
-    def __init__(self, *, port: int = 0, secrets: dict[str, Any] | None = None):
+    def __init__(self, *, port: int = 0, secrets: dict[str, Any] | None = None, stack: LocalStack | None = None):
         self.port, self.secrets = port, secrets
-        self.stack: LocalStack | None = None
+        self.stack: LocalStack | None = stack
+        self._own_stack = stack is None
 
     def __enter__(self) -> "Server":
         from moto.server import ThreadedMotoServer
 
-        self.stack = LocalStack(secrets=self.secrets).__enter__()
+        if self._own_stack:
+            self.stack = LocalStack(secrets=self.secrets).__enter__()
+        assert self.stack is not None
         try:
             self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self.moto.start()
             host, s3_port = self.moto.get_host_and_port()
             self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_class(self.stack))
             self.httpd.daemon_threads = True
-            self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+            self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                            daemon=True)
             self._thread.start()
         except BaseException:
-            self.stack.__exit__(None, None, None)
+            if self._own_stack:
+                self.stack.__exit__(None, None, None)
             raise
         self.info = {"api": f"http://127.0.0.1:{self.httpd.server_address[1]}", "s3": f"http://{host}:{s3_port}",
                      "bucket": self.stack.buckets["SpecsBucket"]}
@@ -168,7 +174,8 @@ class Server:
             self.moto.stop()
         finally:
             assert self.stack is not None
-            self.stack.__exit__(*exc)
+            if self._own_stack:
+                self.stack.__exit__(*exc)
 
 
 def serve(out, *, port: int = 0, secrets: dict[str, Any] | None = None, ready: threading.Event | None = None,

@@ -105,15 +105,18 @@ def _public(spec: dict) -> dict:
 
 
 def auth_param_errors(schema: dict, params) -> list[str]:
-    """Why `params` do not satisfy an auth spec's JSON schema, naming params, never their values
-    (a jsonschema message quotes the value, and these are passwords)."""
+    """Why `params` do not satisfy an auth spec's JSON schema, as a JSON Schema validator words it.
+    Those words quote the offending value (`777000111222 is not of type 'string'`), a password as
+    like as not. No Adobe page shows AEP's own wording of this refusal, and issue 8 records AEP
+    echoing such a value, so the emulator keeps the hostile form: aepflow must never repeat it
+    (aepflow.scrub), whatever AEP sends back."""
     out = []
     for e in Draft7Validator(schema).iter_errors(params):
         where = "/".join(str(p) for p in e.absolute_path) or "params"
         if e.validator == "required":
             out.append("missing " + ", ".join(n for n in e.validator_value if n not in (params or {})))
         else:
-            out.append(f"{where} fails {e.validator}")
+            out.append(f"{where}: {e.message}")
     return out
 
 

@@ -50,17 +50,24 @@ def _announcements(queue_url: str) -> list[dict]:
     return found
 
 
-@pytest.fixture
-def server():
-    with Server() as running:
-        # Listen to what provisioning announces on the bus, as another system would.
-        sqs, events = boto3.client("sqs"), boto3.client("events")
-        url = sqs.create_queue(QueueName="aepflow-test-announcements")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="aepflow-test-announcements", EventPattern=json.dumps({"source": ["aepflow"]}))
-        events.put_targets(Rule="aepflow-test-announcements", Targets=[{"Id": "q", "Arn": arn}])
-        running.announcements = url
+@pytest.fixture(scope="module")
+def doors(module_stack):
+    """The HTTP doors of `python -m local serve`, opened once on the module's local stack."""
+    with Server(stack=module_stack) as running:
         yield running
+
+
+@pytest.fixture
+def server(doors, stack):
+    # `stack` has reset the local stack under the doors: listen to what provisioning announces
+    # on the bus, as another system would.
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="aepflow-test-announcements")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="aepflow-test-announcements", EventPattern=json.dumps({"source": ["aepflow"]}))
+    events.put_targets(Rule="aepflow-test-announcements", Targets=[{"Id": "q", "Arn": arn}])
+    doors.announcements = url
+    return doors
 
 
 def test_the_api_provisions_changes_and_deletes_a_dataflow(server):

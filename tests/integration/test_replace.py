@@ -5,16 +5,15 @@ spec referenced stay."""
 
 import json
 
-from aepflow import lifecycle
+from aepflow import lifecycle, records
 from local.examples import example
-from local.stack import LocalStack
 
 
 def _by_name(state: dict, kind: str, prefix: str) -> list[dict]:
     return [r for r in state[kind] if (r.get("name") or "").startswith(prefix)]
 
 
-def test_changing_the_source_table_replaces_the_flow_and_its_mapping_set():
+def test_changing_the_source_table_replaces_the_flow_and_its_mapping_set(stack):
     v1 = example("001")
     v2 = example("001")
     v2["source"]["table"] = "Contact"
@@ -22,21 +21,19 @@ def test_changing_the_source_table_replaces_the_flow_and_its_mapping_set():
     v2["mapping"] = [{"source": "Name", "destination": "person.name.fullName"}]
     v2["deltaColumn"] = {"name": "Datefield", "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}
     prefix = f"aepflow:{v1['name']}:"
-    with LocalStack() as stack:
-        first = lifecycle.apply(v1)
-        assert stack.wait(first["executionArn"])["status"] == "SUCCEEDED"
-        before = stack.emulator.dump_state()
-        second = lifecycle.apply(v2)
-        assert second["action"] == "apply"
-        finished = stack.wait(second["executionArn"])
-        assert finished["status"] == "SUCCEEDED"
-        from aepflow import records
-        assert "applied" not in json.loads(finished["output"])["ids"]  # the create path made the ids anew
-        applied = records.applied(second["executionArn"])
-        assert applied["action"] == "replace" and "source" in applied["replacedBecause"]
-        assert [d["kind"] for d in applied["deleted"]] == ["flow", "sourceConnection"]
-        after = stack.emulator.dump_state()
-        record = lifecycle.describe(v1["name"], live=False)
+    first = lifecycle.apply(v1)
+    assert stack.wait(first["executionArn"])["status"] == "SUCCEEDED"
+    before = stack.emulator.dump_state()
+    second = lifecycle.apply(v2)
+    assert second["action"] == "apply"
+    finished = stack.wait(second["executionArn"])
+    assert finished["status"] == "SUCCEEDED"
+    assert "applied" not in json.loads(finished["output"])["ids"]  # the create path made the ids anew
+    applied = records.applied(second["executionArn"])
+    assert applied["action"] == "replace" and "source" in applied["replacedBecause"]
+    assert [d["kind"] for d in applied["deleted"]] == ["flow", "sourceConnection"]
+    after = stack.emulator.dump_state()
+    record = lifecycle.describe(v1["name"], live=False)
     [old_flow], [new_flow] = _by_name(before, "flows", prefix), _by_name(after, "flows", prefix)
     assert old_flow["id"] != new_flow["id"]
     [source] = [s for s in after["sourceConnections"] if s["id"] == new_flow["sourceConnectionIds"][0]]

@@ -17,16 +17,22 @@ _state: dict[str, object] = {}
 _local = threading.local()
 
 
+def _session():
+    """The process's boto3 session; call with _lock held."""
+    if "aws-session" not in _state:
+        import boto3
+
+        _state["aws-session"] = boto3.session.Session()
+    return _state["aws-session"]
+
+
 def aws_client(service: str):
     """One boto3 client per service for the process (clients are thread-safe; making one is
     not, hence the lock and a session of our own)."""
     key = f"aws:{service}"
     with _lock:
         if key not in _state:
-            import boto3
-
-            session = _state.setdefault("aws-session", boto3.session.Session())
-            _state[key] = session.client(service)  # type: ignore[attr-defined]
+            _state[key] = _session().client(service)  # type: ignore[attr-defined]
         return _state[key]
 
 
@@ -37,11 +43,8 @@ def table():
     generation = _state.get("generation", 0)
     cached = getattr(_local, "table", None)
     if cached is None or cached[0] != (name, generation):
-        import boto3
-
         with _lock:
-            session = _state.setdefault("aws-session", boto3.session.Session())
-            resource = session.resource("dynamodb")  # type: ignore[attr-defined]
+            resource = _session().resource("dynamodb")  # type: ignore[attr-defined]
         cached = _local.table = ((name, generation), resource.Table(name))
     return cached[1]
 

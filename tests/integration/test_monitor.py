@@ -1,70 +1,52 @@
 """The run monitor against the real emulator (127.0.0.1) and moto: every problem alerted
 exactly once across repeated and overlapping polls, none missed, readable alert text, and
-AEP calls per poll bounded by pages + re-check chunks + 1 whatever the number of flows."""
+AEP calls per poll bounded by pages + re-check chunks + 1 whatever the number of flows.
+
+Each test gets the module's local stack, reset (tests/conftest.py), with the emulator's clock
+at a fixed instant and flow ids made from the flows' names: the runs, their ids and the
+outcomes drawn for them are the same on every run of the suite."""
 import json
 import math
 import os
 import threading
+import uuid
 from datetime import datetime, timezone
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from aepflow.journal import dataflow_record
-from local import template as cfn
-from local.emulator import AepEmulator
-from local.moto_patches import atomic_dynamodb_writes
+from local.monitor_scenario import start_clock_at
 
-SECRET = "monitor-test-client-secret-9f8e7d"
-TABLE = "aepflow-test-dataflows"
 RUNS = "/data/foundation/flowservice/runs"
+# Long enough for any poll here; a poll still running after it fails the test instead of overlapping the next.
+POLL_JOIN_SECONDS = 120
+
+pytestmark = pytest.mark.stack(seed=11)
 
 
 @pytest.fixture
-def stack(monkeypatch):
-    emu = AepEmulator(client_secret=SECRET, seed=11)
-    url = emu.start()
-    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_SESSION_TOKEN": "testing", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
-           "POWERTOOLS_METRICS_NAMESPACE": "aepflow-test", "AEP_PLATFORM_URL": url, "AEP_IMS_URL": url,
-           "AEP_CREDENTIALS_SECRET": "aepflow/test-aep", "AEP_TOKEN_CACHE_SECRET": "aepflow/test-token-cache",
-           "DATAFLOWS_TABLE": TABLE, "AEP_BACKOFF_BASE_SECONDS": "0.01", "AEP_BACKOFF_CAP_SECONDS": "0.05",
-           "MONITOR_PAGE_SIZE": "50"}
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws(), atomic_dynamodb_writes():
-        sm = boto3.client("secretsmanager")
-        sm.create_secret(Name="aepflow/test-aep", SecretString=json.dumps({
-            "clientId": emu.client_id, "clientSecret": SECRET, "orgId": emu.org_id, "sandbox": "prod"}))
-        sm.create_secret(Name="aepflow/test-token-cache", SecretString="{}")
-        boto3.client("dynamodb").create_table(**cfn.table_kwargs(cfn.load(), "DataflowsTable", TABLE))
-        sns, sqs = boto3.client("sns"), boto3.client("sqs")
-        topic = sns.create_topic(Name="aepflow-test-alerts")["TopicArn"]
-        queue = sqs.create_queue(QueueName="aepflow-test-inbox")["QueueUrl"]
-        qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
-        monkeypatch.setenv("ALERTS_TOPIC_ARN", topic)
-        from aepflow import monitor, runtime
-        runtime.reset()
-        monitor.reset()
-        yield Stack(emu, queue)
-        runtime.reset()
-        monitor.reset()
-    emu.stop()
+def stack(stack, monkeypatch):
+    """The module's LocalStack (reset), seen as the monitor sees it: flows, polls, alerts."""
+    monkeypatch.setenv("MONITOR_PAGE_SIZE", "50")
+    from aepflow import monitor
+    monitor.reset()
+    start_clock_at(stack.emulator)
+    yield Stack(stack)
+    monitor.reset()
 
 
 class Stack:
-    def __init__(self, emu, queue):
-        self.emu, self.queue = emu, queue
+    def __init__(self, local):
+        self.local, self.emu, self.queue = local, local.emulator, local.topic_queues["AlertsTopic"]
+        self.table = boto3.resource("dynamodb").Table(local.refs["DataflowsTable"])
         self.alerts: list[dict] = []
 
     def flow(self, name, *, interval=15, sandbox=None, alerts=None, state="enabled", connector="salesforce",
              outcomes=None):
         sched = {"frequency": "minute", "interval": interval, "startTime": self.emu.now_ms // 1000 + 60}
         fid = self.emu.add_scheduled_flow({**sched, "interval": str(interval)}, sandbox=sandbox or "prod",
-                                          name=name, state=state)
+                                          name=name, state=state, flow_id=str(uuid.uuid5(uuid.NAMESPACE_URL, name)))
         if outcomes:
             self.emu.set_run_outcomes(fid, outcomes)
         spec = {"name": name, "source": {"connector": connector, "credentialsSecret": "aep/sources/" + name},
@@ -72,8 +54,6 @@ class Stack:
         if sandbox:
             spec["sandbox"] = sandbox
         updated = datetime.fromtimestamp(self.emu.now_ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-        if not hasattr(self, "table"):
-            self.table = boto3.resource("dynamodb").Table(TABLE)
         self.table.put_item(Item=dataflow_record(
             name, status="ACTIVE", connector=connector, flowId=fid,
             ids=json.dumps({"flowId": fid, "datasetId": "5c8c3c555033b814b69f947f"}),
@@ -128,7 +108,7 @@ def test_failed_run_alert_text(stack):
     assert alert["attrs"] == {"severity": "critical", "problem": "failed", "dataflow": "acme-salesforce-contacts",
                               "sandbox": "prod", "connector": "salesforce", "flowId": fid, "runId": run["id"]}
     everything = json.dumps(alert)
-    assert SECRET not in everything and "aep/sources/" not in everything
+    assert stack.emu.client_secret not in everything and "aep/sources/" not in everything
     stack.emu.advance(minutes=15)
     stack.poll()
     [copy_failure] = stack.drain()
@@ -170,8 +150,10 @@ def _scenario(stack, overlapping: bool):
                     errors.append(exc)
             threads = [threading.Thread(target=run) for _ in range(2)]
             [t.start() for t in threads]
-            [t.join(30) for t in threads]
+            [t.join(POLL_JOIN_SECONDS) for t in threads]
+            assert not any(t.is_alive() for t in threads), "a poll did not end"
             assert not errors, errors
+            assert len(reports) == 2
         else:
             stack.poll()
             if _ % 7 == 0:
@@ -217,7 +199,7 @@ def test_crash_before_publish_is_retried_not_lost(stack, monkeypatch):
     monkeypatch.setattr(alerts.AlertSender, "_publish", real)
     assert stack.poll().alerts_already_claimed == 1  # the living lease is respected: nothing yet
     assert stack.keys() == []
-    table = boto3.resource("dynamodb").Table(TABLE)
+    table = stack.table
     pending = table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": "MONITOR#PENDING"})
     [marker] = pending["Items"]
     table.update_item(Key={"pk": marker["sk"], "sk": "ALERT"}, UpdateExpression="SET leaseUntil = :z",
@@ -257,7 +239,8 @@ def test_calls_per_poll_bounded_for_200_flows(stack, monkeypatch):
     stack.emu.set_random_outcomes({"success": 6, "failed": 1, "partial": 1, "stuck": 2}, seed=5)
     fids = [stack.flow(f"bulk-{i:03d}") for i in range(200)]
     other = stack.emu.add_scheduled_flow({"frequency": "minute", "interval": "15",
-                                          "startTime": stack.emu.now_ms // 1000}, name="unmanaged")
+                                          "startTime": stack.emu.now_ms // 1000}, name="unmanaged",
+                                         flow_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "unmanaged")))
     for step in range(4):
         stack.emu.advance(minutes=15 if step < 3 else 2)
         before = len(stack.emu.records)
