@@ -153,6 +153,11 @@ def test_a_claim_holder_has_finished_when_it_recorded_rolled_back_or_outlived_an
     assert not records.holder_finished({"executionArn": "running", "updatedAt": fresh}, None, now=now)
     assert records.holder_finished({"executionArn": "running", "updatedAt": "2026-01-01T00:00:00.000000Z"}, None,
                                    now=now)
+    # Reserved, its execution not started yet: held for a few minutes, whatever held it before.
+    assert not records.holder_finished({"executionArn": "done", "pendingSince": fresh}, rec, now=now)
+    assert records.holder_finished({"executionArn": "done", "pendingSince": "2027-01-15T07:50:00.000000Z"}, rec,
+                                   now=now)
+    assert records.holder_finished({"status": "CLAIMED", "updatedAt": fresh}, rec, now=now)  # adopted
 
 
 def test_a_record_keeps_the_etags_and_credentials_the_apply_step_put_in_its_ids():

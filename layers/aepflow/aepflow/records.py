@@ -126,7 +126,7 @@ def claim_item(name: str) -> dict[str, Any] | None:
 
 # --- The name's reservation -------------------------------------------------------------------
 
-def reserve(name: str, digest: str, current: dict[str, Any] | None, *, execution: str | None = None) -> None:
+def reserve(name: str, digest: str, current: dict[str, Any] | None) -> None:
     """Put this spec's hash (and the execution that will provision it) in the claim, on condition
     that nobody changed the claim since `current` was read, so two different specs posted under
     one name at the same moment cannot both start. The same spec always passes."""
@@ -135,10 +135,9 @@ def reserve(name: str, digest: str, current: dict[str, Any] | None, *, execution
     if current is not None and current.get("updatedAt"):
         condition += " OR updatedAt = :prev"
         values[":prev"] = current["updatedAt"]
-    update = "SET specHash = :h, updatedAt = :now, #s = :claimed"
-    if execution:
-        update += ", reservedFor = :e"
-        values[":e"] = execution
+    # pendingSince: reserved, its execution not started yet (hold() removes it), so another spec
+    # that reads the claim now sees it held, not finished.
+    update = "SET specHash = :h, updatedAt = :now, #s = :claimed, pendingSince = :now"
     try:
         table().update_item(Key=key(name, CLAIM), UpdateExpression=update, ConditionExpression=condition,
                             ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=values)
@@ -151,23 +150,32 @@ def reserve(name: str, digest: str, current: dict[str, Any] | None, *, execution
 
 # The state machine's TimeoutSeconds: an execution holding a name for longer has ended.
 EXECUTION_TIMEOUT_SECONDS = 7200
+# A door reserves the name, then starts the execution at once: a reservation no execution took
+# within this long was left by a door that failed in between.
+RESERVATION_SECONDS = 300
 
 
 def holder_finished(current: dict[str, Any], rec: "Record | None", now: float | None = None) -> bool:
     """Whether the execution holding the claim has ended: it recorded the dataflow, its roll-back
-    wrote an outcome, or it is older than any execution may run."""
+    wrote an outcome, or it is older than any execution may run. A reservation whose execution has
+    not started yet (the door starts it at once) holds the name for RESERVATION_SECONDS."""
+    def age(stamp: Any) -> float:
+        try:
+            since = datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            return float("inf")
+        return (now or datetime.now(timezone.utc).timestamp()) - since.timestamp()
+
+    if current.get("pendingSince"):
+        return age(current["pendingSince"]) > RESERVATION_SECONDS
     holder = current.get("executionArn")
-    if not holder:
+    if not holder:  # nothing provisions it (an adopted dataflow)
         return True
     if rec is not None and rec.item.get("executionId") == holder:
         return True
     if journal_mod.get_outcome(holder):
         return True
-    try:
-        since = datetime.strptime(str(current.get("updatedAt")), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return True
-    return (now or datetime.now(timezone.utc).timestamp()) - since.timestamp() > EXECUTION_TIMEOUT_SECONDS
+    return age(current.get("updatedAt")) > EXECUTION_TIMEOUT_SECONDS
 
 
 def reserve_for_execution(name: str, spec: dict[str, Any], execution_arn: str) -> dict[str, Any]:
@@ -215,10 +223,11 @@ def hold(name: str, digest: str, execution_arn: str, generation: int, current: d
     names: dict[str, str] = {"#s": "status", "#x": "executions"}
     values: dict[str, Any] = {":n": name, ":h": digest, ":e": execution_arn, ":x": executions[-EXECUTIONS_KEPT:],
                               ":g": generation, ":s": "CLAIMED", ":u": now_iso()}
-    update = "SET #n = :n, specHash = :h, executionArn = :e, #x = :x, generation = :g, #s = :s, updatedAt = :u"
+    update = ("SET #n = :n, specHash = :h, executionArn = :e, #x = :x, generation = :g, #s = :s, updatedAt = :u "
+              "REMOVE pendingSince")
     names["#n"] = "name"
     if origin:
-        update += ", origin = :o"
+        update = update.replace(" REMOVE", ", origin = :o REMOVE")
         values[":o"] = origin
     table().update_item(Key=key(name, CLAIM), UpdateExpression=update, ExpressionAttributeNames=names,
                         ExpressionAttributeValues=values)
@@ -302,7 +311,8 @@ def create(name: str, spec: dict[str, Any], ids: dict[str, Any], *, connector: s
             raise DataflowConflict(f"a dataflow named {name!r} exists already; adopt under another name",
                                    code="DataflowExists", status=409) from None
         raise
-    table().update_item(Key=key(name, CLAIM), UpdateExpression="SET #n = :n, origin = :o, generation = if_not_exists(generation, :z)",
+    table().update_item(Key=key(name, CLAIM), UpdateExpression="SET #n = :n, origin = :o, generation = "
+                                                               "if_not_exists(generation, :z) REMOVE pendingSince",
                         ExpressionAttributeNames={"#n": "name"},
                         ExpressionAttributeValues={":n": name, ":o": origin, ":z": 0})
 
