@@ -103,6 +103,8 @@ def test_a_mapping_change_is_a_new_version_of_the_mapping_set_and_the_flow_moves
     assert result["mappingSet"].action == "update"
     assert result["mappingSet"].changes[0].how == "PUT /mappingSets/{id} (a new version)"
     assert [c.field for c in result["flow"].changes] == ["mappingVersion"]
+    text = plan.table([plan.Plan("x", None, list(result.values())).to_dict()])
+    assert "mappings: 3 rules -> 4 rules (+ EMAIL -> personalEmail.address)" in text
 
 
 def test_a_source_table_change_is_a_replace_of_the_source_connection_and_the_flow_and_says_why():

@@ -608,6 +608,17 @@ def _short(value: Any, width: int = 40) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
+def _rules_change(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> str:
+    """A mapping change in a line: how many rules, and which came and went."""
+    def key(rule: dict[str, Any]) -> str:
+        return f"{rule.get('source')} -> {rule.get('destination')}"
+
+    gone = [key(r) for r in old if r not in new]
+    came = [key(r) for r in new if r not in old]
+    parts = [f"+ {k}" for k in came] + [f"- {k}" for k in gone]
+    return f"{len(old)} rules -> {len(new)} rules ({'; '.join(parts) or 'reordered'})"
+
+
 def table(plans: list[dict[str, Any]]) -> str:
     """Plans (as to_dict() gives them) as a table for people: one line per resource, one per change."""
     lines = []
@@ -621,6 +632,9 @@ def table(plans: list[dict[str, Any]]) -> str:
             lines.append(f"  {resource['action']:<8} {resource['kind']:<17} {ident}")
             for change in resource["changes"]:
                 how = f"   ({change['how']})" if change.get("how") else ""
+                if change["field"] == "mappings" and isinstance(change["old"], list) and isinstance(change["new"], list):
+                    lines.append(f"      mappings: {_rules_change(change['old'], change['new'])}{how}")
+                    continue
                 lines.append(f"      {change['field']}: {_short(change['old'])} -> {_short(change['new'])}{how}")
             for reason in resource.get("reasons") or []:
                 lines.append(f"      because {reason}")
