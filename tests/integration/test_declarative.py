@@ -200,6 +200,17 @@ def test_a_flow_disabled_behind_aepflows_back_gets_exactly_one_drift_alert(stack
     assert flow["description"] == SPECS["drift"]["description"] and flow["state"] == "disabled"
     assert _drift_check(stack)["drifted"] == 0  # reverted: AEP matches the record again
     assert api(stack, "GET", "/dataflows/acme-drift")[1]["drift"] is None
+    # A flow deleted in the UI cannot come back in place: the spec is provisioned again.
+    stack.messages()
+    stack.emulator.ui_delete_flow(flow_id)
+    report = _drift_check(stack)
+    assert report["alerted"] == 1 and report["reverted"] == 1
+    [alert] = [m for m in stack.messages() if m["MessageAttributes"].get("problem") == "drift"]
+    arn = json.loads(alert["Message"])["alert"]["revertNote"].split(": ", 1)[1]
+    assert stack.wait(arn)["status"] == "SUCCEEDED"
+    [flow] = [f for f in stack.emulator.dump_state()["flows"] if f["name"] == "aepflow:acme-drift:dataflow"]
+    assert flow["id"] != flow_id and flow["state"] == "disabled"  # the spec's enabled: false
+    assert _drift_check(stack)["drifted"] == 0
 
 
 def test_a_flow_made_outside_aepflow_is_adopted_and_its_plan_is_empty(stack):

@@ -54,7 +54,7 @@ def replacement_problems(plan: Plan) -> list[dict[str, str]]:
             continue
         path = next((SPEC_PATH[(resource.kind, c.field)] for c in resource.changes
                      if (resource.kind, c.field) in SPEC_PATH), None)
-        if path is None and resource.kind == "flow" and not resource.changes:
+        if path is None and resource.kind == "flow" and resource.action == "replace" and not resource.changes:
             continue  # replaced only because what it uses is replaced: that resource says why
         path = path or KIND_PATH.get(resource.kind, resource.kind)
         why = "; ".join(resource.reasons) or "AEP has no such resource"

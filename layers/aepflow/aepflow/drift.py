@@ -14,7 +14,8 @@ again is silent; AEP matching the record again clears it; a new difference is a 
 publish forgets the fingerprint, so the next check sends it.
 
 `onDrift: revert` in a spec applies the spec again when the drift can be undone in place (apply.py);
-what needs a new resource (a flow deleted in AEP) is alerted and left to a new provisioning."""
+what needs a new resource (a flow deleted in AEP) is provisioned again (the state machine makes what
+is missing); either way the alert says so."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from pydantic import BaseModel, Field
 from . import apply as apply_mod
 from . import live as live_mod
 from . import records, runtime
-from .errors import AepflowError, SpecInvalid
+from .errors import AepflowError, ChangeRefused, SpecInvalid
 from .live import Live
 from .plan import expected, field_differences, observed
 from .scrub import scrub
@@ -109,7 +110,9 @@ def alert_text(rec: records.Record, drift: dict[str, Any]) -> str:
         lines.append(f"  - {d['kind']} {d['field']}: {json.dumps(d['old'], default=str)} -> "
                      f"{json.dumps(d['new'], default=str)}{who}")
     lines.append("")
-    if drift.get("reverted"):
+    if drift.get("reverted") and drift.get("revertNote"):
+        lines.append(f"onDrift: revert - aepflow applies the spec again ({drift['revertNote']}).")
+    elif drift.get("reverted"):
         lines.append("onDrift: revert - aepflow applied the spec again; AEP matches it now.")
     elif drift.get("revertError"):
         lines.append(f"onDrift: revert - not reverted: {drift['revertError']}")
@@ -143,8 +146,18 @@ def publish_args(topic_arn: str, rec: records.Record, drift: dict[str, Any]) -> 
 # --- The check --------------------------------------------------------------------------------------
 
 def _revert(rec: records.Record) -> tuple[bool, str | None]:
+    """Apply the record's spec again: in place where AEP allows it; else (a flow deleted in AEP,
+    a connection swapped) a new provisioning of the spec, which makes anew what is missing."""
     try:
         result = apply_mod.reapply(rec)
+    except ChangeRefused:
+        from . import lifecycle  # the doors' start: the state machine re-creates what is missing
+
+        try:
+            started = lifecycle.start(rec.spec, again=True)
+        except AepflowError as exc:
+            return False, exc.message
+        return True, f"re-provisioning started: {started['executionArn']}"
     except (AepflowError, SpecInvalid) as exc:
         return False, exc.message
     return result.get("status") == "ACTIVE", None
@@ -191,10 +204,10 @@ def _check_one(rec: records.Record, live: Live, sns, topic_arn: str, report: Dri
         report.unchanged += 1
         return
     if parse_spec(rec.spec).onDrift == "revert":
-        reverted, error = _revert(rec)
+        reverted, note = _revert(rec)
         drift["reverted"] = reverted
-        if error:
-            drift["revertError"] = error
+        if note:
+            drift["revertNote" if reverted else "revertError"] = note
         report.reverted += int(reverted)
     if not records.claim_drift(rec.name, print_, drift):
         report.unchanged += 1

@@ -97,11 +97,12 @@ def _outcome_errors(execution_arn: str) -> list[dict[str, Any]]:
 
 # --- Start ------------------------------------------------------------------------------------
 
-def start(raw: Any, *, origin: str | None = None) -> dict[str, Any]:
+def start(raw: Any, *, origin: str | None = None, again: bool = False) -> dict[str, Any]:
     """Validate `raw` and start its provisioning: a new dataflow, or a new spec of one, which the state
     machine applies (in place where AEP can, replacing what it cannot). Returns {name, executionArn,
     status, started}: `started` is true for exactly one of many identical requests. Raises SpecInvalid
-    (every problem by field path) or DataflowConflict (another spec is being provisioned under the name)."""
+    (every problem by field path) or DataflowConflict (another spec is being provisioned under the name).
+    `again`: provision the same spec once more (a drift revert that needs resources made anew)."""
     validated = validate_spec(raw)
     spec = validated["spec"]
     name = spec["name"]
@@ -112,7 +113,7 @@ def start(raw: Any, *, origin: str | None = None) -> dict[str, Any]:
         raise DataflowConflict(f"dataflow {name!r} is being provisioned from another spec; try again when it is done",
                                code="ProvisioningInProgress", status=409)
     generation = int((stored or {}).get("generation") or 0)
-    if claim and claim.get("specHash") == digest and claim.get("executionArn"):
+    if claim and claim.get("specHash") == digest and claim.get("executionArn") and not again:
         exec_name = str(claim["executionArn"]).rsplit(":", 1)[-1]  # the same spec: the same execution
     else:
         exec_name = execution_name(name, digest, generation, len((claim or {}).get("executions") or []))

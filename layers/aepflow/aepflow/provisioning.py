@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from . import auth_specs
 from . import journal as journal_mod
 from . import document, naming, resources, runtime, scrub, source_secrets
-from .client import AepClient
+from .client import AepClient, segment
 from .connectors import DATA_LAKE_CONNECTION_SPEC_ID, AuthSpec, auth_specs_of
 from .errors import (TRANSIENT_ERRORS, AepflowError, AepNotFound, AepValidationError, FlowSpecMismatch,
                      SourceMismatch, SpecInvalid)
@@ -563,6 +563,9 @@ def create_dataflow(ctx: Context) -> dict[str, Any]:
         return answer["id"]
 
     flow_id = ctx.ensure("flow", name, create, find)
+    if not spec.enabled:  # AEP creates a flow enabled; the spec says it is not to run
+        answer = client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": "DISABLE"}) or {}
+        etags[flow_id] = answer.get("etag") or etags.get(flow_id)
     return {**ids, "flowId": flow_id, "flowEtag": etags.get(flow_id), "flowSpecId": flow_spec["id"]}
 
 
