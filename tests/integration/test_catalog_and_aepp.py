@@ -218,3 +218,17 @@ def test_aepp_reads_what_aepflow_provisioned_with_paging(run):
             break
         start += 2
     assert sorted(seen) == sorted(m["id"] for m in state["mappingSets"])
+
+
+def test_every_fixture_dataflow_plans_no_change_right_after_its_provisioning(run):
+    """What the plan expects of each resource is what provisioning made, for every connector family
+    (CRM with or without columns, database, REST, a connection spec known only live): one plan of
+    them all, with list queries by id, GETs only."""
+    from aepflow import plan
+
+    stack, results, _ = run
+    specs = [load_spec(p) for p in FIXTURES]
+    mark = len(stack.emulator.records)
+    plans = plan.make_many(specs)
+    assert {p["name"]: p["action"] for p in plans} == {s["name"]: "none" for s in specs}, plans
+    assert {r["method"] for r in stack.emulator.records[mark:]} <= {"GET"}
