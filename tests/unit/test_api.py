@@ -185,3 +185,37 @@ def test_the_openapi_document_and_the_template_name_the_same_routes():
 
 def test_spec_invalid_is_never_a_500():
     assert api._status_for(SpecInvalid("x", problems=[]))[0] == 400
+
+
+def test_dry_run_answers_the_plan_and_starts_nothing(monkeypatch):
+    monkeypatch.setattr(lifecycle, "start", lambda spec, origin=None: pytest.fail("a dry run starts nothing"))
+    monkeypatch.setattr(lifecycle, "plan", lambda spec: {
+        "name": spec["name"], "sandbox": None, "action": "update", "managed": True, "calls": 4, "resources": [
+            {"kind": "flow", "id": "f", "action": "update", "changes": [
+                {"field": "scheduleParams.interval", "old": "15", "new": "30", "how": "PATCH /flows/{id}"}]}]})
+    status, body = call(event("api_post_dataflows_dry_run"))
+    assert status == 200 and body["action"] == "update" and body["resources"][0]["changes"][0]["new"] == "30"
+
+
+def test_adopt_and_runs_route_to_the_lifecycle(monkeypatch):
+    monkeypatch.setattr(lifecycle, "adopt", lambda flow_id, name=None, sandbox=None: {
+        "name": "adopted", "flowId": flow_id, "status": "ACTIVE", "spec": {"name": "adopted"}, "yaml": "name: adopted\n",
+        "plan": {"name": "adopted", "action": "none", "managed": True, "resources": [], "calls": 4}})
+    status, body = call(event("api_adopt_dataflow"))
+    assert status == 201 and body["flowId"] == "b08a30a9-d716-43b6-8dc2-2073ea56638f" and body["plan"]["action"] == "none"
+    seen = {}
+
+    def start_run(name, window=None):
+        seen.update(name=name, window=window)
+        return {"name": name, "flowId": "f", "runId": "r", "etag": '"e"', "params": window, "status": "STARTED",
+                "links": {"runs": f"/dataflows/{name}/runs"}}
+
+    monkeypatch.setattr(lifecycle, "start_run", start_run)
+    status, body = call(event("api_post_runs"))
+    assert status == 202 and body["runId"] == "r"
+    assert seen == {"name": "acme-salesforce-accounts-once",
+                    "window": {"windowStartTime": 1700000000, "windowEndTime": 1700086400}}
+    bad = event("api_post_runs")
+    bad["body"] = json.dumps({"windowStartTime": 1700000000})
+    status, body = call(bad)
+    assert status == 400 and body["code"] == "RequestInvalid"
