@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Mostly healthy flows, as in a real org: the poll's cost is fetching, not alerting.
 BENCH_OUTCOMES = {"success": 96, "failed": 1, "partial": 1, "partial-low": 1, "stuck": 1}
 LAMBDA_TIMEOUT_LIMIT_S = 900
+# A bound on one poll here, where every unit runs one after the other on a shared machine.
+POLL_TIMEOUT_S = 3600
 DONE_WHEN_10K = {"wallSeconds": 10.0, "peakMb": 128.0}
 
 
@@ -76,6 +78,8 @@ class Workers:
             raise RuntimeError(f"worker of {fn['logical']} exited")
         answer = json.loads(line)
         result = answer.get("result")
+        print(f"  {fn['logical']}: {answer['wallSeconds']:.2f} s, {answer['peakMb']:.0f} MB"
+              f"{' FAILED ' + str(answer['error']) if 'error' in answer else ''}", file=sys.stderr, flush=True)
         self.calls.append({"function": fn["logical"], "wallSeconds": answer["wallSeconds"],
                            "peakMb": answer["peakMb"], "memoryMb": fn["memory"], "timeoutS": fn["timeout"],
                            # a unit's own calls (the finish step reports the sum again)
@@ -94,7 +98,12 @@ class Workers:
         for proc in self.procs.values():
             if proc.stdin:
                 proc.stdin.close()
-            proc.wait(timeout=30)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # still busy with an invocation the poll gave up on
+                proc.kill()
+                proc.wait(timeout=30)
 
 
 def per_function(calls: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -143,14 +152,14 @@ def run(flows: int, latency_ms: int, seed: int, naive_sample: int) -> dict[str, 
             emu.advance(minutes=16)
             print("first poll (registry sync) ...", file=sys.stderr)
             started = time.perf_counter()
-            first_report = stack.run_monitor()
+            first_report = stack.run_monitor(timeout=POLL_TIMEOUT_S)
             first = {"wallSeconds": round(time.perf_counter() - started, 1), "functions": per_function(workers.take())}
             since = emu.now_ms
             emu.advance(minutes=15)
             emu.set_faults(latency_ms=latency_ms)
             print("measured poll ...", file=sys.stderr)
             started = time.perf_counter()
-            report = stack.run_monitor()
+            report = stack.run_monitor(timeout=POLL_TIMEOUT_S)
             poll = {"wallSeconds": round(time.perf_counter() - started, 1), "functions": per_function(workers.take())}
             print(f"one GET per flow ({naive_sample} measured) ...", file=sys.stderr)
             naive = _naive(list(created), since, naive_sample, seed)

@@ -321,7 +321,7 @@ class LocalStack:
         payload = json.loads(self._invoke(function_name, json.dumps(event), headers) or b"null")
         return payload, "x-amz-function-error" in headers
 
-    def run_monitor(self, at_ms: int | None = None) -> dict[str, Any]:
+    def run_monitor(self, at_ms: int | None = None, *, timeout: float = EXECUTION_TIMEOUT_SECONDS) -> dict[str, Any]:
         """One poll of the run monitor, as its schedule would start it (the one function or
         state machine of template.yaml with a Schedule/ScheduleV2 event; a state machine is
         started and waited for), at the emulator's clock (or `at_ms`). Returns the monitor's report."""
@@ -342,7 +342,7 @@ class LocalStack:
                 "<aws.scheduler.execution-id>", str(uuid.uuid4()))
             arn = boto3.client("stepfunctions").start_execution(
                 stateMachineArn=self.state_machines[scheduled[0]], name=f"poll-{uuid.uuid4().hex}", input=text)["executionArn"]
-            done = self.wait(arn)
+            done = self.wait(arn, timeout)
             if done["status"] != "SUCCEEDED":
                 raise RuntimeError(f"monitor poll {done['status']}: {done.get('error')}: {done.get('cause')}")
             return json.loads(done["output"])
