@@ -2,7 +2,8 @@
 
 Reads JSON lines on stdin ({code_uri, handler, name, memory, timeout, event}), runs the handler
 template.yaml names, and writes one JSON line per invocation: the result (or the error), the
-handler's wall time, and the process's peak resident memory during the invocation (VmHWM,
+handler's wall time (and how much of it went on waiting for AEP and for AWS), and the
+process's peak resident memory during the invocation (VmHWM,
 reset before each one through /proc/self/clear_refs), which is what Lambda reports as "Max
 Memory Used" for a warm container. AWS calls go to AWS_ENDPOINT_URL (a moto server)."""
 
@@ -31,8 +32,45 @@ def _reset_hwm() -> None:
         pass
 
 
+class Waits:
+    """Seconds spent waiting on AEP (requests to AEP_PLATFORM_URL or AEP_IMS_URL) and on AWS
+    (every botocore HTTP request) during an invocation: the rest is the function's own work."""
+
+    def __init__(self) -> None:
+        import botocore.httpsession
+        import requests
+
+        self.aep = self.aws = 0.0
+        aep_urls = tuple(u for u in (os.environ.get("AEP_PLATFORM_URL"), os.environ.get("AEP_IMS_URL")) if u)
+        real_request, real_send = requests.Session.request, botocore.httpsession.URLLib3Session.send
+        waits = self
+
+        def request(session, method, url, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return real_request(session, method, url, *args, **kwargs)
+            finally:
+                if str(url).startswith(aep_urls):
+                    waits.aep += time.perf_counter() - started
+
+        def send(http, request):
+            started = time.perf_counter()
+            try:
+                return real_send(http, request)
+            finally:
+                waits.aws += time.perf_counter() - started
+
+        requests.Session.request = request
+        botocore.httpsession.URLLib3Session.send = send
+
+    def reset(self) -> None:
+        self.aep = self.aws = 0.0
+
+
 def main() -> int:
     from local.stack import FakeLambdaContext, load_handler
+
+    waits = Waits()
 
     out = sys.stdout
     sys.stdout = sys.stderr  # handlers' prints and logs stay off the protocol channel
@@ -41,6 +79,7 @@ def main() -> int:
         handler = load_handler(request["code_uri"], request["handler"])
         context = FakeLambdaContext(request["name"], request["memory"], request["timeout"])
         profile = cProfile.Profile() if PROFILE_DIR else None
+        waits.reset()
         _reset_hwm()
         started = time.perf_counter()
         try:
@@ -53,6 +92,7 @@ def main() -> int:
             if profile:
                 profile.disable()
         answer["wallSeconds"] = time.perf_counter() - started
+        answer["aepWaitSeconds"], answer["awsWaitSeconds"] = waits.aep, waits.aws
         if profile:
             profile.dump_stats(os.path.join(PROFILE_DIR, f"{request['name']}-{time.time_ns()}.prof"))
         answer["peakMb"] = _hwm_kb() / 1024

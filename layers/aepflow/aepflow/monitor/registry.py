@@ -36,6 +36,9 @@ def entry_for(flow: ManagedFlow, now_ms: int, cfg: MonitorConfig) -> dict[str, A
             "from": max(flow.baseline_ms - cfg.overlap_minutes * 60_000, earliest)}
 
 
+SHARDS_IN_MEMORY = 8  # a sync holds this many shards' state at a time, whatever their number
+
+
 def _register(cfg: MonitorConfig, groups: dict[tuple[str, int], dict[str, dict[str, Any]]]) -> int:
     """Add the entries, one conditional write per shard touched. Returns the shards written."""
     by_sandbox: dict[str, list[int]] = defaultdict(list)
@@ -43,15 +46,17 @@ def _register(cfg: MonitorConfig, groups: dict[tuple[str, int], dict[str, dict[s
         by_sandbox[sandbox].append(number)
     written = 0
     for sandbox, numbers in sorted(by_sandbox.items()):
-        loaded = store.load_shards(cfg.table_name, sandbox, cfg.shards, sorted(numbers))
-        for number in sorted(numbers):
-            regs = groups[(sandbox, number)]
-            known = loaded[number].state.flows
-            if all(fid in known and all(known[fid].get(k) == reg[k] for k in ("n", "sc", "b"))
-                   for fid, reg in regs.items()):
-                continue  # nothing new for this shard
-            store.save_shard(cfg.table_name, sandbox, cfg.shards, number, loaded[number], Delta(register=regs))
-            written += 1
+        numbers.sort()
+        for i in range(0, len(numbers), SHARDS_IN_MEMORY):
+            loaded = store.load_shards(cfg.table_name, sandbox, cfg.shards, numbers[i:i + SHARDS_IN_MEMORY])
+            for number, shard in loaded.items():
+                regs = groups.pop((sandbox, number))
+                known = shard.state.flows
+                if all(fid in known and all(known[fid].get(k) == reg[k] for k in ("n", "sc", "b"))
+                       for fid, reg in regs.items()):
+                    continue  # nothing new for this shard
+                store.save_shard(cfg.table_name, sandbox, cfg.shards, number, shard, Delta(register=regs))
+                written += 1
     return written
 
 
