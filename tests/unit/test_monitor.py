@@ -8,6 +8,7 @@ import math
 import os
 import threading
 from datetime import datetime, timezone
+from pathlib import Path
 
 import boto3
 import pytest
@@ -409,3 +410,28 @@ def test_the_work_splits_by_sandbox_and_shard(monkeypatch):
     monkeypatch.setenv("MONITOR_SHARDS", "many")
     with pytest.raises(ValueError, match="MONITOR_SHARDS"):
         MonitorConfig.from_env()
+
+
+def test_the_registry_listens_to_what_provisioning_announces_and_the_schedule_starts_the_poll():
+    root = Path(__file__).resolve().parents[2]
+    template = cfn.load()
+    provision = json.loads((root / "statemachine" / "provision_dataflow.asl.json").read_text())
+    [announce] = provision["States"]["Announce the dataflow"]["Parameters"]["Entries"]
+    events = template["Resources"]["MonitorRegistryFunction"]["Properties"]["Events"]
+    patterns = [e["Properties"]["Pattern"] for e in events.values() if e["Type"] == "EventBridgeRule"]
+    assert any(announce["Source"] in p["source"] and announce["DetailType"] in p["detail-type"] for p in patterns)
+    poll = template["Resources"]["MonitorPollStateMachine"]["Properties"]
+    [schedule] = [e for e in poll["Events"].values() if e["Type"] == "ScheduleV2"]
+    assert json.loads(schedule["Properties"]["Input"]) == {"time": "<aws.scheduler.scheduled-time>"}
+    definition = json.loads((root / poll["DefinitionUri"]).read_text())
+    invoked = {s["Parameters"]["FunctionName"] for s in _tasks(definition["States"])}
+    assert invoked == {f"${{{name}}}" for name in poll["DefinitionSubstitutions"]}
+    assert all(poll["DefinitionSubstitutions"][name] == {"Ref": name} for name in poll["DefinitionSubstitutions"])
+
+
+def _tasks(states):
+    for state in states.values():
+        if state["Type"] == "Task":
+            yield state
+        if state["Type"] == "Map":
+            yield from _tasks(state["ItemProcessor"]["States"])
