@@ -354,6 +354,10 @@ def test_a_provisioned_flow_is_watched_at_once_and_a_recorded_one_by_the_next_sy
     report = stack.poll()
     assert report.registry_synced
     assert quiet in {k[1] for k in stack.keys() if k[0] == "failed"}
+    monkeypatch.setenv("MONITOR_SHARDS", "16")  # other shards: the next poll fills them first
+    stack.emu.advance(minutes=5)
+    report = stack.poll()
+    assert report.registry_synced and report.flows == 3 and stack.keys() == []
 
 
 def test_a_flow_whose_record_is_gone_is_no_longer_watched(stack):

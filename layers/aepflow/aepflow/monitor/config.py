@@ -23,8 +23,8 @@ class MonitorConfig(BaseModel):
                                  description="MONITOR_FLOWS_PER_QUERY: flow ids in one flowId==a,b,... filter")
     recheck_chunk: int = Field(default=50, ge=1, le=150,
                                description="MONITOR_RECHECK_CHUNK: run ids in one id==a,b,... re-check")
-    shards: int = Field(default=64, ge=1, le=1024, description="MONITOR_SHARDS: state items per sandbox; "
-                        "fixed for a deployment (changing it starts the monitor's state afresh)")
+    shards: int = Field(default=64, ge=1, le=1024, description="MONITOR_SHARDS: state items per sandbox "
+                        "(changing it makes the next poll sync the registry into new, empty shards)")
     flows_per_unit: int = Field(default=1000, ge=1, description="MONITOR_FLOWS_PER_UNIT: flows one "
                                 "check invocation takes on; a sandbox with more is split into more units")
     records_per_segment: int = Field(default=25_000, ge=1, description="MONITOR_RECORDS_PER_SEGMENT: "

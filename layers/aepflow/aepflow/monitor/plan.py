@@ -40,10 +40,13 @@ def plan_poll(event: PlanEvent, *, lease_seconds: float, cfg: MonitorConfig | No
         for seg in event.synced:
             for sandbox, n in seg.flows.items():
                 counts[sandbox] = counts.get(sandbox, 0) + n
-        store.record_sync(cfg.table_name, now, counts)
+        store.record_sync(cfg.table_name, now, cfg.shards, counts)
         result.synced = True
     registry = store.read_registry(cfg.table_name)
-    due = registry.synced_at is None or now - registry.synced_at >= cfg.registry_sync_minutes * 60_000
+    # Due on the first poll, every MONITOR_REGISTRY_SYNC_MINUTES, and when MONITOR_SHARDS changed
+    # (the flows' shards are new then, and empty).
+    due = registry.synced_at is None or registry.shards != cfg.shards or \
+        now - registry.synced_at >= cfg.registry_sync_minutes * 60_000
     if due and event.synced is None:
         total = sum(registry.counts.values()) if registry.counts else store.table_items(cfg.table_name)
         n = min(MAX_SEGMENTS, max(1, math.ceil(total / cfg.records_per_segment)))

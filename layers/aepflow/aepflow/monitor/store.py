@@ -151,6 +151,7 @@ def record_pages(table: str, segment: int, segments: int) -> Iterator[list[dict[
 @dataclass
 class Registry:
     synced_at: int | None
+    shards: int | None  # MONITOR_SHARDS of the last sync
     sandboxes: set[str]
     counts: dict[str, int]
     watermarks: dict[str, int]
@@ -161,6 +162,7 @@ def read_registry(table: str) -> Registry:
     plain = _plain(item) if item else {}
     synced = plain.get("syncedAt")
     return Registry(synced_at=int(synced) if synced is not None else None,
+                    shards=int(plain["shards"]) if plain.get("shards") is not None else None,
                     sandboxes={str(s) for s in plain.get("sandboxes") or ()},
                     counts={str(k): int(v) for k, v in json.loads(plain.get("counts") or "{}").items()},
                     watermarks={k[len(WM_PREFIX):]: int(v) for k, v in plain.items() if k.startswith(WM_PREFIX)})
@@ -172,10 +174,12 @@ def table_items(table: str) -> int:
     return int(aws.dynamodb().describe_table(TableName=table)["Table"].get("ItemCount") or 0)
 
 
-def record_sync(table: str, synced_at: int, counts: dict[str, int]) -> None:
-    """After a full sync: when, and how many flows each sandbox has (sandboxes are only added)."""
-    values: dict[str, Any] = {":t": {"N": str(synced_at)}, ":c": {"S": json.dumps(counts, sort_keys=True)}}
-    expression = "SET syncedAt = :t, counts = :c"
+def record_sync(table: str, synced_at: int, shards: int, counts: dict[str, int]) -> None:
+    """After a full sync: when, into how many shards, and how many flows each sandbox has
+    (sandboxes are only added)."""
+    values: dict[str, Any] = {":t": {"N": str(synced_at)}, ":c": {"S": json.dumps(counts, sort_keys=True)},
+                              ":k": {"N": str(shards)}}
+    expression = "SET syncedAt = :t, counts = :c, shards = :k"
     if counts:
         expression += " ADD sandboxes :s"
         values[":s"] = {"SS": sorted(counts)}
