@@ -3,15 +3,30 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CHECKOV := $(VENV)/checkov
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/aepflow
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test unit integration lint validate bench clean
+.PHONY: demo test unit integration lint checkov validate sam-check deploy bench clean
 
-$(STAMP): requirements-dev.txt layers/aepflow/requirements.txt
+# The SAM CLI is pinned in requirements-dev.txt; the layer builds with python3.12 (pyenv's).
+SAM := $(VENV)/bin/sam
+STACK ?= aepflow
+export SAM_CLI_TELEMETRY := 0
+export PYENV_VERSION ?= 3.11.7:3.12.1
+
+$(STAMP): requirements-dev.txt layers/aepflow/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The aepflow command (.venv/bin/aepflow), from the layer's own package.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+# checkov pins its own boto3, so it gets a venv of its own.
+$(CHECKOV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
 
 node_modules/.bin/asl-validator: package.json
 	npm install --no-audit --no-fund --silent
@@ -20,8 +35,12 @@ node_modules/.bin/asl-validator: package.json
 demo: $(STAMP)
 	$(PY) -m local demo
 
-test: lint validate
-	$(PY) -m pytest -q tests
+# Every core (CI has 2); worksteal evens out the long integration tests between workers.
+PYTEST_PARALLEL ?= -n auto --dist worksteal
+
+test: lint checkov validate
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) tests
+	$(PY) tests/schemathesis/run.py
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
@@ -33,8 +52,24 @@ integration: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
 
+# checkov on template.yaml; what it skips, and why, is in .checkov.yaml.
+checkov: $(CHECKOV)/.installed
+	PYTHONPATH= $(CHECKOV)/bin/checkov --config-file .checkov.yaml
+
 validate: node_modules/.bin/asl-validator
 	for f in statemachine/*.asl.json; do node_modules/.bin/asl-validator --json-path "$$f" || exit 1; done
+
+# sam validate --lint and sam build, as a deploy would run them (nothing leaves the machine).
+sam-check: $(STAMP)
+	$(SAM) validate --lint
+	$(SAM) build
+
+# sam build, then sam deploy: --guided the first time (no stack $(STACK) yet), then with the
+# answers the guided run saved in samconfig.toml.
+deploy: $(STAMP)
+	$(SAM) build
+	if $(SAM) list stack-outputs --stack-name $(STACK) >/dev/null 2>&1; then \
+	  $(SAM) deploy --stack-name $(STACK); else $(SAM) deploy --guided --stack-name $(STACK); fi
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -10,11 +10,13 @@ Memory Used" for a warm container. AWS calls go to AWS_ENDPOINT_URL (a moto serv
 from __future__ import annotations
 
 import cProfile
+import importlib.util
 import json
 import os
 import sys
 import time
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # BENCH_PROFILE_DIR=dir: write a cProfile of every invocation there (to find where the time goes).
 PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")
 
@@ -67,17 +69,43 @@ class Waits:
         self.aep = self.aws = 0.0
 
 
-def main() -> int:
-    from local.stack import FakeLambdaContext, load_handler
+class Context:
+    """What Powertools and the handlers read of a LambdaContext, with a real deadline. (Not the
+    local stack's own: importing local.stack would add its modules to the memory measured.)"""
 
+    def __init__(self, name: str, memory_mb: int, timeout_s: int):
+        self.function_name, self.memory_limit_in_mb, self.function_version = name, memory_mb, "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        self.aws_request_id, self.log_group_name, self.log_stream_name = str(time.time_ns()), f"/aws/lambda/{name}", "bench"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _handler(code_uri: str, handler: str, loaded: dict):
+    """The handler template.yaml names (CodeUri + Handler), imported once, as Lambda does."""
+    if (code_uri, handler) not in loaded:
+        module_name, func_name = handler.rsplit(".", 1)
+        path = os.path.join(ROOT, code_uri, module_name.replace(".", "/") + ".py")
+        spec = importlib.util.spec_from_file_location("bench_fn_" + code_uri.strip("/").replace("/", "_"), path)
+        assert spec and spec.loader, path
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        loaded[(code_uri, handler)] = getattr(module, func_name)
+    return loaded[(code_uri, handler)]
+
+
+def main() -> int:
     waits = Waits()
+    loaded: dict = {}
 
     out = sys.stdout
     sys.stdout = sys.stderr  # handlers' prints and logs stay off the protocol channel
     for line in sys.stdin:
         request = json.loads(line)
-        handler = load_handler(request["code_uri"], request["handler"])
-        context = FakeLambdaContext(request["name"], request["memory"], request["timeout"])
+        handler = _handler(request["code_uri"], request["handler"], loaded)
+        context = Context(request["name"], request["memory"], request["timeout"])
         profile = cProfile.Profile() if PROFILE_DIR else None
         waits.reset()
         _reset_hwm()

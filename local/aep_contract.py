@@ -63,8 +63,29 @@ def _patch_instruction_override(schema: dict) -> dict:
     }
 
 
+def _schema_patch_override(schema: dict) -> dict:
+    # schema-registry.yaml's patchSchema types each op's `value` as a string, while the same
+    # service's documented PATCH calls send arrays and objects: the union tag is
+    # `{"op": "add", "path": "/meta:immutableTags", "value": ["union"]}` and adding a field group
+    # sends `{"$ref": ...}` (help/xdm/api/schemas.md#union, #patch). Accept any value type.
+    out = copy.deepcopy(schema)
+    out["items"]["properties"]["value"] = {}
+    return out
+
+
+def _descriptor_override(schema: dict) -> dict:
+    # createDescriptor types xdm:sourceVersion as a string, while its own example and every
+    # documented descriptor send the number 1 (help/xdm/api/descriptors.md#create). The spec
+    # contradicts itself: accept either.
+    out = copy.deepcopy(schema)
+    out["properties"]["xdm:sourceVersion"] = {"type": ["string", "integer"]}
+    return out
+
+
 _SPEC_OVERRIDES = {
     "flow-service.yaml": {("components", "schemas", "PatchInstruction"): _patch_instruction_override},
+    "schema-registry.yaml": {("definitions", "patchSchema"): _schema_patch_override,
+                             ("definitions", "createDescriptor"): _descriptor_override},
 }
 
 

@@ -3,7 +3,11 @@ run monitor polling until it has caught up (some polls overlapping), and the tal
 what it should have alerted against what reached SNS.
 
 The expectations come from the emulator's ground truth (every run it made, with the
-outcome it chose and when it started and ended), not from the monitor's own state."""
+outcome it chose and when it started and ended), not from the monitor's own state.
+
+A seed names one scenario: the emulator's clock starts at a fixed instant and the flow ids
+come from the seed, so the schedule ticks, the run ids and the outcomes drawn for them are
+the same on every run (the emulator draws an outcome from the flow id and the tick)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import math
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
@@ -30,6 +35,17 @@ POLL_MINUTES = 15
 # Every third poll runs beside another one, as two overlapping schedule invocations would.
 OVERLAP_EVERY = 3
 CATCH_UP_ATTEMPTS = 5
+# Where a scenario's emulated clock starts: 2100-01-01T00:00:00Z.
+SCENARIO_START_MS = 4_102_444_800_000
+
+
+def start_clock_at(emu, at_ms: int = SCENARIO_START_MS) -> int:
+    """Move the emulator's clock (which starts at the wall clock) forward to `at_ms`; done
+    before any flow exists, it makes the ticks of the flows added next independent of when
+    the scenario runs."""
+    if emu.now_ms > at_ms:
+        raise RuntimeError(f"the emulator's clock is already past {at_ms}")
+    return emu.advance(seconds=(at_ms - emu.now_ms) / 1000)
 
 
 def _iso(ms: int) -> str:
@@ -47,7 +63,8 @@ def create_flows(stack: LocalStack, count: int, rng: random.Random) -> dict[str,
             schedule = {"frequency": "minute", "interval": rng.choice(INTERVALS), "startTime": start_s}
             alerts = {"failedRecordsPercent": rng.choice(FAILED_PERCENT), "stuckAfterMinutes": rng.choice(STUCK_AFTER)}
             # flow-service.yaml types scheduleParams.interval as a string (see aepflow.provisioning).
-            fid = emu.add_scheduled_flow({**schedule, "interval": str(schedule["interval"])}, name=name)
+            fid = emu.add_scheduled_flow({**schedule, "interval": str(schedule["interval"])}, name=name,
+                                         flow_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
             connector = rng.choice(("salesforce", "zendesk", "mixpanel", "oracle"))
             spec = {"name": name, "source": {"connector": connector}, "schedule": schedule, "alerts": alerts}
             batch.put_item(Item=dataflow_record(name, status="ACTIVE", connector=connector, flowId=fid,
@@ -98,22 +115,28 @@ def _alert_key(message: dict[str, Any]) -> tuple[str, str, str]:
 
 
 class Scenario:
-    """Use as a context manager: the local stack stays up until the caller has read what it needs."""
+    """Use as a context manager: the local stack stays up until the caller has read what it needs.
+    Given a running `stack`, the scenario resets it (seed, secrets) and leaves it running."""
 
     def __init__(self, *, flows: int, runs_per_flow: int, seed: int, latency_ms: int = 0, faults: float = 0.0,
-                 secrets: dict | None = None):
+                 secrets: dict | None = None, stack: LocalStack | None = None):
         self.flow_count, self.runs_per_flow, self.seed = flows, runs_per_flow, seed
-        self.latency_ms, self.faults = latency_ms, faults
-        self.stack = LocalStack(seed=seed, secrets=secrets)
+        self.latency_ms, self.faults, self.secrets = latency_ms, faults, secrets
+        self._own_stack = stack is None
+        self.stack = LocalStack(seed=seed, secrets=secrets) if stack is None else stack
         self.messages: list[dict[str, Any]] = []
         self.failed_polls: list[str] = []
 
     def __enter__(self) -> "Scenario":
-        self.stack.__enter__()
+        if self._own_stack:
+            self.stack.__enter__()
+        else:
+            self.stack.reset(seed=self.seed, secrets=self.secrets)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stack.__exit__(*exc)
+        if self._own_stack:
+            self.stack.__exit__(*exc)
 
     def _poll(self, reports: list[dict[str, Any]], at_ms: int) -> None:
         started = time.perf_counter()
@@ -129,6 +152,7 @@ class Scenario:
 
     def run(self) -> dict[str, Any]:
         stack, emu = self.stack, self.stack.emulator
+        start_clock_at(emu)
         rng = random.Random(self.seed)
         emu.set_random_outcomes(OUTCOME_WEIGHTS, seed=self.seed)
         flows = create_flows(stack, self.flow_count, rng)
@@ -171,6 +195,7 @@ class Scenario:
             "runs": len(runs),
             "polls": len(reports) + len(self.failed_polls),
             "pollsFailed": len(self.failed_polls),
+            "pollFailures": sorted(set(self.failed_polls)),
             "problemsExpected": dict(Counter(k[0] for k in expected)),
             "alertsSent": dict(Counter(k[0] for k in keys)),
             "duplicates": sum(n - 1 for n in sent.values() if n > 1),

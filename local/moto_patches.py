@@ -1,19 +1,27 @@
 """Where moto, run in-process with threads, is weaker than the AWS it stands for.
 
-Real DynamoDB applies a conditional write atomically. moto checks the condition and then
-writes, so two threads can both pass `attribute_not_exists(pk)` for the same key; the run
-monitor's exactly-once claims rest on that condition. Serialising moto's DynamoDB writes
-gives the local stack AWS's guarantee back."""
+Real DynamoDB applies a conditional write atomically, and a read never fails because a write
+happens at the same moment. moto does neither:
+
+- it checks a condition and then writes, so two threads can both pass
+  `attribute_not_exists(pk)` for the same key (the run monitor's exactly-once claims rest on
+  that condition);
+- a Query or Scan iterates the table's item dictionaries, so a put or delete of another key
+  in another thread raises `RuntimeError: dictionary changed size during iteration` out of
+  the reading client (two overlapping monitor polls did that: one poll's claims while the
+  other read its state).
+
+Serialising every DynamoDB request (reads, writes and the serialisation of the answer) gives
+the local stack AWS's guarantees back: each request is atomic, as if applied in one order."""
 
 from __future__ import annotations
 
 import functools
 import threading
-from contextlib import ExitStack, contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from unittest import mock
 
-_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
 _lock = threading.RLock()
 
 
@@ -26,10 +34,67 @@ def _serialised(method):
 
 
 @contextmanager
-def atomic_dynamodb_writes() -> Iterator[None]:
-    from moto.dynamodb.models import DynamoDBBackend
+def atomic_dynamodb() -> Iterator[None]:
+    """Every DynamoDB request moto answers is answered under one lock."""
+    from moto.dynamodb.responses import DynamoHandler
 
-    with ExitStack() as stack:
-        for name in _WRITES:
-            stack.enter_context(mock.patch.object(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name))))
+    with mock.patch.object(DynamoHandler, "call_action", _serialised(DynamoHandler.call_action)):
         yield
+
+
+# The name the local stack and older tests use; reads are serialised too now.
+atomic_dynamodb_writes = atomic_dynamodb
+
+
+# --- and where it is slow -----------------------------------------------------------------------
+
+_asl_trees: dict[str, object] = {}
+_asl_lock = threading.Lock()
+_ASL_CACHE_SIZE = 16
+
+
+@contextmanager
+def asl_parsed_once() -> Iterator[None]:
+    """moto parses a state machine's ASL with ANTLR on CreateStateMachine and again on every
+    StartExecution (about 0.35 s of CPU for template.yaml's machine). The parse tree of a
+    definition is kept; every execution still gets its own evaluation components, built from
+    the tree by moto's Preprocessor, so no state is shared between executions."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    parse = AmazonStateLanguageParser.parse
+
+    def parse_once(definition: str):
+        with _asl_lock:
+            tree = _asl_trees.get(definition)
+            if tree is not None:
+                return Preprocessor().visit(tree), tree
+        program, tree = parse(definition)  # raises on a syntax error: nothing is kept
+        with _asl_lock:
+            if len(_asl_trees) >= _ASL_CACHE_SIZE:
+                _asl_trees.clear()
+            _asl_trees[definition] = tree
+        return program, tree
+
+    with mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse_once)):
+        yield
+
+
+@contextmanager
+def action_names_cached() -> Iterator[None]:
+    """moto lists a response class's methods with inspect.getmembers on every request, to
+    find the action to call (about 0.7 ms a request); the list of a class is kept instead."""
+    from moto.core import responses
+
+    names = responses.method_names_from_class
+    cache: dict[type, list[str]] = {}
+
+    def cached(clazz):
+        found = cache.get(clazz)
+        if found is None:
+            found = cache[clazz] = names(clazz)
+        return found
+
+    with mock.patch.object(responses, "method_names_from_class", cached):
+        yield
+

@@ -15,6 +15,9 @@ def result_of(stack: Any, spec: Any, execution_arn: str, described: dict[str, An
     name = spec.get("name") if isinstance(spec, dict) else None
     result: dict[str, Any] = {"name": name, "status": None, "errors": [], **{k: None for k in ID_FIELDS},
                               "etag": None, "executionArn": execution_arn}
+    # What the steps found worth saying without failing (a deprecated connector, a mapped
+    # attribute a REST preview did not show), kept in the execution's journal.
+    result["warnings"] = journal.warnings(execution_arn)
     if described["status"] == "SUCCEEDED":
         output = json.loads(described["output"])
         ids = output.get("ids") or {}

@@ -5,7 +5,10 @@
 - S3: moto's server, sharing the in-process backends, so a boto3 client in another process
   can put spec objects in the specs bucket (which reach the intake through EventBridge).
 
-Locally there is no SigV4 check: API Gateway's IAM authorization is not emulated."""
+API Gateway's IAM authorization is emulated as far as the signature goes (local/sigv4.py): every
+request must be signed with Signature Version 4 for execute-api in us-east-1 with the local key
+`testing`/`testing` (local.sigv4.LOCAL_ACCESS_KEY), as a deployed stack wants it signed with the
+caller's own; IAM policies are not evaluated."""
 
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local.stack import ACCOUNT, LocalStack
+from local import sigv4
+from local.stack import ACCOUNT, REGION, LocalStack
 
 STAGE = "v1"
 
@@ -84,6 +88,11 @@ def dispatch(stack: LocalStack, method: str, raw_path: str, headers: dict[str, s
         payload = {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing Authentication Token"}
         return 403, {"Content-Type": "application/json"}, json.dumps(payload).encode()
     route, params = found
+    refused = sigv4.verify(method, parts.path, parts.query, headers, body or b"", region=REGION,
+                           keys={sigv4.LOCAL_ACCESS_KEY: sigv4.LOCAL_SECRET_KEY})
+    if refused is not None:  # what the template's DEFAULT_4XX gateway response makes of it
+        payload = {"code": refused[0], "message": refused[1]}
+        return 403, {"Content-Type": "application/json"}, json.dumps(payload).encode()
     event = proxy_event(method, path, query=parse_qsl(parts.query, keep_blank_values=True), headers=headers,
                         body=body, resource=route["path"], path_parameters=params)
     result, failed = stack.invoke(route["function"], event)
@@ -105,7 +114,7 @@ def _handler_class(stack: LocalStack):
         def log_message(self, fmt, *args):  # stdout carries the first JSON line only
             pass
 
-        def _handle(self) -> None:
+        def _handle(self, with_body: bool = True) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             status, headers, data = dispatch(stack, self.command, self.path, dict(self.headers.items()), body)
@@ -115,34 +124,44 @@ def _handler_class(stack: LocalStack):
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if with_body:
+                self.wfile.write(data)
 
-        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
+        def do_HEAD(self) -> None:  # the answer's headers, without its body
+            self._handle(with_body=False)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_OPTIONS = _handle
 
     return Handler
 
 
 class Server:
-    """The local stack plus the two HTTP doors; a context manager."""
+    """The local stack plus the two HTTP doors; a context manager. Given a running `stack`,
+    the doors open on it (and it stays up when they close); otherwise the server makes its own."""
 
-    def __init__(self, *, port: int = 0, secrets: dict[str, Any] | None = None):
+    def __init__(self, *, port: int = 0, secrets: dict[str, Any] | None = None, stack: LocalStack | None = None):
         self.port, self.secrets = port, secrets
-        self.stack: LocalStack | None = None
+        self.stack: LocalStack | None = stack
+        self._own_stack = stack is None
 
     def __enter__(self) -> "Server":
         from moto.server import ThreadedMotoServer
 
-        self.stack = LocalStack(secrets=self.secrets).__enter__()
+        if self._own_stack:
+            self.stack = LocalStack(secrets=self.secrets).__enter__()
+        assert self.stack is not None
         try:
             self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self.moto.start()
             host, s3_port = self.moto.get_host_and_port()
             self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_class(self.stack))
             self.httpd.daemon_threads = True
-            self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+            self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                            daemon=True)
             self._thread.start()
         except BaseException:
-            self.stack.__exit__(None, None, None)
+            if self._own_stack:
+                self.stack.__exit__(None, None, None)
             raise
         self.info = {"api": f"http://127.0.0.1:{self.httpd.server_address[1]}", "s3": f"http://{host}:{s3_port}",
                      "bucket": self.stack.buckets["SpecsBucket"]}
@@ -155,7 +174,8 @@ class Server:
             self.moto.stop()
         finally:
             assert self.stack is not None
-            self.stack.__exit__(*exc)
+            if self._own_stack:
+                self.stack.__exit__(*exc)
 
 
 def serve(out, *, port: int = 0, secrets: dict[str, Any] | None = None, ready: threading.Event | None = None,

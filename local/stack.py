@@ -14,8 +14,11 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 import zipfile
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -23,7 +26,9 @@ from unittest import mock
 import boto3
 
 from . import template as cfn
-from .moto_patches import atomic_dynamodb_writes
+from .causality import CausalRequests, tracing
+from .clock import EmulatedClock, sleeps_on
+from .moto_patches import action_names_cached, asl_parsed_once, atomic_dynamodb
 
 ROOT = cfn.ROOT
 LAYER = ROOT / "layers" / "aepflow"
@@ -32,6 +37,38 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 # A bound on how long one provisioning may take locally, so a hung execution fails loudly.
 EXECUTION_TIMEOUT_SECONDS = 600
+# How long a LocalStack waits, on exit or reset, for what it started to finish.
+SETTLE_TIMEOUT_SECONDS = 60
+# How often the emulator's HTTP server looks for a stop request (werkzeug's default: 0.5 s,
+# which every stop would wait for).
+EMULATOR_POLL_SECONDS = 0.02
+
+
+def start_emulator(emulator: Any) -> str:
+    """emulator.start(), with a server that stops within EMULATOR_POLL_SECONDS."""
+    from werkzeug.serving import BaseWSGIServer
+
+    serve_forever = BaseWSGIServer.serve_forever
+
+    def serve_polling_often(server, poll_interval: float = EMULATOR_POLL_SECONDS) -> None:
+        serve_forever(server, poll_interval=poll_interval)
+
+    # The server thread binds serve_forever when it starts, so the patch only has to last that long.
+    with mock.patch.object(BaseWSGIServer, "serve_forever", serve_polling_often):
+        return emulator.start()
+
+
+@contextmanager
+def emulator_running(**kwargs: Any) -> Iterator[Any]:
+    """An AepEmulator(**kwargs), started (see start_emulator) and stopped."""
+    from local.emulator import AepEmulator
+
+    emulator = AepEmulator(**kwargs)
+    start_emulator(emulator)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
 
 
 def _clone_state_machine(self, memo):
@@ -114,57 +151,121 @@ def _load_handler_unlocked(code_uri: str, handler: str):
     return getattr(module, func_name)
 
 
+class LeakedWork(RuntimeError):
+    """Work a LocalStack started was still running when it exited or was reset."""
+
+
 class LocalStack:
-    """Use as a context manager; everything it starts stops on exit."""
+    """Use as a context manager; everything it starts stops on exit.
+
+    moto, the environment variables and aepflow's cached clients are process-wide, so one
+    LocalStack runs at a time in a process. `reset(...)` takes a running stack back to what a
+    new `LocalStack(...)` with the same arguments would be, at a fraction of the cost (tests
+    share one stack per module through the `stack` fixture of tests/conftest.py).
+
+    On exit (and on reset) nothing it started may still be running: it waits, at most
+    SETTLE_TIMEOUT_SECONDS, for every Step Functions execution, every thread of moto's
+    interpreter and every Lambda invocation in flight, then stops what is left and raises
+    LeakedWork. Left running, such work would reach the next stack through the process-wide
+    environment (its AEP_PLATFORM_URL) and count in that stack's emulator.
+
+    Waits for time to pass (backoff, Retry-After, Step Functions Retry and Wait) advance
+    `clock` instead of sleeping (local/clock.py; emulate_sleep=False for real ones). With
+    trace_causality, `causal.requests` orders the AEP requests by the program's own
+    synchronisation (local/causality.py)."""
+
+    _active: "LocalStack | None" = None
+    _active_lock = threading.Lock()
 
     def __init__(self, *, latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0,
-                 secrets: dict[str, Any] | None = None):
+                 secrets: dict[str, Any] | None = None, emulate_sleep: bool = True, trace_causality: bool = False):
         self.latency_ms, self.fault_rate, self.seed = latency_ms, fault_rate, seed
         self.extra_secrets = secrets or {}
+        self.trace_causality = trace_causality
+        self.causal: CausalRequests | None = None  # with trace_causality: every AEP request, in logical time
+        self.emulate_sleep = emulate_sleep
+        self.clock = EmulatedClock()
         self.template = cfn.load()
-        self._exit = ExitStack()
+        self._exit = ExitStack()   # process-wide mocks and patches, entered once
+        self._built = ExitStack()  # the emulator, the environment, the AWS resources: rebuilt by reset()
         self.functions: dict[str, dict[str, Any]] = {}  # function name -> {handler, memory, timeout}
         self.invocations: list[str] = []
         self._invocations_lock = threading.Lock()
+        self._in_flight = 0
         self.refs: dict[str, Any] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def __enter__(self) -> "LocalStack":
+        with LocalStack._active_lock:
+            if LocalStack._active is not None:
+                raise RuntimeError("a LocalStack is already running in this process (moto and the environment are "
+                                   "process-wide): reset it with other arguments instead, e.g. through the `stack` "
+                                   "fixture's @pytest.mark.stack(...)")
+            LocalStack._active = self
         try:
             self._start()
+            self._build()
         except BaseException:
-            self._exit.close()
+            self._close()
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._exit.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            leaked = self._settle()
+        finally:
+            self._close()
+        if leaked and exc_type is None:
+            raise LeakedWork(leaked)
+        if leaked:
+            warnings.warn(f"LocalStack: {leaked}", RuntimeWarning, stacklevel=2)
+
+    def reset(self, *, latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0,
+              secrets: dict[str, Any] | None = None, trace_causality: bool = False) -> "LocalStack":
+        """Back to a fresh stack with these arguments: a new emulator, moto's every backend
+        emptied and the template's resources created again, aepflow's caches dropped, the
+        invocation log and the emulated clock cleared. Raises LeakedWork (after stopping it)
+        if work of the previous use is still running."""
+        leaked = self._settle()
+        self._built.close()
+        self._built = ExitStack()
+        from moto.core.base_backend import BackendDict
+        BackendDict.reset()
+        self.latency_ms, self.fault_rate, self.seed = latency_ms, fault_rate, seed
+        self.extra_secrets = secrets or {}
+        self.trace_causality = trace_causality
+        self.functions, self.refs = {}, {}
+        with self._invocations_lock:
+            self.invocations.clear()
+        self.clock.clear()
+        self._build()
+        if leaked:
+            raise LeakedWork(leaked)
+        return self
+
+    def _close(self) -> None:
+        try:
+            self._built.close()
+            self._exit.close()
+        finally:
+            with LocalStack._active_lock:
+                if LocalStack._active is self:
+                    LocalStack._active = None
 
     def _start(self) -> None:
+        """What stays for the stack's whole life: moto's mock and the patches of moto and aepflow."""
         from moto import mock_aws
         from moto.awslambda_simple.models import LambdaSimpleBackend
         from moto.stepfunctions.models import StateMachine
 
-        from local.emulator import AepEmulator
-
         if str(LAYER) not in sys.path:
             sys.path.insert(0, str(LAYER))
-        self.emulator = AepEmulator(client_secret="local-emulator-client-secret-" + uuid.uuid4().hex[:12],
-                                    latency_ms=self.latency_ms, fault_rate=0.0, seed=self.seed)
-        self.aep_url = self.emulator.start()
-        self._exit.callback(self.emulator.stop)
-
         saved_env = dict(os.environ)
         self._exit.callback(lambda: (os.environ.clear(), os.environ.update(saved_env)))
-        os.environ.update({
-            "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        })
-        os.environ.pop("AWS_PROFILE", None)
+        # One boto3 session for every stack of the process: a new one re-reads every service model.
         aws = mock_aws(config={"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True},
-                               "core": {"reset_boto3_session": True}})
+                               "core": {"reset_boto3_session": False}})
         aws.start()
         self._exit.callback(aws.stop)
         stack = self
@@ -173,14 +274,100 @@ class LocalStack:
             lambda backend, function_name, qualifier, body, headers, response_headers:
                 stack._invoke(function_name, body, response_headers)))
         self._exit.enter_context(mock.patch.object(StateMachine, "__deepcopy__", _clone_state_machine, create=True))
-        self._exit.enter_context(atomic_dynamodb_writes())
+        self._exit.enter_context(atomic_dynamodb())
+        self._exit.enter_context(asl_parsed_once())
+        self._exit.enter_context(action_names_cached())
         self._exit.enter_context(_deliver_rules_to_lambda(stack))
+        if self.emulate_sleep:
+            self._exit.enter_context(sleeps_on(self.clock))
+
+    def _build(self) -> None:
+        """What reset() makes anew: the emulator, the environment and the AWS resources."""
+        from local.emulator import AepEmulator
+
+        self.emulator = AepEmulator(client_secret="local-emulator-client-secret-" + uuid.uuid4().hex[:12],
+                                    latency_ms=self.latency_ms, fault_rate=0.0, seed=self.seed)
+        self.aep_url = start_emulator(self.emulator)
+        self._built.callback(self.emulator.stop)
+        self.causal = None
+        if self.trace_causality:  # see local/causality.py
+            self.causal = self._built.enter_context(tracing(CausalRequests(self.aep_url)))
+        saved_env = dict(os.environ)
+        self._built.callback(lambda: (os.environ.clear(), os.environ.update(saved_env)))
+        os.environ.update({
+            "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        })
+        os.environ.pop("AWS_PROFILE", None)
         self._create_aws_resources()
         from aepflow import runtime
         runtime.reset()
-        self._exit.callback(runtime.reset)
+        self._built.callback(runtime.reset)
         # Faults start once the stack is built, so they hit provisioning, not the setup.
         self.emulator.set_faults(latency_ms=self.latency_ms, fault_rate=self.fault_rate)
+
+    # --- nothing left running ------------------------------------------------------------------
+
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait until nothing this stack started is still running; raise LeakedWork (after
+        stopping the executions) if something still is after `timeout` (SETTLE_TIMEOUT_SECONDS)."""
+        leaked = self._settle(timeout)
+        if leaked:
+            raise LeakedWork(leaked)
+
+    def busy(self) -> list[str]:
+        """What this stack started that is still running: Step Functions executions, threads of
+        moto's interpreter, Lambda invocations in flight."""
+        from moto.stepfunctions.parser.utils import TMP_THREADS
+
+        found = [f"execution {e.execution_arn}" for e in self._executions() if e.status == "RUNNING"]
+        # moto names a branch's thread after its whole parsed program: the start of it says enough.
+        found += [f"interpreter thread {t.name[:120]}" for t in list(TMP_THREADS) if t.is_alive()]
+        with self._invocations_lock:
+            if self._in_flight:
+                found.append(f"{self._in_flight} Lambda invocation(s)")
+        return found
+
+    def _settle(self, timeout: float | None = None) -> str | None:
+        """Wait until busy() is empty; past `timeout`, stop the executions and describe what was left."""
+        from moto.stepfunctions.parser.utils import TMP_THREADS
+
+        deadline = time.monotonic() + (SETTLE_TIMEOUT_SECONDS if timeout is None else timeout)
+        while True:
+            left = self.busy()
+            if not left:
+                TMP_THREADS[:] = [t for t in TMP_THREADS if t.is_alive()]  # moto never empties it
+                return None
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.005)
+        for execution in self._executions():
+            self._stop(execution)
+        return (f"still running {timeout or SETTLE_TIMEOUT_SECONDS}s after the test: {', '.join(left[:10])}"
+                f"{' ...' if len(left) > 10 else ''}; a test that starts executions waits for them "
+                f"(stack.wait(arn))")
+
+    @staticmethod
+    def _stop(execution: Any, timeout: float = 5.0) -> None:
+        """Stop a RUNNING execution; one whose worker has not built its environment yet (it is
+        still parsing the definition) is given `timeout` to do so first."""
+        deadline = time.monotonic() + timeout
+        while execution.status == "RUNNING" and time.monotonic() < deadline:
+            worker = execution.exec_worker
+            if worker is not None and worker.env is not None:
+                execution.stop(stop_date=datetime.now(timezone.utc), error="LeakedWork",
+                               cause="still running when its LocalStack exited or was reset")
+                return
+            time.sleep(0.005)
+
+    def _executions(self) -> list[Any]:
+        try:
+            from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+            backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+        except KeyError:
+            return []
+        return [e for machine in list(backend.state_machines) for e in list(machine.executions)]
 
     # --- AWS resources, read from template.yaml ---------------------------------------------
 
@@ -344,7 +531,7 @@ class LocalStack:
                 stateMachineArn=self.state_machines[scheduled[0]], name=f"poll-{uuid.uuid4().hex}", input=text)["executionArn"]
             done = self.wait(arn, timeout)
             if done["status"] != "SUCCEEDED":
-                raise RuntimeError(f"monitor poll {done['status']}: {done.get('error')}: {done.get('cause')}")
+                raise RuntimeError(f"monitor poll failed: {done.get('error')}: {done.get('cause')}")
             return json.loads(done["output"])
         event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.scheduler",
                  "account": ACCOUNT, "region": REGION, "resources": [], "detail": {}, "time": stamp}
@@ -355,6 +542,10 @@ class LocalStack:
 
     def deliver_async(self, function_name: str, event: Any) -> Any:
         """An asynchronous invocation (what EventBridge makes): Lambda's retries, then the DLQ."""
+        with self._working():
+            return self._deliver(function_name, event)
+
+    def _deliver(self, function_name: str, event: Any) -> Any:
         name = function_name.rsplit(":", 1)[-1]
         fn = self.functions[name]
         result, failed = None, True
@@ -370,6 +561,17 @@ class LocalStack:
                 "ErrorMessage": {"DataType": "String", "StringValue": str((result or {}).get("errorType"))}})
         return result
 
+    @contextmanager
+    def _working(self) -> Iterator[None]:
+        """Counts work in flight (an invocation, a delivery), which exit and reset wait for."""
+        with self._invocations_lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._invocations_lock:
+                self._in_flight -= 1
+
     def api_route(self, method: str, path: str) -> tuple[dict[str, Any], dict[str, str]] | None:
         for route in self.api_routes:
             match = route["regex"].match(path)
@@ -380,6 +582,10 @@ class LocalStack:
     # --- Lambda dispatch ------------------------------------------------------------------------
 
     def _invoke(self, function_name: str, body: Any, response_headers: dict) -> bytes:
+        with self._working():
+            return self._invoke_now(function_name, body, response_headers)
+
+    def _invoke_now(self, function_name: str, body: Any, response_headers: dict) -> bytes:
         name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
         fn = self.functions[name]
         with self._invocations_lock:
@@ -407,13 +613,15 @@ class LocalStack:
                                    name=name, input=json.dumps({"spec": spec}))["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = EXECUTION_TIMEOUT_SECONDS) -> dict[str, Any]:
-        sfn = boto3.client("stepfunctions")
+        """DescribeExecution once the execution has ended (watched in moto, not polled through its API)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] != "RUNNING":
-                return described
-            time.sleep(0.05)
+            found = [e for e in self._executions() if e.execution_arn == execution_arn]
+            if not found:
+                raise LookupError(f"no execution {execution_arn} in this stack")
+            if found[0].status != "RUNNING":
+                return boto3.client("stepfunctions").describe_execution(executionArn=execution_arn)
+            time.sleep(0.005)
         raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")
 
     def provision(self, specs: list[Any]) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@ local stack needs. The local stack never keeps a second copy of the wiring."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -75,3 +76,41 @@ def table_kwargs(template: dict[str, Any], logical_id: str, table_name: str) -> 
     if props.get("GlobalSecondaryIndexes"):
         kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
     return kwargs
+
+
+def role_statements(template: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
+    """Every IAM statement the role of a function or state machine gets from its `Policies`:
+    inline statements, the template's managed policies it attaches, and SAM policy templates
+    expanded (from aws-sam-translator's own policy_templates.json)."""
+    found: list[dict[str, Any]] = []
+    for policy in template["Resources"][logical_id]["Properties"].get("Policies", []):
+        if isinstance(policy, dict) and set(policy) == {"Ref"}:
+            managed = template["Resources"][policy["Ref"]]
+            if managed["Type"] != "AWS::IAM::ManagedPolicy":
+                raise ValueError(f"{logical_id}: {policy['Ref']} is not a managed policy of the template")
+            found += managed["Properties"]["PolicyDocument"]["Statement"]
+        elif isinstance(policy, dict) and "Statement" in policy:
+            found += policy["Statement"]
+        elif isinstance(policy, dict) and len(policy) == 1:
+            (name, params), = policy.items()
+            found += _sam_policy_template(name, params)
+        else:
+            raise ValueError(f"{logical_id}: a policy by name ({policy!r}) cannot be read from the template")
+    return found
+
+
+def _sam_policy_template(name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    import samtranslator  # a cfn-lint dependency; only the template checks need it
+
+    templates = json.loads((Path(samtranslator.__file__).parent / "policy_templates_data"
+                            / "policy_templates.json").read_text())["Templates"]
+
+    def substitute(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Ref"} and node["Ref"] in params:
+                return params[node["Ref"]]
+            return {k: substitute(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [substitute(v) for v in node]
+        return node
+    return substitute(templates[name]["Definition"]["Statement"])

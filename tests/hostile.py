@@ -1,5 +1,7 @@
 """A corpus of hostile spec documents, each with the field path and the words its refusal must
-carry. Every door (the CLI, the API, the bucket, custom events) is tried with all of them."""
+carry. Every door (the CLI, the API, the bucket, custom events) is tried with all of them:
+DOCUMENTS are refused by the document reader, SPECS (valid documents but for one field) by the
+spec's own checks; ALL is both."""
 
 from __future__ import annotations
 
@@ -79,3 +81,77 @@ DOCUMENTS: list[Hostile] = [
             "not finite"),
     Hostile("inf-yaml", _spec("alerts: {failedRecordsPercent: .inf}\n"), "alerts.failedRecordsPercent", "not finite"),
 ]
+
+
+def _valid() -> dict:
+    import yaml
+
+    return yaml.safe_load(_spec())
+
+
+def _with(path: str, value) -> bytes:
+    """The valid spec with `value` at the dotted `path`, as JSON (so that every type survives)."""
+    import json
+
+    spec = _valid()
+    cursor = spec
+    keys = path.split(".")
+    for key in keys[:-1]:
+        cursor = cursor.setdefault(key, {})
+    cursor[keys[-1]] = value
+    return json.dumps(spec).encode()
+
+
+# Traversal and injection in every id and name, and type confusion: each a valid spec but for one field.
+SPECS: list[Hostile] = [
+    Hostile("dataset-id-traversal", _with("target.dataset.id", "../../flowservice/flows"), "target.dataset.id",
+            "24 hexadecimal"),
+    Hostile("dataset-id-query", _with("target.dataset.id", "5c8c3c555033b814b69f947f?properties=x&limit=1"),
+            "target.dataset.id", "24 hexadecimal"),
+    Hostile("schema-id-traversal", _with("target.schema.id", "https://ns.adobe.com/acme/schemas/../../x"),
+            "target.schema.id", "tenant schema"),
+    Hostile("schema-id-elsewhere", _with("target.schema.id", "https://evil.example/acme/schemas/abc"),
+            "target.schema.id", "tenant schema"),
+    Hostile("base-connection-traversal", _with("source.baseConnectionId", "../connections"),
+            "source.baseConnectionId", "UUID"),
+    Hostile("base-connection-query", _with("source.baseConnectionId",
+                                           "6990abad-977d-41b9-a85d-17ea8cf1c0e4?limit=1"), "source.baseConnectionId",
+            "UUID"),
+    Hostile("connection-spec-injection", _with("source.connectionSpecId", "x/../../flows"),
+            "source.connectionSpecId", "UUID"),
+    Hostile("class-traversal", _with("target.schema", {"create": {"title": "t", "class": "https://ns.adobe.com/../x"}}),
+            "target.schema.create.class", "XDM class"),
+    Hostile("field-group-elsewhere", _with("target.schema", {"create": {"title": "t", "class": (
+        "https://ns.adobe.com/xdm/context/profile"), "fieldGroups": ["http://127.0.0.1/x"]}}),
+            "target.schema.create.fieldGroups[0]", "XDM class"),
+    Hostile("name-traversal", _with("name", "../acme"), "name", "lower-case"),
+    Hostile("name-too-long", _with("name", "a" * 65), "name", "lower-case"),
+    Hostile("sandbox-injection", _with("sandbox", "prod?x=1"), "sandbox", "sandbox name"),
+    Hostile("flow-spec-injection", _with("source.flowSpec", "CRMToAEP&property=x"), "source.flowSpec",
+            "flow spec name"),
+    Hostile("secret-outside-prefix", _with("source.credentialsSecret", "aepflow/aep-credentials"),
+            "source.credentialsSecret", "own AEP credentials"),
+    Hostile("secret-traversal", _with("source.credentialsSecret", "aep/sources/../../aepflow/aep-credentials"),
+            "source.credentialsSecret", ".."),
+    Hostile("namespace-injection", _with("mapping", [{"source": "ID", "destination": "_acme.id", "identity": True,
+                                                      "namespaceCode": "Email/../x"}]),
+            "mapping[0].namespaceCode", "namespace code"),
+    Hostile("interval-as-text", _with("schedule.interval", "15"), "schedule.interval", "valid integer"),
+    Hostile("interval-as-boolean", _with("schedule.interval", True), "schedule.interval", "valid integer"),
+    Hostile("interval-as-float", _with("schedule.interval", 15.5), "schedule.interval", "valid integer"),
+    Hostile("interval-enormous", _with("schedule.interval", 10 ** 15), "schedule.interval", "less than or equal"),
+    Hostile("start-time-as-date", _with("schedule.startTime", "2021-02-03T00:00:00Z"), "schedule.startTime",
+            "give epoch seconds, e.g. 1612310400"),
+    Hostile("start-time-in-ms", _with("schedule.startTime", 1612310466000), "schedule.startTime", "milliseconds"),
+    Hostile("start-time-negative", _with("schedule.startTime", -1), "schedule.startTime", "greater than or equal"),
+    Hostile("enabled-as-text", _with("enabled", "yes"), "enabled", "valid boolean"),
+    Hostile("enabled-as-number", _with("enabled", 1), "enabled", "valid boolean"),
+    Hostile("table-as-number", _with("source.table", 2024), "source.table", "valid string"),
+    Hostile("mapping-not-a-list", _with("mapping", {"source": "ID"}), "mapping", "valid list"),
+    Hostile("percent-as-text", _with("alerts.failedRecordsPercent", "1"), "alerts.failedRecordsPercent",
+            "valid number"),
+    Hostile("description-too-long", _with("description", "x" * 1001), "description", "at most 1000"),
+    Hostile("unknown-field", _with("surprise", 1), "surprise", "Extra inputs"),
+]
+
+ALL: list[Hostile] = DOCUMENTS + SPECS

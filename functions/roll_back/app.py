@@ -3,14 +3,16 @@ return the failure notification the state machine publishes to SNS."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.handlers import logger, tracer
+from aepflow.handlers import count_roll_back, logger, metrics, tracer
 from aepflow.provisioning import StepEvent, failure_notification, roll_back
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step_event = StepEvent.model_validate(event)
     result = roll_back(step_event.state, step_event.execution)
+    count_roll_back(result)
     spec = step_event.state.get("spec") if isinstance(step_event.state.get("spec"), dict) else {}
     return {**result.model_dump(mode="json"), **failure_notification(result, spec.get("sandbox"))}

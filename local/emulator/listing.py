@@ -1,10 +1,19 @@
 """Flow Service list semantics (FACTS §2): property filters, orderby, count,
-continuationToken paging."""
+continuationToken paging.
+
+Paging links take the form flow-service.yaml documents (components.schemas.PageLink, example
+`/connections?continuationToken=abcdefghijkLMNOPqrstupWXKYZ`): the collection path and the
+token, nothing else. Adobe's community client aepp 0.6.0 depends on that form: getFlows, getRuns,
+getSourceConnections and getTargetConnections take `href.split("=")[1]` as the token and send it
+with their own parameters; getConnections GETs the href itself with its parameters appended. So
+the token carries the listing's query (filters, orderby, limit) with the cursor, and a request
+that sends a token continues that query; parameters the request sends beside it win.
+"""
 from __future__ import annotations
 
 import base64
+import json
 import re
-from urllib.parse import urlencode
 
 
 class ListError(Exception):
@@ -12,6 +21,27 @@ class ListError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def continuation_href(collection: str, query: dict, cursor) -> str:
+    """`/{collection}?continuationToken=…`: a token with no `=` (url-safe base64, unpadded)."""
+    state = {"c": cursor, "q": {k: v for k, v in query.items() if k != "continuationToken"}}
+    token = base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
+    return f"/{collection}?continuationToken={token}"
+
+
+def resume(query: dict) -> tuple[dict, object]:
+    """(the query to run, the cursor) of a request: a continuation token's query under the
+    request's own parameters; (query, None) without a token."""
+    token = query.get("continuationToken")
+    if not token:
+        return query, None
+    try:
+        state = json.loads(base64.urlsafe_b64decode(str(token) + "=" * (-len(str(token)) % 4)).decode())
+        saved, cursor = dict(state["q"]), state["c"]
+    except Exception:
+        raise ListError("1400", "Invalid continuationToken")
+    return {**saved, **{k: v for k, v in query.items() if k != "continuationToken"}}, cursor
 
 
 def parse_limit(limit) -> int:
@@ -111,6 +141,7 @@ def _matches(item, field, op, values) -> bool:
 
 def apply_list(items: list, query: dict, collection: str, sortable: set):
     """Returns the response body for a Flow Service listing."""
+    query, cursor = resume(query)
     props = query.get("property", [])
     if isinstance(props, str):
         props = [props]
@@ -136,21 +167,14 @@ def apply_list(items: list, query: dict, collection: str, sortable: set):
     else:
         out.sort(key=lambda i: i.get("createdAt", 0), reverse=True)
 
-    offset = 0
-    token = query.get("continuationToken")
-    if token:
-        try:
-            offset = int(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
-        except Exception:
-            raise ListError("1400", "Invalid continuationToken")
+    if cursor is not None and not isinstance(cursor, int):
+        raise ListError("1400", "Invalid continuationToken")
+    offset = cursor or 0
     links = {}
     page = out[offset:]
     if limit is not None:
         n = parse_limit(limit)
         page = out[offset:offset + n]
         if offset + n < len(out):
-            nq = [(k, v) for k, vs in query.items() if k != "continuationToken"
-                  for v in (vs if isinstance(vs, list) else [vs])]
-            nq.append(("continuationToken", base64.urlsafe_b64encode(str(offset + n).encode()).decode().rstrip("=")))
-            links = {"next": {"href": f"/{collection}?{urlencode(nq)}"}}
+            links = {"next": {"href": continuation_href(collection, query, offset + n)}}
     return {"items": page, "_links": links}

@@ -39,17 +39,14 @@ returned), so runs appearing or changing between two pages neither shift nor hid
 """
 from __future__ import annotations
 
-import base64
 import bisect
-import json
 import math
 import random
 import threading
 import time
 import uuid
-from urllib.parse import urlencode
 
-from .listing import ListError, _cmp_val, _matches, _resolve, parse_limit, parse_property
+from .listing import ListError, _cmp_val, _matches, _resolve, continuation_href, parse_limit, parse_property, resume
 
 OUTCOMES = ("success", "failed", "failed-copy", "failed-promotion", "partial", "partial-low", "stuck", "skipped")
 PERIOD_MS = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000, "week": 604_800_000}
@@ -389,6 +386,7 @@ class RunsMixin:
 
     def _list_runs_unlocked(self, sb, query: dict) -> dict:
         st, now = self._store(sb.name), self._clock_ms
+        query, cursor = resume(query)
         props = query.get("property", [])
         props = [props] if isinstance(props, str) else list(props)
         filters = [parse_property(p) for p in props]
@@ -435,11 +433,9 @@ class RunsMixin:
             return (_cmp_val((_resolve(item, sort_field) or [""])[0]), item["id"])
 
         items.sort(key=key, reverse=desc)
-        token = query.get("continuationToken")
-        if token:
+        if cursor is not None:
             try:
-                raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
-                after = (tuple(raw[0]), raw[1])
+                after = (tuple(cursor[0]), cursor[1])
             except Exception:
                 raise ListError("1400", "Invalid continuationToken")
             keys = [key(i) for i in items]
@@ -458,11 +454,7 @@ class RunsMixin:
         if n is not None and len(items) > n:
             items = items[:n]
             k = key(items[-1])
-            cursor = base64.urlsafe_b64encode(json.dumps([list(k[0]), k[1]]).encode()).decode().rstrip("=")
-            nq = [(q, v) for q, vs in query.items() if q != "continuationToken"
-                  for v in (vs if isinstance(vs, list) else [vs])]
-            nq.append(("continuationToken", cursor))
-            links = {"next": {"href": f"/runs?{urlencode(nq)}"}}
+            links = {"next": {"href": continuation_href("runs", query, [list(k[0]), k[1]])}}
         return {"items": items, "_links": links}
 
 

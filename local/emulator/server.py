@@ -52,13 +52,18 @@ INVENTED_CODES = {
     "FLOW-1420-404": "explore: unknown object/table",
     "FLOW-1421-400": "field cannot be changed by PATCH (sourceConnectionIds/targetConnectionIds/connectionSpec)",
     "FLOW-1422-400": "source connection params invalid for the connector",
+    "FLOW-1423-400": "flow options do not satisfy the flow spec's optionSpec",
     "XDM-1010-400": "allOf/meta:class references a class or field group that does not exist",
     "XDM-1011-409": "a schema with this title already exists in the sandbox",
     "XDM-1013-400": "schema is used by a dataset and cannot be deleted",
+    "XDM-1014-400": "descriptor invalid (unknown @type / sourceSchema, a second primary identity)",
+    "XDM-1015-404": "descriptor not found",
+    "XDM-1016-400": "meta:immutableTags cannot be removed or replaced once set",
     "XDM-1000-400": "request does not match the OpenAPI contract",
     "XDM-1007-406": "Accept header missing (FACTS documents XDM-1007-400 for an invalid one)",
     "CAT-1000-400": "request does not match the contract / schemaRef.id unknown",
     "CAT-1002-404": "dataset not found",
+    "CAT-1003-400": "a Profile-enabled dataset on a schema not enabled for Profile",
     "MAPPER-1000-400": "request does not match the contract / mapping invalid / schema unknown",
     "MAPPER-1002-404": "mapping set not found",
     "GATEWAY 403027": "x-sandbox-name names no sandbox of the org",
@@ -94,6 +99,22 @@ def redact(obj, under_auth_params=False):
 
 def _public(spec: dict) -> dict:
     return {k: v for k, v in spec.items() if not k.startswith("_")}
+
+
+def auth_param_errors(schema: dict, params) -> list[str]:
+    """Why `params` do not satisfy an auth spec's JSON schema, as a JSON Schema validator words it.
+    Those words quote the offending value (`777000111222 is not of type 'string'`), a password as
+    like as not. No Adobe page shows AEP's own wording of this refusal, and issue 8 records AEP
+    echoing such a value, so the emulator keeps the hostile form: aepflow must never repeat it
+    (aepflow.scrub), whatever AEP sends back."""
+    out = []
+    for e in Draft7Validator(schema).iter_errors(params):
+        where = "/".join(str(p) for p in e.absolute_path) or "params"
+        if e.validator == "required":
+            out.append("missing " + ", ".join(n for n in e.validator_value if n not in (params or {})))
+        else:
+            out.append(f"{where}: {e.message}")
+    return out
 
 
 class ApiError(Exception):
@@ -155,6 +176,7 @@ class _Sandbox:
         self.schemas: dict[str, dict] = {}
         self.dataSets: dict[str, dict] = {}
         self.mappingSets: dict[str, list[dict]] = {}  # id -> versions
+        self.descriptors: dict[str, dict] = {}  # @id -> descriptor
 
 
 def _json_patch(doc: dict, ops: list) -> dict:
@@ -245,6 +267,7 @@ class AepEmulator(RunsMixin):
                 "sourceConnections": list(sb.sourceConnections.values()),
                 "targetConnections": list(sb.targetConnections.values()),
                 "schemas": list(sb.schemas.values()),
+                "descriptors": list(sb.descriptors.values()),
                 "dataSets": [{"id": k, **v} for k, v in sb.dataSets.items()],
                 "mappingSets": [v[-1] for v in sb.mappingSets.values()],
                 "flows": list(sb.flows.values()),
@@ -277,6 +300,11 @@ class AepEmulator(RunsMixin):
                      {"$ref": f"{cd.XDM}/context/profile-person-details", "type": "object", "meta:xdmType": "object"}]
             s = self._make_schema(hexid, title, title, allof, cls, sb, profile)
             sb.schemas[s["$id"]] = s
+            if profile:  # a union schema has a primary identity (XDM-1528-400 refuses the tag otherwise)
+                self._add_descriptor(sb, {"@type": "xdm:descriptorIdentity", "xdm:sourceSchema": s["$id"],
+                                          "xdm:sourceVersion": 1, "xdm:sourceProperty": "/personalEmail/address",
+                                          "xdm:namespace": "Email", "xdm:property": "xdm:code",
+                                          "xdm:isPrimary": True})
         for dsid, dsname, hexid in cd.PRELOADED_DATASETS:
             sb.dataSets[dsid] = self._make_dataset(dsname, self._schema_ids(hexid)[0], {}, sb)
         for cid, cname, spec_id, auth_name, params in cd.PRELOADED_CONNECTIONS:
@@ -431,7 +459,9 @@ class AepEmulator(RunsMixin):
                                      "detail": f"Content-Type '{ct}' is not supported; use application/json"})
             if body is None:
                 raise _bad(err, prefix, "Request body is not valid JSON")
-        if prefix == SR and req.method == "GET":
+        # "Descriptors are not versioned, therefore no Accept header is required in the lookup
+        # request" (help/xdm/api/descriptors.md#lookup).
+        if prefix == SR and req.method == "GET" and not re.search(r"/descriptors/[^/]+$", path):
             acc = h.get("accept", "")
             if not acc:
                 raise xdm_error(406, "1007", "Accept header missing",
@@ -510,6 +540,14 @@ class AepEmulator(RunsMixin):
             (SR, "GET", "/{CONTAINER_ID}/schemas/{SCHEMA_ID}"): lambda: self._get_xdm(
                 self._container(sb, pp["CONTAINER_ID"], "schemas"), pp["SCHEMA_ID"]),
             (SR, "DELETE", "/tenant/schemas/{SCHEMA_ID}"): lambda: self._delete_schema(sb, pp["SCHEMA_ID"]),
+            (SR, "PATCH", "/tenant/schemas/{SCHEMA_ID}"): lambda: self._patch_schema(sb, pp["SCHEMA_ID"], body),
+            (SR, "POST", "/tenant/descriptors"): lambda: self._create_descriptor(body, sb),
+            (SR, "GET", "/{CONTAINER_ID}/descriptors"): lambda: self._list_descriptors(
+                sb, pp["CONTAINER_ID"], query, h),
+            (SR, "GET", "/{CONTAINER_ID}/descriptors/{DESCRIPTOR_ID}"): lambda: self._get_descriptor(
+                sb, pp["CONTAINER_ID"], pp["DESCRIPTOR_ID"]),
+            (SR, "DELETE", "/tenant/descriptors/{DESCRIPTOR_ID}"): lambda: self._delete_descriptor(
+                sb, pp["DESCRIPTOR_ID"]),
             (SR, "GET", "/{CONTAINER_ID}/classes"): lambda: self._list_xdm(
                 self._container(sb, pp["CONTAINER_ID"], "classes"), query, h, f"{pp['CONTAINER_ID']}/classes"),
             (SR, "GET", "/{CONTAINER_ID}/classes/{CLASS_ID}"): lambda: self._get_xdm(
@@ -578,9 +616,10 @@ class AepEmulator(RunsMixin):
         if aspec is None:
             raise flow_error(400, "1411", "Invalid auth spec",
                              f"auth.specName '{auth.get('specName')}' is not one of {names}")
-        errs = [e.message for e in Draft7Validator(aspec["spec"]).iter_errors(auth.get("params") or {})]
+        errs = auth_param_errors(aspec["spec"], auth.get("params") or {})
         if errs:
-            raise flow_error(400, "1412", "Invalid auth params", "auth.params: " + "; ".join(errs))
+            raise flow_error(400, "1412", "Invalid auth params",
+                             f"auth.params do not satisfy auth spec '{aspec['name']}': " + "; ".join(errs))
         conn = {**self._meta(sb, body), "connectionSpec": body["connectionSpec"], "state": "enabled",
                 "auth": copy.deepcopy(auth), "version": "\"1\""}
         sb.connections[conn["id"]] = conn
@@ -637,7 +676,7 @@ class AepEmulator(RunsMixin):
                     sp = json.loads(base64.b64decode(s + "=" * (-len(s) % 4)).decode())
                 except Exception:
                     raise flow_error(400, "1400", "Bad Request", "sourceParams is not base64-encoded JSON")
-            req = spec.get("sourceSpec", {}).get("spec", {}).get("required", [])
+            req = spec.get("sourceSpec", {}).get("spec", {}).get("required", []) or spec.get("_sourceParams", [])
             missing = [r for r in req if not sp.get(r)]
             if missing:
                 raise flow_error(400, "1422", "Invalid source params", f"sourceParams missing {missing}")
@@ -671,7 +710,7 @@ class AepEmulator(RunsMixin):
                 raise flow_error(400, "1422", "Invalid source params",
                                  "Database sources need data.format 'tabular' and params.path")
         elif kind == "rest":
-            req = spec.get("sourceSpec", {}).get("spec", {}).get("required", [])
+            req = spec.get("sourceSpec", {}).get("spec", {}).get("required", []) or spec.get("_sourceParams", [])
             missing = [r for r in req if not params.get(r)]
             if missing:
                 raise flow_error(400, "1422", "Invalid source params", f"params missing {missing}")
@@ -728,6 +767,12 @@ class AepEmulator(RunsMixin):
         self._check_transformations(fspec, body.get("transformations") or [], sb)
         if body.get("scheduleParams") is not None:
             self._check_schedule(fspec, body["scheduleParams"])
+        if body.get("options") is not None:
+            # The flow spec's optionSpec (seeds 000, 001, 004) defines what a flow's options may be.
+            option_spec = (fspec.get("optionSpec") or {}).get("spec") or {"type": "object", "maxProperties": 0}
+            errs = [e.message for e in Draft7Validator(option_spec).iter_errors(body["options"])]
+            if errs:
+                raise flow_error(400, "1423", "Invalid options", "options: " + "; ".join(errs))
         inherited = {
             "sourceConnections": [{"id": s, "connectionSpec": sb.sourceConnections[s]["connectionSpec"],
                                    "baseConnection": {"id": sb.sourceConnections[s]["baseConnectionId"],
@@ -803,7 +848,7 @@ class AepEmulator(RunsMixin):
             aspec = next((a for a in spec["authSpec"] if a["name"] == new["auth"].get("specName")), None)
             if aspec is None:
                 raise flow_error(400, "1411", "Invalid auth spec", "auth.specName is not valid")
-            errs = [e.message for e in Draft7Validator(aspec["spec"]).iter_errors(new["auth"].get("params") or {})]
+            errs = auth_param_errors(aspec["spec"], new["auth"].get("params") or {})
             if errs:
                 raise flow_error(400, "1412", "Invalid auth params", "; ".join(errs))
         new["etag"] = _etag()
@@ -902,6 +947,107 @@ class AepEmulator(RunsMixin):
         sb.schemas[s["$id"]] = s
         return 201, copy.deepcopy(s), {}
 
+    # Descriptors (help/xdm/api/descriptors.md). Only identity descriptors are checked field by
+    # field; other types need an existing sourceSchema.
+    def _add_descriptor(self, sb, body):
+        d = {**copy.deepcopy(body), "meta:containerId": "tenant", "@id": secrets.token_hex(20),
+             "imsOrg": self.org_id, "createdClient": self.client_id, "created": _now_ms(), "updated": _now_ms()}
+        sb.descriptors[d["@id"]] = d
+        return d
+
+    def _create_descriptor(self, body, sb):
+        if not isinstance(body, dict) or not isinstance(body.get("@type"), str):
+            raise xdm_error(400, "1014", "Invalid descriptor", "@type is required")
+        schema = self._find_schema(sb, str(body.get("xdm:sourceSchema") or ""))
+        if schema is None:
+            raise xdm_error(400, "1014", "Invalid descriptor",
+                            f"xdm:sourceSchema {body.get('xdm:sourceSchema')} does not exist")
+        if body["@type"] == "xdm:descriptorIdentity":
+            missing = [k for k in ("xdm:sourceVersion", "xdm:sourceProperty", "xdm:namespace", "xdm:property")
+                       if body.get(k) in (None, "")]
+            if missing:
+                raise xdm_error(400, "1014", "Invalid descriptor", f"identity descriptor lacks {missing}")
+            path = str(body["xdm:sourceProperty"])
+            # "Path should begin with a "/" and not end with one" (descriptors.md, identity descriptor).
+            if not path.startswith("/") or path.endswith("/") or "/properties/" in path:
+                raise xdm_error(400, "1014", "Invalid descriptor", f"xdm:sourceProperty {path} is not a field path")
+            if body["xdm:property"] not in ("xdm:code", "xdm:id"):
+                raise xdm_error(400, "1014", "Invalid descriptor", "xdm:property must be xdm:code or xdm:id")
+            if "xdm:isPrimary" in body and not isinstance(body["xdm:isPrimary"], bool):
+                raise xdm_error(400, "1014", "Invalid descriptor", "xdm:isPrimary must be a boolean")
+            # "Schemas may contain only one primary identity" (descriptors.md, xdm:isPrimary).
+            if body.get("xdm:isPrimary") and self._primary_identity(sb, schema["$id"]):
+                raise xdm_error(400, "1014", "Invalid descriptor",
+                                f"schema {schema['$id']} already has a primary identity")
+        return 201, copy.deepcopy(self._add_descriptor(sb, {**body, "xdm:sourceSchema": schema["$id"]})), {}
+
+    def _primary_identity(self, sb, schema_id):
+        return next((d for d in sb.descriptors.values() if d.get("@type") == "xdm:descriptorIdentity"
+                     and d.get("xdm:sourceSchema") == schema_id and d.get("xdm:isPrimary") is True), None)
+
+    def _list_descriptors(self, sb, container, query, h):
+        if container not in ("global", "tenant"):
+            raise xdm_error(404, "1012", "Resource Not Found", f"Unknown container {container}")
+        items = list(sb.descriptors.values()) if container == "tenant" else []
+        for p in ([query["property"]] if isinstance(query.get("property"), str) else query.get("property") or []):
+            m = re.match(r"^([\w:@.]+)==(.*)$", p)
+            if not m:
+                raise xdm_error(400, "1000", "Invalid property filter", f"Unsupported property filter '{p}'")
+            field, values = m.group(1), [v.strip() for v in m.group(2).split(",")]
+            items = [d for d in items if str(d.get(field)) in values]
+        accept = h.get("accept", "")
+        out: dict = {}
+        for d in items:  # grouped by @type; a type with none is absent (descriptors.md#list)
+            if "xdm-id+json" in accept:
+                value = d["@id"]
+            elif "xdm-link+json" in accept:
+                value = f"/tenant/descriptors/{d['@id']}"
+            else:
+                value = copy.deepcopy(d)
+            out.setdefault(d["@type"], []).append(value)
+        return 200, out, {}
+
+    def _get_descriptor(self, sb, container, did):
+        d = sb.descriptors.get(did) if container == "tenant" else None
+        if d is None:
+            raise xdm_error(404, "1015", "Resource Not Found", f"Descriptor {did} is not found")
+        return 200, copy.deepcopy(d), {}
+
+    def _delete_descriptor(self, sb, did):
+        if did not in sb.descriptors:
+            raise xdm_error(404, "1015", "Resource Not Found", f"Descriptor {did} is not found")
+        del sb.descriptors[did]
+        return 204, None, {}
+
+    def _patch_schema(self, sb, sid, ops):
+        s = self._find_schema(sb, sid)
+        if s is None:
+            raise xdm_error(404, "1012", "Resource Not Found", f"Requested resource {unquote(sid)} is not found")
+        for op in ops:
+            top = str(op.get("path", "")).lstrip("/").split("/")[0]
+            if top in ("$id", "meta:altId", "meta:containerId", "meta:sandboxId", "meta:registryMetadata",
+                       "version", "imsOrg", "meta:resourceType"):
+                raise xdm_error(400, "1000", "Invalid patch", f"'{top}' cannot be changed")
+        try:
+            new = _json_patch(s, ops)
+        except (KeyError, IndexError, ValueError, TypeError) as e:
+            raise xdm_error(400, "1000", "Invalid patch", f"Cannot apply patch: {e!r}")
+        old_tags, new_tags = s.get("meta:immutableTags") or [], new.get("meta:immutableTags") or []
+        # "Immutable tags are tags that are intended to be set, but never removed" (schemas.md#union).
+        if not set(old_tags) <= set(new_tags):
+            raise xdm_error(400, "1016", "Immutable tags", "meta:immutableTags cannot be removed once set")
+        if "union" in new_tags and "union" not in old_tags:
+            identity_map = any(r.endswith("/context/identitymap") for r in new.get("meta:extends") or [])
+            if not identity_map and self._primary_identity(sb, s["$id"]) is None:
+                # help/xdm/troubleshooting-guide.md: XDM-1528-400, "Union descriptor validation error".
+                raise xdm_error(400, "1528", "Union descriptor validation error",
+                                "To participate in a union, a schema must include an identityMap fieldgroup "
+                                "or a primary identity descriptor.")
+        new["version"] = f"1.{int(str(s.get('version', '1.0')).split('.')[-1]) + 1}"
+        new["meta:registryMetadata"] = {**s["meta:registryMetadata"], "repo:lastModifiedDate": _now_ms()}
+        sb.schemas[s["$id"]] = new
+        return 200, copy.deepcopy(new), {}
+
     def _delete_schema(self, sb, sid):
         s = self._find_schema(sb, sid)
         if s is None:
@@ -917,8 +1063,16 @@ class AepEmulator(RunsMixin):
         sid = (body.get("schemaRef") or {}).get("id")
         if not sid or self._find_schema(sb, sid) is None:
             raise cat_error(400, "1000", "Bad Request", f"schemaRef.id {sid} does not exist")
+        schema = self._find_schema(sb, sid)
+        profile = [str(v).replace(" ", "").lower() for v in ((body.get("tags") or {}).get("unifiedProfile") or [])]
+        if "enabled:true" in profile and "union" not in (schema.get("meta:immutableTags") or []):
+            # "To create a new Profile-enabled dataset, you must know the ID of an existing XDM schema
+            # that is enabled for Profile" (help/catalog/datasets/enable-for-profile.md). Seed 000
+            # writes the tag "enabled: true", the Catalog page "enabled:true": both count.
+            raise cat_error(400, "1003", "Bad Request",
+                            f"schema {schema['$id']} is not enabled for Profile; a Profile-enabled dataset needs one")
         dsid = secrets.token_hex(12)
-        ds = self._make_dataset(body.get("name"), self._find_schema(sb, sid)["$id"], body.get("tags"), sb,
+        ds = self._make_dataset(body.get("name"), schema["$id"], body.get("tags"), sb,
                                 body.get("description"))
         ds["schemaRef"]["contentType"] = body["schemaRef"].get("contentType", ds["schemaRef"]["contentType"])
         sb.dataSets[dsid] = ds

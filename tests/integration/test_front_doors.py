@@ -3,8 +3,6 @@ serve's server), the specs bucket through S3 -> EventBridge -> intake, and custo
 
 import json
 import time
-import urllib.error
-import urllib.request
 
 import boto3
 import pytest
@@ -12,17 +10,14 @@ import yaml
 
 from local.examples import example
 from local.serve import Server
+from tests import signed_http
 
 FLOW_SCHEDULE_KEYS = ("frequency", "interval")
 
 
 def http(method: str, url: str, body: bytes | None = None, content_type: str = "application/json") -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    status, answer, _, _ = signed_http.call(method, url, body, content_type)
+    return status, answer
 
 
 def wait_for(check, timeout: float = 60.0):
@@ -55,17 +50,24 @@ def _announcements(queue_url: str) -> list[dict]:
     return found
 
 
-@pytest.fixture
-def server():
-    with Server() as running:
-        # Listen to what provisioning announces on the bus, as another system would.
-        sqs, events = boto3.client("sqs"), boto3.client("events")
-        url = sqs.create_queue(QueueName="aepflow-test-announcements")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="aepflow-test-announcements", EventPattern=json.dumps({"source": ["aepflow"]}))
-        events.put_targets(Rule="aepflow-test-announcements", Targets=[{"Id": "q", "Arn": arn}])
-        running.announcements = url
+@pytest.fixture(scope="module")
+def doors(module_stack):
+    """The HTTP doors of `python -m local serve`, opened once on the module's local stack."""
+    with Server(stack=module_stack) as running:
         yield running
+
+
+@pytest.fixture
+def server(doors, stack):
+    # `stack` has reset the local stack under the doors: listen to what provisioning announces
+    # on the bus, as another system would.
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="aepflow-test-announcements")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="aepflow-test-announcements", EventPattern=json.dumps({"source": ["aepflow"]}))
+    events.put_targets(Rule="aepflow-test-announcements", Targets=[{"Id": "q", "Arn": arn}])
+    doors.announcements = url
+    return doors
 
 
 def test_the_api_provisions_changes_and_deletes_a_dataflow(server):
@@ -185,6 +187,26 @@ def test_a_custom_event_starts_provisioning_and_a_failing_intake_lands_in_the_dl
     queue = server.stack.queues["SpecIntakeDeadLetterQueue"]
     [message] = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert json.loads(message["Body"])["detail"]["spec"]["name"] == example("003")["name"]
+
+
+def test_get_and_patch_send_an_etag_and_a_stale_if_match_is_a_412(server):
+    api = server.info["api"]
+    status, started = http("POST", f"{api}/dataflows", json.dumps(example("004")).encode())
+    assert server.stack.wait(started["executionArn"])["status"] == "SUCCEEDED"
+    status, view, headers, _ = signed_http.call("GET", f"{api}/dataflows/acme-oracle-e2e")
+    assert status == 200 and headers["ETag"] == view["flow"]["etag"]
+    patch = json.dumps({"description": "changed by someone who read the latest"}).encode()
+    status, updated, after, _ = signed_http.call("PATCH", f"{api}/dataflows/acme-oracle-e2e", patch,
+                                                 headers={"If-Match": headers["ETag"]})
+    assert status == 200 and after["ETag"] == updated["etag"] != headers["ETag"]
+    stale = json.dumps({"description": "changed by someone who read an old version"}).encode()
+    status, refused, _, _ = signed_http.call("PATCH", f"{api}/dataflows/acme-oracle-e2e", stale,
+                                             headers={"If-Match": headers["ETag"]})
+    assert status == 412 and refused["code"] == "PreconditionFailed"
+    flow = next(f for f in server.stack.emulator.dump_state()["flows"] if f["id"] == view["ids"]["flowId"])
+    assert flow["description"] == "changed by someone who read the latest"
+    assert http("DELETE", f"{api}/dataflows/never-was-here") == (404, {
+        "code": "DataflowNotFound", "message": "no dataflow named 'never-was-here'", "problems": []})
 
 
 def test_a_stale_etag_is_re_read_and_the_patch_retried_once(server):

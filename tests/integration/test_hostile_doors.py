@@ -7,16 +7,15 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
+from local import sigv4
 from local.serve import Server
-from tests.hostile import DOCUMENTS
+from tests import signed_http
+from tests.hostile import ALL, SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,26 +27,24 @@ def server():
 
 
 def _post(url: str, body: bytes, content_type: str = "application/yaml") -> tuple[int, dict, float]:
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    return status, json.loads(raw or b"null"), time.monotonic() - started
+    status, answer, _, seconds = signed_http.call("POST", url, body, content_type)
+    return status, answer, seconds
 
 
 def test_the_api_answers_every_hostile_document_with_a_4xx_in_the_error_shape(server):
     api = server.info["api"]
-    for case in DOCUMENTS:
+    for case in ALL:
         status, body, seconds = _post(f"{api}/dataflows", case.data)
         assert status in (400, 413), (case.name, status, body)
         assert set(body) >= {"code", "message", "problems"}, (case.name, body)
-        assert body["problems"][0]["path"] == ("(body)" if case.path == "(document)" else case.path), (case.name, body)
-        assert case.says in body["problems"][0]["message"], (case.name, body)
+        assert _refused(body["problems"], "(body)" if case.path == "(document)" else case.path, case.says), (
+            case.name, body)
         assert seconds < 5, (case.name, seconds)
     assert server.stack.emulator.records == []
+
+
+def _refused(problems: list[dict], path: str, says: str) -> bool:
+    return any(p["path"] == path and says in p["message"] for p in problems)
 
 
 def test_the_api_refuses_what_it_cannot_read_before_any_work(server):
@@ -65,23 +62,19 @@ def test_the_api_refuses_what_it_cannot_read_before_any_work(server):
     assert status == 400 and "not JSON" in body["problems"][0]["message"]
     status, body, _ = _post(f"{api}/dataflows", b"x: " + b"y" * 300_000)
     assert status == 413 and body["code"] == "PayloadTooLarge"
-    request = urllib.request.Request(f"{api}/dataflows/acme-x", data=b"[1, 2]", method="PATCH",
-                                     headers={"Content-Type": "application/merge-patch+json"})
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=30)
-    assert refused.value.code == 400 and json.loads(refused.value.read())["code"] == "RequestInvalid"
+    status, body, _, _ = signed_http.call("PATCH", f"{api}/dataflows/acme-x", b"[1, 2]", "application/merge-patch+json")
+    assert status == 400 and body["code"] == "RequestInvalid"
     assert server.stack.emulator.records == []
 
 
 def test_the_bucket_writes_errors_json_for_every_hostile_document(server):
     s3, bucket = boto3.client("s3"), server.info["bucket"]
-    for index, case in enumerate(DOCUMENTS):
+    for index, case in enumerate(ALL):
         key = f"dataflows/hostile-{index}.{'json' if case.data.lstrip()[:1] in (b'{', b'[') else 'yaml'}"
         s3.put_object(Bucket=bucket, Key=key, Body=case.data)
         report = json.loads(s3.get_object(Bucket=bucket, Key=key + ".errors.json")["Body"].read())
         assert report["status"] == "INVALID" and report["code"] == "SpecInvalid", (case.name, report)
-        assert report["problems"][0]["path"] == case.path and case.says in report["problems"][0]["message"], (
-            case.name, report)
+        assert _refused(report["problems"], case.path, case.says), (case.name, report)
     queue = server.stack.queues["SpecIntakeDeadLetterQueue"]
     assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=queue)
     assert server.stack.emulator.records == []
@@ -95,12 +88,13 @@ def test_a_custom_event_with_a_hostile_spec_is_rejected_not_dead_lettered(server
         cursor = cursor["k"]
     cases = [({"name": "a\u001b[2J"}, "name"), ({"spec": deep}, "k" + ".k" * 19), ({"spec": [1, 2]}, "(document)"),
              ({"spec": {"schedule": {"interval": 2 ** 70}}}, "schedule.interval")]
+    cases += [({"spec": json.loads(case.data)}, case.path) for case in SPECS]
     for detail, path in cases:
         result = server.stack.deliver_async("aepflow-local-SpecIntakeFunction", {
             "version": "0", "id": f"hostile-{path}", "detail-type": "aepflow.DataflowRequested",
             "source": "com.acme.platform", "account": "123456789012", "time": "2025-11-24T16:00:00Z",
             "region": "us-east-1", "resources": [], "detail": detail})
-        assert result["action"] == "rejected" and result["problems"][0]["path"] == path, result
+        assert result["action"] == "rejected" and path in [p["path"] for p in result["problems"]], result
     queue = server.stack.queues["SpecIntakeDeadLetterQueue"]
     assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=queue)
     assert server.stack.emulator.records == []
@@ -108,7 +102,7 @@ def test_a_custom_event_with_a_hostile_spec_is_rejected_not_dead_lettered(server
 
 def test_the_cli_gives_every_hostile_file_its_own_invalid_line_in_one_batch(tmp_path):
     paths = []
-    for index, case in enumerate(DOCUMENTS):
+    for index, case in enumerate(ALL):
         path = tmp_path / f"{index:02d}-{case.name}.{'json' if case.data.lstrip()[:1] in (b'{', b'[') else 'yaml'}"
         path.write_bytes(case.data)
         paths.append(path)
@@ -119,8 +113,24 @@ def test_the_cli_gives_every_hostile_file_its_own_invalid_line_in_one_batch(tmp_
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert len(lines) == len(DOCUMENTS)
-    for case, path, line in zip(DOCUMENTS, paths, lines):
+    assert len(lines) == len(ALL)
+    for case, path, line in zip(ALL, paths, lines):
         assert line["status"] == "INVALID" and line["file"] == str(path), (case.name, line)
-        assert line["errors"][0]["path"] == case.path and case.says in line["errors"][0]["message"], (case.name, line)
+        assert _refused(line["errors"], case.path, case.says), (case.name, line)
     assert record.read_text() == ""
+
+
+def test_the_api_wants_a_sigv4_signature_as_api_gateway_does(server):
+    api = server.info["api"]
+    status, body, _, _ = signed_http.call("GET", f"{api}/dataflows", signed=False)
+    assert (status, body) == (403, {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing Authentication Token"})
+    status, body, _, _ = signed_http.call("GET", f"{api}/dataflows", headers={"Authorization": "Bearer x"}, signed=False)
+    assert status == 403 and body["code"] == "INCOMPLETE_SIGNATURE"
+    signed = sigv4.sign("GET", f"{api}/dataflows?limit=2", access_key="testing", secret_key="testing",
+                        region="us-east-1")
+    status, body, _, _ = signed_http.call("GET", f"{api}/dataflows?limit=3", headers=signed, signed=False)
+    assert status == 403 and body["code"] == "INVALID_SIGNATURE"  # signed for another query
+    other = sigv4.sign("GET", f"{api}/dataflows", access_key="AKIDOTHER", secret_key="x", region="us-east-1")
+    assert signed_http.call("GET", f"{api}/dataflows", headers=other, signed=False)[:2] == (
+        403, {"code": "UNAUTHORIZED", "message": "The security token included in the request is invalid."})
+    assert signed_http.call("GET", f"{api}/dataflows")[0] == 200

@@ -14,6 +14,11 @@ from local.monitor_scenario import Scenario
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# What may fail a poll when AEP keeps answering 429/5xx past the client's retries; nothing else may.
+AEP_FAILURES = ("monitor poll failed: AepServerError:", "monitor poll failed: AepThrottled:",
+                "monitor poll failed: AepTimeout:")
+
+
 def _check(summary: dict) -> None:
     assert summary["duplicates"] == 0 and summary["missed"] == 0 and summary["unexpected"] == 0, summary
     assert summary["alertsSent"] == summary["problemsExpected"]
@@ -22,11 +27,12 @@ def _check(summary: dict) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_every_problem_is_alerted_exactly_once_across_overlapping_polls(seed):
-    with Scenario(flows=100, runs_per_flow=2, seed=seed) as scenario:
+def test_every_problem_is_alerted_exactly_once_across_overlapping_polls(seed, stack):
+    with Scenario(flows=100, runs_per_flow=2, seed=seed, stack=stack) as scenario:
         summary = scenario.run()
         runs_in_emulator = len(scenario.stack.emulator.dump_state()["runs"])
     _check(summary)
+    assert summary["pollsFailed"] == 0, summary["pollFailures"]  # no fault injected: every poll succeeds
     assert summary["runs"] == runs_in_emulator
     # Calls grow with the pages of new runs and the in-progress re-checks, not with the flows.
     for calls, pages, chunks in zip(summary["aepCallsPerPoll"], summary["pagesPerPoll"],
@@ -35,12 +41,13 @@ def test_every_problem_is_alerted_exactly_once_across_overlapping_polls(seed):
         assert calls < summary["flows"] / 10
 
 
-def test_faults_do_not_cause_duplicates_or_misses():
-    with Scenario(flows=60, runs_per_flow=2, seed=5, faults=0.2) as scenario:
+def test_faults_do_not_cause_duplicates_or_misses(stack):
+    with Scenario(flows=60, runs_per_flow=2, seed=5, faults=0.2, stack=stack) as scenario:
         summary = scenario.run()
         statuses = [r["status"] for r in scenario.stack.emulator.records]
     assert any(s in (429, 500, 503, 504) for s in statuses)
     _check(summary)
+    assert all(f.startswith(AEP_FAILURES) for f in summary["pollFailures"]), summary["pollFailures"]
 
 
 def test_the_command_line_prints_one_summary_and_writes_every_alert(tmp_path):

@@ -4,14 +4,13 @@ mapping set for the new mapping; what the spec referenced stays."""
 
 from aepflow import lifecycle
 from local.examples import example
-from local.stack import LocalStack
 
 
 def _by_name(state: dict, kind: str, prefix: str) -> list[dict]:
     return [r for r in state[kind] if (r.get("name") or "").startswith(prefix)]
 
 
-def test_changing_the_source_table_replaces_the_flow_and_its_mapping_set():
+def test_changing_the_source_table_replaces_the_flow_and_its_mapping_set(stack):
     v1 = example("001")
     v2 = example("001")
     v2["source"]["table"] = "Contact"
@@ -19,15 +18,14 @@ def test_changing_the_source_table_replaces_the_flow_and_its_mapping_set():
     v2["mapping"] = [{"source": "Name", "destination": "person.name.fullName"}]
     v2["deltaColumn"] = {"name": "Datefield", "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}
     prefix = f"aepflow:{v1['name']}:"
-    with LocalStack() as stack:
-        first = lifecycle.apply(v1)
-        assert stack.wait(first["executionArn"])["status"] == "SUCCEEDED"
-        before = stack.emulator.dump_state()
-        second = lifecycle.apply(v2)
-        assert second["action"] == "replace" and "source" in second["replacedBecause"]
-        assert stack.wait(second["executionArn"])["status"] == "SUCCEEDED"
-        after = stack.emulator.dump_state()
-        record = lifecycle.describe(v1["name"], live=False)
+    first = lifecycle.apply(v1)
+    assert stack.wait(first["executionArn"])["status"] == "SUCCEEDED"
+    before = stack.emulator.dump_state()
+    second = lifecycle.apply(v2)
+    assert second["action"] == "replace" and "source" in second["replacedBecause"]
+    assert stack.wait(second["executionArn"])["status"] == "SUCCEEDED"
+    after = stack.emulator.dump_state()
+    record = lifecycle.describe(v1["name"], live=False)
     [old_flow], [new_flow] = _by_name(before, "flows", prefix), _by_name(after, "flows", prefix)
     assert old_flow["id"] != new_flow["id"]
     [source] = [s for s in after["sourceConnections"] if s["id"] == new_flow["sourceConnectionIds"][0]]

@@ -100,8 +100,8 @@ def test_errors_are_json_with_a_stable_code_and_no_trace(monkeypatch, error, sta
 def test_patch_passes_the_merge_patch_with_explicit_nulls(monkeypatch):
     seen = {}
 
-    def update(name, patch):
-        seen.update(name=name, patch=patch)
+    def update(name, patch, if_match=None):
+        seen.update(name=name, patch=patch, if_match=if_match)
         return {"name": name, "status": "ACTIVE", "changed": ["schedule"], "etag": "\"e2\"", "ids": {}, "spec": {}}
 
     monkeypatch.setattr(lifecycle, "update", update)
@@ -109,7 +109,28 @@ def test_patch_passes_the_merge_patch_with_explicit_nulls(monkeypatch):
     ev["body"] = json.dumps({"schedule": {"frequency": "day", "interval": 1, "backfill": None}})
     status, body = call(ev)
     assert status == 200 and body["changed"] == ["schedule"]
-    assert seen == {"name": "acme-oracle-e2e", "patch": {"schedule": {"frequency": "day", "interval": 1, "backfill": None}}}
+    assert seen == {"name": "acme-oracle-e2e", "patch": {"schedule": {"frequency": "day", "interval": 1, "backfill": None}},
+                    "if_match": None}
+    ev["headers"]["If-Match"] = '"e1"'
+    ev["multiValueHeaders"]["If-Match"] = ['"e1"']
+    status, body = call(ev)
+    assert status == 200 and seen["if_match"] == '"e1"'
+
+
+def test_patch_refuses_an_enabled_that_is_not_a_boolean():
+    ev = event("api_patch_dataflow")
+    ev["body"] = json.dumps({"enabled": "yes"})
+    status, body = call(ev)
+    assert status == 400 and body["code"] == "RequestInvalid" and body["problems"][0]["path"] == "enabled"
+
+
+def test_another_method_of_a_known_path_is_a_405_with_allow():
+    ev = event("api_get_dataflow")
+    ev["httpMethod"] = ev["requestContext"]["httpMethod"] = "PUT"
+    result = HANDLER(ev, _context())
+    assert result["statusCode"] == 405 and json.loads(result["body"])["code"] == "MethodNotAllowed"
+    headers = {**(result.get("headers") or {}), **{k: ", ".join(v) for k, v in (result.get("multiValueHeaders") or {}).items()}}
+    assert headers["Allow"] == "DELETE, GET, PATCH"
 
 
 def test_patch_of_a_field_aep_cannot_change_names_the_field():
@@ -157,7 +178,9 @@ def test_the_openapi_document_and_the_template_name_the_same_routes():
     documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
     fn = cfn.load()["Resources"]["ApiFunction"]["Properties"]["Events"]
     routed = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in fn.values() if e["Type"] == "Api"}
-    assert documented == routed
+    assert documented == {route for route in routed if route[0] != "ANY"}
+    # Every documented path takes every other method too, to answer it with a 405.
+    assert {path for _, path in documented} == {path for method, path in routed if method == "ANY"}
 
 
 def test_spec_invalid_is_never_a_500():

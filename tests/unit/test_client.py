@@ -46,7 +46,8 @@ def server():
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # Polled every 20 ms for shutdown (the default 0.5 s is waited for by every test's teardown).
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     script.url = f"http://127.0.0.1:{httpd.server_port}"
     yield script
@@ -148,3 +149,15 @@ def test_paginate_follows_links_next(server):
     items = list(client_for(server).paginate("flowservice", "/flows", params=[("property", "name==a")]))
     assert [i["id"] for i in items] == [1, 2]
     assert "continuationToken=abc" in server.seen[1]["path"] and "property=name%3D%3Da" in server.seen[1]["path"]
+
+
+def test_ids_become_one_encoded_segment_and_unsafe_paths_are_refused():
+    from aepflow.client import _check_path, segment
+
+    assert segment("../../flowservice/flows") == "..%2F..%2Fflowservice%2Fflows"
+    assert segment("x?properties=x&limit=1") == "x%3Fproperties%3Dx%26limit%3D1"
+    assert segment("https://ns.adobe.com/acme/schemas/1") == "https%3A%2F%2Fns.adobe.com%2Facme%2Fschemas%2F1"
+    _check_path(f"/dataSets/{segment('../../flowservice/flows')}")
+    for unsafe in ("/dataSets/../flows", "/dataSets/./x", "/a//b", "/flows?limit=1", "/flows#x", "flows"):
+        with pytest.raises(ValueError):
+            _check_path(unsafe)

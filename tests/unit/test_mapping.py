@@ -20,7 +20,9 @@ def test_source_dialect_matches_seeds_002_and_003():
     body = mapping_set_body(name="m", schema_id=SCHEMA, rules=RULES, dialect="source")
     assert body["mappings"][1] == {"sourceType": "ATTRIBUTE", "source": "Name", "destination": "person.name.fullName",
                                    "name": "name", "description": "the name"}
-    assert body["mappings"][0] == {"sourceType": "ATTRIBUTE", "source": "TestID", "destination": "_id"}
+    # An identity stays an identity in the REST dialect too.
+    assert body["mappings"][0] == {"sourceType": "ATTRIBUTE", "source": "TestID", "destination": "_id",
+                                   "identity": True}
 
 
 def test_both_dialects_validate_against_the_data_prep_spec():

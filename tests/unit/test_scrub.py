@@ -1,6 +1,6 @@
 """aepflow.scrub: values remembered from secrets are replaced in any text or JSON-able value
 (plain, JSON-escaped, as numbers); aepflow's errors are scrubbed when they are made; short
-values are not remembered."""
+values are remembered only under secret-sounding keys."""
 
 import json
 
@@ -19,12 +19,14 @@ def _fresh():
 
 def test_remembered_values_are_replaced_wherever_they_appear():
     scrub.remember({"username": "svc-user", "password": 'p"ss\\word', "port": 5432, "pin": 777000111222,
-                    "nested": [{"token": "tok-abcdef"}], "tiny": "ab", "flag": True})
+                    "nested": [{"token": "tok-abcdef"}], "apiKey": "k3y9", "tiny": "ab", "flag": True,
+                    "database": "acme"})
     text = json.dumps({"password": 'p"ss\\word'})  # the JSON-escaped form
     assert scrub.scrub(text) == '{"password": "***"}'
     assert scrub.scrub("777000111222 is not of type 'string'") == "*** is not of type 'string'"
-    assert scrub.scrub({"svc-user": ["tok-abcdef", 777000111222, 5432, True]}) == {"***": ["***", "***", "***", True]}
-    assert scrub.scrub("ab stays, a tiny value carries little") == "ab stays, a tiny value carries little"
+    assert scrub.scrub({"svc-user": ["tok-abcdef", 777000111222, "k3y9", True]}) == {"***": ["***", "***", "***", True]}
+    # Short values under ordinary keys stay: they carry little secret, and would eat ordinary words.
+    assert scrub.scrub("acme-salesforce-contacts on port 5432, ab") == "acme-salesforce-contacts on port 5432, ab"
 
 
 def test_nothing_is_touched_before_anything_is_remembered():

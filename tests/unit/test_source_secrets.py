@@ -2,7 +2,7 @@
 
 import pytest
 
-from aepflow import runtime, source_secrets
+from aepflow import runtime, secret_names
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +22,7 @@ def _settings(monkeypatch):
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:aep/sources/acme-salesforce-Xy12Zq",
 ])
 def test_source_secrets_under_the_prefix_may_be_named(reference):
-    assert source_secrets.boundary_problem(reference) is None
+    assert secret_names.boundary_problem(reference) is None
 
 
 @pytest.mark.parametrize("reference, says", [
@@ -41,11 +41,11 @@ def test_source_secrets_under_the_prefix_may_be_named(reference):
     ("arn:aws:iam::123456789012:role/x", "not a Secrets Manager secret name"),
 ])
 def test_anything_else_is_refused_with_the_reason(reference, says):
-    assert says in (source_secrets.boundary_problem(reference) or "")
+    assert says in (secret_names.boundary_problem(reference) or "")
 
 
 def test_aepflows_own_credentials_are_refused_even_under_the_prefix(monkeypatch):
     monkeypatch.setenv("SOURCE_SECRETS_PREFIX", "aepflow/")
     runtime.reset()
-    assert "own AEP credentials" in source_secrets.boundary_problem("aepflow/aep-credentials")
-    assert source_secrets.boundary_problem("aepflow/sources/x") is None
+    assert "own AEP credentials" in secret_names.boundary_problem("aepflow/aep-credentials")
+    assert secret_names.boundary_problem("aepflow/sources/x") is None

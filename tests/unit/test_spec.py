@@ -82,3 +82,60 @@ def test_a_raw_connection_spec_id_needs_a_format():
     raw["source"] = {"connectionSpecId": "ecadc60c-7455-4d87-84dc-2a0e293d997b", "baseConnectionId":
                      "6990abad-977d-41b9-a85d-17ea8cf1c0e4"}
     assert "required" in _problems(raw)["source.format"]
+
+
+def test_seed_002s_beta_zendesk_id_is_refused_naming_the_documented_one():
+    raw = _example("002")
+    raw["source"] = {"connectionSpecId": "2526ee57-0af4-46ea-a477-720a53108145",
+                     "credentialsSecret": "aep/sources/acme-zendesk"}
+    message = _problems(raw)["source.connectionSpecId"]
+    assert "beta" in message and "0a27232b-2c6e-4396-b8c6-c9fc24e37ba4" in message
+
+
+def test_auth_spec_name_must_be_one_the_connector_documents():
+    raw = _example("004")
+    raw["source"]["authSpecName"] = "Connection String Based Authentication"  # Oracle's is "ConnectionString"
+    assert "'ConnectionString'" in _problems(raw)["source.authSpecName"]
+    raw["source"]["authSpecName"] = "ConnectionString"
+    assert resolve_source(parse_spec(raw)).authSpecName == "ConnectionString"
+
+
+def test_a_known_connection_spec_id_resolves_to_its_catalog_connector():
+    raw = _example("004")
+    raw["source"] = {"connectionSpecId": "3416976c-a9ca-4bba-901a-1f08f66978ff", "table": "ADMIN.E2E",
+                     "credentialsSecret": "aep/sources/acme-redshift"}
+    resolved = resolve_source(parse_spec(raw))
+    assert (resolved.connector, resolved.flowSpecName, resolved.tabular) == ("redshift", "CRMToAEP", True)
+
+
+def test_the_rest_flow_spec_is_read_by_its_fixed_id_and_deprecated_connectors_warn():
+    assert resolve_source(parse_spec(_example("003"))).flowSpecId == "6499120c-0b15-42dc-936e-847ea3c24d72"
+    raw = _example("004")
+    raw["source"]["connector"] = "phoenix"
+    [warning] = resolve_source(parse_spec(raw)).warnings
+    assert warning["path"] == "source.connector" and "deprecated" in warning["message"]
+
+
+def test_identity_rules():
+    raw = _example("004")
+    raw["target"]["dataset"]["create"]["profileEnabled"] = True
+    assert "primary identity" in _problems(raw)["(spec)"]
+    raw["mapping"][2].update(identity=True, primary=True)  # ID -> _id, but no namespace
+    assert "namespaceCode" in _problems(raw)["mapping[2]"]
+    raw["mapping"][2]["namespaceCode"] = "CRMID"
+    spec = parse_spec(raw)
+    assert spec.mapping[2].primary and spec.mapping[2].namespaceCode == "CRMID"
+    raw["mapping"][0].update(identity=True, primary=True, namespaceCode="Email")
+    assert "2 primary identities" in _problems(raw)["(spec)"]
+    lone = _example("003")
+    lone["mapping"][0]["namespaceCode"] = "Email"
+    assert "identity: true" in _problems(lone)["mapping[0]"]
+
+
+def test_flow_options_are_typed_as_the_option_spec_defines_them():
+    raw = _example("000")
+    raw["options"] = {"errorDiagnosticsEnabled": True, "partialIngestionPercent": 5}
+    assert parse_spec(raw).options.partialIngestionPercent == 5
+    raw["options"] = {"partialIngestionPercent": 0, "retries": 3}
+    problems = _problems(raw)
+    assert "greater than 0" in problems["options.partialIngestionPercent"] and "options.retries" in problems

@@ -7,13 +7,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from . import document, lifecycle
 from .errors import (AepAuthError, AepflowError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled,
@@ -59,6 +60,8 @@ class DataflowView(BaseModel):
     ids: dict[str, Any] = Field(default_factory=dict)
     updatedAt: str | None = None
     flow: dict[str, Any] | None = Field(default=None, description="The flow's live state from AEP")
+    steps: list[dict[str, str]] = Field(default_factory=list, description=(
+        "The provisioning's steps so far, in order: {step, status: running|done|failed}"))
 
 
 class DataflowSummary(BaseModel):
@@ -78,11 +81,15 @@ class DataflowPatch(BaseModel):
     """A JSON Merge Patch (RFC 7386) over the spec's changeable fields. Other fields are
     refused with a 400 naming them (AEP cannot change them in place)."""
 
-    model_config = ConfigDict(extra="allow")
-    schedule: dict[str, Any] | None = Field(default=None, description="frequency, interval, backfill, startTime")
-    description: str | None = None
-    mapping: list[dict[str, Any]] | None = None
-    enabled: bool | None = None
+    # Other fields are read (extra="allow") so that lifecycle.update can name them in a 400
+    # FieldNotChangeable; the document says they are not part of the patch.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+    schedule: dict[str, Any] | None = Field(default=None, description="frequency, interval, backfill, startTime; "
+                                                                      "a null member removes it")
+    description: str | None = Field(default=None, max_length=1000)
+    mapping: list[dict[str, Any]] | None = Field(default=None, min_length=1,
+                                                 description="The whole new mapping (a new mapping set version)")
+    enabled: StrictBool | None = Field(default=None, description="true enables the flow, false disables it")
 
 
 class Updated(BaseModel):
@@ -121,16 +128,42 @@ class Runs(BaseModel):
     runs: list[RunSummary]
 
 
-_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
-ERRORS = {status: {"description": description, "content": _ERROR_CONTENT} for status, description in {
-    400: "Invalid request; every problem by field path (code SpecInvalid, RequestInvalid, FieldNotChangeable, ...)",
-    403: "Not authorized (IAM; answered by API Gateway)",
-    404: "No such dataflow (DataflowNotFound)",
-    409: "Another spec holds the name (DataflowExists), or a concurrent change (ConcurrentUpdate)",
-    412: "The flow changed in AEP again while being updated (PreconditionFailed)",
-    429: "AEP throttled the request (Throttled)",
-    502: "AEP failed (AepServerError, AepAuthFailed)",
-    504: "AEP did not answer in time (AepTimeout)"}.items()}
+class GatewayError(BaseModel):
+    """What API Gateway itself answers (IAM authorization, an unknown route), through the
+    template's DEFAULT_4XX/5XX gateway responses."""
+
+    code: str = Field(description="API Gateway's response type, e.g. MISSING_AUTHENTICATION_TOKEN, INVALID_SIGNATURE")
+    message: str
+
+
+def _error(description: str, schema: str = "ErrorBody") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {
+        "$ref": f"#/components/schemas/{schema}"}}}}
+
+
+def _ok(status: int, description: str, schema: str, *, etag: bool = False) -> dict[int, dict[str, Any]]:
+    answer = _error(description, schema)
+    if etag:
+        answer["headers"] = {"ETag": {"description": "The flow's etag in AEP; send it back in If-Match to PATCH "
+                                                     "only what you read", "schema": {"type": "string"}}}
+    return {status: answer}
+
+
+_COMMON_ERRORS = {
+    400: _error("Invalid request; every problem by field path (code RequestInvalid, SpecInvalid, FieldNotChangeable, ...)"),
+    403: _error("Not signed, badly signed or not allowed (IAM; answered by API Gateway)", "GatewayError"),
+    405: _error("The path exists but not with this method (MethodNotAllowed); the Allow header lists the methods"),
+    429: _error("AEP or API Gateway throttled the request (Throttled)"),
+}
+_AEP_ERRORS = {
+    502: _error("AEP failed (AepServerError, AepAuthFailed)"),
+    504: _error("AEP did not answer in time (AepTimeout)"),
+}
+_NOT_FOUND = {404: _error("No such dataflow (DataflowNotFound), or its flow is gone from AEP (FlowNotFound)")}
+_CONFLICT = {409: _error("Another spec holds the name (DataflowExists), provisioning still runs "
+                         "(ProvisioningInProgress), or a concurrent change (ConcurrentUpdate)")}
+_BODY_ERRORS = {413: _error("The body is larger than 64 KiB (PayloadTooLarge)"),
+                415: _error("The Content-Type is not one the API reads (UnsupportedMediaType)")}
 
 NameParam = Annotated[str, Path(pattern=NAME_PATTERN, description="The dataflow's name (the spec's name)")]
 
@@ -148,7 +181,8 @@ def error_response(status: int, code: str, message: str, problems: list[dict[str
 def _status_for(exc: AepflowError) -> tuple[int, str]:
     if isinstance(exc, SpecInvalid):
         return 400, "SpecInvalid"
-    if isinstance(exc, (lifecycle.DataflowNotFound, lifecycle.DataflowConflict, lifecycle.ChangeRefused)):
+    if isinstance(exc, (lifecycle.DataflowNotFound, lifecycle.DataflowConflict, lifecycle.ChangeRefused,
+                        lifecycle.DataflowPreconditionFailed)):
         return exc.status or 400, exc.code or type(exc).__name__
     if isinstance(exc, AepPreconditionFailed):
         return 412, "PreconditionFailed"
@@ -193,50 +227,88 @@ def _unexpected(exc: Exception) -> Response:
 
 @app.not_found
 def _not_found(exc: Exception) -> Response:
-    return error_response(404, "RouteNotFound", f"no route {app.current_event.http_method} {app.current_event.path}")
+    """A path the API has, with a method it has not (the template routes every method of its
+    paths here): 405 with the methods it has."""
+    path, method = app.current_event.path, app.current_event.http_method
+    allowed = sorted(m for (m, pattern) in ROUTES if re.fullmatch(pattern, path))
+    if not allowed:
+        return error_response(404, "RouteNotFound", f"no route {method} {path}")
+    answer = error_response(405, "MethodNotAllowed", f"{method} is not a method of {path}",
+                            [{"path": "(method)", "message": f"use one of {', '.join(allowed)}"}])
+    answer.headers["Allow"] = ", ".join(allowed)
+    return answer
+
+
+# The routes that take a body (read by _read_body before routing).
+BODY_ROUTES = (("POST", r"/dataflows"), ("PATCH", r"/dataflows/[^/]+"))
+# The API's own routes (method, path pattern), for the Allow header of a 405.
+ROUTES = (("POST", r"/dataflows"), ("GET", r"/dataflows"), ("GET", r"/dataflows/[^/]+"),
+          ("PATCH", r"/dataflows/[^/]+"), ("DELETE", r"/dataflows/[^/]+"), ("GET", r"/dataflows/[^/]+/runs"))
 
 
 # --- Routes -----------------------------------------------------------------------------------
 
-@app.post("/dataflows", summary="Provision a dataflow from a spec", tags=["dataflows"], responses={
-    202: {"description": "Provisioning started (or already started by the same spec)", "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}}, **ERRORS})
+@app.post("/dataflows", summary="Provision a dataflow from a spec", tags=["dataflows"], operation_id="postDataflow",
+          responses={**_ok(202, "Provisioning started (or already started by the same spec)", "Accepted"),
+                     **_COMMON_ERRORS, **_CONFLICT, **_BODY_ERRORS, **_AEP_ERRORS})
 def post_dataflow(spec: Annotated[dict[str, Any], Body(
-        description="The dataflow spec v1, as JSON or YAML (Content-Type application/yaml)")]) -> Response[Accepted]:
+        description="The dataflow spec v1, as JSON or YAML")]) -> Response[Accepted]:
     answer = lifecycle.start(spec)
     return Response(status_code=202, content_type="application/json", body=Accepted(**answer),
                     headers={"Location": f"/dataflows/{answer['name']}"})
 
 
-@app.get("/dataflows", summary="List dataflows (paged)", tags=["dataflows"], responses=ERRORS)
+@app.get("/dataflows", summary="List dataflows (paged)", tags=["dataflows"], operation_id="listDataflows",
+         responses={**_ok(200, "One page of dataflows, in name order", "DataflowPage"), **_COMMON_ERRORS})
 def list_dataflows(limit: Annotated[int, Query(ge=1, le=100)] = 50,
                    cursor: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None) -> DataflowPage:
     return DataflowPage(**lifecycle.list_dataflows(limit=limit, cursor=cursor))
 
 
 @app.get("/dataflows/<name>", summary="A dataflow: record, provisioning status, live flow state", tags=["dataflows"],
-         responses=ERRORS)
-def get_dataflow(name: NameParam) -> DataflowView:
-    return DataflowView(**lifecycle.describe(name))
+         operation_id="getDataflow",
+         responses={**_ok(200, "The dataflow", "DataflowView", etag=True), **_COMMON_ERRORS, **_NOT_FOUND,
+                    **_AEP_ERRORS})
+def get_dataflow(name: NameParam) -> Response[DataflowView]:
+    view = DataflowView(**lifecycle.describe(name))
+    return Response(status_code=200, content_type="application/json", body=view, headers=_etag(view.flow))
 
 
 @app.patch("/dataflows/<name>", summary="Change schedule, description, mapping or enabled (JSON Merge Patch)",
-           tags=["dataflows"], responses=ERRORS)
+           tags=["dataflows"], operation_id="patchDataflow",
+           responses={**_ok(200, "What changed, and the new etag", "Updated", etag=True), **_COMMON_ERRORS,
+                      **_NOT_FOUND, **_CONFLICT, **_BODY_ERRORS,
+                      412: _error("If-Match no longer matches the dataflow, or the flow changed in AEP again while "
+                                  "being updated (PreconditionFailed)"), **_AEP_ERRORS})
 def patch_dataflow(name: NameParam, patch: Annotated[DataflowPatch, Body(
-        description="RFC 7386 JSON Merge Patch (application/merge-patch+json)")]) -> Updated:
-    return Updated(**lifecycle.update(name, patch.model_dump(exclude_unset=True)))
+        description="RFC 7386 JSON Merge Patch (application/merge-patch+json)")],
+        if_match: Annotated[str | None, Header(
+            alias="If-Match", description="The ETag of GET /dataflows/{name}: change the dataflow only if it is "
+                                          "still what you read")] = None) -> Response[Updated]:
+    updated = Updated(**lifecycle.update(name, patch.model_dump(exclude_unset=True), if_match=if_match))
+    return Response(status_code=200, content_type="application/json", body=updated,
+                    headers=_etag({"etag": updated.etag}))
 
 
 @app.delete("/dataflows/<name>", summary="Delete the flow and what aepflow created for it", tags=["dataflows"],
-            responses=ERRORS)
+            operation_id="deleteDataflow",
+            responses={**_ok(200, "What was deleted, kept and left behind; alreadyDeleted on a second DELETE",
+                             "Deleted"), **_COMMON_ERRORS, **_NOT_FOUND, **_CONFLICT, **_AEP_ERRORS})
 def delete_dataflow(name: NameParam) -> Deleted:
     return Deleted(**lifecycle.delete(name))
 
 
 @app.get("/dataflows/<name>/runs", summary="Recent runs, summarised as the monitor sees them", tags=["dataflows"],
-         responses=ERRORS)
+         operation_id="getRuns",
+         responses={**_ok(200, "The flow's most recent runs", "Runs"), **_COMMON_ERRORS, **_NOT_FOUND,
+                    **_AEP_ERRORS})
 def get_runs(name: NameParam, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Runs:
     return Runs(**lifecycle.runs(name, limit=limit))
+
+
+def _etag(flow: dict[str, Any] | None) -> dict[str, str]:
+    etag = (flow or {}).get("etag")
+    return {"ETag": etag} if isinstance(etag, str) and etag else {}
 
 
 # --- Entry point --------------------------------------------------------------------------------
@@ -259,7 +331,8 @@ def _read_body(event: dict[str, Any]) -> dict[str, Any]:
     """Read a POST or PATCH body through the one way in for documents (aepflow.document) before
     the resolver sees it: 415 for a media type the API does not take, 413 when too large, 400
     for an empty, non-UTF-8, malformed or non-object body. What was read goes on as JSON."""
-    if event.get("httpMethod") not in ("POST", "PATCH", "PUT"):
+    method, path = event.get("httpMethod"), event.get("path") or ""
+    if not any(m == method and re.fullmatch(pattern, path) for m, pattern in BODY_ROUTES):
         return event
     media = (_header(event, "content-type") or "").split(";", 1)[0].strip().lower()
     if media and media not in BODY_MEDIA_TYPES:
@@ -312,26 +385,54 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)
 
 
+SPEC_MEDIA_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+PATCH_MEDIA_TYPES = ("application/merge-patch+json", "application/json", "application/yaml")
+_BY_NAME = {"name": "$response.body#/name"}
+_LINKS = {"GetDataflow": {"operationId": "getDataflow", "parameters": _BY_NAME},
+          "PatchDataflow": {"operationId": "patchDataflow", "parameters": _BY_NAME},
+          "GetRuns": {"operationId": "getRuns", "parameters": _BY_NAME},
+          "DeleteDataflow": {"operationId": "deleteDataflow", "parameters": _BY_NAME}}
+
+
+def _add_schemas(doc: dict[str, Any], *models: type[BaseModel]) -> None:
+    schemas = doc["components"]["schemas"]
+    for model in models:
+        schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+        for name, sub in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, sub)
+        schemas[model.__name__] = schema
+
+
 def openapi_document() -> dict[str, Any]:
+    from .spec import DataflowSpec
+
     doc = json.loads(app.get_openapi_json_schema(
         title=API_TITLE, version=API_VERSION,
-        description="Provision, change and delete AEP source dataflows from aepflow specs. "
-                    "Every call is signed with AWS SigV4 (IAM authorization)."))
+        description="Provision, change and delete AEP source dataflows from aepflow specs. Every call is signed "
+                    "with AWS Signature Version 4 for execute-api (IAM authorization). Bodies may be JSON or YAML, "
+                    "at most 64 KiB; a body sent as application/x-www-form-urlencoded (what curl --data-binary "
+                    "sends) is read as the raw JSON or YAML document it is."))
     doc.setdefault("components", {}).setdefault("schemas", {})
-    # Validation errors are answered as 400 ErrorBody (see _request_invalid), not Powertools' 422.
-    for operations in doc.get("paths", {}).values():
-        for operation in operations.values():
-            operation.get("responses", {}).pop("422", None)
-            operation["security"] = [{"sigv4": []}]
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         doc["components"]["schemas"].pop(unused, None)
+    _add_schemas(doc, ErrorBody, GatewayError, Accepted, Problem, DataflowPatch, DataflowSpec)
+    for path, operations in doc.get("paths", {}).items():
+        for method, operation in operations.items():
+            # Validation errors are answered as 400 ErrorBody (see _request_invalid), not Powertools' 422.
+            operation.get("responses", {}).pop("422", None)
+            operation["security"] = [{"sigv4": []}]
+            body = operation.get("requestBody")
+            if body is not None:
+                model, media = ("DataflowPatch", PATCH_MEDIA_TYPES) if method == "patch" else (
+                    "DataflowSpec", SPEC_MEDIA_TYPES)
+                body["content"] = {m: {"schema": {"$ref": f"#/components/schemas/{model}"}} for m in media}
+        if "post" in operations and path == "/dataflows":
+            operations["post"]["responses"]["202"]["links"] = _LINKS
+            operations["post"]["responses"]["202"]["headers"] = {
+                "Location": {"description": "The dataflow's path", "schema": {"type": "string"}}}
     doc["components"]["securitySchemes"] = {"sigv4": {
-        "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}}
-    for model in (ErrorBody, Accepted, Problem):
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, sub in schema.pop("$defs", {}).items():
-            doc["components"]["schemas"].setdefault(name, sub)
-        doc["components"]["schemas"].setdefault(model.__name__, schema)
+        "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4",
+        "description": "AWS Signature Version 4 for service execute-api (any AWS SDK, aws-sigv4 of curl)"}}
     return doc
 
 

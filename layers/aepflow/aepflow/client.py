@@ -1,4 +1,5 @@
-"""The AEP HTTP client: headers, timeouts, bounded retries, named errors, paging."""
+"""The AEP HTTP client: headers, timeouts, bounded retries, named errors, paging, and the
+metrics of every HTTP attempt (calls, errors, throttles and latency per AEP service)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import random
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
 
 from .credentials import AepCredentials, TokenProvider
 from .errors import AepTimeout, error_for_status, parse_error_body
+from .observability import metrics
 from .settings import Settings
 
 logger = Logger(child=True)
@@ -23,10 +26,40 @@ SERVICES = {
     "schemaregistry": "/data/foundation/schemaregistry",
     "conversion": "/data/foundation/conversion",
 }
+# What each service's metrics are called: Aep<Name>Calls, ...Errors (5xx or no answer),
+# ...Throttled (429) and ...Latency (ms), one value per HTTP attempt. template.yaml's dashboard
+# shows them by these names.
+SERVICE_METRIC_NAMES = {"flowservice": "FlowService", "catalog": "Catalog", "schemaregistry": "SchemaRegistry",
+                        "conversion": "DataPrep"}
 XED_ID = "application/vnd.adobe.xed-id+json"
 XED = "application/vnd.adobe.xed+json; version=1"
 # Bound on pages followed through _links.next, so a misbehaving server cannot loop us.
 MAX_PAGES = 1000
+
+
+def record_attempt(service: str, elapsed_ms: float, outcome: str) -> None:
+    """Count one HTTP attempt. `outcome`: "ok" (any answer below 500 but 429), "error" (5xx,
+    timeout, no connection) or "throttled" (429)."""
+    name = f"Aep{SERVICE_METRIC_NAMES[service]}"
+    metrics.add_metric(name=f"{name}Calls", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"{name}Latency", unit=MetricUnit.Milliseconds, value=round(elapsed_ms, 1))
+    if outcome == "error":
+        metrics.add_metric(name=f"{name}Errors", unit=MetricUnit.Count, value=1)
+    elif outcome == "throttled":
+        metrics.add_metric(name=f"{name}Throttled", unit=MetricUnit.Count, value=1)
+
+
+def segment(value: Any) -> str:
+    """One path segment, percent-encoded: an id read from a spec, a record or an AEP answer can
+    never add a segment, climb with .. or start a query (`../../flowservice/flows`, `x?limit=1`)."""
+    return quote(str(value), safe="")
+
+
+def _check_path(path: str) -> None:
+    """Defence in depth behind segment(): what aepflow builds is /a/b/c, nothing more."""
+    if not path.startswith("/") or any(c in path for c in "?#\\") or any(
+            part in (".", "..") for part in path.split("/")[1:]) or "//" in path:
+        raise ValueError(f"refusing to send a request to the unsafe path {path!r}")
 
 
 class AepClient:
@@ -81,29 +114,35 @@ class AepClient:
         cannot have applied it (429, or no connection); a 5xx or a timeout on a POST is
         raised so the caller can look the resource up before trying again."""
         method = method.upper()
+        _check_path(path)
         url = f"{self.settings.platform_url}{SERVICES[service]}{path}"
         safe = method in ("GET", "HEAD", "PUT", "DELETE") if retry_unsafe is None else retry_unsafe
         refreshed_token = False
         last: Exception | None = None
         for attempt in range(self.settings.max_attempts):
             self.calls += 1
+            sent = time.perf_counter()
             try:
                 response = self.session.request(
                     method, url, params=params, json=json, headers=self._headers(service, headers, json is not None),
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout))
             except requests.ConnectionError as exc:
+                record_attempt(service, (time.perf_counter() - sent) * 1000, "error")
                 last = AepTimeout(f"{method} {SERVICES[service]}{path}: connection failed ({type(exc).__name__})")
                 if not safe and not isinstance(exc, requests.ConnectTimeout):
                     raise last from None
                 self._backoff(attempt)
                 continue
             except requests.Timeout:
+                record_attempt(service, (time.perf_counter() - sent) * 1000, "error")
                 last = AepTimeout(f"{method} {SERVICES[service]}{path}: no answer in {self.settings.read_timeout}s")
                 if not safe:
                     raise last from None
                 self._backoff(attempt)
                 continue
             status = response.status_code
+            record_attempt(service, (time.perf_counter() - sent) * 1000,
+                           "throttled" if status == 429 else "error" if status >= 500 else "ok")
             if status < 400:
                 if status == 204 or not response.content:
                     return None

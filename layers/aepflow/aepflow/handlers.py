@@ -1,5 +1,6 @@
 """Powertools wiring shared by every step Lambda: one Logger, Tracer and Metrics at
-module scope, and the wrapper that turns a provisioning function into a handler."""
+module scope, the wrapper that turns a provisioning function into a handler, and the
+roll-back's metrics (the dashboard's "rolled back")."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .errors import AepflowError
 from .observability import logger, metrics, tracer
-from .provisioning import Context, StepEvent
+from .provisioning import Context, RollBackResult, StepEvent
 from .scrub import scrub
 
 
@@ -49,3 +50,14 @@ def step_handler(fn: Callable[[Context], Any]) -> Callable[[dict, LambdaContext]
         return result.model_dump(mode="json") if hasattr(result, "model_dump") else result
 
     return lambda_handler
+
+
+def count_roll_back(result: RollBackResult) -> None:
+    """A failed provisioning whose roll-back ran, and what it deleted and left behind; an INVALID
+    spec (refused before anything was created) is counted apart."""
+    if result.status != "FAILED":
+        metrics.add_metric(name="ProvisioningsInvalid", unit=MetricUnit.Count, value=1)
+        return
+    metrics.add_metric(name="ProvisioningsRolledBack", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ResourcesRolledBack", unit=MetricUnit.Count, value=len(result.rolledBack))
+    metrics.add_metric(name="ResourcesLeftBehind", unit=MetricUnit.Count, value=len(result.leftBehind))

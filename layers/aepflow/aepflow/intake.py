@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer, IdempotencyConfig,
                                                          idempotent_function)
 from botocore.exceptions import ClientError
 
-from . import document, lifecycle
+from . import document, lifecycle, runtime
 from . import journal as journal_mod
 from .errors import SpecInvalid
 
@@ -40,7 +40,7 @@ IDEMPOTENCY_SECONDS = 7 * 24 * 3600
 
 
 def _s3():
-    return boto3.client("s3")
+    return runtime.aws_client("s3")
 
 
 def _now_iso() -> str:
@@ -81,7 +81,7 @@ def _notify_invalid(where: str, problems: list[dict[str, str]], name: str | None
         return
     lines = [f"Spec: {where}", f"Dataflow: {name or '(unnamed)'}", "Status: INVALID (nothing was started)"]
     lines += [f"  - {p.get('path')}: {p.get('message')}" for p in problems]
-    boto3.client("sns").publish(
+    runtime.aws_client("sns").publish(
         TopicArn=topic, Subject=f"aepflow: invalid spec {where}"[:99], Message="\n".join(lines),
         MessageAttributes={"problem": {"DataType": "String", "StringValue": "spec-invalid"},
                            "severity": {"DataType": "String", "StringValue": "medium"}})
@@ -182,12 +182,28 @@ def process(request: dict[str, Any]) -> dict[str, Any]:
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event_kind(event) is None:
         return {"action": "ignored", "detailType": event.get("detail-type")}
-    persistence = DynamoDBPersistenceLayer(table_name=os.environ["DATAFLOWS_TABLE"], key_attr="pk",
-                                           sort_key_attr="sk")
-    config = IdempotencyConfig(event_key_jmespath="key", raise_on_no_idempotency_key=True,
-                               expires_after_seconds=IDEMPOTENCY_SECONDS)
+    once, config = _idempotent()
     if context is not None:
         config.register_lambda_context(context)
-    once = idempotent_function(data_keyword_argument="request", persistence_store=persistence,
-                               config=config)(process)
     return once(request={"key": idempotency_key(event), "event": event})
+
+
+_built: dict[tuple, tuple] = {}
+_built_lock = threading.Lock()
+
+
+def _idempotent():
+    """process() wrapped by Powertools idempotency, built once per table (and per reset of the
+    runtime's clients), with the runtime's DynamoDB client: building it per event made a boto3
+    client, and loaded its service model, every time."""
+    key = (runtime.settings().table_name, id(runtime.aws_client("dynamodb")))
+    with _built_lock:
+        if key not in _built:
+            persistence = DynamoDBPersistenceLayer(table_name=key[0], key_attr="pk", sort_key_attr="sk",
+                                                   boto3_client=runtime.aws_client("dynamodb"))
+            config = IdempotencyConfig(event_key_jmespath="key", raise_on_no_idempotency_key=True,
+                                       expires_after_seconds=IDEMPOTENCY_SECONDS)
+            _built.clear()
+            _built[key] = (idempotent_function(data_keyword_argument="request", persistence_store=persistence,
+                                               config=config)(process), config)
+        return _built[key]

@@ -24,7 +24,7 @@ KINDS = ("baseConnection", "sourceConnection", "schema", "dataset", "targetConne
 
 
 def table():
-    return boto3.resource("dynamodb").Table(runtime.settings().table_name)
+    return runtime.table()
 
 
 def execution_key(execution: str) -> str:
@@ -63,6 +63,14 @@ class Journal:
                 return items
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def warn(self, step: str, warnings: list[dict[str, str]]) -> None:
+        """Keep what a step found worth saying but not failing for (a deprecated connector, a
+        mapped attribute a REST preview did not show): the result lists them."""
+        for warning in warnings:
+            table().put_item(Item={"pk": execution_key(self.execution), "sk": f"WARNING#{time.time_ns():020d}",
+                                   "step": step, "path": str(warning.get("path", "")),
+                                   "message": str(warning.get("message", ""))[:1000]})
+
     def mark(self, sort_key: str, state: str) -> None:
         table().update_item(Key={"pk": execution_key(self.execution), "sk": sort_key},
                             UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "state"},
@@ -88,6 +96,27 @@ def dataflow_record_pages(table_resource, *, start_after: str | None = None,
         if "LastEvaluatedKey" not in page:
             return
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def warnings(execution: str) -> list[dict[str, str]]:
+    """Every warning an execution's steps kept, oldest first, each once."""
+    items: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(execution_key(execution))
+                             & Key("sk").begins_with("WARNING#")}
+    while True:
+        page = table().query(**query)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for item in items:
+        key = (item.get("path", ""), item.get("message", ""))
+        if key not in seen:
+            seen.add(key)
+            out.append({"path": key[0], "message": key[1], "step": item.get("step", "")})
+    return out
 
 
 def put_outcome(execution: str, outcome: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 
 from . import journal as journal_mod
 from . import monitor, naming, resources, runtime
-from .client import AepClient
+from .client import AepClient, segment
 from .errors import AepflowError, AepNotFound, AepPreconditionFailed, AepValidationError, SpecInvalid
 from .mapping import mapping_set_body
 from .provisioning import schedule_params, schedule_params_for_request, validate_spec
@@ -63,6 +63,10 @@ class DataflowConflict(AepflowError):
     """A different spec already holds the name, or the record changed underneath (409)."""
 
 
+class DataflowPreconditionFailed(AepflowError):
+    """The client's If-Match no longer matches the dataflow (412)."""
+
+
 class ChangeRefused(AepflowError):
     """A change AEP forbids or aepflow cannot apply in place; `problems` names the field (400)."""
 
@@ -74,7 +78,7 @@ def _table():
 
 
 def _sfn():
-    return boto3.client("stepfunctions")
+    return runtime.aws_client("stepfunctions")
 
 
 def _now_iso() -> str:
@@ -266,6 +270,7 @@ def describe(name: str, *, live: bool = True) -> dict[str, Any]:
         view["executionArn"] = claim.get("executionArn")
         described = _describe_execution(claim.get("executionArn"))
         view["status"] = _status_of((described or {}).get("status"))
+        view["steps"] = execution_steps(claim.get("executionArn"))
         if view["status"] == "FAILED":
             view["errors"] = _outcome_errors(claim["executionArn"])
     if record:
@@ -282,6 +287,52 @@ def describe(name: str, *, live: bool = True) -> dict[str, Any]:
             sandbox = view["spec"].get("sandbox")
             view["flow"] = _live_flow(runtime.aep_client(sandbox), ids.get("flowId"))
     return view
+
+
+# The provisioning's task states, the steps a user waits for (the Pass/Choice/Parallel states are
+# plumbing). Read from the execution history: at most this many events.
+HISTORY_EVENTS = 500
+
+
+def execution_steps(arn: str | None) -> list[dict[str, str]]:
+    """The provisioning's steps so far, in order: {step, status} with status running, done or
+    failed, from the execution's history (one page of at most HISTORY_EVENTS events)."""
+    if not arn:
+        return []
+    try:
+        events = _sfn().get_execution_history(executionArn=arn, maxResults=HISTORY_EVENTS)["events"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
+            return []
+        raise
+    steps: dict[str, str] = {}
+    by_id: dict[int, str] = {}
+    for event in events:
+        details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails") or {}
+        kind = event.get("type", "")
+        if kind == "TaskStateEntered":
+            steps[details.get("name", "?")] = "running"
+            by_id[event["id"]] = details.get("name", "?")
+        elif kind == "TaskStateExited" and details.get("name") in steps:
+            steps[details["name"]] = "done"
+        elif kind in ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"):
+            entered = _entered_task(event, by_id, events)
+            if entered:
+                steps[entered] = "failed"
+    return [{"step": name, "status": status} for name, status in steps.items()]
+
+
+def _entered_task(event: dict[str, Any], by_id: dict[int, str], events: list[dict[str, Any]]) -> str | None:
+    """The task state a failure event belongs to: the nearest TaskStateEntered before it."""
+    previous = event.get("previousEventId")
+    index = {e["id"]: e for e in events}
+    for _ in range(50):
+        if previous in by_id:
+            return by_id[previous]
+        previous = (index.get(previous) or {}).get("previousEventId")
+        if previous is None:
+            return None
+    return None
 
 
 def list_dataflows(limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
@@ -381,8 +432,19 @@ def _aep_refusal(exc: AepValidationError, field: str) -> ChangeRefused:
                          problems=[{"path": path, "message": exc.message}])
 
 
-def update(name: str, patch: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
-    """Apply a JSON Merge Patch over the changeable fields of the dataflow's spec."""
+def etag_matches(if_match: str, etag: str | None) -> bool:
+    """RFC 9110 If-Match: `*` or one of a comma-separated list of entity tags (a weak W/ prefix
+    is ignored; AEP's etags carry their own quotes)."""
+    if if_match.strip() == "*":
+        return etag is not None
+    wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    return etag is not None and etag.strip() in wanted
+
+
+def update(name: str, patch: dict[str, Any], *, if_match: str | None = None,
+           now: float | None = None) -> dict[str, Any]:
+    """Apply a JSON Merge Patch over the changeable fields of the dataflow's spec. With
+    `if_match`, only while the flow's etag (the ETag of GET /dataflows/{name}) still matches."""
     if not isinstance(patch, dict):
         raise SpecInvalid("the body must be a JSON Merge Patch object", code="SpecInvalid", status=400,
                           problems=[{"path": "(body)", "message": "expected an object"}])
@@ -404,6 +466,12 @@ def update(name: str, patch: dict[str, Any], *, now: float | None = None) -> dic
     ids = _record_ids(record)
     client = runtime.aep_client(new.sandbox)
     flow_id = ids["flowId"]
+    flow = _get_flow(client, flow_id)
+    if if_match is not None and not etag_matches(if_match, flow.get("etag")):
+        raise DataflowPreconditionFailed(
+            f"dataflow {name!r} changed since it was read (If-Match {if_match} is not its etag {flow.get('etag')}); "
+            "read it again", code="PreconditionFailed", status=412,
+            problems=[{"path": "(header) If-Match", "message": "does not match the dataflow's current ETag"}])
     changes: list[str] = []
     mapping_version = None
     if [r.model_dump() for r in new.mapping] != [r.model_dump() for r in old.mapping]:
@@ -411,21 +479,20 @@ def update(name: str, patch: dict[str, Any], *, now: float | None = None) -> dic
         body = mapping_set_body(name=naming.mapping_set(new), schema_id=ids["schemaId"], rules=new.mapping,
                                 dialect=resolved.mappingDialect)
         try:
-            answer = client.request("PUT", "conversion", f"/mappingSets/{ids['mappingId']}", json=body)
+            answer = client.request("PUT", "conversion", f"/mappingSets/{segment(ids['mappingId'])}", json=body)
         except AepValidationError as exc:
             raise _aep_refusal(exc, "mapping") from None
         mapping_version = int((answer or {}).get("version", 0))
         ids["mappingVersion"] = mapping_version
         changes.append("mapping")
     etag = ids.get("flowEtag")
-    flow = _get_flow(client, flow_id)
     for attempt in range(2):
         ops = _flow_ops(old, new, flow, mapping_version)
         if not ops:
             etag = flow.get("etag")
             break
         try:
-            answer = client.patch("flowservice", f"/flows/{flow_id}", json=ops,
+            answer = client.patch("flowservice", f"/flows/{segment(flow_id)}", json=ops,
                                   headers={"If-Match": etag or flow.get("etag") or ""})
             etag = (answer or {}).get("etag") or etag
             changes.extend({"scheduleParams": "schedule", "description": "description"}[field]
@@ -441,7 +508,7 @@ def update(name: str, patch: dict[str, Any], *, now: float | None = None) -> dic
             raise _aep_refusal(exc, "schedule") from None
     if new.enabled != old.enabled or (flow.get("state") == "disabled") == new.enabled:
         op = "ENABLE" if new.enabled else "DISABLE"
-        answer = client.post("flowservice", f"/flows/{flow_id}/action", params={"op": op},
+        answer = client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": op},
                              headers={"If-Match": etag} if etag else None)
         etag = (answer or {}).get("etag") or etag
         changes.append("enabled")
@@ -510,7 +577,9 @@ def delete(name: str) -> dict[str, Any]:
     claim = get_item(name, "CLAIM")
     result: dict[str, Any] = {"name": name, "status": "DELETED", "deleted": [], "kept": [], "leftBehind": []}
     if record is None:
-        if claim and claim.get("status") != "DELETED":
+        if claim is None:
+            raise DataflowNotFound(f"no dataflow named {name!r}", code="DataflowNotFound", status=404)
+        if claim.get("status") != "DELETED":
             described = _describe_execution(claim.get("executionArn"))
             if described and described["status"] == "RUNNING":
                 raise DataflowConflict(f"dataflow {name!r} is still being provisioned; delete it when it is done",

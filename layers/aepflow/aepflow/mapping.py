@@ -8,13 +8,28 @@ from .resources import TARGET_SCHEMA_VERSION
 from .spec import MappingRule
 
 
+def _identity(rule: MappingRule) -> dict[str, Any]:
+    """Seed 000's entries carry identity and namespaceCode; data-prep.yaml's mapping example adds
+    primaryIdentity. The schema's identity descriptors are what AEP's Profile reads; these keep
+    the mapping set saying the same."""
+    if not rule.identity:
+        return {}
+    out: dict[str, Any] = {"identity": True}
+    if rule.namespaceCode:
+        out["namespaceCode"] = rule.namespaceCode
+    if rule.primary:
+        out["primaryIdentity"] = True
+    return out
+
+
 def mapping_entry(rule: MappingRule, dialect: str) -> dict[str, Any]:
     if dialect == "attribute":
-        # Seeds 000, 001, 004. Their `identityGroup`/`namespaceCode: null` are left out:
-        # absent and null mean the same to Data Prep and the spec defines neither.
+        # Seeds 000, 001, 004. Their `identityGroup: null` and a null namespaceCode are left out:
+        # absent and null mean the same to Data Prep.
         return {"destinationXdmPath": rule.destination, "sourceAttribute": rule.source,
-                "identity": rule.identity, "version": 0}
-    entry: dict[str, Any] = {"sourceType": rule.sourceType, "source": rule.source, "destination": rule.destination}
+                "identity": rule.identity, **_identity(rule), "version": 0}
+    entry: dict[str, Any] = {"sourceType": rule.sourceType, "source": rule.source, "destination": rule.destination,
+                             **_identity(rule)}
     if rule.name:
         entry["name"] = rule.name
     if rule.description:

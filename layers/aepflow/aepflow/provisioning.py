@@ -19,10 +19,11 @@ import jsonschema
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
+from . import auth_specs
 from . import journal as journal_mod
 from . import document, naming, resources, runtime, scrub, source_secrets
 from .client import AepClient
-from .connectors import DATA_LAKE_CONNECTION_SPEC_ID
+from .connectors import DATA_LAKE_CONNECTION_SPEC_ID, AuthSpec, auth_specs_of
 from .errors import (TRANSIENT_ERRORS, AepflowError, AepNotFound, AepValidationError, FlowSpecMismatch,
                      SourceMismatch, SpecInvalid)
 from .mapping import flatten_properties, mapping_set_body
@@ -104,24 +105,49 @@ def step(name: str):
 
 # --- Validate ---------------------------------------------------------------------------------
 
+def _read_secret(name: str) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+    """The source secret's JSON object (through the credentials boundary), or the problem."""
+    try:
+        return source_secrets.read(name), []
+    except source_secrets.SecretUnreadable as exc:
+        return None, [{"path": "source.credentialsSecret", "message": str(exc)}]
+
+
+def choose_auth(spec: DataflowSpec, specs: tuple[AuthSpec, ...], label: str,
+                secret: dict[str, Any]) -> tuple[auth_specs.Choice, list[dict[str, str]], list[dict[str, str]]]:
+    """(the choice, problems, warnings) for the spec's credentials secret against `specs`: the auth
+    spec `authSpecName` names, else the first one the secret's keys satisfy."""
+    choice = auth_specs.choose(specs, secret, spec.source.authSpecName, label)
+    name = spec.source.credentialsSecret
+    problems = [{"path": "source.authSpecName" if p.startswith("authSpecName") else "source.credentialsSecret",
+                 "message": p if p.startswith("authSpecName") else f"secret {name!r} {p}"} for p in choice.problems]
+    warnings = [{"path": "source.credentialsSecret",
+                 "message": f"secret {name!r} keys {', '.join(choice.unsent)} are not params of "
+                            f"{choice.spec.name!r} and are not sent"}] if choice.unsent and choice.spec else []
+    return choice, problems, warnings
+
+
 def _secret_problems(spec: DataflowSpec, resolved: ResolvedSource) -> list[dict[str, str]]:
+    """Check the credentials secret against the catalog's auth specs; records the chosen auth spec
+    and the params to send in `resolved`. A connection spec the catalog does not know is checked
+    against its live document when provisioning starts (resolve_flow_spec)."""
     secret_name = spec.source.credentialsSecret
     if not secret_name:
         return []
-    problem = source_secrets.boundary_problem(secret_name)
-    if problem:  # checked even when a baseConnectionId means the secret would not be read
-        return [{"path": "source.credentialsSecret", "message": f"secret {secret_name!r} {problem}"}]
-    if spec.source.baseConnectionId:
+    if spec.source.baseConnectionId:  # (the credentials boundary is parse_spec's)
         return []
-    try:
-        value = source_secrets.read(secret_name)
-    except source_secrets.SecretUnreadable as exc:
-        return [{"path": "source.credentialsSecret", "message": str(exc)}]
-    missing = [key for key in resolved.authParams if not value.get(key)]
-    if missing:
-        return [{"path": "source.credentialsSecret",
-                 "message": f"secret {secret_name!r} lacks {', '.join(missing)} for {resolved.authSpecName}"}]
-    return []
+    secret, problems = _read_secret(secret_name)
+    if problems or secret is None:
+        return problems
+    connector = spec.connector
+    if connector is None:
+        return []
+    choice, problems, warnings = choose_auth(spec, connector.auth_specs, connector.label, secret)
+    if choice.spec is not None and not problems:
+        resolved.authSpecName = choice.spec.name
+        resolved.authParams = list(choice.params(secret))
+        resolved.warnings.extend(warnings)
+    return problems
 
 
 @step("validate-spec")
@@ -156,7 +182,17 @@ def find_existing(ctx: Context) -> dict[str, Any]:
 
     def schema() -> str | None:
         if spec.target.schema_.id:
-            return resources.get_schema(client, spec.target.schema_.id).get("$id") or spec.target.schema_.id
+            found = resources.get_schema(client, spec.target.schema_.id)
+            create = spec.target.dataset.create
+            if create and create.profileEnabled and "union" not in (found.get("meta:immutableTags") or []):
+                # help/catalog/datasets/enable-for-profile.md: a Profile-enabled dataset needs a
+                # schema enabled for Profile; aepflow does not change a schema it did not create.
+                raise AepValidationError(
+                    f"schema {spec.target.schema_.id} is not enabled for Profile (its meta:immutableTags has no "
+                    "'union'), so AEP refuses a Profile-enabled dataset on it", status=400, problems=[
+                        {"path": "target.dataset.create.profileEnabled",
+                         "message": "the target schema is not enabled for Profile"}])
+            return found.get("$id") or spec.target.schema_.id
         item = resources.find_schema(client, naming.schema_title(spec))
         return item.get("$id") if item else None
 
@@ -181,6 +217,9 @@ def find_existing(ctx: Context) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futures = {key: pool.submit(job) for key, job in jobs.items()}
         results = {key: future.result() for key, future in futures.items()}
+    if spec.source.baseConnectionId and ctx.resolved.inCatalog and not results["sourceConnection"]:
+        # The account exists already: check the mapping against the source before anything is created.
+        explore_and_check(ctx, spec.source.baseConnectionId)
     flow = results["flow"] or {}
     return {
         "baseConnectionId": results["baseConnectionId"],
@@ -202,38 +241,65 @@ def create_base_connection(ctx: Context) -> dict[str, Any]:
     if ctx.ids.get("baseConnectionId"):
         return ctx.ids
     spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
-    auth_params = source_secrets.read(spec.source.credentialsSecret or "")
+    secret = source_secrets.read(spec.source.credentialsSecret or "")
+    # The live connection spec's choice (resolve_flow_spec) wins over the catalog's.
+    auth = (ctx.event.state.get("flowSpec") or {}).get("auth") or {}
+    auth_spec_name = auth.get("specName") or resolved.authSpecName or ""
+    names = auth.get("params") if "params" in auth else resolved.authParams
+    auth_params = {k: v for k, v in secret.items() if not names or k in names}
     name = naming.base_connection(spec)
 
     def create() -> str:
         return resources.create_base_connection(
             client, name=name, description=f"{resolved.label} account for aepflow dataflow {spec.name}",
-            connection_spec_id=resolved.connectionSpecId, auth_spec_name=resolved.authSpecName or "",
+            connection_spec_id=resolved.connectionSpecId, auth_spec_name=auth_spec_name,
             auth_params=auth_params)["id"]
 
     return {**ctx.ids, "baseConnectionId": ctx.ensure("baseConnection", name, create)}
 
 
-@step("explore-source")
-def explore_source(ctx: Context) -> dict[str, Any]:
+def explore_and_check(ctx: Context, connection_id: str) -> dict[str, Any]:
+    """Explore the source and hold the spec against it. A table lists every column, so a mapped
+    attribute, a given column or the delta column it lacks fails (SourceMismatch); a REST preview
+    is a sample of records (seeds 002, 003), so an attribute it did not show is a warning."""
     spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
-    connection_id = ctx.ids["baseConnectionId"]
-    if resolved.family == "rest":
+    if not resolved.tabular:
         answer = resources.explore_rest(client, connection_id, spec.source.params)
         attributes = flatten_properties(answer.get("schema") or {})
-        unknown = [rule.source for rule in spec.mapping
-                   if rule.sourceType == "ATTRIBUTE" and rule.source not in attributes]
-        if unknown:
-            raise SourceMismatch(f"{resolved.label} has no attribute {', '.join(unknown)}; it offers "
-                                 f"{', '.join(attributes[:40])}", problems=[
-                                     {"path": f"mapping[{i}].source", "message": f"{rule.source!r} is not in the source"}
-                                     for i, rule in enumerate(spec.mapping) if rule.source in unknown])
+        known = set(attributes)
+        warnings = [{"path": f"mapping[{i}].source",
+                     "message": f"{rule.source!r} is not in {resolved.label}'s preview (it shows "
+                                f"{', '.join(attributes[:12])}{', ...' if len(attributes) > 12 else ''}); "
+                                "the preview is a sample, so it is mapped anyway"}
+                    for i, rule in enumerate(spec.mapping) if rule.sourceType == "ATTRIBUTE" and rule.source not in known]
+        warnings += [{"path": f"source.columns[{i}].name",
+                      "message": f"{column.name!r} is not in {resolved.label}'s preview"}
+                     for i, column in enumerate(spec.source.columns or []) if column.name not in known]
+        if warnings:
+            ctx.journal.warn("explore-source", warnings)
         return {"attributes": attributes}
-    answer = resources.explore_table(client, connection_id, spec.source.table or "")
+    table = spec.source.table or ""
+    answer = resources.explore_table(client, connection_id, table)
     columns = (answer.get("schema") or {}).get("columns") or []
     if not columns:
-        raise SourceMismatch(f"table {spec.source.table!r} of {resolved.label} has no columns")
+        raise SourceMismatch(f"table {table!r} of {resolved.label} has no columns")
+    names = [c.get("name") for c in columns]
+    problems = [{"path": f"mapping[{i}].source", "message": f"{rule.source!r} is not a column of {table}"}
+                for i, rule in enumerate(spec.mapping) if rule.sourceType == "ATTRIBUTE" and rule.source not in names]
+    problems += [{"path": f"source.columns[{i}].name", "message": f"{column.name!r} is not a column of {table}"}
+                 for i, column in enumerate(spec.source.columns or []) if column.name not in names]
+    if spec.deltaColumn and spec.deltaColumn.name not in names:
+        problems.append({"path": "deltaColumn.name", "message": f"{spec.deltaColumn.name!r} is not a column of {table}"})
+    if problems:
+        missing = ", ".join(p["message"].split("'")[1] for p in problems)
+        raise SourceMismatch(f"table {table!r} of {resolved.label} has no column {missing}; it has "
+                             f"{', '.join(map(str, names[:40]))}", problems=problems)
     return {"columns": columns}
+
+
+@step("explore-source")
+def explore_source(ctx: Context) -> dict[str, Any]:
+    return explore_and_check(ctx, ctx.ids["baseConnectionId"])
 
 
 def _column_body(column: dict[str, Any]) -> dict[str, Any]:
@@ -254,10 +320,15 @@ def create_source_connection(ctx: Context) -> dict[str, Any]:
     if ctx.ids.get("sourceConnectionId"):
         return ctx.ids
     spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
+    explored = ctx.event.state.get("explored")
+    if explored is None and resolved.inCatalog and not spec.source.baseConnectionId:
+        # The state machine explores only when no columns are given; given ones are checked too.
+        # (A spec naming an existing account was checked by find-existing.)
+        explored = explore_and_check(ctx, ctx.ids["baseConnectionId"])
     name = naming.source_connection(spec)
     if resolved.family == "crm":
-        explored = (ctx.event.state.get("explored") or {}).get("columns")
-        columns = [c.model_dump(exclude_none=True) for c in spec.source.columns] if spec.source.columns else explored
+        columns = [c.model_dump(exclude_none=True) for c in spec.source.columns] if spec.source.columns \
+            else (explored or {}).get("columns")
         params: dict[str, Any] = {"tableName": spec.source.table, "columns": [_column_body(c) for c in columns or []]}
     elif resolved.family == "database":
         params = {"path": spec.source.table}
@@ -275,6 +346,32 @@ def create_source_connection(ctx: Context) -> dict[str, Any]:
 
 # --- Target branch ----------------------------------------------------------------------------
 
+def _descriptor_path(destination: str) -> str:
+    """xdm:sourceProperty of a mapping destination: "personalEmail.address" -> "/personalEmail/address"."""
+    return "/" + destination.strip(".").replace(".", "/")
+
+
+def _enable_for_profile(ctx: Context, schema_id: str) -> None:
+    """Identity descriptors for the identity mappings, then the union tag (help/xdm/api/descriptors.md,
+    help/xdm/api/schemas.md#union). The order is AEP's: a schema joins the union only with a
+    primary identity (XDM-1528-400, help/xdm/troubleshooting-guide.md). Each part is looked up
+    first, so a retried step adds only what is missing."""
+    spec, client = ctx.spec, ctx.client
+    wanted = [rule for rule in spec.mapping if rule.identity and rule.namespaceCode]
+    create = spec.target.dataset.create
+    profile = bool(create and create.profileEnabled)
+    if not wanted and not profile:
+        return
+    existing = {d.get("xdm:sourceProperty") for d in resources.list_identity_descriptors(client, schema_id)}
+    for rule in sorted(wanted, key=lambda r: not r.primary):  # the primary identity first
+        path = _descriptor_path(rule.destination)
+        if path not in existing:
+            resources.create_identity_descriptor(client, schema_id=schema_id, path=path,
+                                                 namespace=rule.namespaceCode or "", primary=rule.primary)
+    if profile and "union" not in (resources.get_schema(client, schema_id).get("meta:immutableTags") or []):
+        resources.enable_schema_for_profile(client, schema_id)
+
+
 @step("create-target-schema")
 def create_target_schema(ctx: Context) -> dict[str, Any]:
     if ctx.ids.get("schemaId"):
@@ -289,7 +386,9 @@ def create_target_schema(ctx: Context) -> dict[str, Any]:
                                        f"Target schema of aepflow dataflow {spec.name}",
                                        class_id=create.class_, field_groups=create.fieldGroups)["$id"]
 
-    return {**ctx.ids, "schemaId": ctx.ensure("schema", title, make)}
+    schema_id = ctx.ensure("schema", title, make)
+    _enable_for_profile(ctx, schema_id)
+    return {**ctx.ids, "schemaId": schema_id}
 
 
 @step("create-dataset")
@@ -331,25 +430,67 @@ def create_mapping_set(ctx: Context) -> dict[str, Any]:
 
 # --- Flow spec and dataflow -------------------------------------------------------------------
 
+def _live_auth(ctx: Context, connection_spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The auth spec the credentials secret satisfies in the live connection spec (it wins over the
+    catalog), as {specName, params}; SpecInvalid when the secret fits none."""
+    spec, resolved = ctx.spec, ctx.resolved
+    if not spec.source.credentialsSecret or spec.source.baseConnectionId:
+        return None
+    live = auth_specs_of(connection_spec)
+    if not live:
+        return None  # the document lists no auth specs: keep what validation chose
+    secret, problems = _read_secret(spec.source.credentialsSecret)
+    if secret is None:
+        raise SpecInvalid(f"the dataflow spec has {len(problems)} problem(s)", problems=problems)
+    choice, problems, warnings = choose_auth(spec, live, resolved.label, secret)
+    if problems or choice.spec is None:
+        raise SpecInvalid(f"the credentials secret fits no auth spec of the live {resolved.label} connection spec",
+                          problems=problems)
+    if resolved.inCatalog and choice.spec.name != resolved.authSpecName:
+        warnings.append({"path": "source.authSpecName", "message": (
+            f"the live connection spec {resolved.connectionSpecId} differs from the catalog: using its auth spec "
+            f"{choice.spec.name!r} (the catalog chose {resolved.authSpecName!r})")})
+    if warnings:
+        ctx.journal.warn("resolve-flow-spec", warnings)
+    return {"specName": choice.spec.name, "params": list(choice.params(secret))}
+
+
 @step("resolve-flow-spec")
 def resolve_flow_spec(ctx: Context) -> dict[str, Any]:
-    name = ctx.resolved.flowSpecName
-    flow_spec = resources.find_flow_spec(ctx.client, name)
+    """The flow spec (by its fixed id where it has one, else by name) and the live connection spec,
+    read together before anything is created."""
+    resolved, client = ctx.resolved, ctx.client
+    name = resolved.flowSpecName
+    if resolved.warnings:
+        ctx.journal.warn("validate-spec", resolved.warnings)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        flow_future = pool.submit(lambda: resources.get_flow_spec(client, resolved.flowSpecId)
+                                  if resolved.flowSpecId else resources.find_flow_spec(client, name))
+        spec_future = pool.submit(resources.get_connection_spec, client, resolved.connectionSpecId)
+        flow_spec, connection_spec = flow_future.result(), spec_future.result()
     if flow_spec is None:
-        raise AepNotFound(f"flow spec {name!r} not found in sandbox {ctx.client.sandbox}", status=404)
-    if ctx.resolved.connectionSpecId not in (flow_spec.get("sourceConnectionSpecIds") or []):
-        raise FlowSpecMismatch(f"flow spec {name} ({flow_spec['id']}) does not accept {ctx.resolved.label} "
-                               f"(connection spec {ctx.resolved.connectionSpecId} is not in sourceConnectionSpecIds)")
+        raise AepNotFound(f"flow spec {name!r} not found in sandbox {client.sandbox}", status=404)
+    if connection_spec is None:
+        raise AepNotFound(f"connection spec {resolved.connectionSpecId} ({resolved.label}) not found", status=404)
+    name = flow_spec.get("name", name)
+    if resolved.connectionSpecId not in (flow_spec.get("sourceConnectionSpecIds") or []):
+        raise FlowSpecMismatch(f"flow spec {name} ({flow_spec['id']}) does not accept {resolved.label} "
+                               f"(connection spec {resolved.connectionSpecId} is not in sourceConnectionSpecIds)")
     if DATA_LAKE_CONNECTION_SPEC_ID not in (flow_spec.get("targetConnectionSpecIds") or [DATA_LAKE_CONNECTION_SPEC_ID]):
         raise FlowSpecMismatch(f"flow spec {name} does not write to the Data Lake")
     transformations = {t.get("name"): t.get("spec") or {} for t in flow_spec.get("transformationSpecs") or []}
     copy_spec = transformations.get("Copy")
-    return {
-        "id": flow_spec["id"], "name": flow_spec.get("name", name), "version": flow_spec.get("version", "1.0"),
+    found = {
+        "id": flow_spec["id"], "name": name, "version": flow_spec.get("version", "1.0"),
         "scheduleSpec": ((flow_spec.get("scheduleSpec") or {}).get("spec")) or {},
+        "optionSpec": ((flow_spec.get("optionSpec") or {}).get("spec")) or {},
         "hasCopy": copy_spec is not None,
         "copyNeedsDeltaColumn": bool(copy_spec and "deltaColumn" in (copy_spec.get("required") or [])),
     }
+    auth = _live_auth(ctx, connection_spec)
+    if auth:
+        found["auth"] = auth
+    return found
 
 
 def schedule_params(spec: DataflowSpec) -> dict[str, Any]:
@@ -366,6 +507,15 @@ def schedule_params_for_request(params: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _fits(schema: dict[str, Any], value: dict[str, Any], what: str, flow_spec: dict[str, Any]) -> None:
+    try:
+        jsonschema.validate(value, schema or {})
+    except jsonschema.ValidationError as exc:
+        field = ".".join(str(p) for p in exc.absolute_path)
+        raise FlowSpecMismatch(f"{what} does not fit flow spec {flow_spec['name']}: {exc.message}",
+                               problems=[{"path": f"{what}.{field}".rstrip("."), "message": exc.message}]) from None
+
+
 @step("create-dataflow")
 def create_dataflow(ctx: Context) -> dict[str, Any]:
     spec, client, ids = ctx.spec, ctx.client, ctx.ids
@@ -373,12 +523,11 @@ def create_dataflow(ctx: Context) -> dict[str, Any]:
     if ids.get("flowId"):
         return ids
     params = schedule_params(spec)
-    try:
-        jsonschema.validate(params, flow_spec.get("scheduleSpec") or {})
-    except jsonschema.ValidationError as exc:
-        field = ".".join(str(p) for p in exc.absolute_path) or "schedule"
-        raise FlowSpecMismatch(f"schedule does not fit flow spec {flow_spec['name']}: {exc.message}",
-                               problems=[{"path": f"schedule.{field}".rstrip("."), "message": exc.message}]) from None
+    _fits(flow_spec.get("scheduleSpec") or {}, params, "schedule", flow_spec)
+    options = spec.options.model_dump(exclude_none=True) if spec.options else {}
+    if options:
+        # The flow spec's optionSpec (seeds 000, 001, 004) defines the flow's options.
+        _fits(flow_spec.get("optionSpec") or {}, options, "options", flow_spec)
     transformations: list[dict[str, Any]] = []
     if flow_spec.get("hasCopy") and spec.deltaColumn:
         transformations.append({"name": "Copy", "params": {"deltaColumn": spec.deltaColumn.model_dump(exclude_none=True)}})
@@ -396,6 +545,10 @@ def create_dataflow(ctx: Context) -> dict[str, Any]:
         "transformations": transformations,
         "scheduleParams": schedule_params_for_request(params),
     }
+    if options:
+        # Our decision: the flow's `options` object, named after the flow spec's optionSpec (the
+        # OpenAPI's CreateFlowRequest lists no field for them; GET /flows answers `options`).
+        body["options"] = options
     etags: dict[str, str] = {}
 
     def find() -> str | None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-from urllib.parse import quote
 
-from .client import XED, AepClient
+from .client import XED, AepClient, segment
+
+# Descriptors answer with `xdm` media types, not `xed` (help/xdm/api/descriptors.md#list).
+XDM_DESCRIPTORS = "application/vnd.adobe.xdm+json"
 from .connectors import DATA_LAKE_CONNECTION_SPEC_ID
 from .errors import AepNotFound
 
@@ -33,7 +35,7 @@ def find_flow_service(client: AepClient, kind: str, name: str) -> dict | None:
 
 
 def get_flow_service(client: AepClient, kind: str, resource_id: str) -> dict:
-    body = client.get("flowservice", f"{FLOW_COLLECTIONS[kind]}/{resource_id}")
+    body = client.get("flowservice", f"{FLOW_COLLECTIONS[kind]}/{segment(resource_id)}")
     items = body.get("items") if isinstance(body, dict) and "items" in body else [body]
     if not items or not items[0]:
         raise AepNotFound(f"{kind} {resource_id} not found", status=404)
@@ -68,18 +70,37 @@ def create_flow(client: AepClient, body: dict) -> dict:
 
 
 def delete_flow_service(client: AepClient, kind: str, resource_id: str) -> None:
-    client.delete("flowservice", f"{FLOW_COLLECTIONS[kind]}/{resource_id}")
+    client.delete("flowservice", f"{FLOW_COLLECTIONS[kind]}/{segment(resource_id)}")
 
 
 def explore_table(client: AepClient, connection_id: str, table: str) -> dict:
-    return client.get("flowservice", f"/connections/{connection_id}/explore",
+    return client.get("flowservice", f"/connections/{segment(connection_id)}/explore",
                       params={"objectType": "table", "object": table})
 
 
 def explore_rest(client: AepClient, connection_id: str, source_params: dict[str, Any]) -> dict:
     encoded = base64.b64encode(json.dumps(source_params, separators=(",", ":")).encode()).decode()
-    return client.get("flowservice", f"/connections/{connection_id}/explore", params={
+    return client.get("flowservice", f"/connections/{segment(connection_id)}/explore", params={
         "objectType": "rest", "object": "json", "fileType": "json", "preview": "true", "sourceParams": encoded})
+
+
+def _first_item(client: AepClient, path: str) -> dict | None:
+    try:
+        body = client.get("flowservice", path) or {}
+    except AepNotFound:
+        return None
+    items = body.get("items") if isinstance(body, dict) else None
+    return items[0] if items else None
+
+
+def get_flow_spec(client: AepClient, flow_spec_id: str) -> dict | None:
+    """GET /flowSpecs/{id}, as the Sources SDK page reads RestStorageToAEP (FACTS §8)."""
+    return _first_item(client, f"/flowSpecs/{segment(flow_spec_id)}")
+
+
+def get_connection_spec(client: AepClient, connection_spec_id: str) -> dict | None:
+    """GET /connectionSpecs/{id}: the live document whose auth specs a base connection must satisfy."""
+    return _first_item(client, f"/connectionSpecs/{segment(connection_spec_id)}")
 
 
 def find_flow_spec(client: AepClient, name: str) -> dict | None:
@@ -110,7 +131,7 @@ def find_schema(client: AepClient, title: str) -> dict | None:
 
 def get_schema(client: AepClient, schema_id: str) -> dict:
     container = "tenant" if "/schemas/" in schema_id and "/xdm/" not in schema_id else "global"
-    return client.get("schemaregistry", f"/{container}/schemas/{quote(schema_id, safe='')}", headers={"Accept": XED})
+    return client.get("schemaregistry", f"/{container}/schemas/{segment(schema_id)}", headers={"Accept": XED})
 
 
 def create_schema(client: AepClient, *, title: str, description: str, class_id: str,
@@ -125,8 +146,39 @@ def create_schema(client: AepClient, *, title: str, description: str, class_id: 
 
 
 def delete_schema(client: AepClient, schema: dict | str) -> None:
+    """Delete a schema aepflow created, its identity descriptors first (descriptors are
+    tenant-level objects of their own, help/xdm/api/descriptors.md)."""
     alt = schema.get("meta:altId") or schema.get("$id") if isinstance(schema, dict) else schema
-    client.delete("schemaregistry", f"/tenant/schemas/{quote(str(alt), safe='')}")
+    schema_id = schema.get("$id") if isinstance(schema, dict) else schema
+    for descriptor in list_identity_descriptors(client, str(schema_id)):
+        try:
+            client.delete("schemaregistry", f"/tenant/descriptors/{segment(str(descriptor['@id']))}")
+        except AepNotFound:
+            pass
+    client.delete("schemaregistry", f"/tenant/schemas/{segment(str(alt))}")
+
+
+def list_identity_descriptors(client: AepClient, schema_id: str) -> list[dict]:
+    """The identity descriptors of one schema (GET /tenant/descriptors, expanded objects by type)."""
+    body = client.get("schemaregistry", "/tenant/descriptors", headers={"Accept": XDM_DESCRIPTORS},
+                      params={"property": f"xdm:sourceSchema=={schema_id}"}) or {}
+    return [d for d in body.get("xdm:descriptorIdentity") or []
+            if isinstance(d, dict) and d.get("xdm:sourceSchema") == schema_id]
+
+
+def create_identity_descriptor(client: AepClient, *, schema_id: str, path: str, namespace: str,
+                               primary: bool) -> dict:
+    # The identity descriptor of help/xdm/api/descriptors.md (#create, #identity-descriptor).
+    return client.post("schemaregistry", "/tenant/descriptors", json={
+        "@type": "xdm:descriptorIdentity", "xdm:sourceSchema": schema_id, "xdm:sourceVersion": 1,
+        "xdm:sourceProperty": path, "xdm:namespace": namespace, "xdm:property": "xdm:code",
+        "xdm:isPrimary": primary})
+
+
+def enable_schema_for_profile(client: AepClient, schema_id: str) -> dict:
+    """Add the union tag (help/xdm/api/schemas.md#union); immutable once set."""
+    return client.patch("schemaregistry", f"/tenant/schemas/{segment(schema_id)}",
+                        json=[{"op": "add", "path": "/meta:immutableTags", "value": ["union"]}])
 
 
 # --- Catalog --------------------------------------------------------------------------------
@@ -140,7 +192,7 @@ def find_dataset(client: AepClient, name: str) -> str | None:
 
 
 def get_dataset(client: AepClient, dataset_id: str) -> dict:
-    body = client.get("catalog", f"/dataSets/{dataset_id}") or {}
+    body = client.get("catalog", f"/dataSets/{segment(dataset_id)}") or {}
     return body.get(dataset_id) or next(iter(body.values()), {})
 
 
@@ -156,7 +208,7 @@ def create_dataset(client: AepClient, *, name: str, description: str, schema_id:
 
 
 def delete_dataset(client: AepClient, dataset_id: str) -> None:
-    client.delete("catalog", f"/dataSets/{dataset_id}")
+    client.delete("catalog", f"/dataSets/{segment(dataset_id)}")
 
 
 # --- Data Prep --------------------------------------------------------------------------------

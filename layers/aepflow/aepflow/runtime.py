@@ -1,5 +1,6 @@
-"""Process-wide singletons: settings, credentials, the token provider and AEP clients.
-Built on first use and kept while the Lambda container is warm."""
+"""Process-wide singletons: settings, credentials, the token provider, AEP clients and AWS
+clients. Built on first use and kept while the Lambda container is warm: making a boto3 client
+loads its service model (tens of milliseconds), so a warm invocation reuses them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,39 @@ from .settings import Settings
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
+_local = threading.local()
+
+
+def _session():
+    """The process's boto3 session; call with _lock held."""
+    if "aws-session" not in _state:
+        import boto3
+
+        _state["aws-session"] = boto3.session.Session()
+    return _state["aws-session"]
+
+
+def aws_client(service: str):
+    """One boto3 client per service for the process (clients are thread-safe; making one is
+    not, hence the lock and a session of our own)."""
+    key = f"aws:{service}"
+    with _lock:
+        if key not in _state:
+            _state[key] = _session().client(service)  # type: ignore[attr-defined]
+        return _state[key]
+
+
+def table():
+    """The dataflows table (DATAFLOWS_TABLE) as a boto3 Table, one per thread: resources are not
+    thread-safe. Forgotten by reset(), like the clients."""
+    name = settings().table_name
+    generation = _state.get("generation", 0)
+    cached = getattr(_local, "table", None)
+    if cached is None or cached[0] != (name, generation):
+        with _lock:
+            resource = _session().resource("dynamodb")  # type: ignore[attr-defined]
+        cached = _local.table = ((name, generation), resource.Table(name))
+    return cached[1]
 
 
 def settings() -> Settings:
@@ -36,5 +70,7 @@ def aep_client(sandbox: str | None = None) -> AepClient:
 def reset() -> None:
     """Forget every cached object, secrets included (a cold start; used by the local stack and tests)."""
     with _lock:
+        generation = int(_state.get("generation", 0)) + 1  # type: ignore[call-overload]
         _state.clear()
+        _state["generation"] = generation
         parameters.clear_caches()

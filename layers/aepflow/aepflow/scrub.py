@@ -6,8 +6,10 @@ result and an API answer), an SNS alert, a log line. AEP echoes what it was sent
 error messages (`777000111222 is not of type 'string'`), so scrubbing by pattern is not enough:
 the values themselves are looked for, in their plain and their JSON-escaped forms.
 
-Values shorter than MIN_LENGTH characters are not remembered: they carry little secret, and
-replacing them everywhere would mangle every message."""
+A value under a secret-sounding key (password, secret, token, key, credential, connection
+string) is remembered from MIN_LENGTH characters on; any other value of a secret (a user name,
+a host, a project, a subdomain such as `acme`) from MIN_OTHER_LENGTH on, so that scrubbing
+never eats the words of ordinary messages (`acme-salesforce-contacts`)."""
 
 from __future__ import annotations
 
@@ -18,31 +20,35 @@ from typing import Any
 
 MASK = "***"
 MIN_LENGTH = 4
+MIN_OTHER_LENGTH = 8
+_SECRET_KEY = re.compile(r"(?i)(pass|secret|token|key|credential|connectionstring|auth|signature|private)")
 _lock = threading.Lock()
 _values: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 
-def _forms(value: str) -> set[str]:
+def _forms(value: str, minimum: int) -> set[str]:
+    if len(value) < minimum:
+        return set()
     escaped = json.dumps(value)[1:-1]
     return {form for form in (value, escaped, json.dumps(escaped)[1:-1]) if len(form) >= MIN_LENGTH}
 
 
 def remember(value: Any) -> None:
-    """Remember every leaf of `value` (a secret's JSON, or one string) as a secret."""
+    """Remember the leaves of `value` (a secret's JSON, or one string, which is all secret)."""
     global _pattern
     found: set[str] = set()
-    work = [value]
+    work: list[tuple[Any, bool]] = [(value, not isinstance(value, (dict, list, tuple)))]
     while work:
-        item = work.pop()
+        item, secret = work.pop()
         if isinstance(item, dict):
-            work.extend(item.values())
+            work.extend((v, secret or bool(_SECRET_KEY.search(str(k)))) for k, v in item.items())
         elif isinstance(item, (list, tuple)):
-            work.extend(item)
+            work.extend((v, secret) for v in item)
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, (str, int, float)):
-            found |= _forms(str(item))
+            found |= _forms(str(item), MIN_LENGTH if secret else MIN_OTHER_LENGTH)
     with _lock:
         if found - _values:
             _values.update(found)

@@ -9,16 +9,12 @@ that leaves a step can carry it, even when AEP echoes it back."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
-from . import runtime, scrub
+from . import runtime, scrub, secret_names
 
-# Secrets Manager's own name alphabet (letters, digits and /_+=.@-), at most 512 characters.
-_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
-_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(?P<name>[A-Za-z0-9/_+=.@-]+)$")
 CACHE_SECONDS = 60
 
 
@@ -26,50 +22,9 @@ class SecretUnreadable(Exception):
     """The secret is missing, unreadable, or not a JSON object; the message says which."""
 
 
-def _name_of(reference: str) -> str | None:
-    match = _ARN.match(reference)
-    if match:
-        return match.group("name")
-    return reference if _NAME.match(reference) else None
-
-
-_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
-
-
-def _without_suffix(name: str) -> str:
-    """An ARN's secret name ends in Secrets Manager's random six-character suffix."""
-    return _ARN_SUFFIX.sub("", name)
-
-
-def _own_secrets() -> set[str]:
-    cfg = runtime.settings()
-    names = set()
-    for reference in (cfg.credentials_secret, cfg.token_cache_secret):
-        name = _name_of(reference)
-        if name:
-            names |= {name, _without_suffix(name) if _ARN.match(reference) else name}
-    return names
-
-
-def boundary_problem(reference: str) -> str | None:
-    """Why the spec may not name this secret, or None when it may."""
-    prefix = runtime.settings().source_secrets_prefix
-    name = _name_of(reference)
-    if name is None:
-        return "is not a Secrets Manager secret name or ARN"
-    if any(part in ("", ".", "..") for part in name.split("/")[:-1]) or name.endswith("/"):
-        return "is not a plain secret name (empty, . or .. path segments)"
-    own = _own_secrets()
-    if name in own or _without_suffix(name) in own:
-        return "names aepflow's own AEP credentials; a spec may only name source credentials"
-    if not name.startswith(prefix):
-        return f"is outside the source secrets prefix {prefix!r}; put the source's credentials under it"
-    return None
-
-
 def read(reference: str) -> dict[str, Any]:
     """The secret's JSON object. Raises SecretUnreadable; refuses what the boundary refuses."""
-    problem = boundary_problem(reference)
+    problem = secret_names.boundary_problem(reference, runtime.settings())
     if problem:
         raise SecretUnreadable(f"secret {reference!r} {problem}")
     try:

@@ -11,8 +11,8 @@ machine (statemachine/monitor_poll.asl.json) on an EventBridge Scheduler schedul
 
 and the parts they share: classify.py (failed, partial, stuck, overdue), runs.py (GET /runs),
 flows.py (a dataflow record as the monitor reads it), state.py (a shard's state and its merge
-rules), store.py (every DynamoDB item of the monitor), config.py (MONITOR_* settings), aws.py
-(clients), models.py (what the steps pass each other).
+rules), store.py (every DynamoDB item of the monitor), config.py (MONITOR_* settings) and
+models.py (what the steps pass each other).
 
 A poll reads only what it needs: the state of the shards a unit owns, the runs of their flows
 since their watermark, and the records of the flows whose runs it saw or that may be overdue.

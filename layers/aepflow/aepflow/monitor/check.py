@@ -21,7 +21,7 @@ from .. import runtime
 from ..alerts import AlertSender, build_alert, iso
 from ..client import AepClient
 from ..spec import Alerts
-from . import aws, runs as aep_runs, store
+from . import runs as aep_runs, store
 from .classify import classify, completed, needs_thresholds, overdue_deadline, overdue_due, run_detail, started
 from .config import MonitorConfig
 from .flows import DEFAULT_SANDBOX, ManagedFlow, compact_schedule, expand_schedule, from_record
@@ -105,13 +105,13 @@ class _Check:
             ids = order[i:i + cfg.flows_per_query]
             wanted = set(ids)
             since = min(min(window_start, entries[f].get("from", window_start)) for f in ids)
-            for run in aep_runs.window(self.client, ids, since, cfg.page_size, self.counters):
+            for run in aep_runs.window(self.client, ids, since, cfg.page_size, self.counters, now):
                 if run["flowId"] in wanted:
                     self.runs[run["id"]] = run
                     st = min(started(run), now)
                     new_max = st if new_max is None else max(new_max, st)
         recheck = sorted(rid for rid, info in self.in_progress.items() if rid not in self.runs and info[0] in entries)
-        for run in aep_runs.recheck(self.client, recheck, cfg.recheck_chunk, self.counters):
+        for run in aep_runs.recheck(self.client, recheck, cfg.recheck_chunk, self.counters, now):
             if run["flowId"] in entries and run["id"] in self.in_progress:
                 self.runs[run["id"]] = run
         for run in self.runs.values():
@@ -232,8 +232,8 @@ class _Check:
         unread = {p[2].flowId for p in self.problems} - self.need
         if unread:  # the rules above read the record of every flow that can have a problem
             raise RuntimeError(f"monitor: a problem of flows whose records were not read: {sorted(unread)[:3]}")
-        sender = AlertSender(cfg.table_name, cfg.require_topic(), lease_seconds=lease_seconds, sns=aws.sns(),
-                             ddb=aws.dynamodb())
+        sender = AlertSender(cfg.table_name, cfg.require_topic(), lease_seconds=lease_seconds,
+                             sns=runtime.aws_client("sns"), ddb=runtime.aws_client("dynamodb"))
         for _, kind, _, _, _ in self.problems:
             report.problems[kind] = report.problems.get(kind, 0) + 1
         sender.claim_and_send_all([(key, build_alert(kind, _alert_flow(flow, self.client.sandbox), run,

@@ -42,14 +42,6 @@ def classify(run: dict, alerts: Alerts, now_ms: int) -> str | None:
     return None
 
 
-def may_be_a_problem(run: dict) -> bool:
-    """Whether `classify` could call this run a problem under some thresholds (failed, in
-    progress, or any failed record); the others need no more than their counts kept."""
-    if not completed(run) or status(run) == "failed":
-        return True
-    return bool(int(((run.get("metrics") or {}).get("recordSummary") or {}).get("failedRecordCount") or 0))
-
-
 # The smallest stuckAfterMinutes a spec may set (spec.Alerts): a run in progress for less can
 # be stuck under no threshold.
 MIN_STUCK_MS = 60_000

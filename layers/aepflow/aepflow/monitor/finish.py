@@ -61,6 +61,10 @@ def finish_poll(event: FinishEvent, cfg: MonitorConfig | None = None) -> PollRep
         store.record_counts(cfg.table_name, dict(counts))
     _emit_metrics(report)
     if report.units_failed:
+        # What the state machine's "Some units failed" state says: the error of the units that failed.
+        report.error = sorted(report.failures, key=lambda e: (-report.failures[e], e))[0]
+        report.cause = f"{report.units_failed} of {report.units} units failed: " + ", ".join(
+            f"{error} x{n}" for error, n in sorted(report.failures.items()))
         logger.error("monitor poll: units failed", extra={"failures": report.failures})
     logger.info("monitor poll", extra={"report": report.model_dump()})
     return report
@@ -79,5 +83,7 @@ def _add_metrics(r: PollReport) -> None:
     metrics.add_metric(name="RecordsIngested", unit=MetricUnit.Count, value=r.records_ingested)
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=r.records_failed)
     metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=sum(r.alerts_sent.values()))
+    for problem, sent in r.alerts_sent.items():  # the dashboard's "alerts by problem"
+        metrics.add_metric(name=f"Alerts{problem[:1].upper()}{problem[1:]}", unit=MetricUnit.Count, value=sent)
     metrics.add_metric(name="AepCallsPerPoll", unit=MetricUnit.Count, value=r.aep_calls)
     metrics.add_metric(name="PollDuration", unit=MetricUnit.Milliseconds, value=r.duration_ms)

@@ -111,6 +111,8 @@ class PollReport(Tally):
     units: int = 0
     units_failed: int = 0
     failures: dict[str, int] = Field(default_factory=dict)           # error -> units
+    error: str | None = None                                         # when units failed: the commonest error
+    cause: str | None = None
     registry_synced: bool = False
     alerts_retried: int = 0                                          # pending alerts taken over by the sweep
     slowest_unit_ms: float = 0.0

@@ -8,7 +8,8 @@ import math
 import time
 
 from ..alerts import AlertSender
-from . import aws, store
+from .. import runtime
+from . import store
 from .config import MonitorConfig
 from .models import MAX_SEGMENTS, MAX_UNITS, PlanEvent, PlanResult, Segment, Unit
 
@@ -30,8 +31,8 @@ def plan_poll(event: PlanEvent, *, lease_seconds: float, cfg: MonitorConfig | No
     cfg = cfg or MonitorConfig.from_env()
     started_at = int(time.time() * 1000)
     now = event.now if event.now is not None else int(event.time.timestamp() * 1000) if event.time else started_at
-    sender = AlertSender(cfg.table_name, cfg.require_topic(), lease_seconds=lease_seconds, sns=aws.sns(),
-                         ddb=aws.dynamodb())
+    sender = AlertSender(cfg.table_name, cfg.require_topic(), lease_seconds=lease_seconds,
+                         sns=runtime.aws_client("sns"), ddb=runtime.aws_client("dynamodb"))
     sender.sweep()  # alerts a crashed or refused invocation left pending
     result = PlanResult(now=now, startedAt=started_at, alerts_retried=sender.retried,
                         publish_errors=sender.publish_errors, alerts_sent=dict(sender.sent))

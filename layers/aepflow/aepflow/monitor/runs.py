@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..client import MAX_PAGES, AepClient
 from ..errors import AepTimeout
-from .classify import may_be_a_problem
+from .classify import needs_thresholds
 
 STARTED = "metrics.durationSummary.startedAtUTC"
 
@@ -41,7 +41,7 @@ def _pages(client: AepClient, params: list[tuple[str, str]], counters: Counters)
     raise AepTimeout(f"GET /runs: more than {MAX_PAGES} pages")
 
 
-def compact(run: Any) -> dict | None:
+def compact(run: Any, now_ms: int) -> dict | None:
     """The run as the monitor keeps it: whole when it may be a problem (its errors and links go
     into the alert), else only its id, flow, times, status and record counts. None when the
     item is not a run."""
@@ -60,35 +60,35 @@ def compact(run: Any) -> dict | None:
                   if rs.get(k) is not None}
     except (TypeError, ValueError):
         return None
-    if may_be_a_problem(run):
+    if needs_thresholds(run, now_ms):
         return run
     return {"id": run["id"], "flowId": run["flowId"],
             "metrics": {"durationSummary": {"startedAtUTC": started, "completedAtUTC": completed},
                         "statusSummary": {"status": ss.get("status")}, "recordSummary": counts}}
 
 
-def window(client: AepClient, flow_ids: list[str], since_ms: int, page_size: int,
-           counters: Counters) -> Iterator[dict]:
+def window(client: AepClient, flow_ids: list[str], since_ms: int, page_size: int, counters: Counters,
+           now_ms: int) -> Iterator[dict]:
     """Every run of `flow_ids` started after `since_ms`, page by page."""
     params = [("property", "flowId==" + ",".join(flow_ids)), ("property", f"{STARTED}>{since_ms}"),
               ("limit", str(page_size))]
     counters.pages += 1
     for items in _pages(client, params, counters):
-        yield from _runs(items, counters)
+        yield from _runs(items, counters, now_ms)
 
 
-def recheck(client: AepClient, run_ids: list[str], chunk: int, counters: Counters) -> Iterator[dict]:
+def recheck(client: AepClient, run_ids: list[str], chunk: int, counters: Counters, now_ms: int) -> Iterator[dict]:
     """The runs named, `chunk` ids per request."""
     for i in range(0, len(run_ids), chunk):
         ids = run_ids[i:i + chunk]
         counters.chunks += 1
         for items in _pages(client, [("property", "id==" + ",".join(ids)), ("limit", str(len(ids)))], counters):
-            yield from _runs(items, counters)
+            yield from _runs(items, counters, now_ms)
 
 
-def _runs(items: list[Any], counters: Counters) -> Iterator[dict]:
+def _runs(items: list[Any], counters: Counters, now_ms: int) -> Iterator[dict]:
     for item in items:
-        run = compact(item)
+        run = compact(item, now_ms)
         if run is None:
             counters.malformed += 1
         else:

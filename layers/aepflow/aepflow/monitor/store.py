@@ -24,7 +24,7 @@ from typing import Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from ..journal import DATAFLOWS_INDEX, dataflow_key
-from . import aws
+from .. import runtime
 from .state import Delta, ShardState, apply
 
 SHARD_PK = "MONITOR#SHARD#"
@@ -65,7 +65,7 @@ def _loaded(item: dict[str, Any] | None) -> Loaded:
 def _batch_get(table: str, keys: list[dict[str, Any]], *, consistent: bool,
                projection: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """BatchGetItem in chunks of 100, following UnprocessedKeys a bounded number of rounds."""
-    ddb = aws.dynamodb()
+    ddb = runtime.aws_client("dynamodb")
     found: list[dict[str, Any]] = []
     for i in range(0, len(keys), BATCH_GET_MAX):
         request: dict[str, Any] = {"Keys": keys[i:i + BATCH_GET_MAX], "ConsistentRead": consistent}
@@ -95,7 +95,7 @@ def load_shards(table: str, sandbox: str, shards: int, numbers: Iterable[int]) -
 def save_shard(table: str, sandbox: str, shards: int, number: int, known: Loaded | None, delta: Delta) -> ShardState:
     """Apply `delta` to the stored shard, re-reading and merging again when another writer got
     there first. Returns the state written."""
-    ddb = aws.dynamodb()
+    ddb = runtime.aws_client("dynamodb")
     key = shard_key(sandbox, shards, number)
     for _ in range(SAVE_ATTEMPTS):
         if known is None:
@@ -133,7 +133,7 @@ def read_record(table: str, name: str) -> dict[str, Any] | None:
 
 def record_pages(table: str, segment: int, segments: int) -> Iterator[list[dict[str, Any]]]:
     """One segment of a parallel Scan of the Dataflows index (dataflow records only), page by page."""
-    ddb = aws.dynamodb()
+    ddb = runtime.aws_client("dynamodb")
     request: dict[str, Any] = {
         "TableName": table, "IndexName": DATAFLOWS_INDEX, "Segment": segment, "TotalSegments": segments,
         "ProjectionExpression": ", ".join(f"#a{j}" for j in range(len(SYNC_ATTRIBUTES))),
@@ -158,7 +158,7 @@ class Registry:
 
 
 def read_registry(table: str) -> Registry:
-    item = aws.dynamodb().get_item(TableName=table, Key=REGISTRY_KEY, ConsistentRead=True).get("Item")
+    item = runtime.aws_client("dynamodb").get_item(TableName=table, Key=REGISTRY_KEY, ConsistentRead=True).get("Item")
     plain = _plain(item) if item else {}
     synced = plain.get("syncedAt")
     return Registry(synced_at=int(synced) if synced is not None else None,
@@ -171,7 +171,7 @@ def read_registry(table: str) -> Registry:
 def table_items(table: str) -> int:
     """DynamoDB's item count of the whole table (refreshed about every six hours): an upper
     bound of the dataflow records, to size a first registry sync."""
-    return int(aws.dynamodb().describe_table(TableName=table)["Table"].get("ItemCount") or 0)
+    return int(runtime.aws_client("dynamodb").describe_table(TableName=table)["Table"].get("ItemCount") or 0)
 
 
 def record_sync(table: str, synced_at: int, shards: int, counts: dict[str, int]) -> None:
@@ -183,7 +183,7 @@ def record_sync(table: str, synced_at: int, shards: int, counts: dict[str, int])
     if counts:
         expression += " ADD sandboxes :s"
         values[":s"] = {"SS": sorted(counts)}
-    aws.dynamodb().update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression=expression,
+    runtime.aws_client("dynamodb").update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression=expression,
                                ExpressionAttributeValues=values)
 
 
@@ -191,18 +191,18 @@ def record_counts(table: str, counts: dict[str, int]) -> None:
     """Flows per sandbox as the last poll found them (what the next poll splits its work by)."""
     if not counts:
         return
-    aws.dynamodb().update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression="SET counts = :c",
+    runtime.aws_client("dynamodb").update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression="SET counts = :c",
                                ExpressionAttributeValues={":c": {"S": json.dumps(counts, sort_keys=True)}})
 
 
 def add_sandbox(table: str, sandbox: str) -> None:
-    aws.dynamodb().update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression="ADD sandboxes :s",
+    runtime.aws_client("dynamodb").update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression="ADD sandboxes :s",
                                ExpressionAttributeValues={":s": {"SS": [sandbox]}})
 
 
 def advance_watermark(table: str, sandbox: str, value: int) -> bool:
     """Move a sandbox's watermark forward (never back: overlapping polls). True when it moved."""
-    ddb = aws.dynamodb()
+    ddb = runtime.aws_client("dynamodb")
     try:
         ddb.update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression="SET #w = :w",
                         ConditionExpression="attribute_not_exists(#w) OR #w < :w",

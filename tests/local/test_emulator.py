@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from local.emulator import AepEmulator
+from local.stack import emulator_running
 
 T = 5
 SECRET = "very-secret-value"
@@ -21,10 +21,8 @@ DATASET = "5c8c3c555033b814b69f947f"
 
 @pytest.fixture
 def emu():
-    e = AepEmulator(client_secret=SECRET, seed=1)
-    e.start()
-    yield e
-    e.stop()
+    with emulator_running(client_secret=SECRET, seed=1) as e:
+        yield e
 
 
 def token(e):
@@ -144,9 +142,30 @@ def test_create_schema_dataset_and_refusals(api):
     assert api.req("POST", sr, json=body).status_code == 409
     bad = {**body, "title": "x", "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/nope"}]}
     assert api.req("POST", sr, json=bad).status_code == 400
-    r = api.req("POST", "/data/foundation/catalog/dataSets", json={
-        "name": "ds", "schemaRef": {"id": sid, "contentType": "application/vnd.adobe.xed-full-notext+json; version=1"},
-        "tags": {"unifiedProfile": ["enabled:true"]}})
+    dataset = {"name": "ds", "schemaRef": {"id": sid, "contentType": "application/vnd.adobe.xed-full-notext+json; version=1"},
+               "tags": {"unifiedProfile": ["enabled:true"]}}
+    # Profile needs the schema's union tag, and the tag a primary identity (enable-for-profile.md, XDM-1528-400).
+    r = api.req("POST", "/data/foundation/catalog/dataSets", json=dataset)
+    assert r.status_code == 400 and r.json()["type"].endswith("CAT-1003-400")
+    union = [{"op": "add", "path": "/meta:immutableTags", "value": ["union"]}]
+    schema_path = sr + "/" + requests.utils.quote(sid, safe="")
+    r = api.req("PATCH", schema_path, json=union)
+    assert r.status_code == 400 and r.json()["type"].endswith("XDM-1528-400")
+    identity = {"@type": "xdm:descriptorIdentity", "xdm:sourceSchema": sid, "xdm:sourceVersion": 1,
+                "xdm:sourceProperty": "/personalEmail/address", "xdm:namespace": "Email", "xdm:property": "xdm:code",
+                "xdm:isPrimary": True}
+    descriptors = "/data/foundation/schemaregistry/tenant/descriptors"
+    r = api.req("POST", descriptors, json=identity)
+    assert r.status_code == 201 and r.json()["@id"]
+    second = {**identity, "xdm:sourceProperty": "/mobilePhone/number", "xdm:namespace": "Phone"}
+    assert api.req("POST", descriptors, json=second).status_code == 400  # one primary identity per schema
+    listed = api.req("GET", descriptors, params={"property": f"xdm:sourceSchema=={sid}"},
+                     headers={"Accept": "application/vnd.adobe.xdm+json"}).json()
+    assert [d["xdm:sourceProperty"] for d in listed["xdm:descriptorIdentity"]] == ["/personalEmail/address"]
+    r = api.req("PATCH", schema_path, json=union)
+    assert r.status_code == 200 and r.json()["meta:immutableTags"] == ["union"]
+    assert api.req("PATCH", schema_path, json=[{"op": "remove", "path": "/meta:immutableTags"}]).status_code == 400
+    r = api.req("POST", "/data/foundation/catalog/dataSets", json=dataset)
     assert r.status_code == 201 and r.json()[0].startswith("@/dataSets/")
     dsid = r.json()[0].split("/")[-1]
     assert len(dsid) == 24
@@ -230,7 +249,8 @@ def test_mixpanel_explore_needs_source_params(api):
     sp = base64.b64encode(json.dumps({"projectId": "1", "timezone": "UTC"}).encode()).decode()
     r = api.fs("GET", f"/connections/{cid}/explore?{q}{sp}")
     assert r.status_code == 200 and r.json()["format"] == "hierarchical"
-    assert "distinct_id" in r.json()["data"][0]["data"]
+    # Seed 003's preview: {event, properties: {distinct_id, ...}}
+    assert "distinct_id" in r.json()["data"][0]["properties"] and "event" in r.json()["data"][0]
 
 
 def test_listing_filters_paging_count(api, emu):
@@ -306,3 +326,62 @@ def test_dump_state_and_records_redact(api, emu):
     assert rec["headers"]["Authorization"] == "***" and rec["status"] == 201
     assert rec["body"]["auth"]["params"]["password"] == "***"
     assert rec["endedAt"] >= rec["startedAt"]
+
+
+def test_paging_links_carry_only_the_token_and_the_token_carries_the_query(api):
+    """flow-service.yaml's PageLink: `/connections?continuationToken=...`. A client may follow
+    the href alone (the token keeps the filter and limit) or send its own parameters beside the
+    token, as aepp 0.6.0 does after `href.split("=")[1]`."""
+    ids = {salesforce_connection(api) for _ in range(5)}
+    prop = "property=connectionSpec.id==" + SALESFORCE
+    first = api.fs("GET", f"/connections?limit=2&{prop}").json()
+    href = first["_links"]["next"]["href"]
+    assert href.startswith("/connections?continuationToken=") and href.count("=") == 1
+    seen, page = [i["id"] for i in first["items"]], first
+    while page["_links"]:
+        page = api.fs("GET", page["_links"]["next"]["href"]).json()  # the href alone
+        assert len(page["items"]) <= 2
+        seen += [i["id"] for i in page["items"]]
+    assert ids <= set(seen) and len(seen) == len(set(seen)) == len(ids) + 1  # + the preloaded account
+    token = href.split("=")[1]
+    again = api.fs("GET", f"/connections?limit=3&continuationToken={token}").json()
+    assert len(again["items"]) == 3  # a parameter sent beside the token wins
+
+
+def test_connection_specs_are_adobes_documents_and_auth_is_checked_as_a_schema_validator_words_it(api):
+    r = api.fs("GET", "/connectionSpecs/3c9b37f8-13a6-43d8-bad3-b863b941fedd")
+    [bigquery] = r.json()["items"]
+    assert bigquery["name"] == "google-big-query" and "_kind" not in bigquery
+    assert [a["name"] for a in bigquery["authSpec"]] == ["Basic Authentication", "Service Authentication"]
+    body = {"name": "bq", "connectionSpec": {"id": bigquery["id"], "version": "1.0"},
+            "auth": {"specName": "Basic Authentication",
+                     "params": {"project": "p", "clientId": "c", "clientSecret": SECRET}}}
+    r = api.fs("POST", "/connections", json=body)
+    assert flow_code(r) == "FLOW-1412-400" and "refreshToken" in r.text and SECRET not in r.text
+    oracle = {"name": "o", "connectionSpec": {"id": "d6b52d86-f0f8-475f-89d4-ce54c8527328", "version": "1.0"},
+              "auth": {"specName": "Connection String Based Authentication", "params": {"connectionString": SECRET}}}
+    r = api.fs("POST", "/connections", json=oracle)
+    assert flow_code(r) == "FLOW-1411-400" and "ConnectionString" in r.text  # Oracle's own auth spec name
+    mysql = {"name": "m", "connectionSpec": {"id": "26d738e0-8963-47ea-aadf-c60de735468a", "version": "1.0"},
+             "auth": {"specName": "Connection String Based Authentication", "params": {"connectionString": SECRET}}}
+    r = api.fs("POST", "/connections", json=mysql)  # the published schema's pattern
+    # The refusal quotes the value, as a JSON Schema validator does (and as AEP was seen to, issue 8):
+    # aepflow must withstand that (aepflow.scrub), so the emulator does not spare it.
+    assert flow_code(r) == "FLOW-1412-400" and "does not match" in r.text and SECRET in r.text
+
+
+def test_flow_spec_lists_hold_every_seed_connector_and_options_follow_the_option_spec(api):
+    crm = api.fs("GET", f"/flowSpecs/{CRM_FLOW_SPEC}").json()["items"][0]
+    for spec_id in ("1fe283f6-9bec-11ea-bb37-0242ac130002", "102706fb-a5cd-42ee-afe0-bc42f017ff43",
+                    "221c7626-58f6-4eec-8ee2-042b0226f03b", SALESFORCE):
+        assert spec_id in crm["sourceConnectionSpecIds"]
+    rest = api.fs("GET", f"/flowSpecs/{REST_FLOW_SPEC}").json()["items"][0]
+    assert rest["name"] == "RestStorageToAEP" and MIXPANEL in rest["sourceConnectionSpecIds"]
+    _, _, _, _, body = full_flow(api)
+    r = api.fs("POST", "/flows", json={**body, "options": {"partialIngestionPercent": 0}})
+    assert flow_code(r) == "FLOW-1423-400"
+    r = api.fs("POST", "/flows", json={**body, "options": {"errorDiagnosticsEnabled": True,
+                                                          "partialIngestionPercent": 5}})
+    assert r.status_code == 201
+    flow = api.fs("GET", f"/flows/{r.json()['id']}").json()["items"][0]
+    assert flow["options"] == {"errorDiagnosticsEnabled": True, "partialIngestionPercent": 5}

@@ -1,71 +1,51 @@
 """The run monitor against the real emulator (127.0.0.1) and moto: every problem alerted
 exactly once across repeated and overlapping polls, none missed, readable alert text, AEP
 calls per poll = pages + re-check chunks (one paged query per 100 flows), and a poll that
-reads only the records whose thresholds decide something. A poll here runs the steps of the
-"Poll the runs" state machine in this process (Stack.poll); tests/integration runs the real one."""
+reads only the state and records it needs. A poll here runs the steps of the "Poll the runs"
+state machine in this process (Stack.poll); test_monitor_scenario.py runs the real one.
+
+Each test gets the module's local stack, reset (tests/conftest.py), with the emulator's clock
+at a fixed instant and flow ids made from the flows' names: the runs, their ids and the
+outcomes drawn for them are the same on every run of the suite."""
 import json
 import math
 import os
 import threading
+import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from aepflow.journal import dataflow_record
-from local import template as cfn
-from local.emulator import AepEmulator
-from local.moto_patches import atomic_dynamodb_writes
+from local.monitor_scenario import start_clock_at
 
-SECRET = "monitor-test-client-secret-9f8e7d"
-TABLE = "aepflow-test-dataflows"
 RUNS = "/data/foundation/flowservice/runs"
+# Long enough for any poll here; a poll still running after it fails the test instead of overlapping the next.
+POLL_JOIN_SECONDS = 120
+
+pytestmark = pytest.mark.stack(seed=11)
 
 
 @pytest.fixture
-def stack(monkeypatch):
-    emu = AepEmulator(client_secret=SECRET, seed=11)
-    url = emu.start()
-    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_SESSION_TOKEN": "testing", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
-           "POWERTOOLS_METRICS_NAMESPACE": "aepflow-test", "AEP_PLATFORM_URL": url, "AEP_IMS_URL": url,
-           "AEP_CREDENTIALS_SECRET": "aepflow/test-aep", "AEP_TOKEN_CACHE_SECRET": "aepflow/test-token-cache",
-           "DATAFLOWS_TABLE": TABLE, "AEP_BACKOFF_BASE_SECONDS": "0.01", "AEP_BACKOFF_CAP_SECONDS": "0.05",
-           "MONITOR_PAGE_SIZE": "50"}
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws(), atomic_dynamodb_writes():
-        sm = boto3.client("secretsmanager")
-        sm.create_secret(Name="aepflow/test-aep", SecretString=json.dumps({
-            "clientId": emu.client_id, "clientSecret": SECRET, "orgId": emu.org_id, "sandbox": "prod"}))
-        sm.create_secret(Name="aepflow/test-token-cache", SecretString="{}")
-        boto3.client("dynamodb").create_table(**cfn.table_kwargs(cfn.load(), "DataflowsTable", TABLE))
-        sns, sqs = boto3.client("sns"), boto3.client("sqs")
-        topic = sns.create_topic(Name="aepflow-test-alerts")["TopicArn"]
-        queue = sqs.create_queue(QueueName="aepflow-test-inbox")["QueueUrl"]
-        qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
-        monkeypatch.setenv("ALERTS_TOPIC_ARN", topic)
-        from aepflow import runtime
-        runtime.reset()
-        yield Stack(emu, queue)
-        runtime.reset()
-    emu.stop()
+def stack(stack, monkeypatch):
+    """The module's LocalStack (reset), seen as the monitor sees it: flows, polls, alerts."""
+    monkeypatch.setenv("MONITOR_PAGE_SIZE", "50")
+    start_clock_at(stack.emulator)
+    yield Stack(stack)
 
 
 class Stack:
-    def __init__(self, emu, queue):
-        self.emu, self.queue = emu, queue
+    def __init__(self, local):
+        self.local, self.emu, self.queue = local, local.emulator, local.topic_queues["AlertsTopic"]
+        self.table = boto3.resource("dynamodb").Table(local.refs["DataflowsTable"])
         self.alerts: list[dict] = []
 
     def flow(self, name, *, interval=15, sandbox=None, alerts=None, state="enabled", connector="salesforce",
              outcomes=None):
         sched = {"frequency": "minute", "interval": interval, "startTime": self.emu.now_ms // 1000 + 60}
         fid = self.emu.add_scheduled_flow({**sched, "interval": str(interval)}, sandbox=sandbox or "prod",
-                                          name=name, state=state)
+                                          name=name, state=state, flow_id=str(uuid.uuid5(uuid.NAMESPACE_URL, name)))
         if outcomes:
             self.emu.set_run_outcomes(fid, outcomes)
         spec = {"name": name, "source": {"connector": connector, "credentialsSecret": "aep/sources/" + name},
@@ -73,8 +53,6 @@ class Stack:
         if sandbox:
             spec["sandbox"] = sandbox
         updated = datetime.fromtimestamp(self.emu.now_ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-        if not hasattr(self, "table"):
-            self.table = boto3.resource("dynamodb").Table(TABLE)
         self.table.put_item(Item=dataflow_record(
             name, status="ACTIVE", connector=connector, flowId=fid,
             ids=json.dumps({"flowId": fid, "datasetId": "5c8c3c555033b814b69f947f"}),
@@ -138,7 +116,7 @@ def test_failed_run_alert_text(stack):
     assert alert["attrs"] == {"severity": "critical", "problem": "failed", "dataflow": "acme-salesforce-contacts",
                               "sandbox": "prod", "connector": "salesforce", "flowId": fid, "runId": run["id"]}
     everything = json.dumps(alert)
-    assert SECRET not in everything and "aep/sources/" not in everything
+    assert stack.emu.client_secret not in everything and "aep/sources/" not in everything
     stack.emu.advance(minutes=15)
     stack.poll()
     [copy_failure] = stack.drain()
@@ -180,8 +158,10 @@ def _scenario(stack, overlapping: bool):
                     errors.append(exc)
             threads = [threading.Thread(target=run) for _ in range(2)]
             [t.start() for t in threads]
-            [t.join(30) for t in threads]
+            [t.join(POLL_JOIN_SECONDS) for t in threads]
+            assert not any(t.is_alive() for t in threads), "a poll did not end"
             assert not errors, errors
+            assert len(reports) == 2
         else:
             stack.poll()
             if _ % 7 == 0:
@@ -227,7 +207,7 @@ def test_crash_before_publish_is_retried_not_lost(stack, monkeypatch):
     monkeypatch.setattr(alerts.AlertSender, "_publish", real)
     assert stack.poll().alerts_already_claimed == 1  # the living lease is respected: nothing yet
     assert stack.keys() == []
-    table = boto3.resource("dynamodb").Table(TABLE)
+    table = stack.table
     pending = table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": "MONITOR#PENDING"})
     [marker] = pending["Items"]
     table.update_item(Key={"pk": marker["sk"], "sk": "ALERT"}, UpdateExpression="SET leaseUntil = :z",
@@ -247,16 +227,16 @@ def test_crash_before_publish_is_retried_not_lost(stack, monkeypatch):
 def test_sns_refusal_is_retried_next_poll(stack, monkeypatch):
     stack.flow("sns-down", outcomes=["failed"])
     stack.emu.advance(minutes=20)
-    from aepflow.monitor import aws
-    real = aws.sns
+    from aepflow import runtime
+    real = runtime.aws_client
 
     class Refusing:
         def publish(self, **kw):
             raise RuntimeError("SNS throttled")
 
-    monkeypatch.setattr(aws, "sns", Refusing)
+    monkeypatch.setattr(runtime, "aws_client", lambda service: Refusing() if service == "sns" else real(service))
     assert stack.poll().publish_errors == 1
-    monkeypatch.setattr(aws, "sns", real)
+    monkeypatch.setattr(runtime, "aws_client", real)
     report = stack.poll()
     assert report.alerts_retried == 1 and [k[0] for k in stack.keys()] == ["failed"]
 
@@ -265,7 +245,8 @@ def test_calls_per_poll_bounded_for_200_flows(stack, monkeypatch):
     stack.emu.set_random_outcomes({"success": 6, "failed": 1, "partial": 1, "stuck": 2}, seed=5)
     fids = [stack.flow(f"bulk-{i:03d}") for i in range(200)]
     other = stack.emu.add_scheduled_flow({"frequency": "minute", "interval": "15",
-                                          "startTime": stack.emu.now_ms // 1000}, name="unmanaged")
+                                          "startTime": stack.emu.now_ms // 1000}, name="unmanaged",
+                                         flow_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "unmanaged")))
     for step in range(4):
         stack.emu.advance(minutes=15 if step < 3 else 2)
         before = len(stack.emu.records)
@@ -373,69 +354,3 @@ def test_a_flow_whose_record_is_gone_is_no_longer_watched(stack):
     stack.emu.advance(minutes=15)
     report = stack.poll()
     assert report.flows == 1 and report.flows_dropped == 0 and stack.keys() == []
-
-
-def test_shard_merges_are_monotonic_whatever_the_order():
-    from aepflow.monitor.state import Delta, ShardState, apply
-
-    base = apply(ShardState(), Delta(register={"f1": {"n": "one", "sc": ["minute", 15, 0], "b": 0, "due": 900_000,
-                                                      "from": 10}}))
-    newer = Delta(flows={"f1": {"s": 200, "due": 2_000_000, "d": 150, "p": 1}}, run_adds={"r2": ["f1", 200]})
-    older = Delta(flows={"f1": {"s": 100, "due": 1_000_000, "d": 100, "p": 0}}, run_removes={"r1"})
-    one, two = apply(apply(base, newer), older), apply(apply(base, older), newer)
-    assert one == two and one.runs == {"r2": ["f1", 200]}
-    assert one.flows["f1"] | {} == {"n": "one", "sc": ["minute", 15, 0], "b": 0, "due": 2_000_000, "from": 10,
-                                    "s": 200, "d": 150, "p": 1}
-    # a sync that finds the flow again renews what the record says, not what the monitor saw
-    again = apply(one, Delta(register={"f1": {"n": "one", "sc": ["hour", 1, 0], "b": 5, "due": 1, "from": 1}}))
-    assert again.flows["f1"]["s"] == 200 and again.flows["f1"]["due"] == 2_000_000 and again.flows["f1"]["sc"][0] == "hour"
-    # an overdue alert already claimed (due null) stays claimed against a stale writer of the same run
-    claimed = apply(one, Delta(flows={"f1": {"due": None}}))
-    assert apply(claimed, Delta(flows={"f1": {"due": 3_000_000}})).flows["f1"]["due"] is None
-    # a dropped flow stays dropped; a late update of it is ignored
-    dropped = apply(one, Delta(drop={"f1"}))
-    assert apply(dropped, Delta(flows={"f1": {"s": 999}})).flows == {}
-    assert ShardState.decode(one.encode()) == one and not Delta(flows={"f1": {}}) and Delta(clear_from={"f1"})
-
-
-def test_the_work_splits_by_sandbox_and_shard(monkeypatch):
-    from aepflow.monitor.config import MonitorConfig
-    from aepflow.monitor.plan import split
-
-    cfg = MonitorConfig(table_name="t", shards=64, flows_per_unit=1000)
-    units = split({"prod": 2500, "dev": 10}, {"prod", "dev", "empty"}, cfg)
-    by_sandbox = {}
-    for unit in units:
-        by_sandbox.setdefault(unit.sandbox, []).append((unit.first, unit.last))
-    assert {k: len(v) for k, v in by_sandbox.items()} == {"dev": 1, "empty": 1, "prod": 3}
-    for ranges in by_sandbox.values():  # contiguous, every shard once
-        assert [n for first, last in ranges for n in range(first, last + 1)] == list(range(64))
-    monkeypatch.setenv("DATAFLOWS_TABLE", "t")
-    monkeypatch.setenv("MONITOR_SHARDS", "many")
-    with pytest.raises(ValueError, match="MONITOR_SHARDS"):
-        MonitorConfig.from_env()
-
-
-def test_the_registry_listens_to_what_provisioning_announces_and_the_schedule_starts_the_poll():
-    root = Path(__file__).resolve().parents[2]
-    template = cfn.load()
-    provision = json.loads((root / "statemachine" / "provision_dataflow.asl.json").read_text())
-    [announce] = provision["States"]["Announce the dataflow"]["Parameters"]["Entries"]
-    events = template["Resources"]["MonitorRegistryFunction"]["Properties"]["Events"]
-    patterns = [e["Properties"]["Pattern"] for e in events.values() if e["Type"] == "EventBridgeRule"]
-    assert any(announce["Source"] in p["source"] and announce["DetailType"] in p["detail-type"] for p in patterns)
-    poll = template["Resources"]["MonitorPollStateMachine"]["Properties"]
-    [schedule] = [e for e in poll["Events"].values() if e["Type"] == "ScheduleV2"]
-    assert json.loads(schedule["Properties"]["Input"]) == {"time": "<aws.scheduler.scheduled-time>"}
-    definition = json.loads((root / poll["DefinitionUri"]).read_text())
-    invoked = {s["Parameters"]["FunctionName"] for s in _tasks(definition["States"])}
-    assert invoked == {f"${{{name}}}" for name in poll["DefinitionSubstitutions"]}
-    assert all(poll["DefinitionSubstitutions"][name] == {"Ref": name} for name in poll["DefinitionSubstitutions"])
-
-
-def _tasks(states):
-    for state in states.values():
-        if state["Type"] == "Task":
-            yield state
-        if state["Type"] == "Map":
-            yield from _tasks(state["ItemProcessor"]["States"])

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from local.emulator import AepEmulator
+from local.stack import emulator_running
 
 T = 5
 SECRET = "runs-test-secret"
@@ -16,10 +17,8 @@ RUNS = "/data/foundation/flowservice/runs"
 
 @pytest.fixture
 def emu():
-    e = AepEmulator(client_secret=SECRET, seed=3)
-    e.start()
-    yield e
-    e.stop()
+    with emulator_running(client_secret=SECRET, seed=3) as e:
+        yield e
 
 
 @pytest.fixture

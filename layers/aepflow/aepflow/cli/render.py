@@ -1,0 +1,125 @@
+"""How the aepflow command prints: readable tables by default, JSON (lines) with --json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+STEP_MARK = {"running": "...", "done": "ok ", "failed": "XX "}
+
+
+def _json(out, value: Any) -> None:
+    out.write(json.dumps(value, sort_keys=True) + "\n")
+
+
+def _table(out, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    cells = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    for row in cells:
+        out.write("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
+
+
+def _problems(out, problems: list[dict[str, Any]], indent: str = "    ") -> None:
+    for problem in problems or []:
+        where = problem.get("path") or problem.get("step") or problem.get("code") or ""
+        out.write(f"{indent}{where}: {problem.get('message', problem)}\n")
+
+
+def results(out, rows: list[dict[str, Any]], as_json: bool, *, columns: tuple[str, ...]) -> None:
+    if as_json:
+        for row in rows:
+            _json(out, row)
+        return
+    _table(out, rows, columns)
+    for row in rows:
+        if row.get("errors") or row.get("warnings"):
+            out.write(f"{row.get('file') or row.get('name')}:\n")
+            _problems(out, row.get("errors") or [])
+            _problems(out, [{**w, "message": f"warning: {w.get('message')}"} for w in row.get("warnings") or []])
+
+
+def error(out, what: str, answer: Any, as_json: bool) -> None:
+    body = answer.body if isinstance(answer.body, dict) else {"message": str(answer.body)}
+    if as_json:
+        _json(out, {"target": what, "status": answer.status, **body})
+        return
+    out.write(f"{what}: HTTP {answer.status} {body.get('code', '')}: {body.get('message', '')}\n")
+    _problems(out, body.get("problems") or [])
+
+
+def connectors(out, rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        for row in rows:
+            _json(out, row)
+        return
+    _table(out, [{**r, "deprecated": "deprecated" if r["deprecated"] else ""} for r in rows],
+           ("name", "label", "connectionSpecId", "family", "deprecated"))
+    for row in rows:
+        out.write(f"\n{row['name']}:\n")
+        for spec in row["authSpecs"]:
+            optional = f" (optional: {', '.join(spec['optional'])})" if spec["optional"] else ""
+            out.write(f"  auth spec {spec['name']!r}: {', '.join(spec['required']) or '-'}{optional}\n")
+        if row["sourceParams"]:
+            out.write(f"  source params: {', '.join(row['sourceParams'])}\n")
+
+
+def dataflow(out, view: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _json(out, view)
+        return
+    flow = view.get("flow") or {}
+    lines = [("name", view.get("name")), ("status", view.get("status")), ("connector", view.get("connector")),
+             ("flow id", (view.get("ids") or {}).get("flowId")), ("flow state", flow.get("state")),
+             ("etag", flow.get("etag")), ("schedule", json.dumps(flow.get("scheduleParams")) if flow else None),
+             ("updated", view.get("updatedAt"))]
+    for label, value in lines:
+        if value is not None:
+            out.write(f"{label + ':':<12}{value}\n")
+    for key, value in sorted((view.get("ids") or {}).items()):
+        out.write(f"  {key}: {value}\n")
+    _problems(out, view.get("errors") or [], indent="  error ")
+
+
+def listing(out, page: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        for item in page.get("items") or []:
+            _json(out, item)
+        return
+    _table(out, page.get("items") or [], ("name", "status", "connector", "flowId", "updatedAt"))
+    if page.get("next"):
+        out.write(f"(more: --limit, or the API's ?cursor={page['next']})\n")
+
+
+def runs(out, answer: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        for run in answer.get("runs") or []:
+            _json(out, run)
+        return
+    _table(out, answer.get("runs") or [], ("id", "status", "problem", "startedAt", "recordsRead", "recordsFailed"))
+
+
+def deleted(out, answer: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _json(out, answer)
+        return
+    note = " (already deleted)" if answer.get("alreadyDeleted") else ""
+    out.write(f"{answer.get('name')}: {answer.get('status')}{note}\n")
+    for label in ("deleted", "kept", "leftBehind"):
+        for item in answer.get(label) or []:
+            reason = f" ({item['reason']})" if item.get("reason") else ""
+            out.write(f"  {label}: {item.get('kind')} {item.get('id')}{reason}\n")
+
+
+def plan(out, path: str, body: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        for item in body.get("resources") or body.get("plan") or [body]:
+            _json(out, {"file": path, **item})
+        return
+    out.write(f"{path}: {body.get('name', '')}\n")
+    for item in body.get("resources") or body.get("plan") or []:
+        out.write(f"  {item.get('action', '?'):<10} {item.get('kind', '')} {item.get('id') or ''}\n")
+        for change in item.get("changes") or []:
+            out.write(f"      {change.get('field')}: {change.get('old')!r} -> {change.get('new')!r}\n")
+        if item.get("reason"):
+            out.write(f"      because {item['reason']}\n")
