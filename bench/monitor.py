@@ -157,6 +157,27 @@ def _generate_runs_once_per_clock_move(emu) -> None:
     emu._sync_runs = sync
 
 
+def _largest_shard_item(stack: LocalStack) -> dict[str, Any]:
+    """The biggest shard state item (DynamoDB items hold at most 400 KB): how far a shard is from full."""
+    import boto3
+
+    ddb, table = boto3.client("dynamodb"), stack.refs["DataflowsTable"]
+    biggest = {"kb": 0.0, "flows": 0}
+    for sandbox in ("(default)", "prod"):
+        query: dict[str, Any] = {"TableName": table, "KeyConditionExpression": "pk = :p",
+                                 "ExpressionAttributeValues": {":p": {"S": f"MONITOR#SHARD#{sandbox}"}}}
+        for _ in range(100):
+            page = ddb.query(**query)
+            for item in page.get("Items", []):
+                kb = len(item["state"]["B"]) / 1024
+                if kb > biggest["kb"]:
+                    biggest = {"kb": round(kb, 1), "flows": int(item["flows"]["N"])}
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return biggest
+
+
 def run(flows: int, latency_ms: int, seed: int, naive_sample: int) -> dict[str, Any]:
     from moto.server import ThreadedMotoServer
 
@@ -186,6 +207,7 @@ def run(flows: int, latency_ms: int, seed: int, naive_sample: int) -> dict[str, 
             poll = {"wallSeconds": round(time.perf_counter() - started, 1), "functions": per_function(workers.take())}
             print(f"one GET per flow ({naive_sample} measured) ...", file=sys.stderr)
             naive = _naive(list(created), since, naive_sample, seed)
+            shard_items = _largest_shard_item(stack)
         finally:
             if workers:
                 workers.close()
@@ -193,7 +215,8 @@ def run(flows: int, latency_ms: int, seed: int, naive_sample: int) -> dict[str, 
     result = {"flows": flows, "latencyMs": latency_ms, "firstPoll": first, "poll": poll,
               "report": {k: report[k] for k in ("units", "runs_seen", "aep_calls", "pages", "recheck_chunks",
                                                  "alerts_sent", "records_read", "units_failed")},
-              "registrySynced": first_report.get("registry_synced"), "oneGetPerFlow": naive}
+              "registrySynced": first_report.get("registry_synced"), "oneGetPerFlow": naive,
+              "largestShardItem": shard_items}
     result["callsRatio"] = round(naive["aepCalls"] / max(1, report["aep_calls"]), 1)
     result["timeRatio"] = round(naive["wallSeconds"] / max(0.001, poll["wallSeconds"]), 1)
     return result
@@ -230,6 +253,8 @@ def _print(result: dict[str, Any], out) -> None:
     out.write(f"  {'one GET per flow (scaled)':<38} {'':>11} {naive['aepCalls']:>10} {naive['wallSeconds']:>11.1f}"
               f"   ({naive['measuredGets']} GETs measured, {naive['secondsPerGet'] * 1000:.0f} ms each)\n")
     out.write(f"  -> {result['callsRatio']}x fewer AEP calls, {result['timeRatio']}x sooner than one GET per flow\n")
+    shard = result["largestShardItem"]
+    out.write(f"  largest shard state item: {shard['kb']} KB for {shard['flows']} flows (DynamoDB's limit: 400 KB)\n")
     for line in _verdicts(result):
         out.write(line + "\n")
 
