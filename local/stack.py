@@ -508,18 +508,34 @@ class LocalStack:
         payload = json.loads(self._invoke(function_name, json.dumps(event), headers) or b"null")
         return payload, "x-amz-function-error" in headers
 
-    def run_monitor(self, at_ms: int | None = None) -> dict[str, Any]:
-        """One poll of the run monitor, as its EventBridge schedule would start it, at the
-        emulator's clock (or `at_ms`). Returns the monitor's report."""
-        scheduled = [name for name, fn in self.functions.items()
-                     if any(e.get("Type") in ("Schedule", "ScheduleV2") for e in fn["events"].values())]
+    def run_monitor(self, at_ms: int | None = None, *, timeout: float = EXECUTION_TIMEOUT_SECONDS) -> dict[str, Any]:
+        """One poll of the run monitor, as its schedule would start it (the one function or
+        state machine of template.yaml with a Schedule/ScheduleV2 event; a state machine is
+        started and waited for), at the emulator's clock (or `at_ms`). Returns the monitor's report."""
+
+        def schedules(resource: dict[str, Any]) -> list[dict[str, Any]]:
+            return [e for e in (resource.get("Properties", {}).get("Events") or {}).values()
+                    if e.get("Type") in ("Schedule", "ScheduleV2")]
+
+        scheduled = [name for name, res in self.template["Resources"].items() if schedules(res)]
         if len(scheduled) != 1:
-            raise LookupError(f"expected one scheduled function in template.yaml, found {scheduled}")
+            raise LookupError(f"expected one scheduled function or state machine in template.yaml, found {scheduled}")
         when = self.emulator.now_ms if at_ms is None else at_ms
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when / 1000))
+        if scheduled[0] in self.state_machines:
+            # EventBridge Scheduler starts it with the schedule's Input, its context attributes filled in.
+            text = schedules(self.template["Resources"][scheduled[0]])[0].get("Properties", {}).get("Input") or "{}"
+            text = text.replace("<aws.scheduler.scheduled-time>", stamp).replace(
+                "<aws.scheduler.execution-id>", str(uuid.uuid4()))
+            arn = boto3.client("stepfunctions").start_execution(
+                stateMachineArn=self.state_machines[scheduled[0]], name=f"poll-{uuid.uuid4().hex}", input=text)["executionArn"]
+            done = self.wait(arn, timeout)
+            if done["status"] != "SUCCEEDED":
+                raise RuntimeError(f"monitor poll failed: {done.get('error')}: {done.get('cause')}")
+            return json.loads(done["output"])
         event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.scheduler",
-                 "account": ACCOUNT, "region": REGION, "resources": [], "detail": {},
-                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when / 1000))}
-        result, failed = self.invoke(scheduled[0], event)
+                 "account": ACCOUNT, "region": REGION, "resources": [], "detail": {}, "time": stamp}
+        result, failed = self.invoke(self.refs[scheduled[0]], event)
         if failed:
             raise RuntimeError(f"monitor poll failed: {result.get('errorType')}: {result.get('errorMessage')}")
         return result

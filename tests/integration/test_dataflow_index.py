@@ -3,7 +3,8 @@ pages in name order, and none of the journal, alert or claim items that share th
 
 import boto3
 
-from aepflow import journal, lifecycle, monitor
+from aepflow import journal, lifecycle
+from aepflow.monitor import flows as monitor_flows, store as monitor_store
 
 
 def test_records_page_through_the_index_and_nothing_else_is_read(stack):
@@ -23,6 +24,9 @@ def test_records_page_through_the_index_and_nothing_else_is_read(stack):
         cursor = page["next"]
         if cursor is None:
             break
-    flows = monitor.load_flows("prod")
+    # What the monitor's registry sync reads: one segment (here the only one) of the index.
+    read = [monitor_flows.from_record(item) for page in monitor_store.record_pages(stack.refs["DataflowsTable"], 0, 1)
+            for item in page]
+    flows = {flow.flowId: flow for flow in read if flow}
     assert seen == [["flow-0", "flow-1"], ["flow-2", "flow-3"], ["flow-4"]]
     assert sorted(flows) == sorted(f"id-{name}" for name in names)

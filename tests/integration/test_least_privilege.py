@@ -67,7 +67,11 @@ class Recorder:
         """(function, IAM action, resource ARN, partition key or None) of every recorded call."""
         table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/"
         for function, service, operation, params in self.calls:
-            if service == "dynamodb":
+            if service == "dynamodb" and operation == "BatchGetItem":  # one request per key, as IAM judges it
+                for table, request in params["RequestItems"].items():
+                    for key in request["Keys"]:
+                        yield function, "dynamodb:BatchGetItem", table_arn + table, _plain(key["pk"])
+            elif service == "dynamodb":
                 resource = table_arn + params["TableName"]
                 if params.get("IndexName"):
                     resource += f"/index/{params['IndexName']}"

@@ -1,6 +1,8 @@
 """The run monitor against the real emulator (127.0.0.1) and moto: every problem alerted
-exactly once across repeated and overlapping polls, none missed, readable alert text, and
-AEP calls per poll bounded by pages + re-check chunks + 1 whatever the number of flows.
+exactly once across repeated and overlapping polls, none missed, readable alert text, AEP
+calls per poll = pages + re-check chunks (one paged query per 100 flows), and a poll that
+reads only the state and records it needs. A poll here runs the steps of the "Poll the runs"
+state machine in this process (Stack.poll); test_monitor_scenario.py runs the real one.
 
 Each test gets the module's local stack, reset (tests/conftest.py), with the emulator's clock
 at a fixed instant and flow ids made from the flows' names: the runs, their ids and the
@@ -29,11 +31,8 @@ pytestmark = pytest.mark.stack(seed=11)
 def stack(stack, monkeypatch):
     """The module's LocalStack (reset), seen as the monitor sees it: flows, polls, alerts."""
     monkeypatch.setenv("MONITOR_PAGE_SIZE", "50")
-    from aepflow import monitor
-    monitor.reset()
     start_clock_at(stack.emulator)
     yield Stack(stack)
-    monitor.reset()
 
 
 class Stack:
@@ -60,9 +59,18 @@ class Stack:
             spec=json.dumps(spec), executionId="arn:exec:" + name, updatedAt=updated))
         return fid
 
-    def poll(self, **kw):
-        from aepflow import monitor
-        return monitor.poll(now_ms=self.emu.now_ms, **kw)
+    def poll(self, lease_seconds=900):
+        """One poll, step by step as statemachine/monitor_poll.asl.json runs it."""
+        from aepflow.monitor import check, finish, plan, registry
+        from aepflow.monitor.models import CheckEvent, FinishEvent, PlanEvent
+        now = self.emu.now_ms
+        planned = plan.plan_poll(PlanEvent(now=now), lease_seconds=lease_seconds)
+        if planned.syncDue:
+            synced = [registry.sync_segment(segment) for segment in planned.sync]
+            planned = plan.plan_poll(PlanEvent(now=now, synced=synced), lease_seconds=lease_seconds)
+        reports = [check.check_unit(CheckEvent(unit=unit, now=now), lease_seconds=lease_seconds)
+                   for unit in planned.units]
+        return finish.finish_poll(FinishEvent(**planned.model_dump(), reports=reports))
 
     def drain(self):
         """The alerts that reached SNS since the last drain."""
@@ -219,18 +227,16 @@ def test_crash_before_publish_is_retried_not_lost(stack, monkeypatch):
 def test_sns_refusal_is_retried_next_poll(stack, monkeypatch):
     stack.flow("sns-down", outcomes=["failed"])
     stack.emu.advance(minutes=20)
-    from aepflow import monitor
-    real = monitor._clients
+    from aepflow import runtime
+    real = runtime.aws_client
 
     class Refusing:
         def publish(self, **kw):
             raise RuntimeError("SNS throttled")
 
-    def broken():
-        return Refusing(), real()[1]
-    monkeypatch.setattr(monitor, "_clients", broken)
+    monkeypatch.setattr(runtime, "aws_client", lambda service: Refusing() if service == "sns" else real(service))
     assert stack.poll().publish_errors == 1
-    monkeypatch.setattr(monitor, "_clients", real)
+    monkeypatch.setattr(runtime, "aws_client", real)
     report = stack.poll()
     assert report.alerts_retried == 1 and [k[0] for k in stack.keys()] == ["failed"]
 
@@ -247,14 +253,17 @@ def test_calls_per_poll_bounded_for_200_flows(stack, monkeypatch):
         r = stack.poll()
         requests = [x for x in stack.emu.records[before:] if x["path"].startswith(RUNS)]
         assert r.aep_calls == len(requests) == r.pages + r.recheck_chunks
-        assert r.aep_calls <= r.pages + r.recheck_chunks + 1
-        # the pages are those of the new runs, not one call per flow
+        # the pages are those of the new runs, one query per 100 flows, not one call per flow
         new_runs = sum(1 for x in stack.emu.dump_state()["runs"]
                        if x["metrics"]["durationSummary"]["startedAtUTC"] > (r.watermark_before or 0) - 600_000)
         assert r.pages <= math.ceil(max(1, new_runs) / 50) + 1
         assert r.aep_calls < 200 // 4
-        # with 200 flows the query does not list flow ids; unmanaged runs are ignored
-        assert all("flowId==" not in json.dumps(x["query"]) for x in requests)
+        # each query names at most 100 managed flows, never the unmanaged one, every flow once
+        props = [[x["query"]["property"]] if isinstance(x["query"]["property"], str) else x["query"]["property"]
+                 for x in requests if "continuationToken" not in x["query"]]
+        filters = [v.split("==", 1)[1].split(",") for values in props for v in values if v.startswith("flowId==")]
+        assert sorted(f for ids in filters for f in ids) == sorted(fids)
+        assert all(len(ids) <= 100 for ids in filters) and len(filters) == 2
     assert len(fids) == 200 and other
     got = stack.keys()
     assert len(got) == len(set(got)) and not any(k[1] == other for k in got)
@@ -264,24 +273,84 @@ def test_calls_per_poll_bounded_for_200_flows(stack, monkeypatch):
     assert os.environ["MONITOR_PAGE_SIZE"] == "50"
 
 
-def test_handler_uses_event_time(stack):
-    import importlib.util
-    from pathlib import Path
+def test_handlers_take_the_schedule_time_and_pass_json(stack):
+    """The four handlers, fed what the state machine passes them (JSON in, JSON out)."""
+    from local.stack import FakeLambdaContext, load_handler
 
-    path = Path(__file__).resolve().parents[2] / "functions" / "monitor" / "app.py"
-    spec = importlib.util.spec_from_file_location("aepflow_fn_monitor_test", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    step = {n: load_handler(f"functions/monitor_{n}/", "app.lambda_handler") for n in ("plan", "registry", "check",
+                                                                                       "finish")}
     stack.flow("handled", outcomes=["failed"])
     stack.emu.advance(minutes=20)
-
-    class Ctx:
-        function_name, memory_limit_in_mb, aws_request_id = "monitor", 256, "req-1"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:monitor"
-
-        def get_remaining_time_in_millis(self):
-            return 60_000
     when = datetime.fromtimestamp(stack.emu.now_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    out = mod.lambda_handler({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
-                              "time": when, "detail": {}}, Ctx())
-    assert out["alerts_sent"] == {"failed": 1} and out["now_ms"] == stack.emu.now_ms
+    state = step["plan"]({"time": when}, FakeLambdaContext("plan", 256, 60))  # the schedule's Input
+    assert state["now"] == stack.emu.now_ms and state["syncDue"] and not state["units"]
+    state["synced"] = [step["registry"](segment, FakeLambdaContext("registry", 256, 60)) for segment in state["sync"]]
+    state = step["plan"](json.loads(json.dumps(state)), FakeLambdaContext("plan", 256, 60))
+    assert not state["syncDue"] and state["synced"] and state["units"]
+    state["reports"] = [step["check"]({"unit": unit, "now": state["now"]}, FakeLambdaContext("check", 256, 60))
+                        for unit in state["units"]]
+    out = step["finish"](json.loads(json.dumps(state)), FakeLambdaContext("finish", 256, 60))
+    assert out["alerts_sent"] == {"failed": 1} and out["now_ms"] == stack.emu.now_ms and out["units_failed"] == 0
+
+
+def test_a_poll_reads_only_the_state_and_records_it_needs(stack, monkeypatch):
+    from aepflow.monitor import store
+
+    monkeypatch.setenv("MONITOR_FLOWS_PER_UNIT", "10")
+    healthy = [stack.flow(f"healthy-{i:02d}") for i in range(30)]
+    failing = stack.flow("failing", outcomes=["failed"] * 4)
+    stack.emu.advance(minutes=21)  # every run has ended (they take 1-4 minutes)
+    stack.poll()
+    loads, reads = [], []
+    real_load, real_read = store.load_shards, store.read_records
+    monkeypatch.setattr(store, "load_shards", lambda t, sb, k, numbers: loads.append(list(numbers)) or
+                        real_load(t, sb, k, numbers))
+    monkeypatch.setattr(store, "read_records", lambda t, names: reads.append(sorted(names)) or real_read(t, names))
+    stack.emu.advance(minutes=15)
+    report = stack.poll()
+    assert report.units == 4 and report.runs_seen >= len(healthy) + 1
+    # each unit reads its own shards, together every shard once
+    assert sorted(n for numbers in loads for n in numbers) == list(range(64))
+    # only the failing flow's thresholds decide anything: the only record read
+    assert sorted(n for names in reads for n in names) == ["failing"] and report.records_read == 1
+    assert report.alerts_sent == {"failed": 1} and failing
+
+
+def test_a_provisioned_flow_is_watched_at_once_and_a_recorded_one_by_the_next_sync(stack, monkeypatch):
+    from aepflow.monitor import registry
+
+    stack.flow("first", outcomes=["success"])
+    stack.emu.advance(minutes=5)
+    assert stack.poll().registry_synced  # the first poll syncs the registry
+    announced = stack.flow("announced", outcomes=["failed"])
+    quiet = stack.flow("quiet", outcomes=["failed"])
+    event = {"detail-type": "aepflow.DataflowProvisioned", "source": "aepflow",
+             "detail": {"name": "announced", "status": "ACTIVE", "ids": {"flowId": announced}}}
+    assert registry.register_provisioned(event)["registered"]
+    stack.emu.advance(minutes=20)
+    report = stack.poll()
+    assert not report.registry_synced
+    assert {k[1] for k in stack.keys() if k[0] == "failed"} == {announced}
+    stack.emu.advance(minutes=45)  # an hour after the last sync: the next poll syncs and finds `quiet`
+    report = stack.poll()
+    assert report.registry_synced
+    assert quiet in {k[1] for k in stack.keys() if k[0] == "failed"}
+    monkeypatch.setenv("MONITOR_SHARDS", "16")  # other shards: the next poll fills them first
+    stack.emu.advance(minutes=5)
+    report = stack.poll()
+    assert report.registry_synced and report.flows == 3 and stack.keys() == []
+
+
+def test_a_flow_whose_record_is_gone_is_no_longer_watched(stack):
+    gone = stack.flow("gone", outcomes=["failed"] * 3)
+    stack.flow("kept", outcomes=["success"] * 3)
+    stack.emu.advance(minutes=20)
+    stack.poll()
+    assert {k[1] for k in stack.keys()} == {gone}
+    stack.table.delete_item(Key={"pk": "DATAFLOW#gone", "sk": "RECORD"})
+    stack.emu.advance(minutes=15)
+    report = stack.poll()
+    assert report.flows_dropped == 1 and stack.keys() == []
+    stack.emu.advance(minutes=15)
+    report = stack.poll()
+    assert report.flows == 1 and report.flows_dropped == 0 and stack.keys() == []

@@ -90,14 +90,14 @@ def test_lambda_tasks_retry_only_transient_errors_and_catch_into_roll_back():
 # Who needs what, from each function's code (functions/*/app.py and what it calls in the layer):
 # every provisioning step but validate-spec builds an AEP client (provisioning.Context); the
 # roll-back deletes through AEP; the API and the intake describe, update and delete through AEP
-# (lifecycle.py); the monitor polls AEP. validate-spec only parses the spec and reads the source
-# secret it names (provisioning._secret_problems).
+# (lifecycle.py); the monitor's check polls AEP (its plan, registry and finish steps do not).
+# validate-spec only parses the spec and reads the source secret it names (provisioning._secret_problems).
 # The drift check lists the managed flows and connections (drift.py, live.read_many); the credential
 # rotation PATCHes base connections (rotation.py).
 AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreSourceFunction",
                "CreateSourceConnectionFunction", "CreateTargetSchemaFunction", "CreateDatasetFunction",
                "CreateTargetConnectionFunction", "CreateMappingSetFunction", "ResolveFlowSpecFunction",
-               "CreateDataflowFunction", "RollBackFunction", "MonitorFunction", "SpecIntakeFunction", "ApiFunction",
+               "CreateDataflowFunction", "RollBackFunction", "MonitorCheckFunction", "SpecIntakeFunction", "ApiFunction",
                "DriftFunction", "RotateCredentialsFunction", "ApplyPlanFunction"}
 # validate_spec (provisioning._secret_problems), create-base-connection (the auth params), and the
 # doors, which validate a spec before they start it (lifecycle.start/apply -> validate_spec).
@@ -108,6 +108,9 @@ SOURCE_SECRET_READERS = {"ValidateSpecFunction", "ResolveFlowSpecFunction", "Cre
                          "ApplyPlanFunction"}
 # No DynamoDB at all: they read AEP (or nothing) and return what they found.
 NO_TABLE = {"ValidateSpecFunction", "FindExistingFunction", "ExploreSourceFunction", "ResolveFlowSpecFunction"}
+# The monitor's steps that claim and send alerts: the check, and the plan's sweep of pending ones.
+ALERTERS = {"MonitorPlanFunction", "MonitorCheckFunction"}
+MONITOR_STEPS = {"MonitorPlanFunction", "MonitorRegistryFunction", "MonitorCheckFunction", "MonitorFinishFunction"}
 CREATE_STEPS = {"CreateBaseConnectionFunction", "CreateSourceConnectionFunction", "CreateTargetSchemaFunction",
                 "CreateDatasetFunction", "CreateTargetConnectionFunction", "CreateMappingSetFunction",
                 "CreateDataflowFunction"}
@@ -170,7 +173,7 @@ def test_policy_statements_name_their_resources_and_grant_star_only_where_iam_ha
     stars = len(re.findall(r"Resource:\s*['\"]\*['\"]", text))
     key_statements = [s for key in cfn.resources_of_type(TEMPLATE, "AWS::KMS::Key").values()
                       for s in key["Properties"]["KeyPolicy"]["Statement"]]
-    unscopable = sum(1 for s in statements_of("ProvisionDataflowStateMachine") if s["Resource"] == "*")
+    unscopable = sum(1 for name in MACHINES for s in statements_of(name) if s["Resource"] == "*")
     assert stars == len(key_statements) + unscopable
 
 
@@ -196,12 +199,19 @@ def test_source_secrets_are_readable_only_under_the_prefix_and_only_by_who_needs
 
 
 def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_their_own_items():
-    from aepflow import alerts, intake, journal, monitor
+    from aepflow import alerts, intake, journal
+    from aepflow.monitor import store as monitor_store
     for name in NO_TABLE:
         assert not allowed(name, "dynamodb:", ""), name
     for name in FUNCTIONS:
         for s in allowed(name, "dynamodb:", ""):
-            assert not {"dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:*"} & set(_listed(s["Action"])), name
+            assert not {"dynamodb:BatchWriteItem", "dynamodb:*"} & set(_listed(s["Action"])), name
+            if "dynamodb:Scan" in _listed(s["Action"]):
+                # Only the monitor's registry sync, and only the sparse Dataflows index (what a Query
+                # of the index returns, read in parallel segments): the table is never scanned.
+                assert name == "MonitorRegistryFunction", name
+                assert [json.dumps(r) for r in _listed(s["Resource"])] == [
+                    json.dumps({"Fn::Sub": "${DataflowsTable.Arn}/index/Dataflows"})], s
             if TABLE_WRITES & set(_listed(s["Action"])):
                 assert leading_key_patterns(s), (name, s)  # never a write to any item
     execution_item = journal.execution_key("arn:aws:states:us-east-1:1:execution:m:x")
@@ -214,24 +224,30 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
     writes["RotateCredentialsFunction"] = [record_item]
     writes["SpecIntakeFunction"] = [record_item, intake._origin_key("s3://bucket/dataflows/a.yaml")["pk"],
                                     "idempotency#aepflow-SpecIntakeFunction-abc"]
-    writes["MonitorFunction"] = [monitor.WATERMARK_KEY["pk"], monitor.STATE_PK, alerts.PENDING_PK,
-                                 "ALERT#flow-1#run-1#failed"]
+    shard_item = monitor_store.shard_key("prod", 64, 7)["pk"]["S"]
+    registry_item = monitor_store.REGISTRY_KEY["pk"]["S"]
+    writes["MonitorPlanFunction"] = [registry_item, alerts.PENDING_PK, "ALERT#flow-1#run-1#failed"]
+    writes["MonitorRegistryFunction"] = [registry_item, shard_item]
+    writes["MonitorCheckFunction"] = [shard_item, alerts.PENDING_PK, "ALERT#flow-1#run-1#failed"]
+    writes["MonitorFinishFunction"] = [registry_item]
     writes["ProvisionDataflowStateMachine"] = [record_item]
     for name, keys in writes.items():
         for key in keys:
             assert may_write_key(name, key), (name, key)
     # ...and not the others' items.
-    for name in CREATE_STEPS | {"RollBackFunction", "MonitorFunction", "ApplyPlanFunction"}:
+    for name in CREATE_STEPS | {"RollBackFunction", "ApplyPlanFunction"} | MONITOR_STEPS:
         assert not may_write_key(name, record_item), name
-    for name in ("ApiFunction", "SpecIntakeFunction", "MonitorFunction", "ProvisionDataflowStateMachine",
-                 "DriftFunction", "RotateCredentialsFunction", "ReserveNameFunction"):
+    for name in {"ApiFunction", "SpecIntakeFunction", "ProvisionDataflowStateMachine",
+                 "DriftFunction", "RotateCredentialsFunction", "ReserveNameFunction"} | MONITOR_STEPS:
         assert not may_write_key(name, execution_item), name
     for name in FUNCTIONS:
         if name != "ApiFunction":
             assert not may_write_key(name, "FLOW#0b1c"), name
     for name in FUNCTIONS:
-        if name != "MonitorFunction":
+        if name not in ALERTERS:
             assert not may_write_key(name, "ALERT#flow-1#run-1#failed"), name
+        if name not in MONITOR_STEPS:
+            assert not may_write_key(name, shard_item) and not may_write_key(name, registry_item), name
 
 
 def test_no_function_may_publish_to_the_ops_topic_or_put_metrics_through_the_api():
@@ -251,10 +267,11 @@ def test_every_log_group_keeps_the_retention_parameter_and_everything_logs_to_on
     assert TEMPLATE["Globals"]["Function"]["LoggingConfig"]["LogGroup"]["Ref"] in groups
     for name, res in FUNCTIONS.items():
         assert "LoggingConfig" not in res["Properties"], name
-    logging = MACHINES["ProvisionDataflowStateMachine"]["Properties"]["Logging"]
-    assert logging["Level"] == "ERROR" and logging["IncludeExecutionData"] is False
-    (destination,) = logging["Destinations"]
-    assert destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0] in groups
+    for machine in MACHINES.values():
+        logging = machine["Properties"]["Logging"]
+        assert logging["Level"] == "ERROR" and logging["IncludeExecutionData"] is False
+        (destination,) = logging["Destinations"]
+        assert destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0] in groups
     api = TEMPLATE["Resources"]["AepflowApi"]["Properties"]
     assert api["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0] in groups
     assert "$context.requestId" in api["AccessLogSetting"]["Format"]
@@ -349,7 +366,9 @@ def test_alarms_watch_each_dead_letter_queue_failed_provisionings_the_monitor_an
     machine = {"Ref": "ProvisionDataflowStateMachine"}
     failed = _alarms_on("AWS/States", "ExecutionsFailed", StateMachineArn=machine)
     assert failed and failed == _alarms_on("AWS/States", "ExecutionsTimedOut", StateMachineArn=machine)
-    assert _alarms_on("AWS/Lambda", "Errors", FunctionName={"Ref": "MonitorFunction"})
+    poll = {"Ref": "MonitorPollStateMachine"}
+    failed_polls = _alarms_on("AWS/States", "ExecutionsFailed", StateMachineArn=poll)
+    assert failed_polls and failed_polls == _alarms_on("AWS/States", "ExecutionsTimedOut", StateMachineArn=poll)
     assert _alarms_on("AWS/ApiGateway", "5XXError", ApiName={"Ref": "AWS::StackName"}, Stage="v1")
     assert TEMPLATE["Resources"]["AepflowApi"]["Properties"]["StageName"] == "v1"
 
@@ -364,7 +383,7 @@ def test_an_alarm_fires_when_the_monitor_has_not_completed_a_poll_for_two_interv
     assert props["ComparisonOperator"] == "LessThanThreshold" and props["Threshold"] == 1
     # The alarm's period is the schedule's, for every interval the parameter allows.
     assert props["Period"] == {"Fn::FindInMap": ["MonitorInterval", {"Ref": "MonitorIntervalMinutes"}, "Seconds"]}
-    poll = FUNCTIONS["MonitorFunction"]["Properties"]["Events"]["Poll"]["Properties"]
+    poll = MACHINES["MonitorPollStateMachine"]["Properties"]["Events"]["Poll"]["Properties"]
     assert poll["ScheduleExpression"] == {"Fn::FindInMap": ["MonitorInterval", {"Ref": "MonitorIntervalMinutes"},
                                                             "Schedule"]}
     intervals = TEMPLATE["Mappings"]["MonitorInterval"]
@@ -388,15 +407,23 @@ def test_every_alarm_notifies_the_ops_topic_which_cloudwatch_may_publish_to():
 
 
 def test_the_monitor_schedule_retries_and_has_a_dead_letter_queue():
-    monitor_fn = FUNCTIONS["MonitorFunction"]["Properties"]
-    poll = monitor_fn["Events"]["Poll"]
+    poll = MACHINES["MonitorPollStateMachine"]["Properties"]["Events"]["Poll"]
     assert poll["Type"] == "ScheduleV2" and poll["Properties"]["OmitName"] is True
     assert poll["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
     queue = poll["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
     assert TEMPLATE["Resources"][queue]["Type"] == "AWS::SQS::Queue"
-    # A poll that failed inside the function: retried by Lambda, then the same queue.
-    assert monitor_fn["EventInvokeConfig"]["MaximumRetryAttempts"] >= 1
-    assert monitor_fn["DeadLetterQueue"]["TargetArn"] == {"Fn::GetAtt": [queue, "Arn"]}
+    # A poll's Lambda tasks retry Lambda's own failures; a unit that fails is reported (the next
+    # poll looks again). The registry's announcements: retried by Lambda, then the same queue.
+    definition = json.loads((ROOT / MACHINES["MonitorPollStateMachine"]["Properties"]["DefinitionUri"]).read_text())
+    tasks = [s for _, s in _all_states(definition["States"]) if s["Type"] == "Task"]
+    tasks += [s for m in definition["States"].values() if m["Type"] == "Map"
+              for s in m["ItemProcessor"]["States"].values() if s["Type"] == "Task"]
+    assert len(tasks) == 4
+    for task in tasks:
+        assert "Lambda.ServiceException" in {e for r in task["Retry"] for e in r["ErrorEquals"]}, task
+    registry = FUNCTIONS["MonitorRegistryFunction"]["Properties"]
+    assert registry["EventInvokeConfig"]["MaximumRetryAttempts"] >= 1
+    assert registry["DeadLetterQueue"]["TargetArn"] == {"Fn::GetAtt": [queue, "Arn"]}
 
 
 def test_every_asynchronously_invoked_function_has_a_dead_letter_queue():
@@ -406,10 +433,10 @@ def test_every_asynchronously_invoked_function_has_a_dead_letter_queue():
     invoked_async = [name for name, res in FUNCTIONS.items()
                      if any(e["Type"] in asynchronous for e in res["Properties"].get("Events", {}).values())]
     # The drift check's schedule is an AWS::Scheduler::Schedule of its own (the local stack runs the
-    # monitor as the one function with a schedule event).
+    # drift check as a function with a schedule of its own).
     scheduled = [t["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0]
                  for t in cfn.resources_of_type(TEMPLATE, "AWS::Scheduler::Schedule").values()]
-    assert set(invoked_async) == {"SpecIntakeFunction", "MonitorFunction", "RotateCredentialsFunction"}
+    assert set(invoked_async) == {"SpecIntakeFunction", "MonitorRegistryFunction", "RotateCredentialsFunction"}
     assert scheduled == ["DriftFunction"]
     for name in invoked_async + scheduled:
         queue = FUNCTIONS[name]["Properties"]["DeadLetterQueue"]
@@ -417,7 +444,7 @@ def test_every_asynchronously_invoked_function_has_a_dead_letter_queue():
         assert FUNCTIONS[name]["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"] >= 1, name
         assert _alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible",
                           QueueName={"Fn::GetAtt": [queue["TargetArn"]["Fn::GetAtt"][0], "QueueName"]}), name
-    for name in ("MonitorFunction", "DriftFunction", "RotateCredentialsFunction"):
+    for name in ("DriftFunction", "RotateCredentialsFunction"):
         assert _alarms_on("AWS/Lambda", "Errors", FunctionName={"Ref": name}), name
 
 

@@ -223,6 +223,42 @@ class AlertSender:
         self._publish(key, args, alert["problem"])
         return True
 
+    def claim_and_send_all(self, alerts: list[tuple[str, dict]]) -> None:
+        """claim_and_send for each (key, alert), after reading which are claimed already, 100
+        keys per BatchGetItem: a problem seen again by a later poll costs a share of one read
+        instead of a refused write and a read. The conditional write stays the only arbiter; a
+        claim made between the read and the write is refused as before."""
+        claimed = self._claimed(list(dict.fromkeys(key for key, _ in alerts)))
+        for key, alert in alerts:
+            item = claimed.get(key)
+            if item is None:
+                self.claim_and_send(key, alert)
+                continue
+            self.already_claimed += 1
+            if item.get("state") == "pending":
+                # Its owner may have died before writing the marker: make sure the sweep sees it.
+                self._marker(key, int(item.get("leaseUntil", 0)))
+
+    def _claimed(self, keys: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        for i in range(0, len(keys), 100):
+            pending: dict[str, Any] | None = {self.table: {
+                "Keys": [self._item({"pk": key, "sk": "ALERT"}) for key in keys[i:i + 100]], "ConsistentRead": True,
+                "ProjectionExpression": "pk, #s, leaseUntil", "ExpressionAttributeNames": {"#s": "state"}}}
+            for attempt in range(8):
+                answer = self.ddb.batch_get_item(RequestItems=pending)
+                for raw in answer.get("Responses", {}).get(self.table, []):
+                    item = {k: _de.deserialize(v) for k, v in raw.items()}
+                    found[item["pk"]] = item
+                pending = answer.get("UnprocessedKeys") or None
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2 ** attempt))
+            if pending:  # unknown: let the conditional writes decide
+                for key in keys[i:i + 100]:
+                    found.pop(key, None)
+        return found
+
     def _marker(self, key: str, lease: int) -> None:
         self.ddb.put_item(TableName=self.table, Item=self._item({"pk": PENDING_PK, "sk": key, "leaseUntil": lease}))
 

@@ -1,0 +1,16 @@
+"""Check one unit of a poll (a sandbox's shards first..last): their flows' runs, each problem
+sent to SNS once."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aepflow.monitor.check import check_unit
+from aepflow.monitor.config import lease_seconds
+from aepflow.monitor.models import CheckEvent
+from aepflow.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics  # the AEP client's calls, errors, throttles and latency per service
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return check_unit(CheckEvent.model_validate(event), lease_seconds=lease_seconds(context)).model_dump(mode="json")
