@@ -23,7 +23,7 @@ from unittest import mock
 import boto3
 
 from . import template as cfn
-from .moto_patches import atomic_dynamodb_writes
+from .moto_patches import atomic_dynamodb_writes, one_client_per_service_for_step_functions, parse_each_state_machine_once
 
 ROOT = cfn.ROOT
 LAYER = ROOT / "layers" / "aepflow"
@@ -174,6 +174,8 @@ class LocalStack:
                 stack._invoke(function_name, body, response_headers)))
         self._exit.enter_context(mock.patch.object(StateMachine, "__deepcopy__", _clone_state_machine, create=True))
         self._exit.enter_context(atomic_dynamodb_writes())
+        self._exit.enter_context(parse_each_state_machine_once())
+        self._exit.enter_context(one_client_per_service_for_step_functions())
         self._exit.enter_context(_deliver_rules_to_lambda(stack))
         self._create_aws_resources()
         from aepflow import runtime
