@@ -9,9 +9,10 @@ moto's Step Functions interpreter parses the state machine's ASL (with ANTLR) on
 StartExecution: half a second for provision_dataflow.asl.json, more than Step Functions takes
 for a whole execution's transitions. Its parsed program is only read while it runs (each
 execution keeps its state in its own Environment), so one parse per definition serves them all.
-It also builds a new boto3 client for every Lambda task and service integration it runs (tens of
-milliseconds each, which Step Functions does not spend); boto3 clients are thread-safe, so one per
-service and region serves every task."""
+It also builds a new boto3 client for every Lambda task and service integration it runs, and
+parses every JSONPath of a state's Parameters, ResultSelector and Choices again each time it
+evaluates it (tens of milliseconds each, which Step Functions does not spend). boto3 clients are
+thread-safe and parsed JSONPaths are only read, so one of each serves every execution."""
 
 from __future__ import annotations
 
@@ -73,8 +74,7 @@ def one_client_per_service_for_step_functions() -> Iterator[None]:
     lock = threading.Lock()
 
     def cached(region: str, service: str, state_credentials: Any = None):
-        if state_credentials is not None:  # a task that assumes a role gets its own client
-            return build(region, service, state_credentials)
+        # moto's own function ignores the credentials too (it signs with fixed test keys).
         from moto.core.models import botocore_stubber
         from moto.settings import moto_server_port
 
@@ -89,4 +89,15 @@ def one_client_per_service_for_step_functions() -> Iterator[None]:
     with ExitStack() as stack:
         for module in users:
             stack.enter_context(mock.patch.object(module, "boto_client_for", cached))
+        yield
+
+
+@contextmanager
+def parse_each_json_path_once() -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    with ExitStack() as stack:
+        for module in (json_path, result_path):
+            stack.enter_context(mock.patch.object(module, "parse", functools.lru_cache(maxsize=4096)(module.parse)))
         yield

@@ -23,7 +23,8 @@ from unittest import mock
 import boto3
 
 from . import template as cfn
-from .moto_patches import atomic_dynamodb_writes, one_client_per_service_for_step_functions, parse_each_state_machine_once
+from .moto_patches import (atomic_dynamodb_writes, one_client_per_service_for_step_functions, parse_each_json_path_once,
+                           parse_each_state_machine_once)
 
 ROOT = cfn.ROOT
 LAYER = ROOT / "layers" / "aepflow"
@@ -176,6 +177,7 @@ class LocalStack:
         self._exit.enter_context(atomic_dynamodb_writes())
         self._exit.enter_context(parse_each_state_machine_once())
         self._exit.enter_context(one_client_per_service_for_step_functions())
+        self._exit.enter_context(parse_each_json_path_once())
         self._exit.enter_context(_deliver_rules_to_lambda(stack))
         self._create_aws_resources()
         from aepflow import runtime
