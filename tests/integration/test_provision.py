@@ -161,3 +161,57 @@ def test_no_secret_value_reaches_a_log_a_record_or_an_output(capfd):
     haystack = "\n".join([out, err, records, state, json.dumps(results)])
     assert [v for v in values + [client_secret] if v in haystack] == []
     assert "Bearer " not in records
+
+
+LOOKUPS = ("/connections", "/sourceConnections", "/targetConnections", "/flows", "/mappingSets", "/dataSets",
+           "/tenant/schemas")
+
+
+def _lookups(records: list[dict]) -> list[str]:
+    """The GETs that look a resource up by name (what find-existing asks)."""
+    return [r["path"] for r in records if r["method"] == "GET" and r["path"].endswith(LOOKUPS)
+            and any(k in r["query"] for k in ("property", "name"))]
+
+
+def test_a_first_provisioning_looks_nothing_up_and_a_second_looks_up_before_it_creates():
+    spec = example("004")
+    with LocalStack() as stack:
+        [first] = stack.provision([spec])
+        records = list(stack.emulator.records)
+        [second] = stack.provision([spec])
+        again = stack.emulator.records[len(records):]
+    assert first["status"] == second["status"] == "ACTIVE"
+    # Nothing of this dataflow can exist yet: no execution provisioned it before.
+    assert _lookups(records) == []
+    assert sum(r["method"] == "POST" and not r["path"].startswith("/ims/") for r in records) == 7
+    # The second execution finds the first one's record, so it asks AEP before it creates anything.
+    assert len(_lookups(again)) == 7 and [r for r in again if r["method"] == "POST" and "/ims/" not in r["path"]] == []
+    assert second["flowId"] == first["flowId"]
+
+
+def test_after_a_failed_first_provisioning_the_next_reuses_the_mapping_set_it_left_behind():
+    spec = example("004")
+    refused: list[str] = []
+    with LocalStack() as stack:
+        emulator = stack.emulator
+        handle = emulator._handle
+
+        def refuse_the_first_flow(req, *args):
+            if req.method == "POST" and req.path.endswith("/flowservice/flows") and not refused:
+                refused.append(req.path)  # AEP refuses the flow once, after everything else exists
+                return 400, {"type": "https://ns.adobe.com/aep/errors/FLOW-1400-400", "title": "Bad Request",
+                             "status": 400, "report": {"detailed-message": "refused once by the test"}}, {}
+            return handle(req, *args)
+
+        emulator._handle = refuse_the_first_flow
+        [failed] = stack.provision([spec])
+        [retried] = stack.provision([spec])
+        state = emulator.dump_state()
+        mapping_posts = [r for r in emulator.records if r["method"] == "POST" and r["path"].endswith("/mappingSets")]
+    assert failed["status"] == "FAILED" and failed["errors"][0]["step"] == "create-dataflow" and refused
+    assert [r["kind"] for r in failed["leftBehind"]] == ["mappingSet"]
+    assert retried["status"] == "ACTIVE" and retried["mappingId"] == failed["leftBehind"][0]["id"]
+    assert len(mapping_posts) == 1
+    prefix = f"aepflow:{spec['name']}:"
+    for kind in ("connections", "sourceConnections", "targetConnections", "mappingSets", "flows"):
+        assert sum(1 for n in _names(state, kind) if n.startswith(prefix)) == 1, kind

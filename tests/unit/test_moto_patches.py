@@ -45,3 +45,18 @@ def _race():
             for thread in threads:
                 thread.join()
             assert len(wins) == 1, (round_, wins)
+
+
+def test_each_state_machine_definition_and_json_path_is_parsed_once():
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from local.moto_patches import parse_each_json_path_once, parse_each_state_machine_once
+
+    definition = '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}'
+    assert AmazonStateLanguageParser.parse(definition)[0] is not AmazonStateLanguageParser.parse(definition)[0]
+    with parse_each_state_machine_once(), parse_each_json_path_once():
+        assert AmazonStateLanguageParser.parse(definition) is AmazonStateLanguageParser.parse(definition)
+        assert json_path.parse("$.ids.flowId") is json_path.parse("$.ids.flowId")
+        assert json_path.extract_json("$.ids.flowId", {"ids": {"flowId": "f"}}) == "f"
+    assert AmazonStateLanguageParser.parse(definition)[0] is not AmazonStateLanguageParser.parse(definition)[0]
