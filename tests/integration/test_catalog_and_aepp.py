@@ -158,7 +158,7 @@ def test_a_bigquery_secret_without_refresh_token_is_invalid_with_no_aep_call(run
     assert len(stack.emulator.records) == before
 
 
-def test_a_missing_table_column_fails_before_the_source_is_created_and_leaves_nothing_behind(run):
+def test_a_missing_table_column_fails_before_the_source_is_created_and_what_was_made_is_rolled_back(run):
     stack, _, _ = run
     spec = [e for e in all_examples() if e["name"] == "acme-salesforce-contacts"][0]
     spec.update(name="acme-salesforce-no-column")
@@ -173,12 +173,15 @@ def test_a_missing_table_column_fails_before_the_source_is_created_and_leaves_no
     assert result["status"] == "FAILED" and result["errors"][0]["type"] == "SourceMismatch"
     assert result["errors"][0]["step"] == "find-existing"
     new = stack.emulator.records[before:]
-    # The account the spec names is explored where it is checked, before its source connection; only
-    # the target's first create runs alongside (a first provisioning does not wait for the source's
-    # checks), and the roll-back deletes it. No mapping set, which Data Prep could not delete.
-    writes = [r for r in new if r["method"] in ("POST", "PATCH", "PUT")]
-    assert {r["path"].rsplit("/", 1)[-1] for r in writes} <= {"dataSets"}
-    assert "never created" not in [d["name"] for d in stack.emulator.dump_state()["dataSets"]]
+    # The account the spec names is explored where it is checked, before its source connection. The
+    # target branch does not wait for the source's checks, so what it made meanwhile is rolled back;
+    # only a mapping set, which Data Prep cannot delete, may stay, and the result says so.
+    writes = {r["path"].rsplit("/", 1)[-1] for r in new if r["method"] in ("POST", "PATCH", "PUT")}
+    assert "sourceConnections" not in writes and "flows" not in writes
+    state = stack.emulator.dump_state()
+    assert "never created" not in [d["name"] for d in state["dataSets"]]
+    assert not [t for t in state["targetConnections"] if t["name"].startswith("aepflow:acme-salesforce-no-column:")]
+    assert {r["kind"] for r in result["leftBehind"]} == ({"mappingSet"} if "mappingSets" in writes else set())
 
 
 def test_aepp_reads_what_aepflow_provisioned_with_paging(run):

