@@ -13,6 +13,7 @@ execution skip asking AEP what exists: every other one may find what an earlier 
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from collections.abc import Iterator
@@ -97,10 +98,13 @@ class Journal:
 
     def warn(self, step: str, warnings: list[dict[str, str]]) -> None:
         """Keep what a step found worth saying but not failing for (a deprecated connector, a
-        mapped attribute a REST preview did not show): the result lists them."""
-        for warning in warnings:
+        mapped attribute a REST preview did not show): the result lists them. One item per call, so a
+        step that has many to say waits for one write (a DynamoDB item holds 400 KB: 200 of 1000
+        characters each, more than any step has)."""
+        kept = [{"path": str(w.get("path", "")), "message": str(w.get("message", ""))[:1000]} for w in warnings[:200]]
+        if kept:
             _put({"pk": execution_key(self.execution), "sk": f"WARNING#{time.time_ns():020d}", "step": step,
-                  "path": str(warning.get("path", "")), "message": str(warning.get("message", ""))[:1000]})
+                  "warnings": json.dumps(kept)})
 
     def mark(self, sort_key: str, state: str) -> None:
         _set_state(self.execution, sort_key, state)
@@ -133,10 +137,12 @@ def warnings(execution: str) -> list[dict[str, str]]:
     seen: set[tuple[str, str]] = set()
     out = []
     for item in items:
-        key = (item.get("path", ""), item.get("message", ""))
-        if key not in seen:
-            seen.add(key)
-            out.append({"path": key[0], "message": key[1], "step": item.get("step", "")})
+        kept = json.loads(item["warnings"]) if "warnings" in item else [item]  # (one per item, before)
+        for warning in kept:
+            key = (warning.get("path", ""), warning.get("message", ""))
+            if key not in seen:
+                seen.add(key)
+                out.append({"path": key[0], "message": key[1], "step": item.get("step", "")})
     return out
 
 
