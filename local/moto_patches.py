@@ -1,4 +1,4 @@
-"""Where moto, run in-process with threads, is weaker than the AWS it stands for.
+"""Where moto, run in-process with threads, is weaker or slower than the AWS it stands for.
 
 Real DynamoDB applies a conditional write atomically, and a read never fails because a write
 happens at the same moment. moto does neither:
@@ -12,14 +12,22 @@ happens at the same moment. moto does neither:
   other read its state).
 
 Serialising every DynamoDB request (reads, writes and the serialisation of the answer) gives
-the local stack AWS's guarantees back: each request is atomic, as if applied in one order."""
+the local stack AWS's guarantees back: each request is atomic, as if applied in one order.
+
+moto's Step Functions interpreter parses the state machine's ASL (with ANTLR) on every
+StartExecution (see asl_parsed_once). It also builds a new boto3 client for every Lambda task
+and service integration it runs, and parses every JSONPath of a state's Parameters, ResultSelector and Choices again each time it
+evaluates it (tens of milliseconds each, which Step Functions does not spend). boto3 clients are
+thread-safe and parsed JSONPaths are only read, so one of each serves every execution."""
 
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from typing import Any
 from unittest import mock
 
 _lock = threading.RLock()
@@ -98,3 +106,41 @@ def action_names_cached() -> Iterator[None]:
     with mock.patch.object(responses, "method_names_from_class", cached):
         yield
 
+
+@contextmanager
+def one_client_per_service_for_step_functions() -> Iterator[None]:
+    import moto.stepfunctions.parser.asl.parse.preprocessor  # noqa: F401 - loads every task component
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    build = boto_client.boto_client_for
+    clients: dict[tuple, Any] = {}
+    lock = threading.Lock()
+
+    def cached(region: str, service: str, state_credentials: Any = None):
+        # moto's own function ignores the credentials too (it signs with fixed test keys).
+        from moto.core.models import botocore_stubber
+        from moto.settings import moto_server_port
+
+        key = (region, service, botocore_stubber.enabled, moto_server_port())
+        with lock:
+            if key not in clients:
+                clients[key] = build(region, service)
+            return clients[key]
+
+    users = [m for m in list(sys.modules.values())
+             if getattr(m, "__name__", "").startswith("moto.stepfunctions.") and getattr(m, "boto_client_for", None) is build]
+    with ExitStack() as stack:
+        for module in users:
+            stack.enter_context(mock.patch.object(module, "boto_client_for", cached))
+        yield
+
+
+@contextmanager
+def parse_each_json_path_once() -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    with ExitStack() as stack:
+        for module in (json_path, result_path):
+            stack.enter_context(mock.patch.object(module, "parse", functools.lru_cache(maxsize=4096)(module.parse)))
+        yield

@@ -28,7 +28,8 @@ import boto3
 from . import template as cfn
 from .causality import CausalRequests, tracing
 from .clock import EmulatedClock, sleeps_on
-from .moto_patches import action_names_cached, asl_parsed_once, atomic_dynamodb
+from .moto_patches import (action_names_cached, asl_parsed_once, atomic_dynamodb, one_client_per_service_for_step_functions,
+                           parse_each_json_path_once)
 
 ROOT = cfn.ROOT
 LAYER = ROOT / "layers" / "aepflow"
@@ -277,6 +278,8 @@ class LocalStack:
         self._exit.enter_context(atomic_dynamodb())
         self._exit.enter_context(asl_parsed_once())
         self._exit.enter_context(action_names_cached())
+        self._exit.enter_context(one_client_per_service_for_step_functions())
+        self._exit.enter_context(parse_each_json_path_once())
         self._exit.enter_context(_deliver_rules_to_lambda(stack))
         if self.emulate_sleep:
             self._exit.enter_context(sleeps_on(self.clock))

@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aepflow.handlers import logger, scrubbed_errors, tracer
 from aepflow.lifecycle import reserve_name
-from aepflow.provisioning import StepEvent
+from aepflow.step_context import StepEvent
 
 
 @logger.inject_lambda_context(clear_state=True)

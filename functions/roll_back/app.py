@@ -4,7 +4,8 @@ return the failure notification the state machine publishes to SNS."""
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aepflow.handlers import count_roll_back, logger, metrics, tracer
-from aepflow.provisioning import StepEvent, failure_notification, roll_back
+from aepflow.rollback import failure_notification, roll_back
+from aepflow.step_context import StepEvent
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -3,7 +3,8 @@ credentials secret it names. A bad spec fails here, before any AEP call."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.handlers import logger, scrubbed_errors, tracer
+from aepflow.errors import scrubbed_errors
+from aepflow.observability import logger, tracer
 from aepflow.provisioning import validate_spec
 
 

@@ -57,9 +57,10 @@ def run():
         yield stack, results, list(emu.records)
 
 
-def _connection_posts(records, spec_id):
+def _connection_posts(records, spec_id, accepted=True):
+    """The bodies of the POST /connections of `spec_id` that AEP accepted (or refused)."""
     return [r["body"] for r in records if r["method"] == "POST" and r["path"].endswith("/flowservice/connections")
-            and r["body"]["connectionSpec"]["id"] == spec_id]
+            and r["body"]["connectionSpec"]["id"] == spec_id and (r["status"] < 300) == accepted]
 
 
 def test_every_fixture_spec_provisions_active(run):
@@ -94,6 +95,12 @@ def test_the_live_connection_spec_wins_over_the_catalog(run):
     [greenplum] = _connection_posts(records, GREENPLUM)
     assert greenplum["auth"]["specName"] == "Connection String Based Authentication"  # the catalog prefers Basic
     assert any("differs from the catalog" in w["message"] for w in results["acme-greenplum-e2e"]["warnings"])
+    # The live document is read because AEP refused the catalog's choice, not before every create.
+    [refused] = _connection_posts(records, GREENPLUM, accepted=False)
+    assert refused["auth"]["specName"] == "Basic Authentication"
+    live_reads = [r for r in records if r["path"].endswith("/connectionSpecs/" + GREENPLUM)]
+    assert len(live_reads) == 1 and live_reads[0]["startedAt"] >= max(
+        r["endedAt"] for r in records if r["method"] == "POST" and r["body"] == refused)
     assert results["acme-live-spec-only"]["status"] == "ACTIVE", results["acme-live-spec-only"]
     [custom] = _connection_posts(records, UNKNOWN_SPEC)
     assert custom["auth"]["specName"] == "Basic Authentication for Dynamics-Online"
@@ -151,7 +158,7 @@ def test_a_bigquery_secret_without_refresh_token_is_invalid_with_no_aep_call(run
     assert len(stack.emulator.records) == before
 
 
-def test_a_missing_table_column_fails_before_anything_is_created(run):
+def test_a_missing_table_column_fails_before_the_source_is_created_and_what_was_made_is_rolled_back(run):
     stack, _, _ = run
     spec = [e for e in all_examples() if e["name"] == "acme-salesforce-contacts"][0]
     spec.update(name="acme-salesforce-no-column")
@@ -166,7 +173,15 @@ def test_a_missing_table_column_fails_before_anything_is_created(run):
     assert result["status"] == "FAILED" and result["errors"][0]["type"] == "SourceMismatch"
     assert result["errors"][0]["step"] == "find-existing"
     new = stack.emulator.records[before:]
-    assert [r for r in new if r["method"] in ("POST", "PATCH", "PUT")] == []
+    # The account the spec names is explored where it is checked, before its source connection. The
+    # target branch does not wait for the source's checks, so what it made meanwhile is rolled back;
+    # only a mapping set, which Data Prep cannot delete, may stay, and the result says so.
+    writes = {r["path"].rsplit("/", 1)[-1] for r in new if r["method"] in ("POST", "PATCH", "PUT")}
+    assert "sourceConnections" not in writes and "flows" not in writes
+    state = stack.emulator.dump_state()
+    assert "never created" not in [d["name"] for d in state["dataSets"]]
+    assert not [t for t in state["targetConnections"] if t["name"].startswith("aepflow:acme-salesforce-no-column:")]
+    assert {r["kind"] for r in result["leftBehind"]} == ({"mappingSet"} if "mappingSets" in writes else set())
 
 
 def test_aepp_reads_what_aepflow_provisioned_with_paging(run):

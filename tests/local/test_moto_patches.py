@@ -84,3 +84,30 @@ def test_a_query_never_fails_while_another_thread_writes():
             writer.join(timeout=30)
         assert not writer.is_alive()
         assert errors == [] and found == [1] * 30
+
+
+def test_each_json_path_is_parsed_once_and_still_reads_right():
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from local.moto_patches import parse_each_json_path_once
+
+    assert json_path.parse("$.ids.flowId") is not json_path.parse("$.ids.flowId")
+    with parse_each_json_path_once():
+        assert json_path.parse("$.ids.flowId") is json_path.parse("$.ids.flowId")
+        assert json_path.extract_json("$.ids.flowId", {"ids": {"flowId": "f"}}) == "f"
+        assert json_path.extract_json("$.ids.flowId", {"ids": {"flowId": "g"}}) == "g"
+    assert json_path.parse("$.ids.flowId") is not json_path.parse("$.ids.flowId")
+
+
+def test_step_functions_tasks_share_one_boto3_client_per_service():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    from local.moto_patches import one_client_per_service_for_step_functions
+
+    assert lambda_eval_utils.boto_client_for("us-east-1", "lambda") is not \
+        lambda_eval_utils.boto_client_for("us-east-1", "lambda")
+    with one_client_per_service_for_step_functions():
+        first = lambda_eval_utils.boto_client_for("us-east-1", "lambda")
+        assert lambda_eval_utils.boto_client_for("us-east-1", "lambda") is first
+        assert lambda_eval_utils.boto_client_for("us-east-1", "dynamodb") is not first
+    assert lambda_eval_utils.boto_client_for("us-east-1", "lambda") is not first

@@ -68,16 +68,17 @@ def test_lambda_tasks_retry_only_transient_errors_and_catch_into_roll_back():
             if state["Type"] == "Task" and state["Resource"].startswith("${"):
                 yield name, state
 
-    seen = 0
+    seen = set()
     for name, state in tasks(definition["States"]):
-        seen += 1
+        seen.add(state["Resource"][2:-1].removesuffix("Arn"))
         for retrier in state.get("Retry", []):
             assert "States.ALL" not in retrier["ErrorEquals"] and "States.TaskFailed" not in retrier["ErrorEquals"]
             assert retrier["MaxAttempts"] <= 3 and retrier.get("JitterStrategy") == "FULL"
-    # Every function the state machine is wired to is a task (the API, intake and monitor are not).
+    # Every function the state machine is wired to is a task (the API, intake and monitor are not);
+    # one function may serve several tasks (find-existing checks what a branch needs).
     wired = {name for name in FUNCTIONS for res in MACHINES.values()
              if {"Fn::GetAtt": [name, "Arn"]} in res["Properties"]["DefinitionSubstitutions"].values()}
-    assert seen == len(wired)
+    assert seen == wired
     top = definition["States"]
     catching = [s for s in top.values() if s.get("Catch")]
     assert all(c["ResultPath"] == "$.error" for s in catching for c in s["Catch"]
@@ -88,7 +89,7 @@ def test_lambda_tasks_retry_only_transient_errors_and_catch_into_roll_back():
 
 # --- Least privilege ---------------------------------------------------------------------------
 # Who needs what, from each function's code (functions/*/app.py and what it calls in the layer):
-# every provisioning step but validate-spec builds an AEP client (provisioning.Context); the
+# every provisioning step but validate-spec builds an AEP client (step_context.Context); the
 # roll-back deletes through AEP; the API and the intake describe, update and delete through AEP
 # (lifecycle.py); the monitor's check polls AEP (its plan, registry and finish steps do not).
 # validate-spec only parses the spec and reads the source secret it names (provisioning._secret_problems).
@@ -99,13 +100,13 @@ AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreS
                "CreateTargetConnectionFunction", "CreateMappingSetFunction", "ResolveFlowSpecFunction",
                "CreateDataflowFunction", "RollBackFunction", "MonitorCheckFunction", "SpecIntakeFunction", "ApiFunction",
                "DriftFunction", "RotateCredentialsFunction", "ApplyPlanFunction"}
-# validate_spec (provisioning._secret_problems), create-base-connection (the auth params), and the
-# doors, which validate a spec before they start it (lifecycle.start/apply -> validate_spec).
-# resolve-flow-spec checks the secret against the live connection spec (the live one wins).
-# The rotation sends the secret's value; the drift check's onDrift: revert validates the spec again.
-SOURCE_SECRET_READERS = {"ValidateSpecFunction", "ResolveFlowSpecFunction", "CreateBaseConnectionFunction",
-                         "SpecIntakeFunction", "ApiFunction", "RotateCredentialsFunction", "DriftFunction",
-                         "ApplyPlanFunction"}
+# validate_spec (provisioning._secret_problems), create-base-connection (the auth params, held
+# against the live connection spec when AEP refuses the catalog's), and the doors, which validate a
+# spec before they start it (lifecycle.start/apply -> validate_spec).
+# The rotation sends the secret's value; the drift check's onDrift: revert validates the spec again;
+# apply-plan sends changed credentials.
+SOURCE_SECRET_READERS = {"ValidateSpecFunction", "CreateBaseConnectionFunction", "SpecIntakeFunction", "ApiFunction",
+                         "RotateCredentialsFunction", "DriftFunction", "ApplyPlanFunction"}
 # No DynamoDB at all: they read AEP (or nothing) and return what they found.
 NO_TABLE = {"ValidateSpecFunction", "FindExistingFunction", "ExploreSourceFunction", "ResolveFlowSpecFunction"}
 # The monitor's steps that claim and send alerts: the check, and the plan's sweep of pending ones.
@@ -335,7 +336,8 @@ def test_every_task_has_a_timeout_longer_than_its_function_and_timeouts_are_retr
         assert state["TimeoutSeconds"] > timeout, name
         retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
         assert {"States.Timeout", "Sandbox.Timedout", "Lambda.ServiceException"} <= retried, name
-    assert lambda_tasks == 14
+    # find-existing, explore-source and create-source-connection serve two or three states
+    assert lambda_tasks == 18
     assert definition["TimeoutSeconds"] >= _worst_case_seconds(definition["States"], definition["StartAt"])
 
 
@@ -579,7 +581,7 @@ def test_the_aep_client_emits_the_dashboard_metrics_per_service(emitted):
 
 def test_the_roll_back_emits_rolled_back_apart_from_invalid(emitted):
     from aepflow.handlers import count_roll_back
-    from aepflow.provisioning import RollBackResult
+    from aepflow.rollback import RollBackResult
     count_roll_back(RollBackResult(status="FAILED", rolledBack=[{"kind": "flow", "id": "f"}]))
     count_roll_back(RollBackResult(status="INVALID"))
     blobs = emitted()

@@ -28,7 +28,7 @@ from .errors import (AepNotFound, AepPreconditionFailed, AepValidationError, Cha
                      DataflowPreconditionFailed, SpecInvalid)
 from .mapping import mapping_set_body
 from .plan import ID_KEY, Change, Inputs, Plan, ResourcePlan, compare, make
-from .provisioning import step
+from .errors import step
 from .spec import parse_spec, resolve_source
 
 logger = Logger(child=True)
@@ -450,9 +450,9 @@ def prepare_replacement(plan: Plan, inputs: Inputs, client: AepClient | None = N
 def apply_plan(ctx) -> dict[str, Any]:
     """The step (functions/apply_plan): apply_step with the step's state and AEP client. Before a new
     source connection replaces the old one, the source is explored and the spec held against it
-    (provisioning.explore_and_check), so a table that does not exist fails here, before anything
+    (source_steps.explore_and_check), so a table that does not exist fails here, before anything
     is deleted."""
-    from .provisioning import explore_and_check  # the create path's own check
+    from .source_steps import explore_and_check  # the create path's own check
 
     def check_source(base_connection_id: str) -> None:
         if ctx.resolved.inCatalog and ctx.resolved.exploresColumns and not ctx.spec.source.columns:

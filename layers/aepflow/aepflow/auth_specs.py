@@ -5,15 +5,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-from jsonschema import Draft7Validator
+from typing import TYPE_CHECKING, Any
 
 from .connectors import AuthSpec
+
+if TYPE_CHECKING:
+    from .spec import DataflowSpec
 
 
 def shortfalls(spec: AuthSpec, secret: dict[str, Any]) -> list[str]:
     """What `secret` lacks or gets wrong for `spec`, one phrase each; [] when it satisfies it."""
+    from jsonschema import Draft7Validator  # imported by the steps that choose an auth spec, when they do
+
     out: list[str] = []
     missing: list[str] = []
     for error in sorted(Draft7Validator(spec.schema).iter_errors(secret), key=lambda e: list(e.absolute_path)):
@@ -77,3 +80,17 @@ def _with_unsent(choice: Choice, secret: dict[str, Any]) -> Choice:
     names = choice.spec.params if choice.spec else []
     choice.unsent = [k for k in secret if names and k not in names]
     return choice
+
+
+def choose_auth(spec: DataflowSpec, specs: tuple[AuthSpec, ...], label: str,
+                secret: dict[str, Any]) -> tuple[Choice, list[dict[str, str]], list[dict[str, str]]]:
+    """(the choice, problems, warnings) for the spec's credentials secret against `specs`: the auth
+    spec `authSpecName` names, else the first one the secret's keys satisfy."""
+    choice = choose(specs, secret, spec.source.authSpecName, label)
+    name = spec.source.credentialsSecret
+    problems = [{"path": "source.authSpecName" if p.startswith("authSpecName") else "source.credentialsSecret",
+                 "message": p if p.startswith("authSpecName") else f"secret {name!r} {p}"} for p in choice.problems]
+    warnings = [{"path": "source.credentialsSecret",
+                 "message": f"secret {name!r} keys {', '.join(choice.unsent)} are not params of "
+                            f"{choice.spec.name!r} and are not sent"}] if choice.unsent and choice.spec else []
+    return choice, problems, warnings

@@ -5,8 +5,10 @@ problem is scrubbed of every secret this process has read (aepflow.scrub) when i
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .scrub import scrub
@@ -155,3 +157,32 @@ def parse_error_body(status: int, body: Any, headers: dict[str, str] | None = No
     if body.get("title") and message != body.get("title"):
         message = f"{body['title']}: {message}"
     return (str(code) if code is not None else None), str(message)[:1000], request_id
+
+
+def step(name: str):
+    """Tag every aepflow error with the step it came from (shown in FAILED results)."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except AepflowError as exc:
+                exc.step = exc.step or name
+                raise
+        return wrapper
+    return decorate
+
+
+class StepCrashed(Exception):
+    """An unexpected error in a step, its message scrubbed of secrets."""
+
+
+def scrubbed_errors(call: Callable[[], Any]) -> Any:
+    """call(), with an unexpected error's message scrubbed of secrets: the Lambda runtime copies
+    str(exc) into the execution history. aepflow's own errors are scrubbed when they are made."""
+    try:
+        return call()
+    except AepflowError:
+        raise
+    except Exception as exc:
+        raise StepCrashed(f"{type(exc).__name__}: {scrub(str(exc))}") from None

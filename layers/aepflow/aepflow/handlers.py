@@ -5,30 +5,17 @@ roll-back's metrics (the dashboard's "rolled back")."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .errors import AepflowError
+from .errors import StepCrashed, scrubbed_errors  # noqa: F401 - the handlers' names for them
 from .observability import logger, metrics, tracer
-from .provisioning import Context, RollBackResult, StepEvent
-from .scrub import scrub
+from .step_context import Context, StepEvent
 
-
-class StepCrashed(Exception):
-    """An unexpected error in a step, its message scrubbed of secrets."""
-
-
-def scrubbed_errors(call: Callable[[], Any]) -> Any:
-    """call(), with an unexpected error's message scrubbed of secrets: the Lambda runtime copies
-    str(exc) into the execution history. aepflow's own errors are scrubbed when they are made."""
-    try:
-        return call()
-    except AepflowError:
-        raise
-    except Exception as exc:
-        raise StepCrashed(f"{type(exc).__name__}: {scrub(str(exc))}") from None
+if TYPE_CHECKING:
+    from .rollback import RollBackResult
 
 
 def step_handler(fn: Callable[[Context], Any]) -> Callable[[dict, LambdaContext], Any]:

@@ -1,10 +1,19 @@
 """What an execution created, kept in DynamoDB so a roll-back can undo it newest first
 even when the failing branch of a Parallel state took the other branches' results
 with it. An entry is written before the POST (the intent, with the deterministic name)
-and completed with the id after it, so a create whose answer was lost is still found."""
+and completed with the id after it, so a create whose answer was lost is still found.
+
+The entries go through the process's one low-level DynamoDB client (runtime.dynamodb): a boto3
+resource is not safe to share between threads, and making one costs more than the write.
+
+`DATAFLOW#<name>` / `FIRST-PROVISIONING` is the dataflow's record of the execution that first
+provisioned it, which the state machine writes on condition that no other execution did
+(provision_dataflow.asl.json, "Is this the dataflow's first provisioning?"). Only then may an
+execution skip asking AEP what exists: every other one may find what an earlier one created."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from collections.abc import Iterator
@@ -12,6 +21,7 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from . import runtime
 
@@ -21,10 +31,44 @@ LIST_KEY = "listKey"
 DATAFLOW_LIST = "DATAFLOW"
 
 KINDS = ("baseConnection", "sourceConnection", "schema", "dataset", "targetConnection", "mappingSet", "flow")
+FIRST_PROVISIONING = "FIRST-PROVISIONING"
+_serialize, _deserialize = TypeSerializer().serialize, TypeDeserializer().deserialize
 
 
 def table():
     return runtime.table()
+
+
+def _item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serialize(v) for k, v in values.items()}
+
+
+def _put(values: dict[str, Any]) -> None:
+    runtime.dynamodb().put_item(TableName=runtime.settings().table_name, Item=_item(values))
+
+
+def _set_state(execution: str, sort_key: str, state: str, resource_id: str | None = None) -> None:
+    update, values = "SET #s = :s", {":s": state}
+    if resource_id is not None:
+        update, values = update + ", resourceId = :id", {**values, ":id": resource_id}
+    runtime.dynamodb().update_item(TableName=runtime.settings().table_name,
+                                   Key=_item({"pk": execution_key(execution), "sk": sort_key}),
+                                   UpdateExpression=update, ExpressionAttributeNames={"#s": "state"},
+                                   ExpressionAttributeValues=_item(values))
+
+
+def _query(execution: str, prefix: str, newest_first: bool = False) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"TableName": runtime.settings().table_name,
+                             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+                             "ExpressionAttributeValues": _item({":pk": execution_key(execution), ":prefix": prefix}),
+                             "ScanIndexForward": not newest_first}
+    while True:
+        page = runtime.dynamodb().query(**query)
+        items.extend({k: _deserialize(v) for k, v in item.items()} for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def execution_key(execution: str) -> str:
@@ -42,39 +86,31 @@ class Journal:
 
     def intend(self, kind: str, name: str) -> str:
         sort_key = f"RESOURCE#{time.time_ns():020d}#{kind}"
-        table().put_item(Item={"pk": execution_key(self.execution), "sk": sort_key, "kind": kind, "name": name,
-                               "sandbox": self.sandbox, "state": "intended"})
+        _put({"pk": execution_key(self.execution), "sk": sort_key, "kind": kind, "name": name,
+              "sandbox": self.sandbox, "state": "intended"})
         return sort_key
 
     def created(self, sort_key: str, resource_id: str) -> None:
-        table().update_item(Key={"pk": execution_key(self.execution), "sk": sort_key},
-                            UpdateExpression="SET #s = :s, resourceId = :id",
-                            ExpressionAttributeNames={"#s": "state"},
-                            ExpressionAttributeValues={":s": "created", ":id": resource_id})
+        _set_state(self.execution, sort_key, "created", resource_id)
 
     def entries_newest_first(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        query: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(execution_key(self.execution))
-                                 & Key("sk").begins_with("RESOURCE#"), "ScanIndexForward": False}
-        while True:
-            page = table().query(**query)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return _query(self.execution, "RESOURCE#", newest_first=True)
 
     def warn(self, step: str, warnings: list[dict[str, str]]) -> None:
         """Keep what a step found worth saying but not failing for (a deprecated connector, a
-        mapped attribute a REST preview did not show): the result lists them."""
-        for warning in warnings:
-            table().put_item(Item={"pk": execution_key(self.execution), "sk": f"WARNING#{time.time_ns():020d}",
-                                   "step": step, "path": str(warning.get("path", "")),
-                                   "message": str(warning.get("message", ""))[:1000]})
+        mapped attribute a REST preview did not show): the result lists them. One item per call, so a
+        step that has many to say waits for one write (a DynamoDB item holds 400 KB: 200 of 1000
+        characters each, more than any step has)."""
+        kept = [{"path": str(w.get("path", "")), "message": str(w.get("message", ""))[:1000]} for w in warnings[:200]]
+        if kept:
+            _put({"pk": execution_key(self.execution), "sk": f"WARNING#{time.time_ns():020d}", "step": step,
+                  "warnings": json.dumps(kept)})
 
     def mark(self, sort_key: str, state: str) -> None:
-        table().update_item(Key={"pk": execution_key(self.execution), "sk": sort_key},
-                            UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "state"},
-                            ExpressionAttributeValues={":s": state})
+        _set_state(self.execution, sort_key, state)
+
+    def rolling_back(self) -> bool:
+        return rolling_back(self.execution)
 
 
 def dataflow_record(name: str, **attributes: Any) -> dict[str, Any]:
@@ -100,28 +136,41 @@ def dataflow_record_pages(table_resource, *, start_after: str | None = None,
 
 def warnings(execution: str) -> list[dict[str, str]]:
     """Every warning an execution's steps kept, oldest first, each once."""
-    items: list[dict[str, Any]] = []
-    query: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(execution_key(execution))
-                             & Key("sk").begins_with("WARNING#")}
-    while True:
-        page = table().query(**query)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = _query(execution, "WARNING#")
     seen: set[tuple[str, str]] = set()
     out = []
     for item in items:
-        key = (item.get("path", ""), item.get("message", ""))
-        if key not in seen:
-            seen.add(key)
-            out.append({"path": key[0], "message": key[1], "step": item.get("step", "")})
+        kept = json.loads(item["warnings"]) if "warnings" in item else [item]  # (one per item, before)
+        for warning in kept:
+            key = (warning.get("path", ""), warning.get("message", ""))
+            if key not in seen:
+                seen.add(key)
+                out.append({"path": key[0], "message": key[1], "step": item.get("step", "")})
     return out
 
 
+# Written by the roll-back before it reads the journal. A create step that is still running when a
+# sibling branch fails (Step Functions stops the branches, not a Lambda already invoked) finishes
+# its create after the roll-back may have read the journal; it reads this item after its create and
+# undoes what it made (step_context.Context.ensure), so nothing it made outlives the roll-back.
+ROLLING_BACK = "ROLLING-BACK"
+
+
+def begin_roll_back(execution: str) -> None:
+    _put({"pk": execution_key(execution), "sk": ROLLING_BACK, "at": time.time_ns()})
+
+
+def rolling_back(execution: str) -> bool:
+    item = runtime.dynamodb().get_item(TableName=runtime.settings().table_name, ConsistentRead=True,
+                                       Key=_item({"pk": execution_key(execution), "sk": ROLLING_BACK})).get("Item")
+    return item is not None
+
+
 def put_outcome(execution: str, outcome: dict[str, Any]) -> None:
-    table().put_item(Item={"pk": execution_key(execution), "sk": "OUTCOME", **outcome})
+    _put({"pk": execution_key(execution), "sk": "OUTCOME", **outcome})
 
 
 def get_outcome(execution: str) -> dict[str, Any] | None:
-    return table().get_item(Key={"pk": execution_key(execution), "sk": "OUTCOME"}).get("Item")
+    item = runtime.dynamodb().get_item(TableName=runtime.settings().table_name,
+                                       Key=_item({"pk": execution_key(execution), "sk": "OUTCOME"})).get("Item")
+    return {k: _deserialize(v) for k, v in item.items()} if item else None

@@ -22,8 +22,8 @@ from . import plan as plan_mod
 from . import records, resources, runtime
 from . import runs as runs_mod
 from .errors import (AepNotFound, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound,
-                     DataflowPreconditionFailed)
-from .provisioning import step, validate_spec
+                     DataflowPreconditionFailed, step)
+from .provisioning import validate_spec
 from .spec import parse_spec
 
 logger = Logger(child=True)

@@ -27,7 +27,8 @@ from . import naming, records, runtime, source_secrets
 from .connectors import FLOW_SPEC_IDS
 from .live import Live, mapping_in_use
 from .mapping import mapping_set_body  # noqa: F401 (tests build live mapping sets with it)
-from .provisioning import schedule_params, schedule_params_for_request, validate_spec
+from .provisioning import validate_spec
+from .schedule import schedule_params, schedule_params_for_request
 from .spec import DataflowSpec, ResolvedSource, parse_spec, resolve_source
 
 # The order a plan lists resources in: what others depend on first.

@@ -1,16 +1,19 @@
 """Process-wide singletons: settings, credentials, the token provider, AEP clients and AWS
 clients. Built on first use and kept while the Lambda container is warm: making a boto3 client
-loads its service model (tens of milliseconds), so a warm invocation reuses them."""
+loads its service model (tens of milliseconds), so a warm invocation reuses them. The AEP client's
+modules are imported with it, so a function that never calls AEP (validate-spec) never loads them."""
 
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities import parameters
 
-from .client import AepClient
-from .credentials import TokenProvider, load_credentials
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .client import AepClient
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -57,6 +60,9 @@ def settings() -> Settings:
 
 
 def aep_client(sandbox: str | None = None) -> AepClient:
+    from .client import AepClient
+    from .credentials import TokenProvider, load_credentials
+
     cfg = settings()
     with _lock:
         base = _state.get("client")
@@ -65,6 +71,11 @@ def aep_client(sandbox: str | None = None) -> AepClient:
             base = AepClient(cfg, credentials, TokenProvider(cfg, credentials))
             _state["client"] = base
     return base.with_sandbox(sandbox)  # type: ignore[union-attr]
+
+
+def dynamodb() -> Any:
+    """The low-level DynamoDB client (thread-safe, unlike a boto3 resource), made once."""
+    return aws_client("dynamodb")
 
 
 def reset() -> None:

@@ -1,0 +1,164 @@
+"""Cold starts: each handler's import (`python -X importtime -c "import app"`, a fresh interpreter
+each time, the layer and the function's folder on the path as Lambda puts them) against a bare
+`import boto3` measured in the same run, and the size of the layer as its build makes it.
+
+Budgets (the developer guide and issue 9): a handler's import adds at most 0.1 s to a bare
+`import boto3`, and takes at most 0.25 s here. Bytecode is compiled once before the timed imports,
+into a cache outside the repository (site-packages come compiled the same way). Tracing is off, as
+it is everywhere but in Lambda; "tracing on" imports once more as if in Lambda with X-Ray active,
+for information. Each figure is the fastest of --repeat imports, interleaved so the machine's load
+falls on all of them alike: the load of a shared machine only ever adds to an import's time, so the
+fastest is the closest to what the import itself costs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER = ROOT / "layers" / "aepflow"
+FUNCTIONS = ROOT / "functions"
+MAX_IMPORT_SECONDS = 0.25
+MAX_OVER_BOTO3_SECONDS = 0.1
+MAX_LAYER_MB = 20.0
+# What the Lambda python3.12 runtime ships (boto3 and what it needs), so a layer must not bundle it.
+RUNTIME_SHIPPED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+LAMBDA_PLATFORM = ("--platform", "manylinux2014_aarch64", "--python-version", "3.12", "--only-binary=:all:")
+
+
+def _env(extra_path: list[Path], cache: str, tracing: bool = False) -> dict[str, str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": os.pathsep.join(map(str, extra_path)),
+           "PYTHONPYCACHEPREFIX": cache, "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "aepflow",
+           "POWERTOOLS_METRICS_NAMESPACE": "aepflow/bench"}
+    if tracing:  # what Lambda sets, which is how Powertools knows tracing is on
+        env.update({"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "bench",
+                    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12"})
+    return env
+
+
+def import_seconds(statement: str, module: str, env: dict[str, str]) -> tuple[float, set[str]]:
+    """The cumulative import time of `module` (s) when `statement` runs in a fresh interpreter, and
+    every module it imported."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", statement], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{statement!r} failed: {done.stderr[-2000:]}")
+    total, modules = None, set()
+    for line in done.stderr.splitlines():
+        found = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)$", line)
+        if not found:
+            continue
+        modules.add(found.group(3))
+        if found.group(3) == module and len(found.group(2)) == 1:
+            total = int(found.group(1)) / 1e6
+    if total is None:
+        raise RuntimeError(f"no import time for {module} in {statement!r}")
+    return total, modules
+
+
+def handlers() -> list[str]:
+    return sorted(p.parent.name for p in FUNCTIONS.glob("*/app.py"))
+
+
+def measure_imports(repeat: int) -> dict[str, dict]:
+    names = handlers()
+    with tempfile.TemporaryDirectory(prefix="aepflow-pycache-") as cache:
+        envs = {name: _env([LAYER, FUNCTIONS / name], cache) for name in names}
+        for name in names:  # compile once: the timed imports read bytecode, as site-packages do
+            import_seconds("import app", "app", envs[name])
+        samples: dict[str, list[float]] = {"boto3": [], **{n: [] for n in names}}
+        heavy: dict[str, set[str]] = {}
+        for _ in range(repeat):
+            samples["boto3"].append(import_seconds("import boto3", "boto3", _env([], cache))[0])
+            for name in names:
+                seconds, modules = import_seconds("import app", "app", envs[name])
+                samples[name].append(seconds)
+                heavy[name] = {m for m in ("aws_xray_sdk", "jsonschema", "yaml", "boto3", "requests", "pydantic")
+                               if m in modules}
+        traced = {name: min(import_seconds("import app", "app", _env([LAYER, FUNCTIONS / name], cache,
+                                                                      tracing=True))[0] for _ in range(2))
+                  for name in names}
+    boto3 = min(samples["boto3"])
+    out = {"boto3": {"seconds": boto3}}
+    for name in names:
+        seconds = min(samples[name])
+        out[name] = {"seconds": seconds, "overBoto3": seconds - boto3, "tracingOn": traced[name],
+                     "imports": sorted(heavy[name]),
+                     "ok": seconds <= MAX_IMPORT_SECONDS and seconds - boto3 <= MAX_OVER_BOTO3_SECONDS}
+    return out
+
+
+def build_layer(target: Path) -> list[str]:
+    """The layer as its build makes it: the layer's Makefile (SAM's BuildMethod: makefile) when it
+    has one, else pip's install of its requirements for the Lambda platform. The command run."""
+    makefile = LAYER / "Makefile"
+    if makefile.exists():
+        command = ["make", "-s", "-C", str(LAYER), "build-AepflowLayer", f"ARTIFACTS_DIR={target}",
+                   f"PIP={sys.executable} -m pip"]
+    else:
+        command = [sys.executable, "-m", "pip", "install", "--quiet", *LAMBDA_PLATFORM, "--target",
+                   str(target / "python"), "-r", str(LAYER / "requirements.txt")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"layer build failed: {done.stderr[-3000:]}")
+    return command
+
+
+def layer_size() -> dict:
+    with tempfile.TemporaryDirectory(prefix="aepflow-layer-") as tmp:
+        target = Path(tmp)
+        command = build_layer(target)
+        files = [p for p in target.rglob("*") if p.is_file()]
+        total = sum(p.stat().st_size for p in files)
+        site = target / "python"
+        shipped = {name: sum(p.stat().st_size for p in (site / name).rglob("*") if p.is_file())
+                   if (site / name).is_dir() else (site / name).stat().st_size
+                   for name in RUNTIME_SHIPPED if (site / name).exists()}
+        pyc = sum(p.stat().st_size for p in files if p.suffix == ".pyc")
+    return {"command": " ".join(command).replace(str(ROOT) + "/", ""), "mb": total / 1e6, "pycMb": pyc / 1e6,
+            "runtimeShippedMb": {k: round(v / 1e6, 2) for k, v in shipped.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench coldstart", description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-layer", action="store_true", help="skip building the layer")
+    args = parser.parse_args(argv)
+    print("cold imports ...", file=sys.stderr)
+    imports = measure_imports(args.repeat)
+    boto3 = imports["boto3"]["seconds"]
+    print(f"\nCold imports (fastest of {args.repeat}; bare `import boto3` here: {boto3:.3f} s)")
+    print(f"{'handler':26} {'import s':>8} {'- boto3':>8} {'tracing on':>10}  heavy imports")
+    for name in handlers():
+        row = imports[name]
+        print(f"{name:26} {row['seconds']:8.3f} {row['overBoto3']:+8.3f} {row['tracingOn']:10.3f}  "
+              f"{','.join(row['imports'])}{'' if row['ok'] else '   <- over budget'}")
+    rows = [imports[n] for n in handlers()]
+    slowest = max(r["seconds"] for r in rows)
+    worst_over = max(r["overBoto3"] for r in rows)
+    ok = all(r["ok"] for r in rows)
+    print(f"slowest handler import: {slowest:.3f} s (target <= {MAX_IMPORT_SECONDS}); most over a bare boto3: "
+          f"{worst_over:+.3f} s (target <= +{MAX_OVER_BOTO3_SECONDS}) -> {'PASS' if ok else 'FAIL'}")
+    result = {"boto3Seconds": round(boto3, 3), "handlers": {n: {k: (round(v, 3) if isinstance(v, float) else v)
+                                                                  for k, v in imports[n].items()} for n in handlers()}}
+    if not args.no_layer:
+        print("building the layer ...", file=sys.stderr)
+        layer = layer_size()
+        bundled = ", ".join(f"{k} {v} MB" for k, v in layer["runtimeShippedMb"].items()) or "none"
+        layer_ok = layer["mb"] <= MAX_LAYER_MB and not layer["runtimeShippedMb"]
+        print(f"\nLayer ({layer['command']}): {layer['mb']:.1f} MB unzipped ({layer['pycMb']:.1f} MB of it .pyc), "
+              f"target <= {MAX_LAYER_MB:.0f} MB; bundled again from the Lambda runtime: {bundled} "
+              f"-> {'PASS' if layer_ok else 'FAIL'}")
+        result["layer"] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in layer.items()}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
