@@ -144,3 +144,27 @@ def parse_each_json_path_once() -> Iterator[None]:
         for module in (json_path, result_path):
             stack.enter_context(mock.patch.object(module, "parse", functools.lru_cache(maxsize=4096)(module.parse)))
         yield
+
+
+@contextmanager
+def stopped_branches_end() -> Iterator[None]:
+    """When a Parallel branch fails, Step Functions stops the others. moto stops their
+    environments, but a nested Parallel that starts its branches in a stopped environment copies
+    the stopped state into them, and each branch thread then dies on its first step
+    (`Could not set NextState value when in state ProgramStopped`) without telling its pool, so
+    the nested Parallel waits forever and the execution never ends. A branch that cannot run
+    ends instead, and its pool hears of it, as every branch of a stopped Parallel does in AWS."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker import BranchWorker
+
+    routine = BranchWorker._thread_routine
+
+    def always_reports(worker):
+        try:
+            routine(worker)
+        except RuntimeError:
+            if worker.env.is_running():
+                raise
+            worker._branch_worker_comm.on_terminated(env=worker.env)  # stopped: it ends, and says so
+
+    with mock.patch.object(BranchWorker, "_thread_routine", always_reports):
+        yield

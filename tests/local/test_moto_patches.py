@@ -9,6 +9,7 @@ import threading
 from contextlib import contextmanager
 
 import boto3
+import pytest
 from moto import mock_aws
 
 from local.moto_patches import atomic_dynamodb
@@ -111,3 +112,44 @@ def test_step_functions_tasks_share_one_boto3_client_per_service():
         assert lambda_eval_utils.boto_client_for("us-east-1", "lambda") is first
         assert lambda_eval_utils.boto_client_for("us-east-1", "dynamodb") is not first
     assert lambda_eval_utils.boto_client_for("us-east-1", "lambda") is not first
+
+
+def test_a_branch_that_cannot_run_in_a_stopped_parallel_ends_and_tells_its_pool():
+    import threading
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker import BranchWorker
+
+    from local.moto_patches import stopped_branches_end
+
+    class Pool:
+        def __init__(self):
+            self.terminated = []
+
+        def on_terminated(self, env):
+            self.terminated.append(env)
+
+    class Env:
+        def __init__(self, running):
+            self.running = running
+
+        def is_running(self):
+            return self.running
+
+    class Program:  # what moto's Program.eval does first in a stopped environment
+        def eval(self, env):
+            raise RuntimeError("Could not set NextState value when in state 'ProgramStopped'.")
+
+    def run(env):
+        pool = Pool()
+        worker = BranchWorker(pool, Program(), env)
+        worker._worker_thread = threading.current_thread()
+        worker._thread_routine()
+        return pool
+
+    with stopped_branches_end():
+        stopped = Env(running=False)
+        assert run(stopped).terminated == [stopped]
+        with pytest.raises(RuntimeError):  # a branch still meant to run fails as before
+            run(Env(running=True))
+    with pytest.raises(RuntimeError):  # moto alone: the pool never hears of the branch
+        run(Env(running=False))
