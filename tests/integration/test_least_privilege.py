@@ -125,7 +125,7 @@ def recorded():
             token = _caller.set(stack.functions[name]["logical"])
             # A cold container each time: the local stack's functions share one process and its
             # caches, which would hide the secrets a function reads when another read them first.
-            runtime.reset()
+            runtime.forget_secrets()
             try:
                 return invoke(function_name, body, response_headers)
             finally:

@@ -78,6 +78,15 @@ def dynamodb() -> Any:
     return aws_client("dynamodb")
 
 
+def forget_secrets() -> None:
+    """Forget what a new container would have to read again: the AEP credentials, the token and
+    every cached secret value. The AWS clients, which hold none, are kept (a least-privilege test
+    starts each function cold this way, without paying for new clients)."""
+    with _lock:
+        _state.pop("client", None)
+        parameters.clear_caches()
+
+
 def reset() -> None:
     """Forget every cached object, secrets included (a cold start; used by the local stack and tests)."""
     with _lock:
