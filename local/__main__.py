@@ -61,7 +61,7 @@ def _monitor_scenario(args: argparse.Namespace, out) -> int:
 
     secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
     with Scenario(flows=args.flows, runs_per_flow=args.runs_per_flow, seed=args.seed, latency_ms=args.latency_ms,
-                  faults=args.faults, secrets=secrets) as scenario:
+                  faults=args.faults, secrets=secrets, shards=args.shards) as scenario:
         summary = scenario.run()
         if args.record:
             _write_lines(args.record, scenario.stack.emulator.records)
@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     scenario.add_argument("--flows", type=int, default=1000, help="how many managed flows")
     scenario.add_argument("--runs-per-flow", type=int, default=4, help="schedule intervals each flow runs for")
     scenario.add_argument("--alerts", metavar="FILE", help="write every message that reached SNS as a JSON line")
+    scenario.add_argument("--shards", type=int, metavar="N", help="MONITOR_SHARDS for the scenario (default: the stack's, 64)")
     _options(scenario)
     plan = sub.add_parser("plan", help="plan each spec against what --current provisioned (GETs only): a table, "
                                        "or JSON Lines with --json")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import threading
 import time
@@ -119,8 +120,12 @@ class Scenario:
     Given a running `stack`, the scenario resets it (seed, secrets) and leaves it running."""
 
     def __init__(self, *, flows: int, runs_per_flow: int, seed: int, latency_ms: int = 0, faults: float = 0.0,
-                 secrets: dict | None = None, stack: LocalStack | None = None):
+                 secrets: dict | None = None, stack: LocalStack | None = None, shards: int | None = None):
         self.flow_count, self.runs_per_flow, self.seed = flows, runs_per_flow, seed
+        # MONITOR_SHARDS for this scenario (the deployed default, 64, when None). A poll reads and
+        # writes each shard its flows fall in, so with a hundred flows the shards, not the flows,
+        # set a poll's DynamoDB calls; fewer shards keep a test quick and still several per unit.
+        self.shards = shards
         self.latency_ms, self.faults, self.secrets = latency_ms, faults, secrets
         self._own_stack = stack is None
         self.stack = LocalStack(seed=seed, secrets=secrets) if stack is None else stack
@@ -132,6 +137,8 @@ class Scenario:
             self.stack.__enter__()
         else:
             self.stack.reset(seed=self.seed, secrets=self.secrets)
+        if self.shards is not None:  # the stack puts its environment back when it is reset or left
+            os.environ["MONITOR_SHARDS"] = str(self.shards)
         return self
 
     def __exit__(self, *exc) -> None:

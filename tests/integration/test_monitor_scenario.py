@@ -28,7 +28,7 @@ def _check(summary: dict) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_every_problem_is_alerted_exactly_once_across_overlapping_polls(seed, stack):
-    with Scenario(flows=100, runs_per_flow=2, seed=seed, stack=stack) as scenario:
+    with Scenario(flows=60, runs_per_flow=2, seed=seed, stack=stack, shards=8) as scenario:
         summary = scenario.run()
         runs_in_emulator = len(scenario.stack.emulator.dump_state()["runs"])
     _check(summary)
@@ -42,7 +42,7 @@ def test_every_problem_is_alerted_exactly_once_across_overlapping_polls(seed, st
 
 
 def test_faults_do_not_cause_duplicates_or_misses(stack):
-    with Scenario(flows=60, runs_per_flow=2, seed=5, faults=0.2, stack=stack) as scenario:
+    with Scenario(flows=40, runs_per_flow=2, seed=5, faults=0.2, stack=stack, shards=8) as scenario:
         summary = scenario.run()
         statuses = [r["status"] for r in scenario.stack.emulator.records]
     assert any(s in (429, 500, 503, 504) for s in statuses)
@@ -54,7 +54,7 @@ def test_the_command_line_prints_one_summary_and_writes_every_alert(tmp_path):
     alerts, state = tmp_path / "alerts.jsonl", tmp_path / "state.json"
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'aepflow'}"}
     done = subprocess.run([sys.executable, "-m", "local", "monitor-scenario", "--flows", "40", "--runs-per-flow", "1",
-                           "--seed", "4", "--alerts", str(alerts), "--dump-state", str(state)],
+                           "--seed", "4", "--shards", "8", "--alerts", str(alerts), "--dump-state", str(state)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     [line] = done.stdout.splitlines()
