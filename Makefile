@@ -7,7 +7,7 @@ CHECKOV := $(VENV)/checkov
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/aepflow
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test unit integration lint checkov validate sam-check deploy bench clean
+.PHONY: demo test tools unit integration lint checkov validate api-contract sam-check deploy bench clean
 
 # The SAM CLI is pinned in requirements-dev.txt; the layer builds with python3.12 (pyenv's).
 SAM := $(VENV)/bin/sam
@@ -38,8 +38,18 @@ demo: $(STAMP)
 # Every core (CI has 2); worksteal evens out the long integration tests between workers.
 PYTEST_PARALLEL ?= -n auto --dist worksteal
 
-test: lint checkov validate
+# The three installs side by side, then the tool checks side by side (each is one process on one
+# core; -O keeps each one's output together), then the tests on every core.
+test:
+	$(MAKE) -j3 --no-print-directory $(STAMP) $(CHECKOV)/.installed node_modules/.bin/asl-validator
+	$(MAKE) -j3 -O --no-print-directory tools
 	$(PY) -m pytest -q $(PYTEST_PARALLEL) tests
+
+# `sam validate --lint` runs cfn-lint on the template (`make lint` runs it alone).
+tools: checkov validate api-contract sam-check
+
+# schemathesis holds functions/api/openapi.json against `python -m local serve`.
+api-contract: $(STAMP)
 	$(PY) tests/schemathesis/run.py
 
 unit: $(STAMP)
