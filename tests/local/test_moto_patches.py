@@ -153,3 +153,26 @@ def test_a_branch_that_cannot_run_in_a_stopped_parallel_ends_and_tells_its_pool(
             run(Env(running=True))
     with pytest.raises(RuntimeError):  # moto alone: the pool never hears of the branch
         run(Env(running=False))
+
+
+def test_requests_to_moto_go_unsigned_but_s3_and_presigned_urls():
+    from botocore.awsrequest import AWSRequest
+
+    from local.moto_patches import unsigned_requests
+
+    def signed(service):
+        client = boto3.client(service, region_name="us-east-1", aws_access_key_id="testing",
+                              aws_secret_access_key="testing")
+        request = AWSRequest(method="POST", url=f"https://{service}.us-east-1.amazonaws.com/", data=b"{}")
+        client._request_signer.sign("Op", request)
+        return "Authorization" in request.headers
+
+    assert signed("dynamodb") and signed("s3")
+    with unsigned_requests():
+        assert not signed("dynamodb") and not signed("sns")
+        assert signed("s3")
+        url = boto3.client("s3", region_name="us-east-1", aws_access_key_id="testing",
+                           aws_secret_access_key="testing").generate_presigned_url(
+            "get_object", Params={"Bucket": "b", "Key": "k"})
+        assert "Signature" in url
+    assert signed("dynamodb")
