@@ -14,8 +14,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import yaml
-
 from . import live as live_mod
 from . import plan as plan_mod
 from . import records, resources, runtime
@@ -154,6 +152,8 @@ def describe(flow_id: str, *, name: str | None = None, sandbox: str | None = Non
 
 def as_yaml(spec: dict[str, Any]) -> str:
     """The spec as a person would write it: what differs from the defaults (it parses back to the same spec)."""
+    import yaml  # here, not at the top: only an adoption writes YAML (see document._yaml)
+
     short = parse_spec(spec).model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
     return yaml.safe_dump(short, sort_keys=False, allow_unicode=True)
 

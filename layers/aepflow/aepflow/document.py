@@ -24,8 +24,6 @@ import math
 import re
 from typing import Any
 
-import yaml
-
 from .errors import DocumentTooLarge, SpecInvalid
 
 MAX_DOCUMENT_BYTES = 64 * 1024
@@ -45,7 +43,6 @@ _INT_OCT = re.compile(r"^0o[0-7]+$")
 _INT_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _NOT_FINITE = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$")
-_PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _refuse(path: str, message: str) -> SpecInvalid:
@@ -142,6 +139,11 @@ class _Node:
 
 
 def _yaml(text: str) -> Any:
+    # PyYAML is imported here, not at the top: a JSON document (every spec a step or the state
+    # machine passes on) never needs it, and most handlers' cold starts stay without it.
+    import yaml
+
+    parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     stack: list[_Node] = []
     path: list[str | int] = []
     root: Any = None
@@ -180,7 +182,7 @@ def _yaml(text: str) -> Any:
             top.key, top.has_key = None, False
 
     try:
-        for event in yaml.parse(text, Loader=_PARSER):
+        for event in yaml.parse(text, Loader=parser):
             if isinstance(event, yaml.AliasEvent):
                 raise _refuse(_path(child_path()), f"YAML aliases (*{event.anchor}) are not allowed{position(event)}")
             if isinstance(event, yaml.DocumentStartEvent):

@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from . import monitor, records, runtime
+from . import records, runtime
 from .errors import ChangeRefused, DataflowConflict, DataflowNotFound, SpecInvalid
+from .monitor.classify import classify
 from .spec import parse_spec
 
 # Epoch seconds, like the spec's schedule.startTime: Adobe's examples of POST /runs are all in
@@ -75,7 +76,7 @@ def recent(name: str, limit: int = 20) -> dict[str, Any]:
             "completedAt": (metrics.get("durationSummary") or {}).get("completedAtUTC"),
             "recordsRead": counts.get("inputRecordCount"), "recordsWritten": counts.get("outputRecordCount"),
             "recordsFailed": counts.get("failedRecordCount"),
-            "problem": monitor.classify(run, spec.alerts, now_ms),
+            "problem": classify(run, spec.alerts, now_ms),
             "errors": [{"code": e.get("code"), "message": e.get("message")} for e in status.get("errors") or []],
         })
     return {"name": name, "flowId": flow_id, "runs": summary}

@@ -16,8 +16,7 @@ models.py (what the steps pass each other).
 
 A poll reads only what it needs: the state of the shards a unit owns, the runs of their flows
 since their watermark, and the records of the flows whose runs it saw or that may be overdue.
+
+The package imports none of its modules: each function imports the steps it runs, so the plan and
+the finish (which classify nothing) do not build the spec's models at a cold start.
 """
-
-from .classify import classify
-
-__all__ = ["classify"]
