@@ -40,11 +40,11 @@ class Waits:
 
     def __init__(self) -> None:
         import botocore.httpsession
-        import requests
+        from aepflow.transport import HttpSession
 
         self.aep = self.aws = 0.0
         aep_urls = tuple(u for u in (os.environ.get("AEP_PLATFORM_URL"), os.environ.get("AEP_IMS_URL")) if u)
-        real_request, real_send = requests.Session.request, botocore.httpsession.URLLib3Session.send
+        real_request, real_send = HttpSession.request, botocore.httpsession.URLLib3Session.send
         waits = self
 
         def request(session, method, url, *args, **kwargs):
@@ -62,7 +62,7 @@ class Waits:
             finally:
                 waits.aws += time.perf_counter() - started
 
-        requests.Session.request = request
+        HttpSession.request = request
         botocore.httpsession.URLLib3Session.send = send
 
     def reset(self) -> None:

@@ -58,15 +58,15 @@ class CausalRequests:
 
 @contextmanager
 def tracing(log: CausalRequests) -> Iterator[CausalRequests]:
-    import requests
     from aepflow.credentials import TokenProvider
+    from aepflow.transport import HttpSession
     from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl import BranchWorkerPool
 
     thread_start, thread_join = threading.Thread.start, threading.Thread.join
     event_set, event_wait = threading.Event.set, threading.Event.wait
     submit, result = ThreadPoolExecutor.submit, Future.result
     branch_done, branches_wait = BranchWorkerPool.on_terminated, BranchWorkerPool.wait
-    send, ask_ims, token = requests.Session.request, TokenProvider._ask_ims, TokenProvider.token
+    send, ask_ims, token = HttpSession.request, TokenProvider._ask_ims, TokenProvider.token
     ready: dict[str, int] = {}  # IMS token -> the time it became available
 
     def start(thread):
@@ -149,7 +149,7 @@ def tracing(log: CausalRequests) -> Iterator[CausalRequests]:
                 (threading.Event, "set", set_event), (threading.Event, "wait", wait_event),
                 (ThreadPoolExecutor, "submit", submit_task), (Future, "result", task_result),
                 (BranchWorkerPool, "on_terminated", branch_terminated), (BranchWorkerPool, "wait", branches_done),
-                (requests.Session, "request", request), (TokenProvider, "_ask_ims", ims),
+                (HttpSession, "request", request), (TokenProvider, "_ask_ims", ims),
                 (TokenProvider, "token", use_token)):
             patches.enter_context(mock.patch.object(owner, name, replacement))
         yield log

@@ -6,7 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
+from aepflow.transport import HttpSession
 
 from local.causality import CausalRequests, tracing
 from local.results import longest_sequential_chain
@@ -27,7 +27,7 @@ def test_only_the_programs_own_ordering_makes_a_request_wait_for_another():
     with emulator_running(client_secret="causality-test-secret") as emu, \
             tracing(CausalRequests(emu.base_url)) as log:
         def get() -> None:
-            requests.get(emu.base_url + CONNECTIONS, timeout=5)
+            HttpSession().request("GET", emu.base_url + CONNECTIONS, timeout=(5, 5))
 
         def late() -> None:
             time.sleep(0.05)  # starts after its sibling's request has ended

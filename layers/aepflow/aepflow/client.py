@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import requests
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -17,6 +16,7 @@ from .credentials import AepCredentials, TokenProvider
 from .errors import AepTimeout, error_for_status, parse_error_body
 from .observability import metrics
 from .settings import Settings
+from .transport import ConnectFailed, ConnectTimeout, HttpSession, ReadTimeout
 
 logger = Logger(child=True)
 
@@ -66,13 +66,13 @@ class AepClient:
     """One sandbox, one token provider. Safe to share between threads."""
 
     def __init__(self, settings: Settings, credentials: AepCredentials, tokens: TokenProvider, *,
-                 sandbox: str | None = None, session: requests.Session | None = None, sleep=time.sleep,
+                 sandbox: str | None = None, session: HttpSession | None = None, sleep=time.sleep,
                  rng: random.Random | None = None):
         self.settings = settings
         self.credentials = credentials
         self.tokens = tokens
         self.sandbox = (sandbox or credentials.sandbox).lower()
-        self.session = session or requests.Session()
+        self.session = session or HttpSession()
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.calls = 0
@@ -126,14 +126,14 @@ class AepClient:
                 response = self.session.request(
                     method, url, params=params, json=json, headers=self._headers(service, headers, json is not None),
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout))
-            except requests.ConnectionError as exc:
+            except ConnectFailed as exc:
                 record_attempt(service, (time.perf_counter() - sent) * 1000, "error")
                 last = AepTimeout(f"{method} {SERVICES[service]}{path}: connection failed ({type(exc).__name__})")
-                if not safe and not isinstance(exc, requests.ConnectTimeout):
+                if not safe and not isinstance(exc, ConnectTimeout):
                     raise last from None
                 self._backoff(attempt)
                 continue
-            except requests.Timeout:
+            except ReadTimeout:
                 record_attempt(service, (time.perf_counter() - sent) * 1000, "error")
                 last = AepTimeout(f"{method} {SERVICES[service]}{path}: no answer in {self.settings.read_timeout}s")
                 if not safe:

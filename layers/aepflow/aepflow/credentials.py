@@ -12,13 +12,13 @@ import time
 from dataclasses import dataclass
 
 import boto3
-import requests
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 
 from . import scrub
 from .errors import AepAuthError, AepTimeout, error_for_status, parse_error_body
 from .settings import Settings
+from .transport import HttpError, HttpSession
 
 logger = Logger(child=True)
 
@@ -60,11 +60,11 @@ def load_credentials(settings: Settings) -> AepCredentials:
 class TokenProvider:
     """Hands out a bearer token; thread-safe, one IMS request per refresh."""
 
-    def __init__(self, settings: Settings, credentials: AepCredentials, *, session: requests.Session | None = None,
+    def __init__(self, settings: Settings, credentials: AepCredentials, *, session: HttpSession | None = None,
                  secrets_client=None, clock=time.time):
         self._settings = settings
         self._credentials = credentials
-        self._session = session or requests.Session()
+        self._session = session or HttpSession()
         self._secrets = secrets_client
         self._clock = clock
         self._lock = threading.Lock()
@@ -129,7 +129,7 @@ class TokenProvider:
             try:
                 response = self._session.post(url, data=form, timeout=(self._settings.connect_timeout,
                                                                         self._settings.read_timeout))
-            except requests.RequestException as exc:
+            except HttpError as exc:
                 last = AepTimeout(f"IMS did not answer: {type(exc).__name__}", step="ims-token")
             else:
                 if response.status_code == 200:
