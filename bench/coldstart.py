@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -74,9 +75,15 @@ def measure_imports(repeat: int) -> dict[str, dict]:
             import_seconds("import app", "app", envs[name])
         samples: dict[str, list[float]] = {"boto3": [], **{n: [] for n in names}}
         heavy: dict[str, set[str]] = {}
-        for _ in range(repeat):
-            samples["boto3"].append(import_seconds("import boto3", "boto3", _env([], cache))[0])
-            for name in names:
+        for round_ in range(repeat):
+            # A new order each round (seeded, so a run can be repeated): a burst of load on a shared
+            # machine then falls on different imports, not always on the same neighbours.
+            order = ["boto3", *names]
+            random.Random(round_).shuffle(order)
+            for name in order:
+                if name == "boto3":
+                    samples["boto3"].append(import_seconds("import boto3", "boto3", _env([], cache))[0])
+                    continue
                 seconds, modules = import_seconds("import app", "app", envs[name])
                 samples[name].append(seconds)
                 heavy[name] = {m for m in ("aws_xray_sdk", "jsonschema", "yaml", "boto3", "requests", "pydantic")
