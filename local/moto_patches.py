@@ -171,6 +171,25 @@ def stopped_branches_end() -> Iterator[None]:
 
 
 @contextmanager
+def declared_timeouts_always_counted() -> Iterator[None]:
+    """moto skips ("prunes") every component's evaluation once its environment is stopped, and a
+    task pops what its TimeoutSeconds should have pushed. When a sibling Parallel branch fails
+    while a task's Lambda is being scheduled, the task pops the state's input instead of its
+    timeout, and writes it into the history event's timeoutInSeconds: GetExecutionHistory then
+    fails to serialise (`int() argument must be ... not 'dict'`; seen in CI,
+    test_secrets_stay_secret, 1 run in 2). A timeout written as a number in the definition is
+    that number, stopped or not: the stack stays balanced and the history is what AWS shows."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts.heartbeat import HeartbeatSeconds
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    with ExitStack() as stack:
+        for declared, field in ((TimeoutSeconds, "timeout_seconds"), (HeartbeatSeconds, "heartbeat_seconds")):
+            stack.enter_context(mock.patch.object(
+                declared, "eval", lambda self, env, field=field: env.stack.append(getattr(self, field))))
+        yield
+
+
+@contextmanager
 def unsigned_requests() -> Iterator[None]:
     """boto3 signs every request (SigV4, through awscrt when it is installed): 0.5 to 1 ms of a
     1.5 to 2 ms DynamoDB call to moto, which never checks a signature and, without one, reads the

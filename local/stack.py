@@ -28,7 +28,8 @@ import boto3
 from . import template as cfn
 from .causality import CausalRequests, tracing
 from .clock import EmulatedClock, sleeps_on
-from .moto_patches import (action_names_cached, asl_parsed_once, atomic_dynamodb, one_client_per_service_for_step_functions,
+from .moto_patches import (action_names_cached, asl_parsed_once, atomic_dynamodb, declared_timeouts_always_counted,
+                           one_client_per_service_for_step_functions,
                            parse_each_json_path_once, stopped_branches_end, unsigned_requests)
 
 ROOT = cfn.ROOT
@@ -281,6 +282,7 @@ class LocalStack:
         self._exit.enter_context(one_client_per_service_for_step_functions())
         self._exit.enter_context(parse_each_json_path_once())
         self._exit.enter_context(stopped_branches_end())
+        self._exit.enter_context(declared_timeouts_always_counted())
         self._exit.enter_context(unsigned_requests())
         self._exit.enter_context(_deliver_rules_to_lambda(stack))
         if self.emulate_sleep:

@@ -176,3 +176,29 @@ def test_requests_to_moto_go_unsigned_but_s3_and_presigned_urls():
             "get_object", Params={"Bucket": "b", "Key": "k"})
         assert "Signature" in url
     assert signed("dynamodb")
+
+
+def test_a_declared_timeout_is_counted_even_in_a_stopped_branch():
+    """The state's input must never be popped as its timeout (GetExecutionHistory then fails)."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts.heartbeat import HeartbeatSeconds
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    from local.moto_patches import declared_timeouts_always_counted
+
+    class Env:  # a frame of a branch its Parallel has stopped, the task's input on its stack
+        def __init__(self, running):
+            self.running, self.stack = running, [{"spec": {"name": "x"}}]
+
+        def is_running(self):
+            return self.running
+
+    def popped(env, *components):
+        for component in components:
+            component.eval(env)
+        return [env.stack.pop() for _ in components]
+
+    stopped = Env(running=False)
+    assert popped(stopped, TimeoutSeconds(150))[0] == {"spec": {"name": "x"}}  # moto alone: the input
+    with declared_timeouts_always_counted():
+        assert popped(Env(running=False), TimeoutSeconds(150), HeartbeatSeconds(30)) == [30, 150]
+        assert popped(Env(running=True), TimeoutSeconds(150)) == [150]
