@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHECKOV := $(VENV)/checkov
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/aepflow
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode of the project's own modules is kept in .venv, not beside the sources: each of the
+# test suite's processes (workers, the command-line tests' subprocesses, the tool checks) reads it
+# instead of compiling every module again.
+export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
 
 .PHONY: demo test tools unit integration lint checkov validate api-contract sam-check deploy bench clean
 
