@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
@@ -30,8 +31,13 @@ class Echo(BaseHTTPRequestHandler):
             return
         payload = json.dumps({"method": self.command, "query": parse_qs(urlsplit(self.path).query),
                               "contentType": self.headers.get("Content-Type"), "body": body,
-                              "auth": self.headers.get("Authorization")}).encode()
+                              "auth": self.headers.get("Authorization"),
+                              "acceptEncoding": self.headers.get("Accept-Encoding")}).encode()
+        if "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            payload = gzip.compress(payload)
         self.send_response(200)
+        if payload[:2] == b"\x1f\x8b":
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Retry-After", "3")
         self.end_headers()
@@ -56,6 +62,7 @@ def test_query_json_and_form_bodies_are_sent_as_requests_sent_them(server):
                                                             ("limit", 5), ("skipped", None)],
                           headers={"Authorization": "Bearer t"}, timeout=TIMEOUT).json()
     assert got["query"] == {"property": ["a==1", "b==2"], "limit": ["5"]} and got["auth"] == "Bearer t"
+    assert got["acceptEncoding"] == "gzip, deflate"  # asked compressed, read decoded
     got = session.request("PATCH", f"{server}/flows/x", json={"op": "replace", "n": [1]}, timeout=TIMEOUT).json()
     assert json.loads(got["body"]) == {"op": "replace", "n": [1]} and got["contentType"] == "application/json"
     answer = session.post(f"{server}/ims/token/v3", data={"client_secret": "a&b=c"}, timeout=TIMEOUT)

@@ -21,6 +21,8 @@ from urllib3.exceptions import (ConnectTimeoutError, HTTPError, MaxRetryError, N
 
 # Connections kept per host, as requests keeps them: a Parallel state's branches share one client.
 POOL_SIZE = 10
+# Sent with every request, as requests sent them: AEP's list pages come compressed (urllib3 decodes).
+DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "User-Agent": "aepflow"}
 
 
 class HttpError(Exception):
@@ -69,7 +71,7 @@ class HttpSession:
     def request(self, method: str, url: str, *, params: Any = None, json: Any = None,
                 data: dict[str, str] | None = None, headers: dict[str, str] | None = None,
                 timeout: tuple[float, float]) -> HttpResponse:
-        headers = dict(headers or {})
+        headers = {**DEFAULT_HEADERS, **(headers or {})}
         body: bytes | None = None
         if json is not None:
             body = jsonlib.dumps(json, allow_nan=False).encode()
