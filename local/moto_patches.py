@@ -176,8 +176,8 @@ def declared_timeouts_always_counted() -> Iterator[None]:
     task pops what its TimeoutSeconds should have pushed. When a sibling Parallel branch fails
     while a task's Lambda is being scheduled, the task pops the state's input instead of its
     timeout, and writes it into the history event's timeoutInSeconds: GetExecutionHistory then
-    fails to serialise (`int() argument must be ... not 'dict'`; seen in CI,
-    test_secrets_stay_secret, 1 run in 2). A timeout written as a number in the definition is
+    fails to serialise (`int() argument must be ... not 'dict'`; seen once in a clean clone's
+    make test, test_secrets_stay_secret). A timeout written as a number in the definition is
     that number, stopped or not: the stack stays balanced and the history is what AWS shows."""
     from moto.stepfunctions.parser.asl.component.common.timeouts.heartbeat import HeartbeatSeconds
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds

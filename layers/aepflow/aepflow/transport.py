@@ -85,8 +85,6 @@ class HttpSession:
         try:
             answer = self._pool.request(method, url, body=body, headers=headers, redirect=False, retries=False,
                                         timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]))
-        except MaxRetryError as exc:  # not raised with retries=False, but its reason is the error
-            raise _named(exc.reason or exc) from None
         except HTTPError as exc:
             raise _named(exc) from None
         return HttpResponse(answer.status, answer.headers, answer.data)
@@ -96,6 +94,8 @@ class HttpSession:
 
 
 def _named(exc: BaseException) -> HttpError:
+    if isinstance(exc, MaxRetryError) and exc.reason is not None:  # not with retries=False; still the cause
+        exc = exc.reason
     # urllib3 2 makes NewConnectionError a ConnectTimeoutError: a refused connection is not a timeout.
     if isinstance(exc, ConnectTimeoutError) and not isinstance(exc, NewConnectionError):
         return ConnectTimeout(type(exc).__name__)
