@@ -5,10 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHECKOV := $(VENV)/checkov
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/aepflow
-# Bytecode of the project's own modules is kept in .venv, not beside the sources: each of the
-# test suite's processes (workers, the command-line tests' subprocesses, the tool checks) reads it
-# instead of compiling every module again.
+# Bytecode is kept in .venv, not beside the sources, and written there even where the environment
+# says not to (this project's machines set PYTHONDONTWRITEBYTECODE=1): a cache prefix that is never
+# written is one no process finds anything in, so each of the suite's processes (workers, the
+# command-line tests' subprocesses, the tool checks) compiled every module it imported again.
+# `python -m local provision` of one example: 6.0-7.2 s that way, 4.4-4.7 s with the cache written.
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test tools unit integration lint checkov validate api-contract sam-check deploy bench clean
 
