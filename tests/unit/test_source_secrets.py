@@ -49,3 +49,38 @@ def test_aepflows_own_credentials_are_refused_even_under_the_prefix(monkeypatch)
     runtime.reset()
     assert "own AEP credentials" in secret_names.boundary_problem("aepflow/aep-credentials")
     assert secret_names.boundary_problem("aepflow/sources/x") is None
+
+
+def test_secrets_are_read_on_the_process_session_cached_and_forgotten_like_a_new_container(monkeypatch):
+    # Powertools' get_secret would make a boto3 session of its own (endpoints and Secrets Manager's
+    # model loaded again in each container); aepflow reads through runtime's one session.
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from aepflow import source_secrets
+
+    made = []
+    real_init = boto3.session.Session.__init__
+
+    def counting_init(session, *args, **kwargs):
+        made.append(session)
+        real_init(session, *args, **kwargs)
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        client.create_secret(Name="aep/sources/acme", SecretString=json.dumps({"token": "one"}))
+        calls = []
+        monkeypatch.setattr(boto3.session.Session, "__init__", counting_init)
+        runtime.reset()
+        secrets = runtime.aws_client("secretsmanager")
+        monkeypatch.setattr(secrets, "get_secret_value",
+                            lambda real=secrets.get_secret_value, **kw: calls.append(kw) or real(**kw))
+        assert source_secrets.read("aep/sources/acme") == {"token": "one"}
+        client.put_secret_value(SecretId="aep/sources/acme", SecretString=json.dumps({"token": "two"}))
+        assert source_secrets.read("aep/sources/acme") == {"token": "one"}  # cached (max_age)
+        runtime.forget_secrets()
+        assert source_secrets.read("aep/sources/acme") == {"token": "two"}  # a new container reads again
+    assert len(made) == 1 and len(calls) == 2

@@ -50,8 +50,9 @@ class AepCredentials:
         return f"AepCredentials(client_id={self.client_id!r}, org_id={self.org_id!r}, sandbox={self.sandbox!r})"
 
 
-def load_credentials(settings: Settings) -> AepCredentials:
-    value = parameters.get_secret(settings.credentials_secret, transform="json", max_age=300)
+def load_credentials(settings: Settings, secrets: parameters.SecretsProvider) -> AepCredentials:
+    """aepflow's AEP credentials, read through `secrets` (runtime.secrets(): its cache and client)."""
+    value = secrets.get(settings.credentials_secret, transform="json", max_age=300)
     if isinstance(value, dict):
         scrub.remember(value.get("clientSecret"))
     return AepCredentials.from_secret(value)

@@ -29,14 +29,34 @@ def _session():
     return _state["aws-session"]
 
 
+def _client(service: str):
+    """The process's client of `service`; call with _lock held."""
+    key = f"aws:{service}"
+    if key not in _state:
+        _state[key] = _session().client(service)  # type: ignore[attr-defined]
+    return _state[key]
+
+
 def aws_client(service: str):
     """One boto3 client per service for the process (clients are thread-safe; making one is
     not, hence the lock and a session of our own)."""
-    key = f"aws:{service}"
     with _lock:
-        if key not in _state:
-            _state[key] = _session().client(service)  # type: ignore[attr-defined]
-        return _state[key]
+        return _client(service)
+
+
+def secrets() -> parameters.SecretsProvider:
+    """Powertools' Secrets Manager provider (its cache of values, max_age, transform) on the
+    process's own client. `parameters.get_secret` would make its provider with a boto3 session of
+    its own, which loads its endpoints and Secrets Manager's model again in every new container.
+    Forgotten, with the values it holds, by forget_secrets(); the client stays."""
+    with _lock:
+        return _secrets()
+
+
+def _secrets() -> parameters.SecretsProvider:
+    if "secrets" not in _state:
+        _state["secrets"] = parameters.SecretsProvider(boto3_client=_client("secretsmanager"))
+    return _state["secrets"]  # type: ignore[return-value]
 
 
 def table():
@@ -67,8 +87,8 @@ def aep_client(sandbox: str | None = None) -> AepClient:
     with _lock:
         base = _state.get("client")
         if base is None:
-            credentials = load_credentials(cfg)
-            base = AepClient(cfg, credentials, TokenProvider(cfg, credentials))
+            credentials = load_credentials(cfg, _secrets())
+            base = AepClient(cfg, credentials, TokenProvider(cfg, credentials, secrets_client=_client("secretsmanager")))
             _state["client"] = base
     return base.with_sandbox(sandbox)  # type: ignore[union-attr]
 
@@ -84,6 +104,7 @@ def forget_secrets() -> None:
     starts each function cold this way, without paying for new clients)."""
     with _lock:
         _state.pop("client", None)
+        _state.pop("secrets", None)
         parameters.clear_caches()
 
 

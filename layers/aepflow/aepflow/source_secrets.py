@@ -29,7 +29,7 @@ def read(reference: str) -> dict[str, Any]:
     if problem:
         raise SecretUnreadable(f"secret {reference!r} {problem}")
     try:
-        value = parameters.get_secret(reference, transform="json", max_age=CACHE_SECONDS)
+        value = runtime.secrets().get(reference, transform="json", max_age=CACHE_SECONDS)
     except parameters.exceptions.TransformParameterError:
         raise SecretUnreadable(f"secret {reference!r} is not a JSON object") from None
     except Exception as exc:  # noqa: BLE001 - any failure to read means the spec cannot run
