@@ -65,10 +65,12 @@ _ASL_CACHE_SIZE = 16
 def asl_parsed_once() -> Iterator[None]:
     """moto parses a state machine's ASL with ANTLR on CreateStateMachine and again on every
     StartExecution (about 0.35 s of CPU for template.yaml's machine). The parse tree of a
-    definition is kept; every execution still gets its own evaluation components, built from
+    definition is kept, and a definition already parsed is not preprocessed again only to be
+    validated (a third of what a local stack's reset cost); every execution still gets its own evaluation components, built from
     the tree by moto's Preprocessor, so no state is shared between executions."""
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     parse = AmazonStateLanguageParser.parse
 
@@ -84,7 +86,18 @@ def asl_parsed_once() -> Iterator[None]:
             _asl_trees[definition] = tree
         return program, tree
 
-    with mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse_once)):
+    validate = StepFunctionsParserBackend._validate_definition
+
+    def validate_once(definition: str):
+        # CreateStateMachine parses the definition only to validate it, and drops what it built: a
+        # definition whose parse (and preprocessing) succeeded before is as valid as it was then.
+        with _asl_lock:
+            if definition in _asl_trees:
+                return None
+        return validate(definition)
+
+    with mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse_once)), \
+            mock.patch.object(StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_once)):
         yield
 
 
