@@ -66,8 +66,9 @@ def asl_parsed_once() -> Iterator[None]:
     """moto parses a state machine's ASL with ANTLR on CreateStateMachine and again on every
     StartExecution (about 0.35 s of CPU for template.yaml's machine). The parse tree of a
     definition is kept, and a definition already parsed is not preprocessed again only to be
-    validated (a third of what a local stack's reset cost); every execution still gets its own evaluation components, built from
-    the tree by moto's Preprocessor, so no state is shared between executions."""
+    validated (a third of what a local stack's reset cost); every execution still gets its own
+    evaluation components, built from the tree by moto's Preprocessor, so no state is shared
+    between executions."""
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
