@@ -4,11 +4,14 @@ thread writes at the same moment. (Without the patch, with threads switching eve
 microsecond, about one round in five had two winners, and two or more of the 30 queries
 below raised `dictionary changed size during iteration`.)"""
 
+import json
 import sys
 import threading
 from contextlib import contextmanager
+from unittest import mock
 
 import boto3
+import botocore.exceptions
 import pytest
 from moto import mock_aws
 
@@ -202,3 +205,24 @@ def test_a_declared_timeout_is_counted_even_in_a_stopped_branch():
     with declared_timeouts_always_counted():
         assert popped(Env(running=False), TimeoutSeconds(150), HeartbeatSeconds(30)) == [30, 150]
         assert popped(Env(running=True), TimeoutSeconds(150)) == [150]
+
+
+def test_a_definition_parsed_before_is_not_preprocessed_again_to_validate_and_a_bad_one_is_still_refused():
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    from local.moto_patches import asl_parsed_once
+
+    good = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Comment": "validated-once test", "End": True}}})
+    bad = json.dumps({"StartAt": "A", "States": {"A": {"Type": "NoSuchType", "End": True}}})
+    role = "arn:aws:iam::123456789012:role/r"
+    visits = []
+    visit = Preprocessor.visit
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), asl_parsed_once(), \
+            mock.patch.object(Preprocessor, "visit", lambda self, tree: visits.append(tree) or visit(self, tree)):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        sfn.create_state_machine(name="first", definition=good, roleArn=role)
+        after_first = len(visits)
+        sfn.create_state_machine(name="second", definition=good, roleArn=role)
+        assert after_first > 0 and len(visits) == after_first  # the same definition: not preprocessed again
+        with pytest.raises(botocore.exceptions.ClientError, match="NoSuchType"):
+            sfn.create_state_machine(name="third", definition=bad, roleArn=role)
