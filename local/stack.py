@@ -646,7 +646,20 @@ class LocalStack:
         """Provision every spec through the state machine, concurrently; one result each."""
         from local.results import result_of
         arns = [self.start_provisioning(spec) for spec in specs]
-        return [result_of(self, spec, arn, self.wait(arn)) for spec, arn in zip(specs, arns)]
+        ended = [self.wait(arn) for arn in arns]
+        # A branch's Lambda may outlive its execution (Step Functions stops branches, not a Lambda
+        # already invoked): what it undoes after a roll-back is in the journal once it returns.
+        self._await_invocations()
+        return [result_of(self, spec, arn, done) for spec, arn, done in zip(specs, arns, ended)]
+
+    def _await_invocations(self, timeout: float = EXECUTION_TIMEOUT_SECONDS) -> None:
+        """Wait (at most `timeout`) until no Lambda invocation is in flight."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._invocations_lock:
+                if not self._in_flight:
+                    return
+            time.sleep(0.005)
 
     def messages(self, topic: str = "AlertsTopic") -> list[dict[str, Any]]:
         """Every SNS message that reached `topic` since the last call (Subject, Message, attributes)."""

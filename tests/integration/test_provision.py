@@ -235,3 +235,10 @@ def test_a_create_that_ends_after_its_roll_back_began_deletes_what_it_made(stack
     assert [n for n in names if n.startswith("aepflow:")] == ["aepflow:acme-oracle-e2e:base-connection"]
     [entry] = journal.Journal(execution, "prod").entries_newest_first()
     assert entry["state"] == "deleted" and entry["kind"] == "baseConnection"
+    # The roll-back's outcome was written before this create ended; reading it says what the
+    # create undid all the same (seen once: a mapping set left behind that the result did not list).
+    journal.put_outcome(execution, {"status": "FAILED", "errors": "[]", "rolledBack": "[]",
+                                    "leftBehind": json.dumps([{"kind": "mappingSet", "id": "m1", "reason": "r"}])})
+    outcome = journal.get_outcome(execution)
+    assert json.loads(outcome["rolledBack"]) == [{"kind": "baseConnection", "id": entry["resourceId"]}]
+    assert json.loads(outcome["leftBehind"]) == [{"kind": "mappingSet", "id": "m1", "reason": "r"}]

@@ -166,11 +166,34 @@ def rolling_back(execution: str) -> bool:
     return item is not None
 
 
+# Why a mapping set outlives a roll-back (the roll-back's, a late create's and a delete's word for it).
+MAPPING_SET_KEPT = "Data Prep offers no way to delete a mapping set"
+
+
 def put_outcome(execution: str, outcome: dict[str, Any]) -> None:
     _put({"pk": execution_key(execution), "sk": "OUTCOME", **outcome})
 
 
 def get_outcome(execution: str) -> dict[str, Any] | None:
+    """The outcome the roll-back wrote, with what creates that ended after it undid (see
+    ROLLING_BACK): their journal entries say so, the roll-back's lists (written when it ended) do not."""
     item = runtime.dynamodb().get_item(TableName=runtime.settings().table_name,
                                        Key=_item({"pk": execution_key(execution), "sk": "OUTCOME"})).get("Item")
-    return {k: _deserialize(v) for k, v in item.items()} if item else None
+    if not item:
+        return None
+    outcome = {k: _deserialize(v) for k, v in item.items()}
+    if outcome.get("status") != "FAILED":
+        return outcome
+    rolled_back = json.loads(outcome.get("rolledBack") or "[]")
+    left_behind = json.loads(outcome.get("leftBehind") or "[]")
+    listed = {(r.get("kind"), r.get("id")) for r in rolled_back + left_behind}
+    for entry in _query(execution, "RESOURCE#"):
+        key = (entry.get("kind"), entry.get("resourceId"))
+        if not key[1] or key in listed:
+            continue
+        if entry.get("state") == "deleted":
+            rolled_back.append({"kind": key[0], "id": key[1]})
+        elif entry.get("state") == "left-behind":
+            left_behind.append({"kind": key[0], "id": key[1], "reason": MAPPING_SET_KEPT})
+    outcome["rolledBack"], outcome["leftBehind"] = json.dumps(rolled_back), json.dumps(left_behind)
+    return outcome

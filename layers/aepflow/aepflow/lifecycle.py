@@ -321,7 +321,7 @@ def delete(name: str) -> dict[str, Any]:
             continue
         if kind == "mappingSet":
             result["leftBehind"].append({"kind": kind, "id": resource_id,
-                                         "reason": "Data Prep offers no way to delete a mapping set"})
+                                         "reason": journal_mod.MAPPING_SET_KEPT})
             continue
         try:
             resources.delete_by_kind(client, kind, resource_id)

@@ -66,7 +66,7 @@ def roll_back(state: dict[str, Any], execution: str) -> RollBackResult:
                     # Data Prep's API has no DELETE for mapping sets (data-prep.yaml); a re-run finds
                     # and reuses this one by name, so it is never duplicated.
                     result.leftBehind.append({"kind": kind, "id": resource_id,
-                                              "reason": "Data Prep offers no way to delete a mapping set"})
+                                              "reason": journal_mod.MAPPING_SET_KEPT})
                     journal.mark(entry["sk"], "left-behind")
                     continue
                 try:
