@@ -11,7 +11,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 
@@ -61,8 +60,9 @@ def load_credentials(settings: Settings, secrets: parameters.SecretsProvider) ->
 class TokenProvider:
     """Hands out a bearer token; thread-safe, one IMS request per refresh."""
 
-    def __init__(self, settings: Settings, credentials: AepCredentials, *, session: HttpSession | None = None,
-                 secrets_client=None, clock=time.time):
+    def __init__(self, settings: Settings, credentials: AepCredentials, *, secrets_client,
+                 session: HttpSession | None = None, clock=time.time):
+        """`secrets_client`: the Secrets Manager client of the shared token cache (runtime's own)."""
         self._settings = settings
         self._credentials = credentials
         self._session = session or HttpSession()
@@ -96,14 +96,9 @@ class TokenProvider:
         with self._lock:
             self._token, self._expires_at = None, 0.0
 
-    def _secrets_client(self):
-        if self._secrets is None:
-            self._secrets = boto3.client("secretsmanager")
-        return self._secrets
-
     def _read_shared_cache(self) -> tuple[str, float] | None:
         try:
-            raw = self._secrets_client().get_secret_value(SecretId=self._settings.token_cache_secret)["SecretString"]
+            raw = self._secrets.get_secret_value(SecretId=self._settings.token_cache_secret)["SecretString"]
             value = json.loads(raw)
         except Exception as exc:  # an empty or missing cache only means we ask IMS
             logger.debug("token cache unavailable", extra={"reason": type(exc).__name__})
@@ -115,7 +110,7 @@ class TokenProvider:
     def _write_shared_cache(self, token: str, expires_at: float) -> None:
         payload = json.dumps({"clientId": self._credentials.client_id, "accessToken": token, "expiresAt": expires_at})
         try:
-            self._secrets_client().put_secret_value(SecretId=self._settings.token_cache_secret, SecretString=payload)
+            self._secrets.put_secret_value(SecretId=self._settings.token_cache_secret, SecretString=payload)
         except Exception as exc:
             # The token still works for this invocation; the next cold start asks IMS again.
             logger.warning("could not store the token cache", extra={"reason": type(exc).__name__})
