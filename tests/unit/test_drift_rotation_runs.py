@@ -144,7 +144,7 @@ def test_a_spec_under_plans_is_planned_and_its_plan_is_not(key, detail_type, kin
 
 
 def test_a_claim_holder_has_finished_when_it_recorded_rolled_back_or_outlived_any_execution(monkeypatch):
-    monkeypatch.setattr(records.journal_mod, "get_outcome", lambda arn: {"status": "FAILED"} if arn == "failed" else None)
+    monkeypatch.setattr(records.journal_mod, "has_outcome", lambda arn: arn == "failed")
     now = 1_800_000_000
     fresh = "2027-01-15T08:00:00.000000Z"  # 1800000000 - 0
     rec = records.Record(name="x", item={"executionId": "done"})

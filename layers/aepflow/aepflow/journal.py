@@ -174,11 +174,20 @@ def put_outcome(execution: str, outcome: dict[str, Any]) -> None:
     _put({"pk": execution_key(execution), "sk": "OUTCOME", **outcome})
 
 
+def _outcome_item(execution: str) -> dict[str, Any] | None:
+    return runtime.dynamodb().get_item(TableName=runtime.settings().table_name,
+                                       Key=_item({"pk": execution_key(execution), "sk": "OUTCOME"})).get("Item")
+
+
+def has_outcome(execution: str) -> bool:
+    """Whether the execution's roll-back (or its invalid spec's) has written an outcome: it has ended."""
+    return _outcome_item(execution) is not None
+
+
 def get_outcome(execution: str) -> dict[str, Any] | None:
     """The outcome the roll-back wrote, with what creates that ended after it undid (see
     ROLLING_BACK): their journal entries say so, the roll-back's lists (written when it ended) do not."""
-    item = runtime.dynamodb().get_item(TableName=runtime.settings().table_name,
-                                       Key=_item({"pk": execution_key(execution), "sk": "OUTCOME"})).get("Item")
+    item = _outcome_item(execution)
     if not item:
         return None
     outcome = {k: _deserialize(v) for k, v in item.items()}

@@ -173,7 +173,7 @@ def holder_finished(current: dict[str, Any], rec: "Record | None", now: float | 
         return True
     if rec is not None and rec.item.get("executionId") == holder:
         return True
-    if journal_mod.get_outcome(holder):
+    if journal_mod.has_outcome(holder):
         return True
     return age(current.get("updatedAt")) > EXECUTION_TIMEOUT_SECONDS
 
