@@ -41,7 +41,7 @@ class Problem(BaseModel):
 class ErrorBody(BaseModel):
     code: str = Field(description="Stable machine-readable code, e.g. SpecInvalid, DataflowExists, FieldNotChangeable")
     message: str
-    problems: list[Problem] = Field(default_factory=list)
+    problems: list[Problem] = Field(default=[])
     requestId: str | None = None
 
 
@@ -57,12 +57,12 @@ class DataflowView(BaseModel):
     name: str
     status: str = Field(description="PROVISIONING, ACTIVE or FAILED")
     executionArn: str | None = None
-    errors: list[dict[str, Any]] = Field(default_factory=list)
+    errors: list[dict[str, Any]] = Field(default=[])
     spec: dict[str, Any] | None = None
-    ids: dict[str, Any] = Field(default_factory=dict)
+    ids: dict[str, Any] = Field(default={})
     updatedAt: str | None = None
     flow: dict[str, Any] | None = Field(default=None, description="The flow's live state from AEP")
-    steps: list[dict[str, str]] = Field(default_factory=list, description=(
+    steps: list[dict[str, str]] = Field(default=[], description=(
         "The provisioning's steps so far, in order: {step, status: running|done|failed}"))
     drift: dict[str, Any] | None = Field(default=None, description="What the last drift check found AEP changed "
                                                                    "behind aepflow's back: differences, old -> new, "
@@ -81,8 +81,8 @@ class PlannedResource(BaseModel):
                                   "mappingSet, flow or record (aepflow's own)")
     id: str | None = None
     action: str = Field(description="create, update (in place), replace or none")
-    changes: list[PlanChange] = Field(default_factory=list)
-    reasons: list[str] = Field(default_factory=list, description="Why AEP cannot change it in place")
+    changes: list[PlanChange] = Field(default=[])
+    reasons: list[str] = Field(default=[], description="Why AEP cannot change it in place")
     note: str | None = None
 
 
@@ -93,7 +93,7 @@ class PlanView(BaseModel):
     managed: bool = Field(description="false when aepflow has no record of the name (everything is created)")
     resources: list[PlannedResource]
     calls: int = Field(description="AEP calls the plan made (GETs only)")
-    problems: list[Problem] = Field(default_factory=list)
+    problems: list[Problem] = Field(default=[])
 
 
 class AdoptRequest(BaseModel):
@@ -172,7 +172,7 @@ class Updated(BaseModel):
     name: str
     status: str
     changed: list[str] = Field(description="The spec's fields that changed")
-    aepChanges: list[str] = Field(default_factory=list, description="What changed in AEP, resource.field")
+    aepChanges: list[str] = Field(default=[], description="What changed in AEP, resource.field")
     etag: str | None
     ids: dict[str, Any]
     spec: dict[str, Any]
@@ -196,7 +196,7 @@ class RunSummary(BaseModel):
     recordsWritten: int | None = None
     recordsFailed: int | None = None
     problem: str | None = Field(default=None, description="failed, partial or stuck, as the monitor classifies it")
-    errors: list[dict[str, Any]] = Field(default_factory=list)
+    errors: list[dict[str, Any]] = Field(default=[])
 
 
 class Runs(BaseModel):

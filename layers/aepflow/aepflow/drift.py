@@ -52,9 +52,9 @@ class DriftReport(BaseModel):
     unchanged: int = 0  # drift seen before, not alerted again
     cleared: int = 0
     aepCalls: int = 0
-    listCalls: dict[str, int] = Field(default_factory=dict)
+    listCalls: dict[str, int] = Field(default={})
     seconds: float = 0.0
-    dataflows: list[dict[str, Any]] = Field(default_factory=list)
+    dataflows: list[dict[str, Any]] = Field(default=[])
 
 
 def _iso(ms: Any) -> str | None:

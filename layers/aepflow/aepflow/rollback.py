@@ -37,9 +37,9 @@ def describe_failure(error: dict[str, Any] | None) -> dict[str, Any]:
 class RollBackResult(BaseModel):
     status: str
     name: str | None = None
-    errors: list[dict[str, Any]] = Field(default_factory=list)
-    rolledBack: list[dict[str, str]] = Field(default_factory=list)
-    leftBehind: list[dict[str, str]] = Field(default_factory=list)
+    errors: list[dict[str, Any]] = Field(default=[])
+    rolledBack: list[dict[str, str]] = Field(default=[])
+    leftBehind: list[dict[str, str]] = Field(default=[])
 
 
 @step("roll-back")

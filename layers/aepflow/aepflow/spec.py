@@ -108,7 +108,7 @@ class Source(_Model):
     columns: list[Column] | None = Field(default=None, max_length=1000, description=(
         "CRM sources: the columns, checked against what explore says; discovered by explore when omitted"),
         examples=[[{"name": "Datefield", "type": "string", "xdmType": "date-time"}]])
-    params: dict[str, Any] = Field(default_factory=dict, description=(
+    params: dict[str, Any] = Field(default={}, description=(
         "The connector's source params, e.g. Mixpanel's projectId and timezone"),
         examples=[{"projectId": "2671127", "timezone": "America/Los_Angeles"}])
 
@@ -128,7 +128,7 @@ class SchemaCreate(_Model):
     class_: str = Field(alias="class", pattern=XDM_REF_PATTERN, description="Its XDM class",
                         examples=["https://ns.adobe.com/xdm/context/profile"])
     fieldGroups: list[Annotated[str, StringConstraints(pattern=XDM_REF_PATTERN)]] = Field(
-        default_factory=list, max_length=100, description="Its field groups",
+        default=[], max_length=100, description="Its field groups",
         examples=[["https://ns.adobe.com/xdm/context/profile-person-details"]])
     description: LongText | None = Field(default=None, description="Its description",
                                          examples=["Target schema of the ACME employees dataflow"])
@@ -383,7 +383,7 @@ class ResolvedSource(BaseModel):
     exploresColumns: bool
     tabular: bool = True  # a table explore lists every column; a REST preview is a sample
     inCatalog: bool = True
-    warnings: list[dict[str, str]] = Field(default_factory=list)
+    warnings: list[dict[str, str]] = Field(default=[])
 
 
 def _loc(loc: tuple) -> str:

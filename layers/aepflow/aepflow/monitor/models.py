@@ -37,7 +37,7 @@ class Segment(_Model):
 class SegmentReport(_Model):
     segment: int = 0
     records: int = 0                                                   # dataflow records read
-    flows: dict[str, int] = Field(default_factory=dict)               # ACTIVE flows per sandbox
+    flows: dict[str, int] = Field(default={})               # ACTIVE flows per sandbox
     shards_written: int = 0
     duration_ms: float = 0.0
 
@@ -55,12 +55,12 @@ class PlanResult(_Model):
     now: int
     startedAt: int                                                   # wall clock, epoch ms
     syncDue: bool = False                                             # sync the registry first
-    sync: list[Segment] = Field(default_factory=list, max_length=MAX_SEGMENTS)
-    units: list[Unit] = Field(default_factory=list, max_length=MAX_UNITS)
+    sync: list[Segment] = Field(default=[], max_length=MAX_SEGMENTS)
+    units: list[Unit] = Field(default=[], max_length=MAX_UNITS)
     synced: bool = False
     alerts_retried: int = 0
     publish_errors: int = 0
-    alerts_sent: dict[str, int] = Field(default_factory=dict)
+    alerts_sent: dict[str, int] = Field(default={})
 
 
 class CheckEvent(_Model):
@@ -73,9 +73,9 @@ class Tally(_Model):
     flows: int = 0
     flows_dropped: int = 0                                            # records gone, or no longer ACTIVE
     runs_seen: int = 0
-    runs_by_status: dict[str, int] = Field(default_factory=dict)
-    problems: dict[str, int] = Field(default_factory=dict)          # found (claimed or not)
-    alerts_sent: dict[str, int] = Field(default_factory=dict)       # published
+    runs_by_status: dict[str, int] = Field(default={})
+    problems: dict[str, int] = Field(default={})          # found (claimed or not)
+    alerts_sent: dict[str, int] = Field(default={})       # published
     alerts_already_claimed: int = 0
     publish_errors: int = 0
     in_progress: int = 0
@@ -102,7 +102,7 @@ class UnitReport(Tally):
 
 class FinishEvent(PlanResult):
     """The plan, with the report of every unit."""
-    reports: list[UnitReport] = Field(default_factory=list, max_length=MAX_UNITS)
+    reports: list[UnitReport] = Field(default=[], max_length=MAX_UNITS)
 
 
 class PollReport(Tally):
@@ -110,7 +110,7 @@ class PollReport(Tally):
     sandboxes: list[str]
     units: int = 0
     units_failed: int = 0
-    failures: dict[str, int] = Field(default_factory=dict)           # error -> units
+    failures: dict[str, int] = Field(default={})           # error -> units
     error: str | None = None                                         # when units failed: the commonest error
     cause: str | None = None
     registry_synced: bool = False
