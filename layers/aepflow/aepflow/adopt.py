@@ -19,7 +19,9 @@ from . import plan as plan_mod
 from . import records, resources, runtime
 from .connectors import CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, connector_for_spec_id
 from .errors import AepAuthError, DataflowNotFound, SpecInvalid
-from .spec import NAME_PATTERN, UUID_PATTERN, parse_spec
+from .spec import NAME_PATTERN, UUID_PATTERN, build_models, parse_spec
+
+build_models()  # parse_spec's validators, built at import (spec.build_models)
 
 MAX_NAME = 64
 

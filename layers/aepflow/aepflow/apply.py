@@ -29,7 +29,9 @@ from .errors import (AepNotFound, AepPreconditionFailed, AepValidationError, Cha
 from .mapping import mapping_set_body
 from .plan import ID_KEY, Change, Inputs, Plan, ResourcePlan, compare, make
 from .errors import step
-from .spec import parse_spec, resolve_source
+from .spec import build_models, parse_spec, resolve_source
+
+build_models()  # parse_spec's validators, built at import (spec.build_models)
 
 logger = Logger(child=True)
 

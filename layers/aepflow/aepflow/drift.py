@@ -36,7 +36,9 @@ from .errors import AepflowError, ChangeRefused, SpecInvalid
 from .live import Live
 from .plan import expected, field_differences, observed
 from .scrub import scrub
-from .spec import parse_spec, resolve_source
+from .spec import build_models, parse_spec, resolve_source
+
+build_models()  # parse_spec's validators, built at import (spec.build_models)
 
 logger = Logger(child=True)
 

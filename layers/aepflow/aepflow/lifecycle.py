@@ -24,7 +24,9 @@ from . import runs as runs_mod
 from .errors import (AepNotFound, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound,
                      DataflowPreconditionFailed, step)
 from .provisioning import validate_spec
-from .spec import parse_spec
+from .spec import build_models, parse_spec
+
+build_models()  # parse_spec's validators, built at import (spec.build_models)
 
 logger = Logger(child=True)
 

@@ -29,7 +29,9 @@ from .live import Live, mapping_in_use
 from .mapping import mapping_set_body  # noqa: F401 (tests build live mapping sets with it)
 from .provisioning import validate_spec
 from .schedule import schedule_params, schedule_params_for_request
-from .spec import DataflowSpec, ResolvedSource, parse_spec, resolve_source
+from .spec import DataflowSpec, ResolvedSource, build_models, parse_spec, resolve_source
+
+build_models()  # parse_spec's validators, built at import (spec.build_models)
 
 # The order a plan lists resources in: what others depend on first.
 KINDS = ("baseConnection", "sourceConnection", "schema", "dataset", "targetConnection", "mappingSet", "flow",

@@ -12,7 +12,9 @@ from .auth_specs import choose_auth
 from .errors import SpecInvalid, step
 # lifecycle reads the schedule helpers from here.
 from .schedule import schedule_params, schedule_params_for_request  # noqa: F401
-from .spec import DataflowSpec, ResolvedSource, parse_spec, resolve_source
+from .spec import DataflowSpec, ResolvedSource, build_models, parse_spec, resolve_source
+
+build_models()  # parse_spec's validators, built at import (spec.build_models)
 
 
 # --- Validate ---------------------------------------------------------------------------------

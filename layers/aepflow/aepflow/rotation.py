@@ -26,7 +26,9 @@ from .apply import patch_connection, test_connection
 from .errors import AepflowError, DataflowNotFound
 from .provisioning import validate_spec
 from .scrub import scrub
-from .spec import ResolvedSource, parse_spec
+from .spec import ResolvedSource, build_models, parse_spec
+
+build_models()  # parse_spec's validators, built at import (spec.build_models)
 
 logger = Logger(child=True)
 

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from . import records, runtime
 from .errors import ChangeRefused, DataflowConflict, DataflowNotFound, SpecInvalid
 from .monitor.classify import classify
-from .spec import parse_spec
+from .spec import build_models, parse_spec
+
+build_models()  # parse_spec's validators, built at import (spec.build_models)
 
 # Epoch seconds, like the spec's schedule.startTime: Adobe's examples of POST /runs are all in
 # seconds ("1651584991"), although flow-service.yaml's descriptions say milliseconds; its types

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo,
                       field_validator, model_validator)
@@ -67,7 +68,10 @@ LongText = Annotated[str, StringConstraints(max_length=LONG), AfterValidator(_pr
 
 class _Model(BaseModel):
     # strict: a number is never text, a boolean never a number, "yes" never true.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+    # defer_build: a model's validator and serializer are built when first needed, not when the
+    # class is defined. A module that parses specs builds them at import (build_models()); the steps
+    # after validation never need them (validated()), and their cold start does not build them.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True, defer_build=True)
 
 
 class Column(_Model):
@@ -367,6 +371,8 @@ class DataflowSpec(_Model):
 class ResolvedSource(BaseModel):
     """What the catalog adds to a spec's source: the facts every step needs."""
 
+    model_config = ConfigDict(defer_build=True)
+
     connector: str
     label: str
     connectionSpecId: str
@@ -477,6 +483,46 @@ def resolve_source(spec: DataflowSpec) -> ResolvedSource:
         family=family, format=fmt, flowSpecName=flow_spec, flowSpecId=FLOW_SPEC_IDS.get(flow_spec),
         needsDeltaColumn=spec.deltaColumn is not None, mappingDialect="attribute" if fmt == "tabular" else "source",
         exploresColumns=True, tabular=fmt == "tabular", inCatalog=False)
+
+
+def build_models() -> None:
+    """Build the validators and serializers of parse_spec's models now. A module that parses specs
+    calls it at import, so that a cold start builds them during Lambda's init, before its first event."""
+    DataflowSpec.model_rebuild()
+    ResolvedSource.model_rebuild()
+
+
+def validated(state: dict[str, Any]) -> tuple[DataflowSpec, ResolvedSource]:
+    """The spec and its resolved source as the state machine carries them to the steps after
+    "Validate the dataflow spec": that step parsed them (parse_spec, resolve_source) and its answer
+    replaced the execution's state (ResultPath $), so they are made again from that answer without
+    validating it a second time. What is made equals what validating the answer would give: the
+    answer is the models' own JSON dump, whose values are JSON's types, and no validator of these
+    models changes a value it accepts but startTime's (already in epoch seconds in the dump)."""
+    return _trusted(DataflowSpec, state["spec"]), _trusted(ResolvedSource, state["resolved"])
+
+
+def _trusted(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    values = {name: _trusted_value(field.annotation, data[field.alias or name])
+              for name, field in model.model_fields.items() if (field.alias or name) in data}
+    return model.model_construct(**values)
+
+
+def _trusted_value(annotation: Any, value: Any) -> Any:
+    """`value` of a dump made again as the field's type: the models of a model field (in a list, or
+    one of a union with None) from their dicts; anything else is JSON's own value already."""
+    if value is None:
+        return None
+    kinds = [a for a in get_args(annotation) if a is not type(None)] if get_origin(annotation) in (Union, UnionType) \
+        else [annotation]
+    for kind in kinds:
+        if get_origin(kind) is Annotated:
+            kind = get_args(kind)[0]
+        if isinstance(kind, type) and issubclass(kind, BaseModel) and isinstance(value, dict):
+            return _trusted(kind, value)
+        if get_origin(kind) is list and isinstance(value, list):
+            return [_trusted_value(get_args(kind)[0], item) for item in value]
+    return value
 
 
 def parse_spec(raw: Any) -> DataflowSpec:

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from . import journal as journal_mod
 from . import resources, runtime
 from .errors import TRANSIENT_ERRORS, AepNotFound, AepValidationError
-from .spec import DataflowSpec, ResolvedSource
+from .spec import DataflowSpec, validated
 
 if TYPE_CHECKING:
     from .client import AepClient
@@ -54,8 +54,7 @@ def named_ids(spec: DataflowSpec) -> dict[str, str | None]:
 class Context:
     def __init__(self, event: StepEvent, client: AepClient | None = None):
         self.event = event
-        self.spec = DataflowSpec.model_validate(event.state["spec"])
-        self.resolved = ResolvedSource.model_validate(event.state["resolved"])
+        self.spec, self.resolved = validated(event.state)
         self.client = client or runtime.aep_client(self.spec.sandbox)
         known = {k: v for k, v in (event.state.get("ids") or {}).items() if v is not None}
         self.ids: dict[str, Any] = {**dict.fromkeys(ID_KEYS), **named_ids(self.spec), **known}

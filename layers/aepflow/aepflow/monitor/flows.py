@@ -15,6 +15,9 @@ from pydantic import BaseModel, ValidationError
 from ..spec import Alerts
 from .models import SANDBOX_KEY
 
+# The monitor validates a record's alert thresholds: their validator is built at import, as a
+# module that parses specs builds parse_spec's (spec.build_models).
+Alerts.model_rebuild()
 logger = Logger(child=True)
 
 
