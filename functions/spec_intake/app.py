@@ -5,7 +5,7 @@ idempotency included, lives in aepflow.intake."""
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.handlers import logger, metrics, tracer
+from aepflow.observability import logger, metrics, tracer
 from aepflow.intake import handle
 
 
