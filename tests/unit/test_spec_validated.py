@@ -32,3 +32,9 @@ def test_the_spec_made_again_from_the_state_is_the_spec_validation_makes(raw):
     assert type(made_spec.target.schema_) is type(spec.target.schema_)
     assert [type(rule) for rule in made_spec.mapping] == [type(rule) for rule in spec.mapping]
     assert made_spec.model_dump(mode="json", by_alias=True) == spec.model_dump(mode="json", by_alias=True)
+
+
+@pytest.mark.parametrize("state", [{}, {"spec": "acme", "resolved": {}}, {"spec": {}, "resolved": None}])
+def test_a_state_that_validation_did_not_answer_is_refused(state):
+    with pytest.raises(ValueError, match="no validated spec"):
+        validated(state)

@@ -499,7 +499,11 @@ def validated(state: dict[str, Any]) -> tuple[DataflowSpec, ResolvedSource]:
     validating it a second time. What is made equals what validating the answer would give: the
     answer is the models' own JSON dump, whose values are JSON's types, and no validator of these
     models changes a value it accepts but startTime's (already in epoch seconds in the dump)."""
-    return _trusted(DataflowSpec, state["spec"]), _trusted(ResolvedSource, state["resolved"])
+    spec, resolved = state.get("spec"), state.get("resolved")
+    if not isinstance(spec, dict) or not isinstance(resolved, dict):
+        raise ValueError("the state holds no validated spec and resolved source (\"Validate the dataflow spec\" "
+                         "answers them)")
+    return _trusted(DataflowSpec, spec), _trusted(ResolvedSource, resolved)
 
 
 def _trusted(model: type[BaseModel], data: dict[str, Any]) -> Any:
