@@ -1,10 +1,10 @@
 """Reserve the dataflow's name for this execution, whichever door started it: another spec being
-provisioned under the name is a conflict. The logic is aepflow.lifecycle.reserve_name's."""
+provisioned under the name is a conflict. The logic is aepflow.records.reserve_name's."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aepflow.handlers import logger, scrubbed_errors, tracer
-from aepflow.lifecycle import reserve_name
+from aepflow.records import reserve_name
 from aepflow.step_context import StepEvent
 
 

@@ -22,7 +22,7 @@ from . import plan as plan_mod
 from . import records, resources, runtime
 from . import runs as runs_mod
 from .errors import (AepNotFound, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound,
-                     DataflowPreconditionFailed, step)
+                     DataflowPreconditionFailed)
 from .provisioning import validate_spec
 from .spec import build_models, parse_spec
 
@@ -150,14 +150,6 @@ def _start_execution(spec: dict[str, Any], digest: str, generation: int, claim: 
 def _status_of(execution_status: str | None) -> str:
     return {"RUNNING": "PROVISIONING", "SUCCEEDED": "ACTIVE", None: "PROVISIONING"}.get(
         execution_status, "FAILED")
-
-
-@step("reserve-name")
-def reserve_name(state: dict[str, Any], execution: str) -> dict[str, Any]:
-    """The state machine's "Reserve the dataflow's name" (functions/reserve_name): every provisioning
-    goes through the name's claim, whichever door started it (records.reserve_for_execution)."""
-    spec = state.get("spec") if isinstance(state.get("spec"), dict) else {}
-    return records.reserve_for_execution(str(spec.get("name")), spec, execution)
 
 
 # --- Describe ---------------------------------------------------------------------------------

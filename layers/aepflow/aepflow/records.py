@@ -27,7 +27,7 @@ from typing import Any, Iterator
 from botocore.exceptions import ClientError
 
 from . import journal as journal_mod
-from .errors import DataflowConflict
+from .errors import DataflowConflict, step
 
 RECORD, CLAIM = "RECORD", "CLAIM"
 # Executions remembered per claim (their journals say what aepflow created for the dataflow).
@@ -197,6 +197,14 @@ def reserve_for_execution(name: str, spec: dict[str, Any], execution_arn: str) -
     generation = int((stored or {}).get("generation") or 0)
     hold(name, digest, execution_arn, generation, stored, (stored or {}).get("origin"))
     return {"name": name, "reserved": "now"}
+
+
+@step("reserve-name")
+def reserve_name(state: dict[str, Any], execution: str) -> dict[str, Any]:
+    """The state machine's "Reserve the dataflow's name" (functions/reserve_name): every provisioning
+    goes through the name's claim, whichever door started it (reserve_for_execution)."""
+    spec = state.get("spec") if isinstance(state.get("spec"), dict) else {}
+    return reserve_for_execution(str(spec.get("name")), spec, execution)
 
 
 def take_start(name: str, execution_arn: str) -> bool:
