@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo,
                       field_validator, model_validator)
 
+from .alert_thresholds import Alerts
 from .connectors import (CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, Connector, connector_for_spec_id,
                          connector_named, retired_spec_id)
 from .errors import SpecInvalid
@@ -285,18 +286,6 @@ class Schedule(_Model):
         if value is not None and info.data.get("frequency") == "once":
             raise ValueError("backfill is not allowed when frequency is once")
         return value
-
-
-class Alerts(_Model):
-    """What the run monitor alerts on for this dataflow."""
-
-    failedRecordsPercent: float = Field(default=0.5, ge=0, le=100, description=(
-        "A successful run with more failed records than this percentage of its input is `partial`"),
-        examples=[1.0])
-    stuckAfterMinutes: int = Field(default=150, ge=1, le=10_080, description=(
-        "A run still in progress after this many minutes is `stuck`"), examples=[180])
-    notifyRecovered: bool = Field(default=False, description="Also alert on the first success after a failure",
-                                  examples=[False])
 
 
 class AepResource(_Model):

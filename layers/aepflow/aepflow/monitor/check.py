@@ -20,7 +20,7 @@ from typing import Any
 from .. import runtime
 from ..alerts import AlertSender, build_alert, iso
 from ..client import AepClient
-from ..spec import Alerts
+from ..alert_thresholds import Alerts
 from . import runs as aep_runs, store
 from .classify import classify, completed, needs_thresholds, overdue_deadline, overdue_due, run_detail, started
 from .config import MonitorConfig

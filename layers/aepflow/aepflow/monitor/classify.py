@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..spec import Alerts
+from ..alert_thresholds import Alerts
 
 PERIOD_MS = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000, "week": 604_800_000}
 
@@ -42,7 +42,7 @@ def classify(run: dict, alerts: Alerts, now_ms: int) -> str | None:
     return None
 
 
-# The smallest stuckAfterMinutes a spec may set (spec.Alerts): a run in progress for less can
+# The smallest stuckAfterMinutes a spec may set (alert_thresholds.Alerts): a run in progress for less can
 # be stuck under no threshold.
 MIN_STUCK_MS = 60_000
 

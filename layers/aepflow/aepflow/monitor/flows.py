@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ValidationError
 
-from ..spec import Alerts
+from ..alert_thresholds import Alerts
 from .models import SANDBOX_KEY
 
 # The monitor validates a record's alert thresholds: their validator is built at import, as a
