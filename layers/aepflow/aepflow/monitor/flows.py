@@ -18,6 +18,7 @@ from .models import SANDBOX_KEY
 # The monitor validates a record's alert thresholds: their validator is built at import, as a
 # module that parses specs builds parse_spec's (spec.build_models).
 Alerts.model_rebuild()
+
 logger = Logger(child=True)
 
 
