@@ -21,7 +21,7 @@ STACK ?= aepflow
 export SAM_CLI_TELEMETRY := 0
 export PYENV_VERSION ?= 3.11.7:3.12.1
 
-$(STAMP): requirements-dev.txt layers/aepflow/requirements.txt pyproject.toml
+$(STAMP): requirements-dev.txt requirements-runtime.txt layers/aepflow/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	# The aepflow command (.venv/bin/aepflow), from the layer's own package.
@@ -87,7 +87,16 @@ deploy: $(STAMP)
 	if $(SAM) list stack-outputs --stack-name $(STACK) >/dev/null 2>&1; then \
 	  $(SAM) deploy --stack-name $(STACK); else $(SAM) deploy --guided --stack-name $(STACK); fi
 
-bench: $(STAMP)
+# The Lambda runtime's stand-in for bench/coldstart.py: python3.12 with boto3 and botocore alone,
+# compiled in place as the runtime ships them (the layer it imports the handlers from is built by
+# the bench).
+RUNTIME := $(VENV)/runtime
+$(RUNTIME)/.installed: requirements-runtime.txt
+	python3.12 -m venv $(RUNTIME)
+	env -u PYTHONPATH -u PYTHONPYCACHEPREFIX $(RUNTIME)/bin/pip install --quiet --disable-pip-version-check -r requirements-runtime.txt
+	touch $@
+
+bench: $(STAMP) $(RUNTIME)/.installed
 	$(PY) -m bench
 
 clean:
