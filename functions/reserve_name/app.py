@@ -11,5 +11,5 @@ from aepflow.step_context import StepEvent
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    step = StepEvent.model_validate(event)
+    step = StepEvent.parse(event)
     return scrubbed_errors(lambda: reserve_name(step.state, step.execution))

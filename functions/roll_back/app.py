@@ -12,8 +12,8 @@ from aepflow.step_context import StepEvent
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    step_event = StepEvent.model_validate(event)
+    step_event = StepEvent.parse(event)
     result = roll_back(step_event.state, step_event.execution)
     count_roll_back(result)
     spec = step_event.state.get("spec") if isinstance(step_event.state.get("spec"), dict) else {}
-    return {**result.model_dump(mode="json"), **failure_notification(result, spec.get("sandbox"))}
+    return {**result.to_dict(), **failure_notification(result, spec.get("sandbox"))}

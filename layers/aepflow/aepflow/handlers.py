@@ -26,7 +26,7 @@ def step_handler(fn: Callable[[Context], Any]) -> Callable[[dict, LambdaContext]
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def lambda_handler(event: dict, context: LambdaContext) -> Any:
-        step_event = StepEvent.model_validate(event)
+        step_event = StepEvent.parse(event)
         # Thread-safe keys: the local stack runs several functions in one process at once.
         logger.thread_safe_append_keys(execution=step_event.execution, step=fn.__name__)
         try:

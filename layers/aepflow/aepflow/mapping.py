@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .resources import TARGET_SCHEMA_VERSION
-from .spec import MappingRule
+
+if TYPE_CHECKING:  # the steps pass its spec_view, which reads the same
+    from .spec import MappingRule
 
 
 def _identity(rule: MappingRule) -> dict[str, Any]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
-from .spec import DataflowSpec
+if TYPE_CHECKING:  # the steps pass its spec_view, which reads the same
+    from .spec import DataflowSpec
 
 PREFIX = "aepflow"
 

@@ -4,10 +4,10 @@ and the failure notification the state machine publishes to SNS."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, Field
 
 from . import journal as journal_mod
 from . import resources, runtime, scrub
@@ -34,12 +34,19 @@ def describe_failure(error: dict[str, Any] | None) -> dict[str, Any]:
     return {"type": error.get("Error") or "Error", "message": str(message or error.get("Error") or "unknown")[:1000]}
 
 
-class RollBackResult(BaseModel):
+@dataclass
+class RollBackResult:
+    """What a roll-back did, as the state machine's Notify and the outcome record say it (JSON's
+    own types: a step after validation imports no pydantic)."""
+
     status: str
     name: str | None = None
-    errors: list[dict[str, Any]] = Field(default=[])
-    rolledBack: list[dict[str, str]] = Field(default=[])
-    leftBehind: list[dict[str, str]] = Field(default=[])
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    rolledBack: list[dict[str, str]] = field(default_factory=list)
+    leftBehind: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @step("roll-back")

@@ -3,9 +3,10 @@ and as flow-service.yaml types them in a request."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .spec import DataflowSpec
+if TYPE_CHECKING:  # the steps pass its spec_view, which reads the same
+    from .spec import DataflowSpec
 
 
 def schedule_params(spec: DataflowSpec) -> dict[str, Any]:

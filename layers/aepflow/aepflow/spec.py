@@ -481,41 +481,38 @@ def build_models() -> None:
     ResolvedSource.model_rebuild()
 
 
-def validated(state: dict[str, Any]) -> tuple[DataflowSpec, ResolvedSource]:
-    """The spec and its resolved source as the state machine carries them to the steps after
-    "Validate the dataflow spec": that step parsed them (parse_spec, resolve_source) and its answer
-    replaced the execution's state (ResultPath $), so they are made again from that answer without
-    validating it a second time. What is made equals what validating the answer would give: the
-    answer is the models' own JSON dump, whose values are JSON's types, and no validator of these
-    models changes a value it accepts but startTime's (already in epoch seconds in the dump)."""
-    spec, resolved = state.get("spec"), state.get("resolved")
-    if not isinstance(spec, dict) or not isinstance(resolved, dict):
-        raise ValueError("the state holds no validated spec and resolved source (\"Validate the dataflow spec\" "
-                         "answers them)")
-    return _trusted(DataflowSpec, spec), _trusted(ResolvedSource, resolved)
+def view_fields() -> dict[str, dict[str, list[str | None]]]:
+    """What spec_view needs to read a dump of these models without them (committed as
+    spec_fields.json, which a test holds to this): for each model, each field's attribute name, the
+    key it has in the dump (its alias) and the model its value is made of (in a list, or one of a
+    union with None), or None for a plain value (text, number, a dict of params, ...)."""
+    out: dict[str, dict[str, list[str | None]]] = {}
 
-
-def _trusted(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    values = {name: _trusted_value(field.annotation, data[field.alias or name])
-              for name, field in model.model_fields.items() if (field.alias or name) in data}
-    return model.model_construct(**values)
-
-
-def _trusted_value(annotation: Any, value: Any) -> Any:
-    """`value` of a dump made again as the field's type: the models of a model field (in a list, or
-    one of a union with None) from their dicts; anything else is JSON's own value already."""
-    if value is None:
+    def nested(annotation: Any) -> type[BaseModel] | None:
+        kinds = [a for a in get_args(annotation) if a is not type(None)] \
+            if get_origin(annotation) in (Union, UnionType) else [annotation]
+        for kind in kinds:
+            if get_origin(kind) is Annotated:
+                kind = get_args(kind)[0]
+            if get_origin(kind) is list:
+                kind = get_args(kind)[0]
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                return kind
         return None
-    kinds = [a for a in get_args(annotation) if a is not type(None)] if get_origin(annotation) in (Union, UnionType) \
-        else [annotation]
-    for kind in kinds:
-        if get_origin(kind) is Annotated:
-            kind = get_args(kind)[0]
-        if isinstance(kind, type) and issubclass(kind, BaseModel) and isinstance(value, dict):
-            return _trusted(kind, value)
-        if get_origin(kind) is list and isinstance(value, list):
-            return [_trusted_value(get_args(kind)[0], item) for item in value]
-    return value
+
+    def visit(model: type[BaseModel]) -> None:
+        if model.__name__ in out:
+            return
+        out[model.__name__] = {}
+        for name, field in model.model_fields.items():
+            kind = nested(field.annotation)
+            out[model.__name__][name] = [field.alias or name, kind.__name__ if kind else None]
+            if kind is not None:
+                visit(kind)
+
+    visit(DataflowSpec)
+    visit(ResolvedSource)
+    return out
 
 
 def parse_spec(raw: Any) -> DataflowSpec:
@@ -558,7 +555,11 @@ def json_schema() -> dict[str, Any]:
             "$id": "urn:aepflow:dataflow-spec:v1", **schema}
 
 
-if __name__ == "__main__":  # regenerate the committed schema: python -m aepflow.spec > schemas/dataflow-spec-v1.schema.json
+if __name__ == "__main__":
+    # Regenerate what is committed from these models:
+    #   python -m aepflow.spec > schemas/dataflow-spec-v1.schema.json
+    #   python -m aepflow.spec fields > layers/aepflow/aepflow/spec_fields.json
     import json
+    import sys
 
-    print(json.dumps(json_schema(), indent=2, sort_keys=True))
+    print(json.dumps(view_fields() if sys.argv[1:] == ["fields"] else json_schema(), indent=2, sort_keys=True))

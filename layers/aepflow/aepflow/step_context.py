@@ -16,15 +16,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel
 
 from . import journal as journal_mod
 from . import resources, runtime
 from .errors import TRANSIENT_ERRORS, AepNotFound, AepValidationError
-from .spec import DataflowSpec, validated
+from .spec_view import validated
 
 if TYPE_CHECKING:
     from .client import AepClient
+    from .spec import DataflowSpec
 
 logger = Logger(child=True)
 
@@ -34,15 +34,37 @@ ID_KEYS = ("baseConnectionId", "sourceConnectionId", "schemaId", "datasetId", "t
 CREATE_ATTEMPTS = 3
 
 
-class StepEvent(BaseModel):
-    """What every step Lambda receives from the state machine."""
+CHECKS = ("baseConnection", "dataset")
+MAX_EXECUTION_CHARS = 2048  # an execution ARN (Step Functions: name 80, state machine name 80)
 
-    state: dict[str, Any]
-    execution: str = "local"
-    retryCount: int = 0
-    # The check "Look up what already exists" makes for one branch of the state machine: the base
-    # connection or the dataset the spec names (None: the whole lookup round).
-    check: Literal["baseConnection", "dataset"] | None = None
+
+class StepEvent:
+    """What every step Lambda receives from the state machine: {state, execution, retryCount} and,
+    from "Look up what already exists", the check it makes for one branch (the base connection or
+    the dataset the spec names; None: the whole lookup round). Other keys are ignored."""
+
+    __slots__ = ("state", "execution", "retryCount", "check")
+
+    def __init__(self, state: dict[str, Any], execution: str = "local", retryCount: int = 0,
+                 check: Literal["baseConnection", "dataset"] | None = None):
+        self.state, self.execution, self.retryCount, self.check = state, execution, retryCount, check
+
+    @classmethod
+    def parse(cls, event: Any) -> "StepEvent":
+        """The event, typed; ValueError naming the field when it is not what the state machine sends."""
+        if not isinstance(event, dict):
+            raise ValueError(f"(event): expected an object, not {type(event).__name__}")
+        state, execution = event.get("state"), event.get("execution", "local")
+        retry_count, check = event.get("retryCount", 0), event.get("check")
+        if not isinstance(state, dict):
+            raise ValueError(f"state: expected an object, not {type(state).__name__}")
+        if not isinstance(execution, str) or not 0 < len(execution) <= MAX_EXECUTION_CHARS:
+            raise ValueError(f"execution: expected an execution ARN of at most {MAX_EXECUTION_CHARS} characters")
+        if type(retry_count) is not int or retry_count < 0:
+            raise ValueError("retryCount: expected a whole number, 0 or more")
+        if check is not None and check not in CHECKS:
+            raise ValueError(f"check: expected one of {', '.join(CHECKS)}, or none")
+        return cls(state, execution, retry_count, check)
 
 
 def named_ids(spec: DataflowSpec) -> dict[str, str | None]:
