@@ -15,4 +15,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     report = drift.check()
     metrics.add_metric(name="DriftChecked", unit=MetricUnit.Count, value=report.checked)
     metrics.add_metric(name="AlertsDrift", unit=MetricUnit.Count, value=report.alerted)
-    return report.model_dump(mode="json")
+    return report.to_dict()

@@ -23,11 +23,11 @@ import hashlib
 import json
 import os
 import time
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, Field
 
 from . import apply as apply_mod
 from . import live as live_mod
@@ -46,7 +46,10 @@ KINDS = ("flow", "sourceConnection", "baseConnection", "targetConnection")
 MACHINE_PROTOCOLS = ("sqs", "lambda", "http", "https", "firehose")
 
 
-class DriftReport(BaseModel):
+@dataclass
+class DriftReport:
+    """What one drift check did (the handler's answer, JSON's own types)."""
+
     checked: int = 0
     drifted: int = 0
     alerted: int = 0
@@ -54,9 +57,12 @@ class DriftReport(BaseModel):
     unchanged: int = 0  # drift seen before, not alerted again
     cleared: int = 0
     aepCalls: int = 0
-    listCalls: dict[str, int] = Field(default={})
+    listCalls: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-    dataflows: list[dict[str, Any]] = Field(default=[])
+    dataflows: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _iso(ms: Any) -> str | None:

@@ -14,13 +14,11 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from . import adopt as adopt_mod
 from . import apply as apply_mod
 from . import journal as journal_mod
 from . import live as live_mod
 from . import plan as plan_mod
 from . import records, resources, runtime
-from . import runs as runs_mod
 from .errors import (AepNotFound, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound,
                      DataflowPreconditionFailed)
 from .provisioning import validate_spec
@@ -271,16 +269,24 @@ def plan(raw: Any) -> dict[str, Any]:
 
 
 # --- Runs and adopt (their own modules; here for the doors) --------------------------------------
+# Imported when called: the bucket's intake, which also starts and deletes through this module,
+# never adopts or runs a flow, and its cold start does without them (and the monitor's classify).
 
 def runs(name: str, limit: int = 20) -> dict[str, Any]:
+    from . import runs as runs_mod
+
     return runs_mod.recent(name, limit=limit)
 
 
 def start_run(name: str, window: dict[str, Any] | None = None) -> dict[str, Any]:
+    from . import runs as runs_mod
+
     return runs_mod.start(name, window)
 
 
 def adopt(flow_id: str, *, name: str | None = None, sandbox: str | None = None) -> dict[str, Any]:
+    from . import adopt as adopt_mod
+
     return adopt_mod.adopt(flow_id, name=name, sandbox=sandbox)
 
 

@@ -1,8 +1,6 @@
 """The dataflow spec v1 (DESIGN.md): pydantic models, and the one function that turns
 a raw document into a spec or into the list of every problem, by field path."""
 
-from __future__ import annotations
-
 import re
 from datetime import datetime, timezone
 from types import UnionType
