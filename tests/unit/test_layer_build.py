@@ -39,3 +39,13 @@ def test_the_layer_ships_python_3_12_bytecode_that_lambda_uses_as_it_is(tmp_path
         flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
         assert flags == 1, f"{pyc.relative_to(site)}: flags {flags}, not unchecked-hash"
     assert not list(site.rglob("*.cpython-311.pyc"))
+
+
+def test_aepflow_uses_nothing_the_layer_leaves_out():
+    """The layer's Makefile leaves out Powertools' Swagger UI assets (read only by enable_swagger
+    without a swagger_base_url) and pydantic's v1 API: no module of aepflow's may need them."""
+    makefile = (LAYER / "Makefile").read_text()
+    assert "swagger-ui-bundle.min.js" in makefile and "pydantic/v1" in makefile
+    for module in (LAYER / "aepflow").rglob("*.py"):
+        text = module.read_text()
+        assert "enable_swagger" not in text and "pydantic.v1" not in text and "pydantic import v1" not in text, module
