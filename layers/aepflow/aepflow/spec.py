@@ -68,8 +68,9 @@ LongText = Annotated[str, StringConstraints(max_length=LONG), AfterValidator(_pr
 class _Model(BaseModel):
     # strict: a number is never text, a boolean never a number, "yes" never true.
     # defer_build: a model's validator and serializer are built when first needed, not when the
-    # class is defined. A module that parses specs builds them at import (build_models()); the steps
-    # after validation never need them (validated()), and their cold start does not build them.
+    # class is defined. A module that parses specs builds them at import (build_models()), so that
+    # a cold start builds them in Lambda's init; the steps after validation do not import them at all
+    # (spec_view).
     model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True, defer_build=True)
 
 
