@@ -164,13 +164,14 @@ def measure_imports(repeat: int) -> dict[str, dict]:
                 over[name].append(totals["app"])
                 if totals["app"] <= min(over[name]):
                     packages[name] = by_package
-        # For comparison, fastest of 2: with tracing on, and from the layer without its bytecode.
-        traced = {name: min(import_seconds(python, statement, modules, _env([shipped / "python", FUNCTIONS / name],
-                                                                                tracing=True))[0]["app"]
-                            for _ in range(2)) for name in names}
-        uncompiled = {name: min(import_seconds(python, statement, modules,
-                                               _env([bare / "python", FUNCTIONS / name]))[0]["app"]
-                                for _ in range(2)) for name in names}
+
+        def fastest_of_two(name: str, layer: Path, tracing: bool = False) -> float:
+            env = _env([layer / "python", FUNCTIONS / name], tracing=tracing)
+            return min(import_seconds(python, statement, modules, env)[0]["app"] for _ in range(2))
+
+        # For comparison: with tracing on, and from the layer without its bytecode.
+        traced = {name: fastest_of_two(name, shipped, tracing=True) for name in names}
+        uncompiled = {name: fastest_of_two(name, bare) for name in names}
     boto3 = min(boto3_samples)
     out: dict[str, dict] = {"boto3": {"seconds": boto3}}
     for name in names:

@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import asdict
 from typing import Any
 
 import boto3
@@ -95,7 +96,7 @@ def measure(stack, label: str, call) -> dict[str, Any]:
 
 def _only(report: Any, keys: set[str]) -> dict[str, Any]:
     """The drift report's `keys`."""
-    return {k: v for k, v in report.to_dict().items() if k in keys}
+    return {k: v for k, v in asdict(report).items() if k in keys}
 
 
 def main(argv: list[str]) -> int:

@@ -1,6 +1,8 @@
 """Scheduled drift check (EventBridge Scheduler, DriftCheckSchedule): compares every managed flow and
 its connections with aepflow's record and alerts once per change. The logic is aepflow.drift's."""
 
+from dataclasses import asdict
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,4 +17,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     report = drift.check()
     metrics.add_metric(name="DriftChecked", unit=MetricUnit.Count, value=report.checked)
     metrics.add_metric(name="AlertsDrift", unit=MetricUnit.Count, value=report.alerted)
-    return report.to_dict()
+    return asdict(report)

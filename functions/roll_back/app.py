@@ -1,6 +1,8 @@
 """Roll back what this execution created, newest first, record the outcome, and
 return the failure notification the state machine publishes to SNS."""
 
+from dataclasses import asdict
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aepflow.handlers import count_roll_back, logger, metrics, tracer
@@ -16,4 +18,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     result = roll_back(step_event.state, step_event.execution)
     count_roll_back(result)
     spec = step_event.state.get("spec") if isinstance(step_event.state.get("spec"), dict) else {}
-    return {**result.to_dict(), **failure_notification(result, spec.get("sandbox"))}
+    return {**asdict(result), **failure_notification(result, spec.get("sandbox"))}

@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -60,9 +60,6 @@ class DriftReport:
     listCalls: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     dataflows: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _iso(ms: Any) -> str | None:

@@ -4,7 +4,7 @@ and the failure notification the state machine publishes to SNS."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -44,9 +44,6 @@ class RollBackResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     rolledBack: list[dict[str, str]] = field(default_factory=list)
     leftBehind: list[dict[str, str]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @step("roll-back")

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 # model -> attribute -> [key in the dump, model of the value or None]
 FIELDS: dict[str, dict[str, list[str | None]]] = json.loads(
     (Path(__file__).resolve().parent / "spec_fields.json").read_text())
+# model -> key in the dump -> (attribute, model of the value or None), for model_dump
+_BY_KEY: dict[str, dict[str, tuple[str, str | None]]] = {
+    model: {key: (name, nested) for name, (key, nested) in fields.items()} for model, fields in FIELDS.items()}
 
 
 class View:
@@ -67,7 +70,7 @@ class View:
 
 
 def _dump(model: str, data: dict[str, Any], by_alias: bool) -> dict[str, Any]:
-    names = {key: (name, nested) for name, (key, nested) in FIELDS[model].items()}
+    names = _BY_KEY[model]
     out: dict[str, Any] = {}
     for key, value in data.items():  # the dump's order, which is the model's
         if key not in names or value is None:
