@@ -2,8 +2,6 @@
 Routes call aepflow.lifecycle; every error is JSON with a stable `code`, never a stack trace
 or a secret. The OpenAPI document is generated from this module (openapi_document())."""
 
-from __future__ import annotations
-
 import base64
 import binascii
 import json
@@ -33,26 +31,32 @@ app = APIGatewayRestResolver(enable_validation=True)
 
 # --- Models -----------------------------------------------------------------------------------
 
-class Problem(BaseModel):
+class _Model(BaseModel):
+    # defer_build: each model's validator and serializer are built when a request first needs them,
+    # not at import: a cold start answers one route, which uses one or two of these models.
+    model_config = ConfigDict(defer_build=True)
+
+
+class Problem(_Model):
     path: str = Field(description="Field path in the spec or the request, e.g. schedule.startTime")
     message: str
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(_Model):
     code: str = Field(description="Stable machine-readable code, e.g. SpecInvalid, DataflowExists, FieldNotChangeable")
     message: str
     problems: list[Problem] = Field(default=[])
     requestId: str | None = None
 
 
-class Accepted(BaseModel):
+class Accepted(_Model):
     name: str
     executionArn: str
     status: str = Field(description="PROVISIONING, ACTIVE or FAILED")
     started: bool = Field(description="false when an identical request already started this execution")
 
 
-class DataflowView(BaseModel):
+class DataflowView(_Model):
     model_config = ConfigDict(extra="allow")
     name: str
     status: str = Field(description="PROVISIONING, ACTIVE or FAILED")
@@ -69,14 +73,14 @@ class DataflowView(BaseModel):
                                                                    "who and when; null when AEP matches the record")
 
 
-class PlanChange(BaseModel):
+class PlanChange(_Model):
     field: str
     old: Any = None
     new: Any = None
     how: str | None = Field(default=None, description="The AEP call that makes the change in place")
 
 
-class PlannedResource(BaseModel):
+class PlannedResource(_Model):
     kind: str = Field(description="baseConnection, sourceConnection, schema, dataset, targetConnection, "
                                   "mappingSet, flow or record (aepflow's own)")
     id: str | None = None
@@ -86,7 +90,7 @@ class PlannedResource(BaseModel):
     note: str | None = None
 
 
-class PlanView(BaseModel):
+class PlanView(_Model):
     name: str
     sandbox: str | None = None
     action: str = Field(description="create, update, replace or none: the biggest action of any resource")
@@ -96,7 +100,7 @@ class PlanView(BaseModel):
     problems: list[Problem] = Field(default=[])
 
 
-class AdoptRequest(BaseModel):
+class AdoptRequest(_Model):
     model_config = ConfigDict(extra="forbid")
     flowId: str = Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
                         description="The AEP flow to bring under management")
@@ -105,7 +109,7 @@ class AdoptRequest(BaseModel):
     sandbox: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
-class Adopted(BaseModel):
+class Adopted(_Model):
     name: str
     flowId: str
     status: str
@@ -114,7 +118,7 @@ class Adopted(BaseModel):
     plan: PlanView = Field(description="The spec's plan right after adopting: no change")
 
 
-class RunStarted(BaseModel):
+class RunStarted(_Model):
     name: str
     flowId: str
     runId: str | None
@@ -124,7 +128,7 @@ class RunStarted(BaseModel):
     links: dict[str, str]
 
 
-class DataflowSummary(BaseModel):
+class DataflowSummary(_Model):
     name: str
     status: str | None = None
     connector: str | None = None
@@ -132,12 +136,12 @@ class DataflowSummary(BaseModel):
     updatedAt: str | None = None
 
 
-class DataflowPage(BaseModel):
+class DataflowPage(_Model):
     items: list[DataflowSummary]
     next: str | None = Field(default=None, description="Pass as ?cursor= for the next page")
 
 
-class SourcePatch(BaseModel):
+class SourcePatch(_Model):
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
     credentialsSecret: str | None = Field(default=None, min_length=1, max_length=2048,
                                           description="Another source secret: its params reach the base "
@@ -145,7 +149,7 @@ class SourcePatch(BaseModel):
     params: dict[str, Any] | None = Field(default=None, description="Only params.filters changes in place")
 
 
-class DataflowPatch(BaseModel):
+class DataflowPatch(_Model):
     """A JSON Merge Patch (RFC 7386) over the spec's fields that AEP can change in place. Other
     fields, or a change the plan cannot make in place, are refused with a 400 naming them."""
 
@@ -167,7 +171,7 @@ class DataflowPatch(BaseModel):
     source: SourcePatch | None = None
 
 
-class Updated(BaseModel):
+class Updated(_Model):
     model_config = ConfigDict(extra="allow")
     name: str
     status: str
@@ -178,7 +182,7 @@ class Updated(BaseModel):
     spec: dict[str, Any]
 
 
-class Deleted(BaseModel):
+class Deleted(_Model):
     name: str
     status: str
     deleted: list[dict[str, Any]]
@@ -187,7 +191,7 @@ class Deleted(BaseModel):
     alreadyDeleted: bool = False
 
 
-class RunSummary(BaseModel):
+class RunSummary(_Model):
     id: str | None
     status: str | None
     startedAt: int | None = None
@@ -199,13 +203,13 @@ class RunSummary(BaseModel):
     errors: list[dict[str, Any]] = Field(default=[])
 
 
-class Runs(BaseModel):
+class Runs(_Model):
     name: str
     flowId: str | None
     runs: list[RunSummary]
 
 
-class GatewayError(BaseModel):
+class GatewayError(_Model):
     """What API Gateway itself answers (IAM authorization, an unknown route), through the
     template's DEFAULT_4XX/5XX gateway responses."""
 

@@ -2,8 +2,6 @@
 (statemachine/monitor_poll.asl.json), each bounded and typed: the plan, a unit of work, a
 registry segment, and the reports they return."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,7 +13,8 @@ MAX_SEGMENTS = 64
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # defer_build: each monitor function builds the few of these models it uses, on its first event.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class Unit(_Model):
