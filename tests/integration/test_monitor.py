@@ -341,6 +341,44 @@ def test_a_provisioned_flow_is_watched_at_once_and_a_recorded_one_by_the_next_sy
     assert report.registry_synced and report.flows == 3 and stack.keys() == []
 
 
+def test_a_sync_in_many_segments_enters_every_flow_once(stack, monkeypatch):
+    """A registry sync split over segments of a parallel Scan (MONITOR_RECORDS_PER_SEGMENT), run
+    at once as the state machine's Map runs them: each record is read by one segment, each flow is
+    entered in its one shard, and a segment beyond the Scan's numbering is refused."""
+    from aepflow.monitor import plan, registry, store
+    from aepflow.monitor.models import PlanEvent, Segment
+    from aepflow.monitor.state import shard_of
+
+    monkeypatch.setenv("MONITOR_RECORDS_PER_SEGMENT", "4")
+    monkeypatch.setenv("MONITOR_SHARDS", "8")
+    flows = {stack.flow(f"many-{i:02d}", sandbox="dev" if i % 3 else "prod"): "dev" if i % 3 else "prod"
+             for i in range(23)}
+    planned = plan.plan_poll(PlanEvent(now=stack.emu.now_ms), lease_seconds=60)
+    assert planned.syncDue and len(planned.sync) >= 6  # at least 23 records, 4 a segment
+    reports: list = [None] * len(planned.sync)
+
+    def sync(i, segment):
+        reports[i] = registry.sync_segment(segment)
+
+    threads = [threading.Thread(target=sync, args=(i, seg)) for i, seg in enumerate(planned.sync)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(POLL_JOIN_SECONDS)
+    assert all(reports)
+    assert sum(r.records for r in reports) == 23
+    assert {s: sum(r.flows.get(s, 0) for r in reports) for s in ("dev", "prod")} == {"dev": 15, "prod": 8}
+    entered: dict[str, list[str]] = {}
+    for sandbox in ("dev", "prod"):
+        for number, loaded in store.load_shards(stack.local.refs["DataflowsTable"], sandbox, 8, range(8)).items():
+            for fid in loaded.state.flows:
+                entered.setdefault(fid, []).append(f"{sandbox}/{number}")
+    assert sorted(entered) == sorted(flows)
+    assert all(where == [f"{flows[fid]}/{shard_of(fid, 8)}"] for fid, where in entered.items())
+    with pytest.raises(ValueError, match="segment 6 is not one of 0..5"):
+        Segment(segment=6, segments=6, now=0)
+
+
 def test_a_flow_whose_record_is_gone_is_no_longer_watched(stack):
     gone = stack.flow("gone", outcomes=["failed"] * 3)
     stack.flow("kept", outcomes=["success"] * 3)

@@ -4,7 +4,7 @@ registry segment, and the reports they return."""
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # A sandbox name as the spec gives it (lower-case letters, digits, dashes), or the default one.
 SANDBOX_KEY = r"^(\(default\)|[a-z0-9][a-z0-9-]{0,99})$"
@@ -31,6 +31,12 @@ class Segment(_Model):
     segment: int = Field(ge=0, lt=MAX_SEGMENTS)
     segments: int = Field(ge=1, le=MAX_SEGMENTS)
     now: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _segment_of_segments(self) -> "Segment":
+        if self.segment >= self.segments:  # DynamoDB's parallel Scan numbers segments 0..segments-1
+            raise ValueError(f"segment {self.segment} is not one of 0..{self.segments - 1}")
+        return self
 
 
 class SegmentReport(_Model):

@@ -39,14 +39,19 @@ def entry_for(flow: ManagedFlow, now_ms: int, cfg: MonitorConfig) -> dict[str, A
 SHARDS_IN_MEMORY = 8  # a sync holds this many shards' state at a time, whatever their number
 
 
-def _register(cfg: MonitorConfig, groups: dict[tuple[str, int], dict[str, dict[str, Any]]]) -> int:
-    """Add the entries, one conditional write per shard touched. Returns the shards written."""
+def _register(cfg: MonitorConfig, groups: dict[tuple[str, int], dict[str, dict[str, Any]]],
+              start: float = 0.0) -> int:
+    """Add the entries, one conditional write per shard touched. Returns the shards written.
+    `start` (0 <= start < 1): where in each sandbox's shards the writes begin, so that the segments
+    of a sync, which run at once and touch the same shards, do not all queue on the first one."""
     by_sandbox: dict[str, list[int]] = defaultdict(list)
     for sandbox, number in groups:
         by_sandbox[sandbox].append(number)
     written = 0
     for sandbox, numbers in sorted(by_sandbox.items()):
         numbers.sort()
+        first = int(start * len(numbers))
+        numbers[:] = numbers[first:] + numbers[:first]
         for i in range(0, len(numbers), SHARDS_IN_MEMORY):
             loaded = store.load_shards(cfg.table_name, sandbox, cfg.shards, numbers[i:i + SHARDS_IN_MEMORY])
             for number, shard in loaded.items():
@@ -75,7 +80,7 @@ def sync_segment(event: Segment, cfg: MonitorConfig | None = None) -> SegmentRep
                 continue
             groups[(flow.sandbox, shard_of(flow.flowId, cfg.shards))][flow.flowId] = entry_for(flow, event.now, cfg)
             flows[flow.sandbox] += 1
-    written = _register(cfg, groups)
+    written = _register(cfg, groups, start=event.segment / event.segments)
     return SegmentReport(segment=event.segment, records=records, flows=dict(flows), shards_written=written,
                          duration_ms=round((time.perf_counter() - started) * 1000, 1))
 
