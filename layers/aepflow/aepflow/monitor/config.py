@@ -28,9 +28,9 @@ class MonitorConfig(BaseModel):
     flows_per_unit: int = Field(default=1000, ge=1, description="MONITOR_FLOWS_PER_UNIT: flows one "
                                 "check invocation takes on; a sandbox with more is split into more units")
     # 5,000: a segment of 25,000 records took 7-11 s to sync 10,000 flows on the local stack (one
-    # segment; 1 MB Scan pages of records that carry their spec), where the poll's every function
-    # is to stay under 10 s; 5,000 gives two segments of 4-6 s there, and 20 (run 16 at a time)
-    # for 100,000 flows.
+    # segment; 1 MB Scan pages of records that carry their spec), where every function of a poll
+    # is to stay under 10 s. 5,000 gives two segments of 5-7 s there, and for 100,000 flows 20
+    # segments of 6-12 s each, run 16 at a time (it was 4 segments of 41-46 s).
     records_per_segment: int = Field(default=5_000, ge=1, description="MONITOR_RECORDS_PER_SEGMENT: "
                                      "dataflow records one registry-sync invocation reads")
     registry_sync_minutes: int = Field(default=60, ge=1, description="MONITOR_REGISTRY_SYNC_MINUTES: how "
