@@ -118,6 +118,14 @@ def connector_for_spec_id(connection_spec_id: str) -> Connector | None:
     return _BY_SPEC_ID.get(connection_spec_id.strip().lower())
 
 
+def connector_of_source(source: Any) -> Connector | None:
+    """The connector a spec's source names (by `connector`, else by `connectionSpecId`): the
+    DataflowSpec model's and the steps' spec_view's `connector`, which read the same source."""
+    if source.connector:
+        return connector_named(source.connector)
+    return connector_for_spec_id(source.connectionSpecId or "")
+
+
 def retired_spec_id(connection_spec_id: str) -> tuple[dict[str, Any], Connector] | None:
     """(why, the connector that replaced it) for a spec id from a connector's beta, else None."""
     retired = RETIRED_SPEC_IDS.get(connection_spec_id.strip().lower())

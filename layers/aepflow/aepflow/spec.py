@@ -11,7 +11,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstr
 
 from .alert_thresholds import Alerts
 from .connectors import (CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, Connector, connector_for_spec_id,
-                         connector_named, retired_spec_id)
+                         connector_named, connector_of_source, retired_spec_id)
 from .errors import SpecInvalid
 from .secret_names import boundary_problem
 
@@ -351,9 +351,7 @@ class DataflowSpec(_Model):
 
     @property
     def connector(self) -> Connector | None:
-        if self.source.connector:
-            return connector_named(self.source.connector)
-        return connector_for_spec_id(self.source.connectionSpecId or "")
+        return connector_of_source(self.source)
 
 
 class ResolvedSource(BaseModel):

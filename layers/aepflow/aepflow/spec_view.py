@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .connectors import Connector, connector_for_spec_id, connector_named
+from .connectors import Connector, connector_of_source
 
 if TYPE_CHECKING:
     from .spec import DataflowSpec, ResolvedSource
@@ -95,10 +95,7 @@ class SpecView(View):
 
     @property
     def connector(self) -> Connector | None:
-        source = self.source
-        if source.connector:
-            return connector_named(source.connector)
-        return connector_for_spec_id(source.connectionSpecId or "")
+        return connector_of_source(self.source)
 
 
 def validated(state: dict[str, Any]) -> tuple[DataflowSpec, ResolvedSource]:
