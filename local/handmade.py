@@ -14,6 +14,7 @@ CRM_TO_AEP = "14518937-270c-4525-bdec-c2ba7cce3860"
 ACCOUNT = "6990abad-977d-41b9-a85d-17ea8cf1c0e4"
 SCHEMA = "https://ns.adobe.com/acme/schemas/719c4e19184402c27595e65b931a142b"
 DATASET = "5c8c3c555033b814b69f947f"
+DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 
 
 def make_flow(*, name: str = "Salesforce contacts (made in the UI)", schedule: dict[str, Any] | None = None,
@@ -31,8 +32,10 @@ def make_flow(*, name: str = "Salesforce contacts (made in the UI)", schedule: d
             {"name": "Name", "type": "string", "xdm": {"type": "string"}},
             {"name": "Datefield", "type": "string", "meta:xdmType": "date-time",
              "xdm": {"type": "string", "format": "date-time"}}]}})["id"]
-    target = resources.create_target_connection(client, name=f"{name}: target", description="Into the ACME dataset",
-                                                schema_id=SCHEMA, dataset_id=DATASET)["id"]
+    target = resources.create_target_connection(client, {
+        "name": f"{name}: target", "description": "Into the ACME dataset",
+        "data": {"schema": {"id": SCHEMA, "version": TARGET_SCHEMA_VERSION}}, "params": {"dataSetId": DATASET},
+        "connectionSpec": {"id": DATA_LAKE, "version": "1.0"}})["id"]
     mapping = resources.create_mapping_set(client, {
         "name": f"{name}: mapping", "version": 0, "xdmSchema": SCHEMA, "xdmVersion": "1.0",
         "outputSchema": {"schemaRef": {"id": SCHEMA, "contentType": TARGET_SCHEMA_VERSION}},

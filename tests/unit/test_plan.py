@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from aepflow import apply, lifecycle, plan
+from aepflow import apply, bodies, lifecycle, plan
 from aepflow.live import Live
 from aepflow.spec import parse_spec, resolve_source
 from local.examples import example
@@ -27,38 +27,22 @@ def ids_of(raw: dict) -> dict:
 
 
 def live_of(raw: dict) -> Live:
-    """What AEP answers for a dataflow aepflow provisioned from `raw` (the bodies provisioning sends)."""
+    """What AEP answers for a dataflow aepflow provisioned from `raw`: the bodies provisioning sends
+    (bodies.py), with the ids and etags AEP adds."""
     spec = parse_spec(raw)
     resolved = resolve_source(spec)
     ids = ids_of(raw)
-    want = plan.expected(spec, resolved, ids)
-    flow = want["flow"]
-    transformations = [{"name": "Mapping", "params": {"mappingId": "m-1", "mappingVersion": "0"}}]
-    if spec.deltaColumn:
-        transformations.insert(0, {"name": "Copy", "params": {"deltaColumn": flow["deltaColumn"]}})
-    schedule = {k.split(".", 1)[1]: v for k, v in flow.items() if k.startswith("scheduleParams.")}
-    source = want["sourceConnection"]
-    base = want.get("baseConnection")
-    target = want["targetConnection"]
-    mapping_body = plan.mapping_set_body(name="n", schema_id=IDS["schemaId"], rules=spec.mapping,
-                                         dialect=resolved.mappingDialect)
+    flow = bodies.flow(spec, flow_spec_id=IDS["flowSpecId"], ids={**ids, "mappingVersion": 0}, with_copy=True)
+    source = bodies.source_connection(spec, resolved, base_connection_id=ids["baseConnectionId"])
+    base = bodies.base_connection(spec, resolved, auth_spec_name="ConnectionString", auth_params={}) \
+        if bodies.creates_base_connection(spec) else None
+    target = bodies.target_connection(spec, schema_id=ids["schemaId"], dataset_id=ids["datasetId"])
+    mapping_body = bodies.mapping_set(spec, resolved, schema_id=IDS["schemaId"], name="n")
     return Live(
-        flow={"id": "f-1", "etag": '"e1"', "name": flow["name"], "description": flow["description"],
-              "state": flow["state"], "options": flow["options"], "sourceConnectionIds": ["s-1"],
-              "targetConnectionIds": ["t-1"], "flowSpec": {"id": IDS["flowSpecId"]},
-              "transformations": transformations, "scheduleParams": schedule},
-        sourceConnection={"id": "s-1", "etag": '"s1"', "name": source["name"], "description": source["description"],
-                          "baseConnectionId": ids["baseConnectionId"], "connectionSpec": {"id": source["connectionSpec"]},
-                          "data": {"format": source["format"]},
-                          "params": {k.split(".", 1)[1]: [{"name": c, "type": "string"} for c in v]
-                                     if k == "params.columns" else v
-                                     for k, v in source.items() if k.startswith("params.")}},
-        baseConnection=None if base is None else {"id": "b-1", "etag": '"b1"', "name": base["name"],
-                                                  "description": base["description"],
-                                                  "connectionSpec": {"id": base["connectionSpec"]},
-                                                  "auth": {"specName": "ConnectionString", "params": {}}},
-        targetConnection={"id": "t-1", "etag": '"t1"', "name": target["name"], "description": target["description"],
-                          "params": {"dataSetId": ids["datasetId"]}, "data": {"schema": {"id": ids["schemaId"]}}},
+        flow={**flow, "id": "f-1", "etag": '"e1"', "state": bodies.flow_state(spec)},
+        sourceConnection={**source, "id": "s-1", "etag": '"s1"'},
+        baseConnection=None if base is None else {**base, "id": "b-1", "etag": '"b1"'},
+        targetConnection={**target, "id": "t-1", "etag": '"t1"'},
         mappingSet={"id": "m-1", "version": 0, "mappings": mapping_body["mappings"]})
 
 

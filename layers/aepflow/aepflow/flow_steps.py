@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import naming, resources
+from . import bodies, resources
 from .client import segment
 from .connectors import DATA_LAKE_CONNECTION_SPEC_ID
 from .errors import AepNotFound, FlowSpecMismatch, step
-from .schedule import schedule_params, schedule_params_for_request
+from .schedule import schedule_params
 from .step_context import Context
 
 
@@ -66,27 +66,13 @@ def create_dataflow(ctx: Context) -> dict[str, Any]:
     if options:
         # The flow spec's optionSpec (seeds 000, 001, 004) defines the flow's options.
         _fits(flow_spec.get("optionSpec") or {}, options, "options", flow_spec)
-    transformations: list[dict[str, Any]] = []
-    if flow_spec.get("hasCopy") and spec.deltaColumn:
-        transformations.append({"name": "Copy", "params": {"deltaColumn": spec.deltaColumn.model_dump(exclude_none=True)}})
-    elif flow_spec.get("copyNeedsDeltaColumn"):
+    if spec.deltaColumn is None and flow_spec.get("copyNeedsDeltaColumn"):
         raise FlowSpecMismatch(f"flow spec {flow_spec['name']} needs a deltaColumn",
                                problems=[{"path": "deltaColumn", "message": "required by the flow spec"}])
-    # mappingVersion is a string in flow-service.yaml (seeds 000/001 send a number).
-    transformations.append({"name": "Mapping", "params": {"mappingId": ids["mappingId"], "mappingVersion": "0"}})
-    name = naming.dataflow(spec)
-    body = {
-        "name": name, "description": spec.description or f"aepflow dataflow {spec.name}",
-        "flowSpec": {"id": flow_spec["id"], "version": flow_spec.get("version", "1.0")},
-        "sourceConnectionIds": [ids["sourceConnectionId"]],
-        "targetConnectionIds": [ids["targetConnectionId"]],
-        "transformations": transformations,
-        "scheduleParams": schedule_params_for_request(params),
-    }
-    if options:
-        # Our decision: the flow's `options` object, named after the flow spec's optionSpec (the
-        # OpenAPI's CreateFlowRequest lists no field for them; GET /flows answers `options`).
-        body["options"] = options
+    body = bodies.flow(spec, flow_spec_id=flow_spec["id"], ids={**ids, "mappingVersion": 0},
+                       with_copy=bool(flow_spec.get("hasCopy")))
+    body["flowSpec"]["version"] = flow_spec.get("version", body["flowSpec"]["version"])
+    name = body["name"]
     etags: dict[str, str] = {}
 
     def find() -> str | None:

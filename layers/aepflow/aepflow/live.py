@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from .bodies import mapping_in_use  # noqa: F401 - the readers of live flows take it from here
 from .client import AepClient, segment
 from .errors import AepNotFound
 from .resources import FLOW_COLLECTIONS
@@ -53,16 +54,6 @@ def mapping_set(client: AepClient, mapping_id: str, version: Any = None) -> dict
         return client.get("conversion", f"/mappingSets/{segment(mapping_id)}", params=params)
     except AepNotFound:
         return None
-
-
-def mapping_in_use(flow: dict[str, Any] | None) -> tuple[str | None, str | None]:
-    """(mappingId, mappingVersion) of the flow's Mapping transformation."""
-    for transformation in (flow or {}).get("transformations") or []:
-        if transformation.get("name") == "Mapping":
-            params = transformation.get("params") or {}
-            version = params.get("mappingVersion")
-            return params.get("mappingId"), None if version is None else str(version)
-    return None, None
 
 
 def read(client: AepClient, ids: dict[str, Any], *, with_mapping: bool = True) -> Live:

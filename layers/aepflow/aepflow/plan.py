@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import live as live_mod
-from . import naming, records, runtime, source_secrets
+from . import bodies, records, runtime, source_secrets
 from .connectors import FLOW_SPEC_IDS
 from .live import Live, mapping_in_use
 from .mapping import mapping_set_body  # noqa: F401 (tests build live mapping sets with it)
 from .provisioning import validate_spec
-from .schedule import schedule_params, schedule_params_for_request
 from .spec import DataflowSpec, ResolvedSource, build_models, parse_spec, resolve_source
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
@@ -156,23 +155,6 @@ class Plan:
 
 # --- What a spec says each resource is ---------------------------------------------------------
 
-def _schedule(params: dict[str, Any]) -> dict[str, Any]:
-    """scheduleParams compared as the request sends them (interval a string, startTime an int)."""
-    out = {}
-    for key, value in (params or {}).items():
-        if value is None:
-            continue
-        if key == "interval":
-            value = str(value)
-        elif key == "startTime":
-            try:
-                value = int(value)
-            except (TypeError, ValueError):
-                value = str(value)
-        out[key] = value
-    return out
-
-
 def _rules(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mapping entries in one comparable form, whichever dialect wrote them (seed 000's
     sourceAttribute/destinationXdmPath, or source/destination with sourceType)."""
@@ -187,96 +169,36 @@ def _rules(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def creates_base_connection(spec: DataflowSpec) -> bool:
-    return not spec.source.baseConnectionId
-
-
-def source_params(spec: DataflowSpec, resolved: ResolvedSource) -> dict[str, Any]:
-    """The source connection's params as provisioning sends them, without explored columns."""
-    if resolved.family == "crm":
-        return {"tableName": spec.source.table}
-    if resolved.family == "database":
-        return {"path": spec.source.table}
-    return dict(spec.source.params)
+creates_base_connection = bodies.creates_base_connection
 
 
 def expected(spec: DataflowSpec, resolved: ResolvedSource, ids: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """kind -> field -> the value the spec gives it in AEP (ids from the record)."""
-    flow: dict[str, Any] = {
-        "name": naming.dataflow(spec), "description": naming.flow_description(spec),
-        "state": "enabled" if spec.enabled else "disabled",
-        "options": spec.options.model_dump(exclude_none=True) if spec.options else {},
-        "sourceConnectionId": ids.get("sourceConnectionId"), "targetConnectionId": ids.get("targetConnectionId"),
-        "mappingId": ids.get("mappingId"), "mappingVersion": str(ids.get("mappingVersion") or 0),
-        "deltaColumn": spec.deltaColumn.model_dump(exclude_none=True) if spec.deltaColumn else None,
-    }
+    """kind -> field -> the value the spec gives it in AEP (ids from the record): the fields of the very
+    bodies provisioning sends (bodies.py), so that what was applied plans `none`."""
     flow_spec_id = ids.get("flowSpecId") or FLOW_SPEC_IDS.get(resolved.flowSpecName)
-    if flow_spec_id:
-        flow["flowSpec"] = flow_spec_id
-    for key, value in _schedule(schedule_params_for_request(schedule_params(spec))).items():
-        flow[f"scheduleParams.{key}"] = value
-    params = source_params(spec, resolved)
-    source: dict[str, Any] = {"name": naming.source_connection(spec), "description": naming.source_connection_description(spec),
-                              "baseConnectionId": ids.get("baseConnectionId") or spec.source.baseConnectionId,
-                              "connectionSpec": resolved.connectionSpecId, "format": resolved.format}
-    for key, value in params.items():
-        source[f"params.{key}"] = value
-    if spec.source.columns:
-        source["params.columns"] = [c.name for c in spec.source.columns]
-    out = {"flow": flow, "sourceConnection": source,
-           "targetConnection": {"name": naming.target_connection(spec),
-                                "description": naming.target_connection_description(spec),
-                                "params.dataSetId": ids.get("datasetId"), "data.schema.id": ids.get("schemaId")}}
+    flow = bodies.fields("flow", bodies.flow(spec, flow_spec_id=flow_spec_id, ids=ids, with_copy=True))
+    flow["state"] = bodies.flow_state(spec)
+    if not flow_spec_id:
+        flow.pop("flowSpec")  # a flow spec found by name: the record's id says which
+    out = {"flow": flow,
+           "sourceConnection": bodies.fields("sourceConnection", bodies.source_connection(
+               spec, resolved, base_connection_id=ids.get("baseConnectionId") or spec.source.baseConnectionId)),
+           "targetConnection": bodies.fields("targetConnection", bodies.target_connection(
+               spec, schema_id=ids.get("schemaId"), dataset_id=ids.get("datasetId")))}
     if creates_base_connection(spec):
-        base = {"name": naming.base_connection(spec),
-                "description": naming.base_connection_description(spec, resolved.label),
-                "connectionSpec": resolved.connectionSpecId}
-        if spec.source.authSpecName:
-            base["authSpecName"] = spec.source.authSpecName
+        base = bodies.fields("baseConnection", bodies.base_connection(
+            spec, resolved, auth_spec_name=spec.source.authSpecName, auth_params={}))
+        if not spec.source.authSpecName:
+            base.pop("authSpecName")  # chosen from the secret's keys: compared only when the spec names it
         out["baseConnection"] = base
     return out
 
 
 def observed(live: Live) -> dict[str, dict[str, Any]]:
-    """kind -> field -> the value AEP answers, in the same terms as expected()."""
-    out: dict[str, dict[str, Any]] = {}
-    flow = live.flow
-    if flow is not None:
-        mapping_id, mapping_version = mapping_in_use(flow)
-        copy = next((t for t in flow.get("transformations") or [] if t.get("name") == "Copy"), None)
-        values: dict[str, Any] = {
-            "name": flow.get("name"), "description": flow.get("description"), "state": flow.get("state"),
-            "options": flow.get("options") or {}, "mappingId": mapping_id, "mappingVersion": mapping_version,
-            "sourceConnectionId": (flow.get("sourceConnectionIds") or [None])[0],
-            "targetConnectionId": (flow.get("targetConnectionIds") or [None])[0],
-            "flowSpec": (flow.get("flowSpec") or {}).get("id"),
-            "deltaColumn": ((copy or {}).get("params") or {}).get("deltaColumn") if copy else None,
-            "_hasCopy": copy is not None,
-        }
-        for key, value in _schedule(flow.get("scheduleParams") or {}).items():
-            values[f"scheduleParams.{key}"] = value
-        out["flow"] = values
-    source = live.sourceConnection
-    if source is not None:
-        values = {"name": source.get("name"), "description": source.get("description"),
-                  "baseConnectionId": source.get("baseConnectionId"),
-                  "connectionSpec": (source.get("connectionSpec") or {}).get("id"),
-                  "format": (source.get("data") or {}).get("format")}
-        for key, value in (source.get("params") or {}).items():
-            values[f"params.{key}"] = [c.get("name") for c in value if isinstance(c, dict)] \
-                if key == "columns" and isinstance(value, list) else value
-        out["sourceConnection"] = values
-    base = live.baseConnection
-    if base is not None:
-        out["baseConnection"] = {"name": base.get("name"), "description": base.get("description"),
-                                 "connectionSpec": (base.get("connectionSpec") or {}).get("id"),
-                                 "authSpecName": (base.get("auth") or {}).get("specName")}
-    target = live.targetConnection
-    if target is not None:
-        out["targetConnection"] = {"name": target.get("name"), "description": target.get("description"),
-                                   "params.dataSetId": (target.get("params") or {}).get("dataSetId"),
-                                   "data.schema.id": ((target.get("data") or {}).get("schema") or {}).get("id")}
-    return out
+    """kind -> field -> the value AEP answers, read as expected() reads the bodies."""
+    return {kind: bodies.fields(kind, found) for kind in ("flow", "sourceConnection", "baseConnection",
+                                                          "targetConnection")
+            if (found := live.of(kind)) is not None}
 
 
 # --- Comparing ---------------------------------------------------------------------------------

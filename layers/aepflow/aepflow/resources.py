@@ -12,7 +12,6 @@ from .client import XED, AepClient, segment
 
 # Descriptors answer with `xdm` media types, not `xed` (help/xdm/api/descriptors.md#list).
 XDM_DESCRIPTORS = "application/vnd.adobe.xdm+json"
-from .connectors import DATA_LAKE_CONNECTION_SPEC_ID
 from .errors import AepNotFound
 
 DATASET_SCHEMA_CONTENT_TYPE = "application/vnd.adobe.xed-full-notext+json; version=1"
@@ -42,27 +41,16 @@ def get_flow_service(client: AepClient, kind: str, resource_id: str) -> dict:
     return items[0]
 
 
-def create_base_connection(client: AepClient, *, name: str, description: str, connection_spec_id: str,
-                           auth_spec_name: str, auth_params: dict[str, Any]) -> dict:
-    return client.post("flowservice", "/connections", json={
-        "name": name, "description": description,
-        "auth": {"specName": auth_spec_name, "params": auth_params},
-        "connectionSpec": {"id": connection_spec_id, "version": "1.0"},
-    })
+def create_base_connection(client: AepClient, body: dict) -> dict:
+    return client.post("flowservice", "/connections", json=body)
 
 
 def create_source_connection(client: AepClient, body: dict) -> dict:
     return client.post("flowservice", "/sourceConnections", json=body)
 
 
-def create_target_connection(client: AepClient, *, name: str, description: str, schema_id: str,
-                             dataset_id: str) -> dict:
-    return client.post("flowservice", "/targetConnections", json={
-        "name": name, "description": description,
-        "data": {"schema": {"id": schema_id, "version": TARGET_SCHEMA_VERSION}},
-        "params": {"dataSetId": dataset_id},
-        "connectionSpec": {"id": DATA_LAKE_CONNECTION_SPEC_ID, "version": "1.0"},
-    })
+def create_target_connection(client: AepClient, body: dict) -> dict:
+    return client.post("flowservice", "/targetConnections", json=body)
 
 
 def create_flow(client: AepClient, body: dict) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import naming, resources, source_secrets
+from . import bodies, naming, resources, source_secrets
 from .auth_specs import choose_auth
 from .connectors import auth_specs_of
 from .errors import AepNotFound, AepValidationError, SourceMismatch, SpecInvalid, step
@@ -47,10 +47,9 @@ def create_base_connection(ctx: Context) -> dict[str, Any]:
     name = naming.base_connection(spec)
 
     def post(auth_spec_name: str, names: list[str]) -> str:
-        return resources.create_base_connection(
-            client, name=name, description=f"{resolved.label} account for aepflow dataflow {spec.name}",
-            connection_spec_id=resolved.connectionSpecId, auth_spec_name=auth_spec_name,
-            auth_params={k: v for k, v in secret.items() if not names or k in names})["id"]
+        return resources.create_base_connection(client, bodies.base_connection(
+            spec, resolved, auth_spec_name=auth_spec_name,
+            auth_params={k: v for k, v in secret.items() if not names or k in names}))["id"]
 
     def create() -> str:
         if not resolved.inCatalog:
@@ -122,38 +121,14 @@ def explore_source(ctx: Context) -> dict[str, Any]:
     return explore_and_check(ctx, ctx.ids["baseConnectionId"])
 
 
-def _column_body(column: dict[str, Any]) -> dict[str, Any]:
-    if "xdm" in column:  # already in Flow Service's shape (from explore)
-        return column
-    body: dict[str, Any] = {"name": column["name"], "type": column.get("type", "string")}
-    xdm_type = column.get("xdmType")
-    if xdm_type in ("date-time", "date"):
-        body["meta:xdmType"] = xdm_type
-        body["xdm"] = {"type": "string", "format": xdm_type}
-    else:
-        body["xdm"] = {"type": xdm_type or body["type"]}
-    return body
-
-
 @step("create-source-connection")
 def create_source_connection(ctx: Context) -> dict[str, Any]:
     if ctx.ids.get("sourceConnectionId"):
         return ctx.ids
     spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
     name = naming.source_connection(spec)
-    if resolved.family == "crm":
-        columns = [c.model_dump(exclude_none=True) for c in spec.source.columns] if spec.source.columns \
-            else (ctx.event.state.get("explored") or {}).get("columns")
-        params: dict[str, Any] = {"tableName": spec.source.table, "columns": [_column_body(c) for c in columns or []]}
-    elif resolved.family == "database":
-        params = {"path": spec.source.table}
-    else:
-        params = dict(spec.source.params)
-    body = {
-        "name": name, "description": spec.description or f"aepflow dataflow {spec.name}",
-        "baseConnectionId": ctx.ids["baseConnectionId"],
-        "data": {"format": resolved.format}, "params": params,
-        "connectionSpec": {"id": resolved.connectionSpecId, "version": "1.0"},
-    }
+    explored = (ctx.event.state.get("explored") or {}).get("columns")
+    body = bodies.source_connection(spec, resolved, base_connection_id=ctx.ids["baseConnectionId"],
+                                    explored=explored if isinstance(explored, list) else [])
     return {**ctx.ids, "sourceConnectionId": ctx.ensure(
         "sourceConnection", name, lambda: resources.create_source_connection(client, body)["id"])}

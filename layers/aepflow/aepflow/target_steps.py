@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import naming, resources
+from . import bodies, naming, resources
 from .errors import step
-from .mapping import mapping_set_body
 from .step_context import Context
 
 
@@ -83,9 +82,9 @@ def create_target_connection(ctx: Context) -> dict[str, Any]:
         return ctx.ids
     spec, client = ctx.spec, ctx.client
     name = naming.target_connection(spec)
-    return {**ctx.ids, "targetConnectionId": ctx.ensure("targetConnection", name, lambda: (
-        resources.create_target_connection(client, name=name, description=f"Data Lake target of {spec.name}",
-                                           schema_id=ctx.ids["schemaId"], dataset_id=ctx.ids["datasetId"])["id"]))}
+    body = bodies.target_connection(spec, schema_id=ctx.ids["schemaId"], dataset_id=ctx.ids["datasetId"])
+    return {**ctx.ids, "targetConnectionId": ctx.ensure(
+        "targetConnection", name, lambda: resources.create_target_connection(client, body)["id"])}
 
 
 @step("create-mapping-set")
@@ -94,8 +93,7 @@ def create_mapping_set(ctx: Context) -> dict[str, Any]:
         return ctx.ids
     spec, client = ctx.spec, ctx.client
     name = naming.mapping_set(spec)
-    body = mapping_set_body(name=name, schema_id=ctx.ids["schemaId"], rules=spec.mapping,
-                            dialect=ctx.resolved.mappingDialect)
+    body = bodies.mapping_set(spec, ctx.resolved, schema_id=ctx.ids["schemaId"], name=name)
     return {**ctx.ids, "mappingId": ctx.ensure("mappingSet", name,
                                                lambda: resources.create_mapping_set(client, body)["id"])}
 
