@@ -113,10 +113,14 @@ def start(raw: Any, *, origin: str | None = None, again: bool = False) -> dict[s
         raise DataflowConflict(f"dataflow {name!r} is being provisioned from another spec; try again when it is done",
                                code="ProvisioningInProgress", status=409)
     generation = int((stored or {}).get("generation") or 0)
-    if claim and claim.get("specHash") == digest and claim.get("executionArn") and not again:
-        exec_name = str(claim["executionArn"]).rsplit(":", 1)[-1]  # the same spec: the same execution
-    else:
-        exec_name = execution_name(name, digest, generation, len((claim or {}).get("executions") or []))
+    if claim and claim.get("specHash") == digest and claim.get("executionArn") and not claim.get("pendingSince") \
+            and not again:
+        # The same spec as the execution that holds the name (whichever door started it): the same
+        # request, so the same answer; nothing is started.
+        arn = str(claim["executionArn"])
+        return {"name": name, "executionArn": arn, "status": _status_of((_describe_execution(arn) or {}).get("status")),
+                "started": False}
+    exec_name = execution_name(name, digest, generation, len((claim or {}).get("executions") or []))
     records.reserve(name, digest, stored)
     return _start_execution(spec, digest, generation, claim or stored, origin, exec_name)
 

@@ -1,0 +1,149 @@
+"""The declarative promise, over generated specs (tests/strategies.py): for any valid spec, applied
+on the local stack,
+- the plan right after is `none`, and made no AEP write;
+- the same spec again through the command line, the API and the bucket makes no AEP write and
+  keeps every id;
+- a change AEP allows in place keeps the flow id, and the plan after it is `none`;
+- a drift check right after is silent;
+- adopt writes a spec whose plan is `none`.
+
+`make test` runs a few derandomized draws (HYPOTHESIS_PROFILE unset: "ci"); `make fuzz` many more,
+printing each draw's shape and time (profile "fuzz", FUZZ_EXAMPLES draws)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+
+import boto3
+import pytest
+import yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from local import sigv4
+from local.serve import dispatch
+from local.stack import LocalStack
+from tests.strategies import SECRETS, shape, specs
+
+# In `make test` a failing draw is reported as drawn (no shrinking: each draw provisions a dataflow,
+# and shrinking would take minutes); `make fuzz` shrinks it.
+settings.register_profile("ci", max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "3")), derandomize=True,
+                          deadline=None, suppress_health_check=list(HealthCheck), print_blob=True,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate], database=None)
+settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100")), deadline=None,
+                          suppress_health_check=list(HealthCheck), print_blob=True)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+ID_FIELDS = ("baseConnectionId", "sourceConnectionId", "schemaId", "datasetId", "targetConnectionId", "mappingId",
+             "flowId")
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with LocalStack(secrets=SECRETS) as running:
+        yield running
+
+
+def writes(stack: LocalStack, mark: int) -> list[str]:
+    """The AEP requests since `mark` that change something (IMS's token requests aside)."""
+    return [f"{r['method']} {r['path']}" for r in stack.emulator.records[mark:]
+            if r["method"] not in ("GET", "HEAD") and not r["path"].startswith("/ims/")]
+
+
+def api(stack: LocalStack, method: str, path: str, body=None, headers=None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    signed = sigv4.sign(method, f"http://127.0.0.1{path}", data, {"Content-Type": "application/json", **(headers or {})},
+                        access_key=sigv4.LOCAL_ACCESS_KEY, secret_key=sigv4.LOCAL_SECRET_KEY, region="us-east-1")
+    status, _, raw = dispatch(stack, method, path, signed, data)
+    return status, json.loads(raw or b"null")
+
+
+def ids(result: dict) -> dict:
+    return {k: result.get(k) for k in ID_FIELDS}
+
+
+def plan_of(stack: LocalStack, spec: dict) -> dict:
+    status, planned = api(stack, "POST", "/dataflows?dryRun=true", spec)
+    assert status == 200, planned
+    return planned
+
+
+def assert_none(planned: dict, why: str) -> None:
+    changed = [(r["kind"], r["action"], r["changes"], r.get("reasons")) for r in planned["resources"]
+               if r["action"] != "none"]
+    assert planned["action"] == "none" and not changed, f"{why}: {changed}"
+
+
+def in_place_change(spec: dict, draw) -> dict:
+    """A merge patch AEP can apply in place: another interval, description, enabled or alerts."""
+    choices = ["description", "enabled", "alerts"] + (["interval"] if spec["schedule"]["frequency"] != "once" else [])
+    which = draw(st.sampled_from(choices))
+    if which == "interval":
+        return {"schedule": {"interval": spec["schedule"]["interval"] + 1}}
+    if which == "description":
+        return {"description": f"{spec.get('description', '')} changed in place".strip()}
+    if which == "enabled":
+        return {"enabled": spec.get("enabled", True) is False}
+    return {"alerts": {"stuckAfterMinutes": 999}}
+
+
+@settings(settings.get_profile(PROFILE))
+@given(spec=specs(), data=st.data())
+def test_a_spec_applied_plans_none_and_applying_it_again_from_any_door_changes_nothing(stack, spec, data):
+    started = time.monotonic()
+    [made] = stack.provision([spec])
+    assert made["status"] == "ACTIVE", (shape(spec), made)
+    name = made["name"]
+
+    mark = len(stack.emulator.records)
+    assert_none(plan_of(stack, spec), "the plan right after provisioning")
+    # The same spec again, through the command line (a new execution), the API and the bucket.
+    [again] = stack.provision([spec])
+    assert again["status"] == "ACTIVE" and again["action"] == "none", again
+    assert ids(again) == ids(made)
+    status, accepted = api(stack, "POST", "/dataflows", spec)
+    assert status == 202, accepted
+    stack.wait(accepted["executionArn"])
+    boto3.client("s3").put_object(Bucket=stack.buckets["SpecsBucket"], Key=f"dataflows/{name}.yaml",
+                                  Body=yaml.safe_dump(spec).encode())
+    stack.settle()
+    assert writes(stack, mark) == [], shape(spec)
+    status, view = api(stack, "GET", f"/dataflows/{name}")
+    assert status == 200 and {k: view["ids"].get(k) for k in ID_FIELDS} == ids(made)
+
+    # A change AEP makes in place keeps the flow, and plans none after.
+    patch = in_place_change(spec, data.draw)
+    status, updated = api(stack, "PATCH", f"/dataflows/{name}", patch, {"If-Match": view["flow"]["etag"]})
+    assert status == 200, (patch, updated)
+    assert updated["ids"]["flowId"] == made["flowId"]
+    changed = json.loads(json.dumps(updated["spec"]))
+    assert_none(plan_of(stack, changed), f"the plan after PATCH {patch}")
+
+    # A drift check right after is silent about it.
+    report, failed = stack.invoke("aepflow-local-DriftFunction", {"source": "aws.scheduler"})
+    assert not failed, report
+    assert name not in [d["name"] for d in report["dataflows"]], report
+
+    # Adopt writes the spec that reproduces the flow: its plan against AEP is none.
+    from aepflow import adopt, plan, records
+    from aepflow.spec import parse_spec, resolve_source
+
+    written, adopted_ids, _ = adopt.describe(made["flowId"], sandbox=spec.get("sandbox"))
+    rec = records.record(name)
+    live = plan.read_live(stack_client(spec), rec)
+    parsed = parse_spec(written)
+    resources = plan.compare(parsed, resolve_source(parsed), applied=None, applied_resolved=None, ids=adopted_ids,
+                             live=live)
+    moved = [(r.kind, r.action, [c.field for c in r.changes]) for r in resources
+             if r.action != "none" and r.kind not in ("schema", "dataset", "record")]
+    assert not moved, (written, moved)
+    if PROFILE == "fuzz":
+        print(f"\n  {time.monotonic() - started:5.2f}s  {shape(spec)}", flush=True)
+
+
+def stack_client(spec: dict):
+    from aepflow import runtime
+
+    return runtime.aep_client(spec.get("sandbox"))
