@@ -231,6 +231,19 @@ def test_a_flow_made_outside_aepflow_is_adopted_and_its_plan_is_empty(stack):
     assert status == 404 and missing["code"] == "FlowNotFound"
 
 
+def test_a_flow_aepflow_provisioned_has_one_owner_and_cannot_be_adopted_under_another_name(stack):
+    flow_id = stack.provisioned["schedule"]["flowId"]
+    before = stack.emulator.dump_state()
+    for asked in (flow_id, flow_id.upper()):  # AEP's id, however it is written
+        mark = len(stack.emulator.records)
+        status, refused = api(stack, "POST", "/dataflows:adopt", {"flowId": asked, "name": "a-second-owner"})
+        assert status == 409 and refused["code"] == "AlreadyManaged", refused
+        assert "'acme-plan-schedule'" in refused["message"]
+        assert {r["method"] for r in since(stack, mark)} <= {"GET"}
+    assert api(stack, "GET", "/dataflows/a-second-owner")[0] == 404
+    assert stack.emulator.dump_state()["flows"] == before["flows"]
+
+
 def test_a_run_on_demand_is_started_over_a_window_and_watched_by_the_monitor(stack):
     provisioned = stack.provisioned["once"]
     stack.emulator.advance(seconds=0)  # the flow's one-time run from its schedule comes first

@@ -219,7 +219,9 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
     record_item = journal.dataflow_key("orders")
     # Each writer may write the items its code writes (keys built by the code itself)...
     writes = {name: [execution_item] for name in CREATE_STEPS | {"RollBackFunction", "ApplyPlanFunction"}}
-    writes["ApiFunction"] = [record_item, "FLOW#0b1c"]  # adopt marks the flow as managed
+    flow_item = "FLOW#0b1c"  # which dataflow owns a flow (records.flow_key)
+    writes["ApiFunction"] = [record_item, flow_item]  # adopt claims the flow; delete forgets it
+    writes["ApplyPlanFunction"] = [execution_item, flow_item]  # a replaced flow's owner is forgotten
     writes["DriftFunction"] = [record_item]
     writes["ReserveNameFunction"] = [record_item]
     writes["RotateCredentialsFunction"] = [record_item]
@@ -231,7 +233,7 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
     writes["MonitorRegistryFunction"] = [registry_item, shard_item]
     writes["MonitorCheckFunction"] = [shard_item, alerts.PENDING_PK, "ALERT#flow-1#run-1#failed"]
     writes["MonitorFinishFunction"] = [registry_item]
-    writes["ProvisionDataflowStateMachine"] = [record_item]
+    writes["ProvisionDataflowStateMachine"] = [record_item, flow_item]  # "Claim the flow for the dataflow"
     for name, keys in writes.items():
         for key in keys:
             assert may_write_key(name, key), (name, key)
@@ -242,8 +244,8 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
                  "DriftFunction", "RotateCredentialsFunction", "ReserveNameFunction"} | MONITOR_STEPS:
         assert not may_write_key(name, execution_item), name
     for name in FUNCTIONS:
-        if name != "ApiFunction":
-            assert not may_write_key(name, "FLOW#0b1c"), name
+        if name not in ("ApiFunction", "SpecIntakeFunction", "ApplyPlanFunction", "ProvisionDataflowStateMachine"):
+            assert not may_write_key(name, flow_item), name
     for name in FUNCTIONS:
         if name not in ALERTERS:
             assert not may_write_key(name, "ALERT#flow-1#run-1#failed"), name
@@ -619,3 +621,10 @@ def test_every_checkov_skip_gives_its_reason():
                 break
             reason.append(line.strip("# "))
         assert len(" ".join(reason)) > 40, check  # a sentence, not a label
+
+
+def test_the_drift_check_reads_and_updates_records_and_writes_nothing_else():
+    # It stores the drift it saw on the record, re-applies a spec in place, and claims the name of a
+    # re-provisioning: UpdateItem only (no PutItem or DeleteItem, which it never calls).
+    actions = {a for s in allowed("DriftFunction", "dynamodb:", "DataflowsTable") for a in _listed(s["Action"])}
+    assert actions == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}

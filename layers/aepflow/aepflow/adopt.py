@@ -77,6 +77,9 @@ def describe(flow_id: str, *, name: str | None = None, sandbox: str | None = Non
     if not re.fullmatch(UUID_PATTERN, flow_id or ""):
         raise SpecInvalid("flowId is not a flow id", code="RequestInvalid", status=400,
                           problems=[{"path": "flowId", "message": "expected a UUID"}])
+    # AEP writes its ids in lower case (every id of flow-service.yaml's examples and of the seeds): an id
+    # asked for in capitals is the same flow.
+    flow_id = flow_id.lower()
     client = runtime.aep_client(sandbox)
     try:
         flow = live_mod._get(client, "flow", flow_id)
@@ -87,6 +90,7 @@ def describe(flow_id: str, *, name: str | None = None, sandbox: str | None = Non
                                status=404) from None
     if flow is None:
         raise DataflowNotFound(f"no flow {flow_id} in sandbox {client.sandbox}", code="FlowNotFound", status=404)
+    flow_id = str(flow.get("id") or flow_id)  # AEP's own id, however it was asked for (one owner per flow)
     source_id = (flow.get("sourceConnectionIds") or [None])[0]
     target_id = (flow.get("targetConnectionIds") or [None])[0]
     source = live_mod._get(client, "sourceConnection", source_id) if source_id else None
@@ -163,8 +167,11 @@ def as_yaml(spec: dict[str, Any]) -> str:
 def adopt(flow_id: str, *, name: str | None = None, sandbox: str | None = None) -> dict[str, Any]:
     """Record the flow as managed under `name` and answer its spec (JSON and YAML) and its plan."""
     spec, ids, etags = describe(flow_id, name=name, sandbox=sandbox)
+    owner = records.flow_owner(ids["flowId"])
+    if owner is not None:
+        raise records.already_managed(ids["flowId"], owner)
     connector = spec["source"].get("connector") or "custom"
     records.create(spec["name"], spec, ids, connector=connector, etags=etags, origin="adopt")
     plan, _ = plan_mod.make(spec)
-    return {"name": spec["name"], "flowId": flow_id, "status": "ACTIVE", "spec": spec,
+    return {"name": spec["name"], "flowId": ids["flowId"], "status": "ACTIVE", "spec": spec,
             "yaml": as_yaml(spec), "plan": plan.to_dict()}

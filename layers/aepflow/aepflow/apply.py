@@ -440,6 +440,8 @@ def prepare_replacement(plan: Plan, inputs: Inputs, client: AepClient | None = N
                 raise
             deleted.append({"kind": kind, "id": created[kind], "kept": f"still in use: {exc.message}"})
             replaced.discard(kind)
+        if kind == "flow":
+            records.release_flow(created[kind], rec.name)  # its replacement is claimed when recorded
     for kind in replaced | set(plan.kinds("create")):
         ids[ID_KEY.get(kind, kind)] = None
     ids.update(flowEtag=None, mappingVersion=None)

@@ -12,8 +12,9 @@
   The RECORD also carries the last difference the drift check found between AEP and it
   (`drift`, `driftFingerprint`), so that one change is alerted once.
 
-`pk = FLOW#<flowId>`, `sk = DATAFLOW` says which dataflow manages a flow (written by adopt, so one
-flow cannot be adopted under two names).
+`pk = FLOW#<flowId>`, `sk = DATAFLOW` says which dataflow owns a flow: one owner per flow. The state
+machine writes it ("Claim the flow for the dataflow", before "Record the dataflow") and adopt writes it,
+each on condition that no other dataflow holds it, keyed on the id AEP answers for the flow.
 """
 
 from __future__ import annotations
@@ -292,19 +293,23 @@ def save(rec: Record, spec: dict[str, Any], ids: dict[str, Any], *, etags: dict[
         raise
 
 
+def already_managed(flow_id: str, owner: str | None) -> DataflowConflict:
+    return DataflowConflict(f"flow {flow_id} is already managed as dataflow {owner!r}; a flow has one owner: "
+                            f"change it through {owner!r}, or delete that dataflow first", code="AlreadyManaged",
+                            status=409, problems=[{"path": "flowId", "message": f"managed as dataflow {owner!r}"}])
+
+
 def create(name: str, spec: dict[str, Any], ids: dict[str, Any], *, connector: str, etags: dict[str, Any],
            origin: str) -> None:
     """A new record and claim for a dataflow aepflow did not provision (adopt). The flow must not be
     managed already, and the name must be free."""
     flow_id = ids["flowId"]
     try:
-        table().put_item(Item={"pk": f"FLOW#{flow_id}", "sk": "DATAFLOW", "name": name, "updatedAt": now_iso()},
+        table().put_item(Item={**flow_key(flow_id), "name": name, "updatedAt": now_iso()},
                          ConditionExpression="attribute_not_exists(pk)")
     except ClientError as exc:
         if _conditional_failed(exc):
-            owner = table().get_item(Key={"pk": f"FLOW#{flow_id}", "sk": "DATAFLOW"}).get("Item") or {}
-            raise DataflowConflict(f"flow {flow_id} is already managed as dataflow {owner.get('name')!r}",
-                                   code="AlreadyManaged", status=409) from None
+            raise already_managed(flow_id, flow_owner(flow_id)) from None
         raise
     current = claim_item(name)
     try:
@@ -314,7 +319,7 @@ def create(name: str, spec: dict[str, Any], ids: dict[str, Any], *, connector: s
             spec=canonical(spec), etags=json.dumps(etags, sort_keys=True), etag=ids.get("flowEtag") or "",
             origin=origin, updatedAt=now_iso()), ConditionExpression="attribute_not_exists(pk)")
     except (ClientError, DataflowConflict) as exc:
-        table().delete_item(Key={"pk": f"FLOW#{flow_id}", "sk": "DATAFLOW"})
+        table().delete_item(Key=flow_key(flow_id))
         if isinstance(exc, DataflowConflict) or _conditional_failed(exc):
             raise DataflowConflict(f"a dataflow named {name!r} exists already; adopt under another name",
                                    code="DataflowExists", status=409) from None
@@ -328,7 +333,30 @@ def create(name: str, spec: dict[str, Any], ids: dict[str, Any], *, connector: s
 def delete(name: str, rec: Record | None = None) -> None:
     table().delete_item(Key=key(name, RECORD))
     if rec is not None and rec.flow_id:
-        table().delete_item(Key={"pk": f"FLOW#{rec.flow_id}", "sk": "DATAFLOW"})
+        release_flow(rec.flow_id, name)
+
+
+# --- Which dataflow owns a flow ------------------------------------------------------------------
+
+def flow_key(flow_id: str) -> dict[str, str]:
+    return {"pk": f"FLOW#{flow_id}", "sk": "DATAFLOW"}
+
+
+def flow_owner(flow_id: str) -> str | None:
+    """The name of the dataflow that owns the flow, or None."""
+    item = table().get_item(Key=flow_key(flow_id), ConsistentRead=True).get("Item")
+    return str(item["name"]) if item and item.get("name") else None
+
+
+def release_flow(flow_id: str, name: str) -> None:
+    """The flow is no longer the dataflow's (deleted, or replaced by a new one): forget its owner, on
+    condition that it is still this dataflow."""
+    try:
+        table().delete_item(Key=flow_key(flow_id), ConditionExpression="attribute_not_exists(pk) OR #n = :n",
+                            ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":n": name})
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise
 
 
 def pages(*, start_after: str | None = None, page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:

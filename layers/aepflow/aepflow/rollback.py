@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from . import journal as journal_mod
-from . import resources, runtime, scrub
+from . import records, resources, runtime, scrub
 from .errors import AepflowError, AepNotFound, step
 
 logger = Logger(child=True)
@@ -65,6 +65,10 @@ def roll_back(state: dict[str, Any], execution: str) -> RollBackResult:
                 resource_id = resource_id or resources.find_id_by_name(client, kind, entry["name"])
                 if not resource_id:
                     journal.mark(entry["sk"], "deleted")
+                    continue
+                if kind == "flow" and records.flow_owner(resource_id) not in (None, name):
+                    # Found by its name on a retry, and another dataflow's: never this roll-back's to delete.
+                    journal.mark(entry["sk"], "found")
                     continue
                 if kind == "mappingSet":
                     # Data Prep's API has no DELETE for mapping sets (data-prep.yaml); a re-run finds
