@@ -30,14 +30,21 @@ SPEC_FILES = ("flow-service.yaml", "catalog.yaml", "schema-registry.yaml", "data
 
 _HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 
-# Query parameters the spec marks required while Adobe's own tutorials and
-# FACTS.md §6 call the operation without them. Only subOp on the flow action
-# endpoint: every documented enable/disable call is `?op=ENABLE` alone, and a
-# spec-literal contract would refuse Adobe's own example. Data Prep's
-# `limit`/`start` on GET /mappingSets are also marked required (with defaults);
-# there we follow the spec and DO require them.
+# Query parameters the spec marks required while callers that work against AEP
+# send the operation without them:
+# - subOp on the flow action endpoint: every documented enable/disable call
+#   (FACTS.md §6) is `?op=ENABLE` alone, and a spec-literal contract would refuse
+#   Adobe's own example.
+# - start on Data Prep's GET /mappingSets. data-prep.yaml marks `limit` and
+#   `start` required (help/data-prep/api/mapping-set.md says "you must include
+#   both"), yet Adobe's community client aepp lists mapping sets with `limit`
+#   alone: pitchmuc/aepp, aepp/dataprep.py, DataPrep.getMappingSets builds
+#   `params = {"limit": limit}` (plus name/property/expandSchema), never a
+#   `start`, and its users call it against AEP. So AEP answers that call: the
+#   first page, start 0. `limit` stays required; only `start` is excused.
 _DOCUMENTED_OPTIONAL_QUERY = {
     ("post", "/data/foundation/flowservice/flows/{FLOW_ID}/action"): {"subop"},
+    ("get", "/data/foundation/conversion/mappingSets"): {"start"},
 }
 
 

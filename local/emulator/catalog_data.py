@@ -95,42 +95,88 @@ def flow_specs() -> dict[str, dict]:
 
 
 XDM = "https://ns.adobe.com/xdm"
+# XDM's published classes and field groups, as the Schema Registry renders them (Compatibility
+# Mode: `person.name.fullName`, `_id`, `_repo.createDate`), vendored from github.com/adobe/xdm by
+# local/emulator/vendor_xdm.py; the file's "source" names the commit and how keys were converted.
+XDM_DEFINITIONS_FILE = HERE.parents[1] / "layers" / "aepflow" / "aepflow" / "xdm_definitions.json"
 
 
-def _global(id_, title, rtype, cls=None, props=None):
+def xdm_definitions() -> dict:
+    return json.loads(XDM_DEFINITIONS_FILE.read_text())
+
+
+def _global(id_, title, rtype, extends=None, props=None):
     alt = "_" + id_.replace("https://ns.adobe.com/", "").replace("/", ".")
     r = {"$id": id_, "meta:altId": alt, "meta:resourceType": rtype, "version": "1.0", "title": title,
          "type": "object", "description": title, "meta:containerId": "global", "meta:xdmType": "object",
-         "definitions": {}, "properties": props or {}}
-    if cls:
-        r["meta:intendedToExtend"] = [cls]
+         "definitions": {}, "properties": copy.deepcopy(props or {})}
+    if extends is not None:
+        # adobe/xdm's own meta:intendedToExtend; identitymap's is [] (any class).
+        r["meta:intendedToExtend"] = list(extends)
     return r
 
 
 def global_classes() -> dict[str, dict]:
-    return {c["$id"]: c for c in [
-        _global(f"{XDM}/context/profile", "XDM Individual Profile", "classes"),
-        _global(f"{XDM}/context/experienceevent", "XDM ExperienceEvent", "classes"),
-    ]}
+    return {cid: _global(cid, c["title"], "classes", props=c["properties"])
+            for cid, c in xdm_definitions()["classes"].items()}
 
 
 def global_fieldgroups() -> dict[str, dict]:
-    p, e = f"{XDM}/context/profile", f"{XDM}/context/experienceevent"
-    return {f["$id"]: f for f in [
-        _global(f"{XDM}/context/profile-person-details", "Demographic Details", "mixins", p),
-        _global(f"{XDM}/context/profile-personal-details", "Personal Contact Details", "mixins", p),
-        _global(f"{XDM}/context/profile-work-details", "Business Contact Details", "mixins", p),
-        _global(f"{XDM}/context/identitymap", "IdentityMap", "mixins", p),
-        _global(f"{XDM}/context/experienceevent-environment-details", "Environment Details", "mixins", e),
-    ]}
+    return {fid: _global(fid, f["title"], "mixins", f.get("intendedToExtend") or [], f["properties"])
+            for fid, f in xdm_definitions()["fieldGroups"].items()}
 
 
-# tenant schemas the seeds reference: (hex, title, class, profile-enabled)
+def _string(xdm_type="string"):
+    return {"type": "string", "meta:xdmType": xdm_type}
+
+
+# field-constraints.md: an integer bounded by +/-2^53 is a Long, as the seeds' explore answers
+# bound every integer they print.
+_LONG = {"type": "integer", "minimum": -9007199254740992, "maximum": 9007199254740991, "meta:xdmType": "long"}
+_BOOLEAN = {"type": "boolean", "meta:xdmType": "boolean"}
+
+# The tenant field group of the "REST Source Schema" (995dab...): the fields seeds 002 (Zendesk)
+# and 003 (Mixpanel) map into, `_extconndev.<name>`. Those tutorials were written in an org whose
+# tenant id is `extconndev` (tenant fields nest under `_<TENANT_ID>`, help/xdm/schema/namespaces.md),
+# so the preloaded schema keeps their paths for the seeds' mappings to apply as written. A field is
+# typed as the seed's own explore answer types the source field it maps (seed 002 `results.*`, seed
+# 003 `properties.*`: integer -> Long, boolean -> Boolean); a string where it says no other type.
+_ZENDESK_FIELDS = {  # seed 002, "Create a mapping": 34 distinct destinations (`verified` is listed twice)
+    "id": _LONG, "external_id": _LONG, "role_type": _LONG, "custom_role_id": _LONG, "default_group_id": _LONG,
+    "phone": _string(), "shared_phone_number": _BOOLEAN, "verified": _BOOLEAN, "alias": _string(),
+    "last_login_at": _string(), "signature": _string(), "details": _string(), "notes": _string(),
+    "active": _BOOLEAN, "created_at": _string(), "email": _string(), "iana_time_zone": _string(),
+    "organization_id": _LONG, "locale": _string(), "locale_id": _LONG, "moderator": _BOOLEAN, "name": _string(),
+    "only_private_comments": _BOOLEAN, "report_csv": _BOOLEAN, "restricted_agent": _BOOLEAN,
+    "result_type": _string(), "role": _LONG, "shared": _BOOLEAN, "shared_agent": _BOOLEAN, "time_zone": _string(),
+    "two_factor_auth_enabled": _BOOLEAN, "suspended": _BOOLEAN, "updated_at": _string(), "url": _string(),
+}
+_MIXPANEL_FIELDS = {  # seed 003, "Create a mapping": 11 destinations
+    "distinct_id": _string(), "event_name": _string(), "import": _BOOLEAN, "insert_id": _string(),
+    "item_id": _string(), "item_name": _string(), "item_price": _string(), "mp_api_endpoint": _string(),
+    "mp_api_timestamp_ms": _LONG, "mp_processing_time_ms": _LONG, "time": _LONG,
+}
+REST_SOURCE_FIELD_GROUP = "d3c3d9a5fd1e4f0a9e3c5a40c2b3e5d1e1f6c8a7b2d40e95"
+# tenant field groups the preloaded schemas use: (hex, title, intendedToExtend, properties)
+PRELOADED_FIELD_GROUPS = [
+    (REST_SOURCE_FIELD_GROUP, "REST Source Fields", [f"{XDM}/context/profile"],
+     {"_extconndev": {"type": "object", "meta:xdmType": "object",
+                      "properties": dict(sorted({**_ZENDESK_FIELDS, **_MIXPANEL_FIELDS}.items()))}}),
+]
+
+_PROFILE_DETAILS = [f"{XDM}/context/profile-person-details", f"{XDM}/context/profile-personal-details"]
+# tenant schemas the seeds reference: (hex, title, class, profile-enabled, global field groups,
+# tenant field groups). The three ACME profile schemas carry Demographic Details (`person.*`,
+# seeds 000, 001) and Personal Contact Details (`personalEmail.address`: seed 001's mapping and
+# their preloaded primary identity descriptor).
 PRELOADED_SCHEMAS = [
-    ("719c4e19184402c27595e65b931a142b", "ACME Profile Schema", f"{XDM}/context/profile", True),
-    ("52b59140414aa6a370ef5e21155fd7a686744b8739ecc168", "ACME Contact Schema", f"{XDM}/context/profile", True),
-    ("417a33eg81a221bd10495920574gfa2d", "Salesforce Accounts Schema", f"{XDM}/context/profile", True),
-    ("995dabbea86d58e346ff91bd8aa741a9f36f29b1019138d4", "REST Source Schema", f"{XDM}/context/profile", False),
+    ("719c4e19184402c27595e65b931a142b", "ACME Profile Schema", f"{XDM}/context/profile", True, _PROFILE_DETAILS, []),
+    ("52b59140414aa6a370ef5e21155fd7a686744b8739ecc168", "ACME Contact Schema", f"{XDM}/context/profile", True,
+     _PROFILE_DETAILS, []),
+    ("417a33eg81a221bd10495920574gfa2d", "Salesforce Accounts Schema", f"{XDM}/context/profile", True,
+     _PROFILE_DETAILS, []),
+    ("995dabbea86d58e346ff91bd8aa741a9f36f29b1019138d4", "REST Source Schema", f"{XDM}/context/profile", False,
+     [], [REST_SOURCE_FIELD_GROUP]),
 ]
 # datasets the seeds reference: (id, name, schema hex)
 # Seed 000 creates its "ACME Target Dataset" (6889f4f8…), so it is not preloaded here.

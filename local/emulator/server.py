@@ -67,7 +67,8 @@ INVENTED_CODES = {
     "CAT-1000-400": "request does not match the contract / schemaRef.id unknown",
     "CAT-1002-404": "dataset not found",
     "CAT-1003-400": "a Profile-enabled dataset on a schema not enabled for Profile",
-    "MAPPER-1000-400": "request does not match the contract / mapping invalid / schema unknown",
+    "MAPPER-1000-400": "request does not match the contract / mapping invalid / schema unknown / a destination "
+                       "that is not a field of the output schema, or is mapped twice",
     "MAPPER-1002-404": "mapping set not found",
     "GATEWAY 403027": "x-sandbox-name names no sandbox of the org",
     "GATEWAY 429001/500001/503001/504001": "injected faults",
@@ -180,6 +181,7 @@ class _Sandbox:
         self.dataSets: dict[str, dict] = {}
         self.mappingSets: dict[str, list[dict]] = {}  # id -> versions
         self.descriptors: dict[str, dict] = {}  # @id -> descriptor
+        self.fieldgroups: dict[str, dict] = {}  # tenant field groups, $id -> field group
 
 
 def _json_patch(doc: dict, ops: list) -> dict:
@@ -298,11 +300,27 @@ class AepEmulator(RunsMixin):
             "meta:tenantNamespace": f"_{self.tenant}", "meta:immutableTags": ["union"] if profile else [],
         }
 
+    def _tenant_fieldgroup(self, hexid, title, extends, properties, sb: _Sandbox):
+        now = _now_ms()
+        fid = f"https://ns.adobe.com/{self.tenant}/mixins/{hexid}"
+        return {
+            "$id": fid, "meta:altId": f"_{self.tenant}.mixins.{hexid}", "meta:resourceType": "mixins",
+            "version": "1.0", "title": title, "type": "object", "description": title,
+            "meta:intendedToExtend": list(extends), "meta:containerId": "tenant", "meta:xdmType": "object",
+            "meta:sandboxId": sb.id, "meta:tenantNamespace": f"_{self.tenant}", "imsOrg": self.org_id,
+            "meta:registryMetadata": {"repo:createdDate": now, "repo:lastModifiedDate": now,
+                                      "xdm:createdClientId": self.client_id, "eTag": secrets.token_hex(32)},
+            "definitions": {}, "properties": copy.deepcopy(properties),
+        }
+
     def _new_sandbox(self, name) -> _Sandbox:
         sb = _Sandbox(name)
-        for hexid, title, cls, profile in cd.PRELOADED_SCHEMAS:
-            allof = [{"$ref": cls, "type": "object", "meta:xdmType": "object"},
-                     {"$ref": f"{cd.XDM}/context/profile-person-details", "type": "object", "meta:xdmType": "object"}]
+        for hexid, title, extends, properties in cd.PRELOADED_FIELD_GROUPS:
+            fg = self._tenant_fieldgroup(hexid, title, extends, properties, sb)
+            sb.fieldgroups[fg["$id"]] = fg
+        for hexid, title, cls, profile, groups, tenant_groups in cd.PRELOADED_SCHEMAS:
+            refs = [cls, *groups, *(f"https://ns.adobe.com/{self.tenant}/mixins/{h}" for h in tenant_groups)]
+            allof = [{"$ref": r, "type": "object", "meta:xdmType": "object"} for r in refs]
             s = self._make_schema(hexid, title, title, allof, cls, sb, profile)
             sb.schemas[s["$id"]] = s
             if profile:  # a union schema has a primary identity (XDM-1528-400 refuses the tag otherwise)
@@ -545,8 +563,8 @@ class AepEmulator(RunsMixin):
             (SR, "POST", "/tenant/schemas"): lambda: self._create_schema(body, sb),
             (SR, "GET", "/{CONTAINER_ID}/schemas"): lambda: self._list_xdm(
                 self._container(sb, pp["CONTAINER_ID"], "schemas"), query, h, f"{pp['CONTAINER_ID']}/schemas"),
-            (SR, "GET", "/{CONTAINER_ID}/schemas/{SCHEMA_ID}"): lambda: self._get_xdm(
-                self._container(sb, pp["CONTAINER_ID"], "schemas"), pp["SCHEMA_ID"]),
+            (SR, "GET", "/{CONTAINER_ID}/schemas/{SCHEMA_ID}"): lambda: self._get_schema(
+                sb, pp["CONTAINER_ID"], pp["SCHEMA_ID"], h),
             (SR, "DELETE", "/tenant/schemas/{SCHEMA_ID}"): lambda: self._delete_schema(sb, pp["SCHEMA_ID"]),
             (SR, "PATCH", "/tenant/schemas/{SCHEMA_ID}"): lambda: self._patch_schema(sb, pp["SCHEMA_ID"], body),
             (SR, "POST", "/tenant/descriptors"): lambda: self._create_descriptor(body, sb),
@@ -954,6 +972,8 @@ class AepEmulator(RunsMixin):
             raise xdm_error(404, "1012", "Resource Not Found", f"Unknown container {container}")
         if kind == "schemas":
             return list(sb.schemas.values()) if container == "tenant" else []
+        if kind == "fieldgroups" and container == "tenant":
+            return list(sb.fieldgroups.values())
         src = self._classes if kind == "classes" else self._fieldgroups
         return list(src.values()) if container == "global" else []
 
@@ -991,9 +1011,36 @@ class AepEmulator(RunsMixin):
         raise xdm_error(404, "1012", "Resource Not Found",
                         f"Requested resource {rid} with version 1 is not found")
 
+    # Lookup Accept headers (help/xdm/api/schemas.md#lookup): `xed+json` and `xed-notext+json` are
+    # "Raw with `$ref` and `allOf`"; `xed-full`, `xed-full-notext`, `xed-full-desc` and
+    # `xed-deprecatefield` have "`$ref` and `allOf` resolved": the schema's `properties` are its
+    # class's and field groups' fields merged (the output schema Data Prep shows, as in
+    # help/data-prep/api/mapping-set.md's lookup: `_id`, `_repo.createDate`, `person.name.firstName`).
+    # The vendored definitions carry no titles or descriptions, so the full and full-notext answers
+    # are alike.
+    _RESOLVED_ACCEPT = re.compile(r"application/vnd\.adobe\.xed-(full|full-notext|full-desc|deprecatefield)\+json")
+
+    def _get_schema(self, sb, container, sid, h):
+        status, schema, headers = self._get_xdm(self._container(sb, container, "schemas"), sid)
+        if self._RESOLVED_ACCEPT.search(h.get("accept", "")):
+            fields = self._schema_fields(sb, schema)
+            schema = {k: v for k, v in schema.items() if k != "allOf"}
+            schema["properties"] = fields
+        return status, schema, headers
+
+    def _schema_fields(self, sb, schema) -> dict:
+        """A schema's fields: the `properties` of its class and field groups (global or tenant), merged."""
+        fields: dict = {}
+        refs = [a.get("$ref") for a in schema.get("allOf") or [] if isinstance(a, dict)]
+        for ref in refs or schema.get("meta:extends") or []:
+            part = self._classes.get(ref) or self._fieldgroups.get(ref) or sb.fieldgroups.get(ref)
+            if part:
+                fields = _merge_fields(fields, part.get("properties") or {})
+        return fields
+
     def _create_schema(self, body, sb):
         refs = [a.get("$ref") for a in body.get("allOf", [])]
-        known = set(self._classes) | set(self._fieldgroups)
+        known = set(self._classes) | set(self._fieldgroups) | set(sb.fieldgroups)
         bad = [r for r in refs if r not in known]
         if bad:
             raise xdm_error(400, "1010", "Invalid reference", f"Referenced resources do not exist: {bad}")
@@ -1003,8 +1050,9 @@ class AepEmulator(RunsMixin):
             raise xdm_error(400, "1010", "Invalid class",
                             "allOf must reference exactly one existing class, matching meta:class")
         for r in refs:
-            fg = self._fieldgroups.get(r)
-            if fg and cls not in fg.get("meta:intendedToExtend", [cls]):
+            fg = self._fieldgroups.get(r) or sb.fieldgroups.get(r)
+            # adobe/xdm's identitymap names no class ("meta:intendedToExtend": []): it fits any.
+            if fg and fg.get("meta:intendedToExtend") and cls not in fg["meta:intendedToExtend"]:
                 raise xdm_error(400, "1010", "Incompatible field group", f"Field group {r} does not extend {cls}")
         if any(s["title"] == body["title"] for s in sb.schemas.values()):
             raise xdm_error(409, "1011", "Title already exists",
@@ -1175,19 +1223,83 @@ class AepEmulator(RunsMixin):
         return 200, [f"@/dataSets/{dsid}"], {}
 
     # ------------------------------------------------------------ data prep
+    # What a mapping's destination must be, against the output schema's fields (its xed-full view):
+    # - a field of the schema. A mapping "is an association of an input attribute or calculated
+    #   field to one XDM attribute" (help/data-prep/home.md#mapping); its `destination` is "the
+    #   field, or the path to the field, where the value extracted from the `source` field will be
+    #   placed" in the output schema, "the XDM schema that the input data has will be transformed to
+    #   conform to" (help/data-prep/mapping-set.md). No page prints AEP's refusal of a path the schema
+    #   lacks; the emulator refuses it when the set is created or updated (POST, PUT), as the
+    #   Data Prep UI lets a target be picked only from the target schema's tree
+    #   (help/data-prep/ui/mapping.md, "Map target field") and a set naming an absent path would
+    #   fail on every record at run time.
+    # - an object, a map or an array of objects is a destination too: help/data-prep/mapping-set.md
+    #   ("Array to array or object to object") documents mapping a source object or array of objects
+    #   as a whole, and help/data-prep/home.md (attribute-based access control) speaks of mapping
+    #   "objects or object arrays"; whether the source's value fits is the run's business, which a
+    #   mapping set's creation cannot see.
+    # - mapped once: "fix any duplicated mapping fields to clear any errors"
+    #   (help/data-prep/ui/mapping.md, "Using the mapping interface"); home.md#mapping lets "a
+    #   single attribute" be "mapped to multiple XDM attributes", and shows nothing the other way.
+    #   Seed 002's own request lists `_extconndev.verified` twice (its 8th and 35th mappings): that
+    #   body is refused here.
+    # Paths are dot paths (`person.name.fullName`); `\.` escapes a dot inside a name and `[n]` /
+    # `[*]` index an array (help/data-prep/home.md#escape-special-characters, mapping-set.md
+    # "Field at a specific array index", "Iterative array operation"); a map field takes any key.
+    _PATH_SEGMENT = re.compile(r"((?:\\.|[^\[])*)((?:\[(?:\d+|\*)\])*)")
+
+    @classmethod
+    def _destination_problem(cls, fields: dict, path: str) -> str | None:
+        node: dict = {"type": "object", "meta:xdmType": "object", "properties": fields}
+        walked: list[str] = []
+        for segment in re.split(r"(?<!\\)\.", path):
+            m = cls._PATH_SEGMENT.fullmatch(segment)
+            name = m.group(1).replace("\\.", ".") if m else ""
+            if not m or not name:
+                return f"'{path}' is not a field path"
+            here = ".".join(walked) or "the schema root"
+            if node.get("meta:xdmType") == "map":
+                child = node.get("additionalProperties") or {}
+            elif node.get("type") == "object":
+                child = (node.get("properties") or {}).get(name)
+                if child is None:
+                    return f"'{path}' is not a field of the output schema: {here} has no field '{name}'"
+            else:
+                return f"'{path}' is not a field of the output schema: {here} is a {_xdm_kind(node)} field"
+            for _ in re.findall(r"\[(\d+|\*)\]", m.group(2)):
+                if child.get("type") != "array":
+                    return f"'{path}' indexes {'.'.join(walked + [name])}, which is not an array"
+                child = child.get("items") or {}
+            walked.append(segment)
+            node = child
+        return None
+
     def _check_mapping_body(self, body, sb):
         sid = ((body.get("outputSchema") or {}).get("schemaRef") or {}).get("id") or body.get("xdmSchema")
-        if not sid or self._find_schema(sb, sid) is None:
+        schema = self._find_schema(sb, sid) if sid else None
+        if schema is None:
             raise dp_error(400, "1000", "Invalid output schema", f"Schema {sid} does not exist")
         maps = body.get("mappings") or []
         if not maps:
             raise dp_error(400, "1000", "Invalid mapping set", "mappings must not be empty")
+        fields = self._schema_fields(sb, schema)
+        mapped: dict[str, int] = {}
         for i, m in enumerate(maps):
-            if not (m.get("destination") or m.get("destinationXdmPath")):
+            destination = m.get("destination") or m.get("destinationXdmPath")
+            if not destination:
                 raise dp_error(400, "1000", "Invalid mapping", f"mappings[{i}] has no destination")
             if not (m.get("source") or m.get("sourceAttribute")):
                 raise dp_error(400, "1000", "Invalid mapping", f"mappings[{i}] has no source")
-        return self._find_schema(sb, sid)["$id"]
+            problem = self._destination_problem(fields, str(destination))
+            if problem:
+                raise dp_error(400, "1000", "Invalid mapping destination",
+                               f"mappings[{i}].destination {problem} (schema {schema['$id']})")
+            if destination in mapped:
+                raise dp_error(400, "1000", "Duplicate mapping destination",
+                               f"mappings[{i}].destination '{destination}' is already mapped by "
+                               f"mappings[{mapped[destination]}]: a field is mapped once")
+            mapped[destination] = i
+        return schema["$id"]
 
     def _mapping_record(self, body, sid, mid, version, created):
         now = _now_ms()
@@ -1222,6 +1334,8 @@ class AepEmulator(RunsMixin):
             items = [i for i in items if i.get("name") == query["name"]]
         items.sort(key=lambda i: i["modifiedDate"], reverse=True)
         try:
+            # `start` may be absent: aepp's DataPrep.getMappingSets sends `limit` alone and AEP
+            # answers it (local/aep_contract.py, _DOCUMENTED_OPTIONAL_QUERY): the first page.
             start, limit = int(query.get("start", 0)), int(query.get("limit", 10))
         except ValueError:
             raise dp_error(400, "1000", "Bad Request", "start/limit must be integers")
@@ -1252,6 +1366,22 @@ class AepEmulator(RunsMixin):
         ms = self._mapping_record(body, sid, mid, len(versions), versions[0]["createdDate"])
         versions.append(ms)
         return 200, self._mapping_summary(ms), {}
+
+
+def _merge_fields(into: dict, fields: dict) -> dict:
+    """Two parts of a schema defining one object field merge their fields (XDM composition)."""
+    out = dict(into)
+    for name, node in fields.items():
+        old = out.get(name)
+        if old and old.get("type") == node.get("type") == "object" and "properties" in node and "properties" in old:
+            out[name] = {**old, "properties": _merge_fields(old["properties"], node["properties"])}
+        else:
+            out[name] = copy.deepcopy(node)
+    return out
+
+
+def _xdm_kind(node: dict) -> str:
+    return str(node.get("meta:xdmType") or node.get("type") or "scalar")
 
 
 def _bad(err, prefix, message):
