@@ -22,11 +22,10 @@ from aws_lambda_powertools import Logger
 
 from . import journal as journal_mod
 from . import live as live_mod
-from . import naming, records, resources, runtime, source_secrets
+from . import bodies, records, resources, runtime, source_secrets
 from .client import AepClient, segment
-from .errors import (AepNotFound, AepPreconditionFailed, AepValidationError, ChangeRefused, DataflowNotFound,
-                     DataflowPreconditionFailed, SpecInvalid)
-from .mapping import mapping_set_body
+from .errors import (AepNotFound, AepPreconditionFailed, AepValidationError, ChangeRefused, DataflowConflict,
+                     DataflowNotFound, DataflowPreconditionFailed, SpecInvalid)
 from .plan import ID_KEY, Change, Inputs, Plan, ResourcePlan, compare, make
 from .errors import step
 from .spec import build_models, parse_spec, resolve_source
@@ -111,8 +110,11 @@ def _get(client: AepClient, kind: str, resource_id: str) -> dict[str, Any]:
 class Applier:
     """Applies one plan's in-place changes; `changed` and `etags` say what it did."""
 
-    def __init__(self, inputs: Inputs, plan: Plan, client: AepClient, *, now: float | None = None):
+    def __init__(self, inputs: Inputs, plan: Plan, client: AepClient, *, now: float | None = None,
+                 if_match: str | None = None):
         self.inputs, self.plan, self.client = inputs, plan, client
+        # The client's If-Match (PATCH): sent to AEP as it is, and AEP's 412 is the client's answer.
+        self.if_match = if_match
         self.ids = dict(inputs.record.ids if inputs.record else {})
         self.etags: dict[str, Any] = dict(inputs.record.etags if inputs.record else {})
         self.credentials = dict(inputs.record.credentials if inputs.record else {})
@@ -139,8 +141,7 @@ class Applier:
         # a later spec with these new rules finds no set by that name and gets a set of its own, whose
         # version 0 is what a new flow maps with.
         current = self.inputs.live.mappingSet or live_mod.mapping_set(self.client, self.ids["mappingId"]) or {}
-        body = mapping_set_body(name=current.get("name") or naming.mapping_set(spec), schema_id=self.ids["schemaId"],
-                                rules=spec.mapping, dialect=resolved.mappingDialect)
+        body = bodies.mapping_set(spec, resolved, schema_id=self.ids["schemaId"], name=current.get("name"))
         try:
             answer = self.client.request("PUT", "conversion", f"/mappingSets/{segment(self.ids['mappingId'])}",
                                          json=body)
@@ -158,9 +159,10 @@ class Applier:
             return
         flow = self.inputs.live.flow or _get(self.client, "flow", self.ids["flowId"])
         flow_id = self.ids["flowId"]
-        # If-Match: the etag aepflow last wrote, so a change made behind aepflow's back since then is
-        # a 412, re-read and planned again; a flow never written by aepflow has the etag just read.
-        etag = self.ids.get("flowEtag") or flow.get("etag")
+        # If-Match: the client's, as it sent it (AEP's 412 is its answer: the flow is no longer what it
+        # read); else the etag aepflow last wrote, so a change made behind aepflow's back since then is a
+        # 412, re-read and planned again; a flow never written by aepflow has the etag just read.
+        etag = self.if_match or self.ids.get("flowEtag") or flow.get("etag")
         changes = resource.changes
         for attempt in range(2):
             ops = json_patch([c for c in changes if c.how and c.field not in ("state", "mappingVersion")], FLOW_FIELDS)
@@ -179,6 +181,8 @@ class Applier:
                     self.changed.append("flow.mappingVersion")
                 break
             except AepPreconditionFailed:
+                if self.if_match is not None:
+                    raise precondition_failed(self.plan.name) from None
                 if attempt:
                     raise
                 logger.info("flow etag stale, re-reading it", extra={"flowId": flow_id})
@@ -289,14 +293,9 @@ def in_place(plan: Plan, inputs: Inputs, *, if_match: str | None = None, now: fl
         raise ChangeRefused(f"{', '.join(p['path'] for p in problems)} cannot be changed in place",
                             code="FieldNotChangeable", status=400, problems=problems)
     client = runtime.aep_client(inputs.applied.sandbox if inputs.applied else inputs.spec.sandbox)
-    if if_match is not None:
-        flow = inputs.live.flow or {}
-        if not etag_matches(if_match, flow.get("etag")):
-            raise DataflowPreconditionFailed(
-                f"dataflow {plan.name!r} changed since it was read (If-Match {if_match} is not its etag "
-                f"{flow.get('etag')}); read it again", code="PreconditionFailed", status=412,
-                problems=[{"path": "(header) If-Match", "message": "does not match the dataflow's current ETag"}])
-    applier = Applier(inputs, plan, client, now=now)
+    if if_match is not None and not etag_matches(if_match, (inputs.live.flow or {}).get("etag")):
+        raise precondition_failed(plan.name)
+    applier = Applier(inputs, plan, client, now=now, if_match=if_match)
     applier.run()
     spec = inputs.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     if applier.etags.get("flow") is None and inputs.live.flow is not None:
@@ -322,6 +321,14 @@ def in_place(plan: Plan, inputs: Inputs, *, if_match: str | None = None, now: fl
     if applier.tests:
         result["connectionTest"] = applier.tests
     return result
+
+
+def precondition_failed(name: str) -> DataflowPreconditionFailed:
+    """The client's If-Match is not the dataflow's etag (the header itself is never echoed)."""
+    return DataflowPreconditionFailed(
+        f"dataflow {name!r} changed since it was read; GET it again and send its ETag in If-Match",
+        code="PreconditionFailed", status=412,
+        problems=[{"path": "(header) If-Match", "message": "does not match the dataflow's current ETag"}])
 
 
 def _spec_fields(inputs: Inputs, spec: dict[str, Any]) -> list[str]:
@@ -394,16 +401,28 @@ def patch(name: str, changes: dict[str, Any], *, if_match: str | None = None, no
     if problems:
         raise ChangeRefused(f"{', '.join(p['path'] for p in problems)} cannot be changed in place",
                             code="FieldNotChangeable", status=400, problems=problems)
-    rec = records.record(name)
-    if rec is None:
+    if records.record(name) is None:
         raise DataflowNotFound(f"no provisioned dataflow named {name!r}", code="DataflowNotFound", status=404)
-    new_raw = merge_patch(rec.spec, changes)
-    new_raw["name"] = name
-    plan, inputs = make(new_raw, now=now)
-    if inputs.live.flow is None and "flow" in inputs.live.missing:
-        raise DataflowNotFound(f"the dataflow's flow {rec.flow_id} no longer exists in AEP", code="FlowNotFound",
-                               status=404)
-    return in_place(plan, inputs, if_match=if_match, now=now)
+    refuse_while_provisioning(name)
+    with records.changing(name):  # one change of a name at a time; what it reads is read inside
+        rec = records.record(name)
+        if rec is None:
+            raise DataflowNotFound(f"no provisioned dataflow named {name!r}", code="DataflowNotFound", status=404)
+        new_raw = merge_patch(rec.spec, changes)
+        new_raw["name"] = name
+        plan, inputs = make(new_raw, now=now)
+        if inputs.live.flow is None and "flow" in inputs.live.missing:
+            raise DataflowNotFound(f"the dataflow's flow {rec.flow_id} no longer exists in AEP", code="FlowNotFound",
+                                   status=404)
+        return in_place(plan, inputs, if_match=if_match, now=now)
+
+
+def refuse_while_provisioning(name: str) -> None:
+    """A change in place, or a delete, waits for the execution provisioning the name (409)."""
+    claim = records.claim(name)
+    if claim is not None and not records.holder_finished(claim, records.record(name)):
+        raise DataflowConflict(f"dataflow {name!r} is being provisioned by {claim.get('executionArn')}; "
+                               "change it when that is done", code="ProvisioningInProgress", status=409)
 
 
 def prepare_replacement(plan: Plan, inputs: Inputs, client: AepClient | None = None) -> dict[str, Any]:
@@ -555,6 +574,7 @@ def created_by_aepflow(rec: records.Record, spec) -> dict[str, str]:
 
 
 def reapply(rec: records.Record, *, now: float | None = None) -> dict[str, Any]:
-    """The record's own spec applied again in place (drift revert)."""
-    plan, inputs = make(parse_spec(rec.spec).model_dump(mode="json", by_alias=True, exclude_none=True), now=now)
-    return in_place(plan, inputs, now=now)
+    """The record's own spec applied again in place (drift revert), holding the name as a PATCH does."""
+    with records.changing(rec.name):
+        plan, inputs = make(parse_spec(rec.spec).model_dump(mode="json", by_alias=True, exclude_none=True), now=now)
+        return in_place(plan, inputs, now=now)

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -240,6 +243,39 @@ def hold(name: str, digest: str, execution_arn: str, generation: int, current: d
         values[":o"] = origin
     table().update_item(Key=key(name, CLAIM), UpdateExpression=update, ExpressionAttributeNames=names,
                         ExpressionAttributeValues=values)
+
+
+# How long a change in place (a PATCH, a drift revert) holds the name: far more than one takes (a
+# handful of AEP calls); a holder that died frees the name when this has passed.
+CHANGE_LEASE_SECONDS = 120
+
+
+@contextmanager
+def changing(name: str, *, now: float | None = None) -> Iterator[str]:
+    """Hold the name's claim while a change in place is applied: writes for one name are serialized.
+    DataflowConflict (409 ConcurrentUpdate) while another change holds it."""
+    token = uuid.uuid4().hex
+    moment = time.time() if now is None else now
+    try:
+        table().update_item(Key=key(name, CLAIM), UpdateExpression="SET changing = :t, changingUntil = :until",
+                            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(changing) "
+                                                "OR changingUntil < :now)",
+                            ExpressionAttributeValues={":t": token, ":until": int(moment) + CHANGE_LEASE_SECONDS,
+                                                       ":now": int(moment)})
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            raise DataflowConflict(f"dataflow {name!r} is being changed by another request; read it and try again",
+                                   code="ConcurrentUpdate", status=409) from None
+        raise
+    try:
+        yield token
+    finally:
+        try:
+            table().update_item(Key=key(name, CLAIM), UpdateExpression="REMOVE changing, changingUntil",
+                                ConditionExpression="changing = :t", ExpressionAttributeValues={":t": token})
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
 
 
 def set_claim_hash(name: str, digest: str) -> None:
