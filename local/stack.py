@@ -446,6 +446,10 @@ class LocalStack:
             self.queues[name] = queue_url
         for name in cfn.resources_of_type(t, "AWS::Serverless::Api"):
             refs[name] = f"local{name.lower()}"
+        events = self.client("events")
+        for name, res in cfn.resources_of_type(t, "AWS::Events::EventBus").items():
+            bus = str(cfn.resolve(res["Properties"]["Name"], refs))
+            refs[name], refs[f"{name}.Arn"] = bus, events.create_event_bus(Name=bus)["EventBusArn"]
 
         globals_fn = t.get("Globals", {}).get("Function", {})
         iam = self.client("iam")
@@ -515,10 +519,10 @@ class LocalStack:
                                             "regex": cfn.re.compile(pattern), "function": function_name})
                 elif event.get("Type") in ("EventBridgeRule", "CloudWatchEvent"):
                     rule = f"{function_name}-{event_name}"[:64]
+                    bus = str(cfn.resolve(props.get("EventBusName", "default"), refs))
                     events.put_rule(Name=rule, EventPattern=json.dumps(cfn.resolve(props["Pattern"], refs)),
-                                    EventBusName=props.get("EventBusName", "default"))
-                    events.put_targets(Rule=rule, EventBusName=props.get("EventBusName", "default"),
-                                       Targets=[{"Id": event_name, "Arn": fn["arn"]}])
+                                    EventBusName=bus)
+                    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": event_name, "Arn": fn["arn"]}])
 
     def invoke(self, function_name: str, event: Any) -> tuple[Any, bool]:
         """Invoke a function in-process as Lambda would: (its result, whether it failed)."""

@@ -152,6 +152,14 @@ SPECS: list[Hostile] = [
             "valid number"),
     Hostile("description-too-long", _with("description", "x" * 1001), "description", "at most 1000"),
     Hostile("unknown-field", _with("surprise", 1), "surprise", "Extra inputs"),
+    # Text that reads one way and is another (bidirectional overrides, zero-width characters).
+    Hostile("bidi-override-in-description", _with("description", "invoice \u202egnp.exe"), "description",
+            "bidirectional control character U+202E"),
+    Hostile("zero-width-in-resource-name", _with("resources", {"flow": {"name": "acme\u200bflow"}}),
+            "resources.flow.name", "U+200B"),
+    Hostile("bidi-isolate-in-title", _with("target.schema", {"create": {"title": "t\u2066x", "class": (
+        "https://ns.adobe.com/xdm/context/profile")}}), "target.schema.create.title", "U+2066"),
+    Hostile("bom-in-column", _with("source.columns", [{"name": "\ufeffID"}]), "source.columns[0].name", "U+FEFF"),
 ]
 
 ALL: list[Hostile] = DOCUMENTS + SPECS

@@ -70,8 +70,14 @@ def test_apply_waits_with_a_line_per_step_then_get_list_runs_and_delete(api, tmp
     bad.write_text((ROOT / "examples" / "004-oracle-table.yaml").read_text().replace("interval: 15,", "interval: 5,"))
     code, text = run("apply", str(bad), "--api", api)
     assert code == 2 and "schedule.interval" in text
-    code, text = run("delete", "acme-oracle-e2e", "--api", api, "--json")
-    assert code == 0 and json.loads(text)["status"] == "DELETED"
+    code, _ = run("delete", "acme-oracle-e2e", "--api", api)  # no terminal to ask on, and no --yes
+    assert code == 1 and run("get", "acme-oracle-e2e", "--api", api)[0] == 0
+    code, text = run("delete", "acme-oracle-e2e", "--api", api, "--json", "--yes")
+    deleted = json.loads(text)
+    assert code == 0 and deleted["status"] == "DELETED"
+    kept = {k["kind"]: k["reason"] for k in deleted["kept"]}  # what it ingested into outlives it
+    assert set(kept) == {"dataset", "schema"} and "deleteData=true" in kept["dataset"]
+    assert not {d["kind"] for d in deleted["deleted"]} & {"dataset", "schema"}
     code, text = run("get", "acme-oracle-e2e", "--api", api)
     assert code == 1 and "404" in text
 
@@ -79,3 +85,10 @@ def test_apply_waits_with_a_line_per_step_then_get_list_runs_and_delete(api, tmp
 def test_no_api_is_one_line_not_a_traceback(capsys):
     code, _ = run("list", "--api", "http://127.0.0.1:9")
     assert code == 1 and "no answer from http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_a_name_is_refused_unless_it_is_a_dataflow_name_before_any_request(capsys):
+    for name in ("x/../acme-oracle-e2e", "../acme", "ACME", "a", "a%2Fb"):
+        for command in (["get", name], ["runs", name], ["delete", name, "--yes"]):
+            code, _ = run(*command, "--api", "http://127.0.0.1:9")  # nothing listens: no request is made
+            assert code == 2 and "is not a dataflow name" in capsys.readouterr().err, (command, name)

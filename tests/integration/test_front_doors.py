@@ -119,7 +119,8 @@ def test_the_api_provisions_changes_and_deletes_a_dataflow(server):
     status, runs = http("GET", f"{api}/dataflows/acme-salesforce-contacts/runs")
     assert status == 200 and runs["flowId"] == flow_id
 
-    status, deleted = http("DELETE", f"{api}/dataflows/acme-salesforce-contacts")
+    # With deleteData=true the dataset aepflow created goes too (by default it is kept: see the command's test).
+    status, deleted = http("DELETE", f"{api}/dataflows/acme-salesforce-contacts?deleteData=true")
     assert status == 200, deleted
     assert [d["kind"] for d in deleted["deleted"]] == ["flow", "targetConnection", "sourceConnection", "dataset"]
     assert {k["kind"] for k in deleted["kept"]} == {"baseConnection", "schema"}
@@ -178,8 +179,16 @@ def test_the_bucket_provisions_rejects_and_absorbs_duplicates(server):
 
 def test_a_custom_event_starts_provisioning_and_a_failing_intake_lands_in_the_dlq(server, monkeypatch):
     events = boto3.client("events")
-    events.put_events(Entries=[{"Source": "com.acme.platform", "DetailType": "aepflow.DataflowRequested",
-                                "Detail": json.dumps({"spec": example("002")})}])
+    bus = server.stack.refs["DataflowRequestsBus"]
+    # Only the stack's own bus and source: the same request on the default bus, or from another
+    # source on the stack's bus, reaches nothing and changes nothing.
+    for foreign in ({"Source": "aepflow.requests"}, {"Source": "com.evil", "EventBusName": bus}):
+        events.put_events(Entries=[{**foreign, "DetailType": "aepflow.DataflowRequested",
+                                    "Detail": json.dumps({"spec": example("002")})}])
+    server.stack.settle()
+    assert executions(server) == [] and server.stack.emulator.records == []
+    events.put_events(Entries=[{"Source": "aepflow.requests", "EventBusName": bus,
+                                "DetailType": "aepflow.DataflowRequested", "Detail": json.dumps({"spec": example("002")})}])
     [execution] = executions(server)
     assert server.stack.wait(execution["executionArn"])["status"] == "SUCCEEDED"
 
@@ -189,8 +198,8 @@ def test_a_custom_event_starts_provisioning_and_a_failing_intake_lands_in_the_dl
         raise RuntimeError("state machine unreachable")
 
     monkeypatch.setattr(lifecycle, "apply", broken)
-    events.put_events(Entries=[{"Source": "com.acme.platform", "DetailType": "aepflow.DataflowRequested",
-                                "Detail": json.dumps({"spec": example("003")})}])
+    events.put_events(Entries=[{"Source": "aepflow.requests", "EventBusName": bus,
+                                "DetailType": "aepflow.DataflowRequested", "Detail": json.dumps({"spec": example("003")})}])
     queue = server.stack.queues["SpecIntakeDeadLetterQueue"]
     [message] = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert json.loads(message["Body"])["detail"]["spec"]["name"] == example("003")["name"]
@@ -237,3 +246,36 @@ def test_a_stale_etag_is_re_read_and_the_patch_retried_once(server):
     flow = next(f for f in server.stack.emulator.dump_state()["flows"] if f["id"] == flow_id)
     assert flow["description"] == "re-read after a 412" and flow["state"] == "enabled"
     assert flow["etag"] == updated["etag"]
+
+
+def test_deleting_a_copy_of_a_spec_file_deletes_nothing_and_delete_waits_for_a_provisioning(server, monkeypatch):
+    """A spec file's delete tears its dataflow down only when that object last applied it: an identical
+    copy changed nothing (its put answers none and is no origin), so deleting it deletes nothing. A
+    DELETE while an execution provisions the name is a 409, and changes nothing."""
+    monkeypatch.setenv("TEARDOWN_ON_SPEC_DELETE", "true")
+    stack, s3 = server.stack, boto3.client("s3")
+    bucket = stack.buckets["SpecsBucket"]
+    spec = example("004")
+    s3.put_object(Bucket=bucket, Key="dataflows/oracle.yaml", Body=yaml.safe_dump(spec).encode())
+    stack.settle()
+    [execution] = executions(server)
+    assert stack.wait(execution["executionArn"])["status"] == "SUCCEEDED"
+    s3.put_object(Bucket=bucket, Key="dataflows/oracle-copy.yaml", Body=yaml.safe_dump(spec).encode())
+    stack.settle()
+    assert len(executions(server)) == 1
+    before = stack.emulator.dump_state()
+    s3.delete_object(Bucket=bucket, Key="dataflows/oracle-copy.yaml")
+    stack.settle()
+    assert stack.emulator.dump_state() == before
+    status, view = http("GET", f"{server.info['api']}/dataflows/{spec['name']}")
+    assert status == 200 and view["status"] == "ACTIVE"
+
+    # A new version starts a re-provisioning: a DELETE meanwhile is refused, and deletes nothing.
+    from aepflow import records
+    changed = {**spec, "description": "version two"}
+    claim = records.claim(spec["name"])
+    records.hold(spec["name"], records.spec_hash(changed), "arn:aws:states:us-east-1:123456789012:execution:"
+                 "aepflow-local-ProvisionDataflowStateMachine:still-running", 0, claim, "api")
+    status, refused = http("DELETE", f"{server.info['api']}/dataflows/{spec['name']}")
+    assert status == 409 and refused["code"] == "ProvisioningInProgress", refused
+    assert stack.emulator.dump_state() == before

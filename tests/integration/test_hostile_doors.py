@@ -92,7 +92,7 @@ def test_a_custom_event_with_a_hostile_spec_is_rejected_not_dead_lettered(server
     for detail, path in cases:
         result = server.stack.deliver_async("aepflow-local-SpecIntakeFunction", {
             "version": "0", "id": f"hostile-{path}", "detail-type": "aepflow.DataflowRequested",
-            "source": "com.acme.platform", "account": "123456789012", "time": "2025-11-24T16:00:00Z",
+            "source": "aepflow.requests", "account": "123456789012", "time": "2025-11-24T16:00:00Z",
             "region": "us-east-1", "resources": [], "detail": detail})
         assert result["action"] == "rejected" and path in [p["path"] for p in result["problems"]], result
     queue = server.stack.queues["SpecIntakeDeadLetterQueue"]

@@ -195,7 +195,8 @@ def _exercise_every_door(stack):
     s3.delete_object(Bucket=bucket, Key="dataflows/zendesk.yaml")
 
     # A custom event.
-    boto3.client("events").put_events(Entries=[{"Source": "test", "DetailType": "aepflow.DataflowRequested",
+    boto3.client("events").put_events(Entries=[{"Source": "aepflow.requests", "DetailType": "aepflow.DataflowRequested",
+                                                "EventBusName": stack.refs["DataflowRequestsBus"],
                                                 "Detail": json.dumps({"spec": example("001")})}])
     settle()
 

@@ -142,13 +142,18 @@ def test_patch_of_a_field_aep_cannot_change_names_the_field():
 
 
 def test_delete_and_runs_and_list_route_to_the_lifecycle(monkeypatch):
-    monkeypatch.setattr(lifecycle, "delete", lambda name: {"name": name, "status": "DELETED", "deleted": [],
-                                                           "kept": [], "leftBehind": [], "alreadyDeleted": True})
+    asked = []
+    monkeypatch.setattr(lifecycle, "delete", lambda name, delete_data: asked.append(delete_data) or {
+        "name": name, "status": "DELETED", "deleted": [], "kept": [], "leftBehind": [], "alreadyDeleted": True})
     monkeypatch.setattr(lifecycle, "runs", lambda name, limit=20: {"name": name, "flowId": "f", "runs": [
         {"id": "r1", "status": "failed", "problem": "failed", "errors": [{"code": "CONNECTOR-2001-500", "message": "x"}]}]})
     monkeypatch.setattr(lifecycle, "list_dataflows", lambda limit, cursor: {"items": [{"name": "a"}], "next": None})
     assert call(event("api_delete_dataflow")) == (200, {"name": "acme-oracle-e2e", "status": "DELETED", "deleted": [],
                                                        "kept": [], "leftBehind": [], "alreadyDeleted": True})
+    with_data = event("api_delete_dataflow")
+    with_data["queryStringParameters"] = {"deleteData": "true"}
+    with_data["multiValueQueryStringParameters"] = {"deleteData": ["true"]}
+    assert call(with_data)[0] == 200 and asked == [False, True]  # the data is kept unless asked for
     status, body = call(event("api_get_runs"))
     assert status == 200 and body["runs"][0]["problem"] == "failed"
     status, body = call(event("api_list_dataflows"))

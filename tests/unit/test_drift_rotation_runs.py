@@ -118,6 +118,9 @@ def test_only_a_source_secret_is_rotated_and_never_aepflows_own(monkeypatch):
     ({"windowStartTime": 1}, "give both"), ({"windowStartTime": 10, "windowEndTime": 5}, "after"),
     ({"windowStartTime": 1700000000000, "windowEndTime": 1700000000001}, "less than"),
     ({"window": 1}, "Extra inputs"), ({"startTime": -1}, "greater than"),
+    ({"windowStartTime": True, "windowEndTime": 5}, "valid integer"), ({"startTime": "1"}, "valid integer"),
+    ({"windowStartTime": 1.0, "windowEndTime": 5}, "valid integer"),
+    ({"windowStartTime": 1_600_000_000, "windowEndTime": 1_700_000_000}, "366 days"),
 ])
 def test_a_run_request_is_a_window_in_epoch_seconds(body, problem):
     with pytest.raises(SpecInvalid) as refused:

@@ -109,11 +109,23 @@ def test_deleting_a_spec_keeps_the_dataflow_unless_the_stack_parameter_says_so(a
     deleted = []
     monkeypatch.setattr(lifecycle, "delete", lambda name: deleted.append(name) or {"name": name, "status": "DELETED"})
     origin = f"s3://{BUCKET}/dataflows/acme-oracle-e2e.yaml"
-    boto3.resource("dynamodb").Table("aepflow-test").put_item(Item={"pk": f"SPECKEY#{origin}", "sk": "DATAFLOW",
-                                                                    "name": "acme-oracle-e2e"})
+    table = boto3.resource("dynamodb").Table("aepflow-test")
+    table.put_item(Item={"pk": f"SPECKEY#{origin}", "sk": "DATAFLOW", "name": "acme-oracle-e2e"})
+    table.put_item(Item={"pk": "DATAFLOW#acme-oracle-e2e", "sk": "CLAIM", "name": "acme-oracle-e2e",
+                         "status": "CLAIMED", "origin": origin})
     monkeypatch.setenv("TEARDOWN_ON_SPEC_DELETE", "false")
     assert intake.handle(event("s3_object_deleted"), None)["action"] == "kept" and deleted == []
     monkeypatch.setenv("TEARDOWN_ON_SPEC_DELETE", "true")
+    # Another object (or the API) applied the dataflow since: this file's delete tears nothing down.
+    for last in (f"s3://{BUCKET}/dataflows/a-copy.yaml", "api"):
+        table.update_item(Key={"pk": "DATAFLOW#acme-oracle-e2e", "sk": "CLAIM"}, UpdateExpression="SET origin = :o",
+                          ExpressionAttributeValues={":o": last})
+        other = event("s3_object_deleted")
+        other["detail"]["object"]["version-id"] = f"delete-marker-{last}"
+        answer = intake.handle(other, None)
+        assert answer["action"] == "kept" and last in answer["reason"] and deleted == []
+    table.update_item(Key={"pk": "DATAFLOW#acme-oracle-e2e", "sk": "CLAIM"}, UpdateExpression="SET origin = :o",
+                      ExpressionAttributeValues={":o": origin})
     again = event("s3_object_deleted")
     again["detail"]["object"]["version-id"] = "another-delete-marker"
     assert intake.handle(again, None)["action"] == "delete" and deleted == ["acme-oracle-e2e"]

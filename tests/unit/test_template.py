@@ -48,6 +48,10 @@ def test_no_fixed_resource_names():
     for res in TEMPLATE["Resources"].values():
         props = res.get("Properties", {})
         for key in ("FunctionName", "TableName", "TopicName", "Name", "StateMachineName", "QueueName"):
+            if res["Type"] == "AWS::Events::EventBus" and key == "Name":
+                # A bus must be named: the stack's name is in it, so two stacks never share one.
+                assert "${AWS::StackName}" in props[key]["Fn::Sub"], res
+                continue
             assert key not in props, (res["Type"], key)
 
 
@@ -628,3 +632,10 @@ def test_the_drift_check_reads_and_updates_records_and_writes_nothing_else():
     # re-provisioning: UpdateItem only (no PutItem or DeleteItem, which it never calls).
     actions = {a for s in allowed("DriftFunction", "dynamodb:", "DataflowsTable") for a in _listed(s["Action"])}
     assert actions == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+
+
+def test_the_ops_topics_key_lets_cloudwatch_use_it_only_for_this_accounts_alarms():
+    statements = TEMPLATE["Resources"]["OpsTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    [service] = [s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert service["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert ":alarm:" in service["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from . import document, lifecycle
+from .naming import NAME_PATTERN
 from .runs import RunRequest
 from .errors import (AepAuthError, AepflowError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled,
                      AepTimeout, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound,
@@ -24,7 +25,6 @@ logger = Logger(child=True)
 
 API_TITLE = "aepflow"
 API_VERSION = "1.0.0"
-NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -341,7 +341,7 @@ def post_dataflow(spec: Annotated[dict[str, Any], Body(description="The dataflow
                                                                   "nothing; GETs only")] = False) -> Response[Accepted | PlanView]:
     if dryRun:
         return Response(status_code=200, content_type="application/json", body=PlanView(**lifecycle.plan(spec)))
-    answer = lifecycle.start(spec)
+    answer = lifecycle.start(spec, origin=lifecycle.API)
     return Response(status_code=202, content_type="application/json", body=Accepted(**answer),
                     headers={"Location": f"/dataflows/{answer['name']}"})
 
@@ -392,10 +392,13 @@ def patch_dataflow(name: NameParam, patch: Annotated[DataflowPatch, Body(
 
 @app.delete("/dataflows/<name>", summary="Delete the flow and what aepflow created for it", tags=["dataflows"],
             operation_id="deleteDataflow",
-            responses={**_ok(200, "What was deleted, kept and left behind; alreadyDeleted on a second DELETE",
+            responses={**_ok(200, "What was deleted, kept (the dataset and schema, unless deleteData) and left "
+                                  "behind; alreadyDeleted on a second DELETE",
                              "Deleted"), **_COMMON_ERRORS, **_NOT_FOUND, **_CONFLICT, **_AEP_ERRORS})
-def delete_dataflow(name: NameParam) -> Deleted:
-    return Deleted(**lifecycle.delete(name))
+def delete_dataflow(name: NameParam, deleteData: Annotated[bool, Query(description=(
+        "true: delete the dataset and schema aepflow created too, with everything ingested into them (by "
+        "default they are kept, unless the spec's onDelete says delete)"))] = False) -> Deleted:
+    return Deleted(**lifecycle.delete(name, delete_data=deleteData))
 
 
 @app.get("/dataflows/<name>/runs", summary="Recent runs, summarised as the monitor sees them", tags=["dataflows"],

@@ -283,8 +283,10 @@ def test_connection(client: AepClient, connection_id: str) -> bool:
 
 # --- Doors -------------------------------------------------------------------------------------
 
-def in_place(plan: Plan, inputs: Inputs, *, if_match: str | None = None, now: float | None = None) -> dict[str, Any]:
-    """Apply a plan that needs no replacement (ChangeRefused otherwise); save the record."""
+def in_place(plan: Plan, inputs: Inputs, *, if_match: str | None = None, now: float | None = None,
+             origin: str | None = None) -> dict[str, Any]:
+    """Apply a plan that needs no replacement (ChangeRefused otherwise); save the record. `origin`: the
+    door the new spec came through (the API's PATCH), kept on the claim."""
     rec = inputs.record
     if rec is None:
         raise DataflowNotFound(f"no provisioned dataflow named {plan.name!r}", code="DataflowNotFound", status=404)
@@ -310,7 +312,7 @@ def in_place(plan: Plan, inputs: Inputs, *, if_match: str | None = None, now: fl
     if not credentials and inputs.credentials:
         credentials = inputs.credentials  # first apply since provisioning: the version now in AEP
     records.save(rec, spec, applier.ids, etags=applier.etags, credentials=credentials)
-    records.set_claim_hash(plan.name, records.spec_hash(spec))
+    records.set_claim_hash(plan.name, records.spec_hash(spec), origin)
     records.clear_drift(plan.name)
     changed = sorted(set(applier.changed) | {f"record.{c.field}" for r in plan.resources if r.kind == "record"
                                              for c in r.changes})
@@ -348,7 +350,8 @@ def etag_matches(if_match: str, etag: str | None) -> bool:
 
 # The spec fields PATCH /dataflows/{name} takes. In `source`, only the credentials secret (a new
 # secret's params reach AEP in place) and params.filters; any other field is refused up front.
-PATCHABLE = ("schedule", "description", "mapping", "enabled", "options", "alerts", "onDrift", "resources", "source")
+PATCHABLE = ("schedule", "description", "mapping", "enabled", "options", "alerts", "onDrift", "onDelete", "resources",
+             "source")
 NOT_PATCHABLE_REASON = {
     "source": "AEP does not let a dataflow swap its source; only source.credentialsSecret and "
               "source.params.filters change in place",
@@ -414,7 +417,7 @@ def patch(name: str, changes: dict[str, Any], *, if_match: str | None = None, no
         if inputs.live.flow is None and "flow" in inputs.live.missing:
             raise DataflowNotFound(f"the dataflow's flow {rec.flow_id} no longer exists in AEP", code="FlowNotFound",
                                    status=404)
-        return in_place(plan, inputs, if_match=if_match, now=now)
+        return in_place(plan, inputs, if_match=if_match, now=now, origin=records.API)
 
 
 def refuse_while_provisioning(name: str) -> None:

@@ -8,7 +8,8 @@
   (what would be created, updated in place or replaced, and why) is written beside it as
   `<key>.plan.json` (an invalid spec gets `<key>.errors.json`). GET calls only.
 - S3 "Object Deleted": tear the dataflow down only when TEARDOWN_ON_SPEC_DELETE is "true".
-- "aepflow.DataflowRequested" (any source; the spec in `detail`, or in `detail.spec`).
+- "aepflow.DataflowRequested" from source "aepflow.requests" on the stack's DataflowRequestsBus (the spec
+  in `detail`, or in `detail.spec`); any other source is ignored.
 
 Duplicates and retries of one event are absorbed by Powertools idempotency, keyed on
 bucket + key + version id (S3), or on the event id (custom events), persisted in the
@@ -28,7 +29,7 @@ from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLaye
                                                          idempotent_function)
 from botocore.exceptions import ClientError
 
-from . import document, lifecycle, runtime
+from . import document, lifecycle, records, runtime
 from . import journal as journal_mod
 from . import plan as plan_mod
 from .errors import SpecInvalid
@@ -41,6 +42,8 @@ SUFFIXES = (".yaml", ".yml", ".json")
 ERRORS_SUFFIX = ".errors.json"
 PLAN_SUFFIX = ".plan.json"
 REQUESTED = "aepflow.DataflowRequested"
+# The one source a request may come from (template.yaml: the rule on DataflowRequestsBus pins it too).
+REQUEST_SOURCE = "aepflow.requests"
 S3_CREATED, S3_DELETED = "Object Created", "Object Deleted"
 IDEMPOTENCY_SECONDS = 7 * 24 * 3600
 
@@ -64,7 +67,7 @@ def event_kind(event: dict[str, Any]) -> str | None:
         if not key.startswith(PREFIX):
             return None
         return "created" if detail_type == S3_CREATED else "deleted"
-    if detail_type == REQUESTED:
+    if detail_type == REQUESTED and event.get("source") == REQUEST_SOURCE:
         return "requested"
     return None
 
@@ -146,7 +149,10 @@ def _created(bucket: str, key: str, version: str | None) -> dict[str, Any]:
         logger.info("invalid spec", extra={"origin": origin, "problems": len(report["problems"])})
         return {"action": "rejected", "origin": origin, "errorsKey": key + ERRORS_SUFFIX,
                 "problems": report["problems"]}
-    journal_mod.table().put_item(Item={**_origin_key(origin), "name": outcome["name"], "updatedAt": _now_iso()})
+    if outcome.get("action") != "none":
+        # The object applied the dataflow: its delete may tear it down (TEARDOWN_ON_SPEC_DELETE). A copy
+        # of a spec that changed nothing is no origin of the dataflow.
+        journal_mod.table().put_item(Item={**_origin_key(origin), "name": outcome["name"], "updatedAt": _now_iso()})
     try:  # a stale error report of an earlier version would mislead
         _s3().delete_object(Bucket=bucket, Key=key + ERRORS_SUFFIX)
     except ClientError:
@@ -176,6 +182,13 @@ def _deleted(bucket: str, key: str) -> dict[str, Any]:
     item = journal_mod.table().get_item(Key=_origin_key(origin), ConsistentRead=True).get("Item")
     if not item:
         return {"action": "none", "origin": origin, "reason": "no dataflow came from this object"}
+    claim = records.claim(item["name"])
+    last = (claim or {}).get("origin")
+    if last != origin:
+        # Another object, the API or an execution applied the dataflow since: this file no longer
+        # describes it, and its delete tears nothing down.
+        return {"action": "kept", "origin": origin, "name": item["name"],
+                "reason": f"dataflow {item['name']!r} was last applied from {last or 'elsewhere'}, not this object"}
     return {"action": "delete", "origin": origin, **lifecycle.delete(item["name"])}
 
 
@@ -184,7 +197,7 @@ def _requested(event: dict[str, Any]) -> dict[str, Any]:
     raw = detail.get("spec", detail) if isinstance(detail, dict) else detail
     where = f"event {event.get('id')} from {event.get('source')}"
     try:
-        return lifecycle.apply(document.read(raw), origin=None)
+        return lifecycle.apply(document.read(raw), origin=f"event:{event.get('id')}")
     except SpecInvalid as exc:
         name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
         report = error_report(exc)

@@ -37,6 +37,7 @@ ID_KEY = plan_mod.ID_KEY
 EXECUTION_NAME_MAX = 80
 
 canonical, spec_hash = records.canonical, records.spec_hash
+API = records.API  # the origin of a spec that came through the API
 merge_patch, etag_matches = apply_mod.merge_patch, apply_mod.etag_matches
 
 
@@ -296,8 +297,16 @@ def adopt(flow_id: str, *, name: str | None = None, sandbox: str | None = None) 
 
 # --- Delete -----------------------------------------------------------------------------------
 
-def delete(name: str) -> dict[str, Any]:
-    """Delete the flow, then what aepflow created for it, newest first. Idempotent."""
+# What a delete keeps unless asked: what the dataflow ingested into.
+DATA_KINDS = ("dataset", "schema")
+KEPT_DATA = ("it holds the data the dataflow ingested: kept (delete it with the dataflow with ?deleteData=true, "
+             "`aepflow delete --delete-data`, or the spec's onDelete: {dataset: delete})")
+
+
+def delete(name: str, *, delete_data: bool = False) -> dict[str, Any]:
+    """Delete the flow, then what aepflow created for it, newest first; the dataset and the schema aepflow
+    created are kept (with what was ingested) unless `delete_data` or the spec's onDelete says so. Refused
+    (409) while an execution provisions the name. Idempotent."""
     rec = records.record(name)
     claim = records.claim_item(name)
     result: dict[str, Any] = {"name": name, "status": "DELETED", "deleted": [], "kept": [], "leftBehind": []}
@@ -312,9 +321,22 @@ def delete(name: str) -> dict[str, Any]:
             records.mark_deleted(name, claim)
         result["alreadyDeleted"] = True
         return result
+    apply_mod.refuse_while_provisioning(name)
+    with records.changing(name):
+        rec = records.record(name)
+        if rec is None:  # deleted meanwhile
+            return {**result, "alreadyDeleted": True}
+        _delete_resources(rec, result, delete_data=delete_data)
+        records.delete(name, rec)
+        records.mark_deleted(name, records.claim_item(name))
+    return result
+
+
+def _delete_resources(rec: records.Record, result: dict[str, Any], *, delete_data: bool) -> None:
     spec = parse_spec(rec.spec)
     client = runtime.aep_client(spec.sandbox)
     created = apply_mod.created_by_aepflow(rec, spec)
+    delete_data = delete_data or spec.onDelete.dataset == "delete"
     for kind, key in ID_KEY.items():
         if rec.ids.get(key) and kind not in created:
             result["kept"].append({"kind": kind, "id": rec.ids[key],
@@ -322,6 +344,9 @@ def delete(name: str) -> dict[str, Any]:
     for kind in DELETE_ORDER:
         resource_id = created.get(kind)
         if not resource_id:
+            continue
+        if kind in DATA_KINDS and not delete_data:
+            result["kept"].append({"kind": kind, "id": resource_id, "reason": KEPT_DATA})
             continue
         if kind == "mappingSet":
             result["leftBehind"].append({"kind": kind, "id": resource_id,
@@ -337,9 +362,6 @@ def delete(name: str) -> dict[str, Any]:
                 result["kept"].append({"kind": kind, "id": resource_id, "reason": f"still in use: {exc.message}"})
                 continue
             raise
-    records.delete(name, rec)
-    records.mark_deleted(name, claim)
-    return result
 
 
 # --- Apply (the bucket and custom events: a new spec version) ------------------------------------

@@ -11,6 +11,8 @@ if TYPE_CHECKING:  # the steps pass its spec_view, which reads the same
     from .spec import DataflowSpec
 
 PREFIX = "aepflow"
+# A dataflow's name: its key everywhere (the spec, the API's paths, the command's arguments).
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
 
 
 def _given(spec: DataflowSpec, kind: str, part: str = "name") -> str | None:

@@ -64,7 +64,8 @@ IN_PLACE = {
     "targetConnection": {"name": "PATCH /targetConnections/{id} /name",
                          "description": "PATCH /targetConnections/{id} /description"},
     "mappingSet": {"mappings": "PUT /mappingSets/{id} (a new version)"},
-    "record": {"alerts": "aepflow's record (the monitor reads it)", "onDrift": "aepflow's record (the drift check)"},
+    "record": {"alerts": "aepflow's record (the monitor reads it)", "onDrift": "aepflow's record (the drift check)",
+               "onDelete": "aepflow's record (what a delete keeps)"},
 }
 WHY_REPLACED = {
     ("flow", "deltaColumn"): "AEP does not change a flow's Copy transformation (deltaColumn) in place",
@@ -291,7 +292,7 @@ def compare(spec: DataflowSpec, resolved: ResolvedSource, *, applied: DataflowSp
     _propagate(plans)
     record_changes = []
     if applied is not None:
-        for key in ("alerts", "onDrift"):
+        for key in IN_PLACE["record"]:
             old, new = _dump(applied).get(key), _dump(spec).get(key)
             if old != new:
                 record_changes.append(Change(key, old, new, IN_PLACE["record"][key]))

@@ -152,6 +152,9 @@ def reserve(name: str, digest: str, current: dict[str, Any] | None) -> None:
         raise
 
 
+# Where a dataflow's current spec came from (the claim's `origin`): a spec file (s3://bucket/key), the
+# API, a custom event, or an execution started directly.
+API, DIRECT = "api", "execution"
 # The state machine's TimeoutSeconds: an execution holding a name for longer has ended.
 EXECUTION_TIMEOUT_SECONDS = 7200
 # A door reserves the name, then starts the execution at once: a reservation no execution took
@@ -199,7 +202,10 @@ def reserve_for_execution(name: str, spec: dict[str, Any], execution_arn: str) -
             problems=[{"path": "name", "message": "another provisioning of another spec holds the name"}])
     reserve(name, digest, stored)
     generation = int((stored or {}).get("generation") or 0)
-    hold(name, digest, execution_arn, generation, stored, (stored or {}).get("origin"))
+    # Started directly (the command line, a StartExecution by hand): the same spec keeps where it came
+    # from; another spec came from no door (so no spec file's delete tears it down).
+    origin = (stored or {}).get("origin") if (stored or {}).get("specHash") == digest else DIRECT
+    hold(name, digest, execution_arn, generation, stored, origin)
     return {"name": name, "reserved": "now"}
 
 
@@ -278,13 +284,15 @@ def changing(name: str, *, now: float | None = None) -> Iterator[str]:
                 raise
 
 
-def set_claim_hash(name: str, digest: str) -> None:
-    """After a change applied in place: the claim holds the new spec."""
+def set_claim_hash(name: str, digest: str, origin: str | None = None) -> None:
+    """After a change applied in place: the claim holds the new spec (and, given, where it came from)."""
+    update, values = "SET specHash = :h, updatedAt = :u", {":h": digest, ":u": now_iso(), ":deleted": "DELETED"}
+    if origin:
+        update, values[":o"] = update + ", origin = :o", origin
     try:
-        table().update_item(Key=key(name, CLAIM), UpdateExpression="SET specHash = :h, updatedAt = :u",
+        table().update_item(Key=key(name, CLAIM), UpdateExpression=update,
                             ConditionExpression="attribute_exists(pk) AND #s <> :deleted",
-                            ExpressionAttributeNames={"#s": "status"},
-                            ExpressionAttributeValues={":h": digest, ":u": now_iso(), ":deleted": "DELETED"})
+                            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=values)
     except ClientError as exc:
         if not _conditional_failed(exc):
             raise

@@ -24,14 +24,18 @@ build_models()  # parse_spec's validators, built at import (spec.build_models)
 # seconds ("1651584991"), although flow-service.yaml's descriptions say milliseconds; its types
 # (integer) are followed, so the times are sent as integers.
 MAX_EPOCH_SECONDS = 10_000_000_000
+# How much of the source one run on demand may read: AEP documents no bound on the window
+# (help/sources/tutorials/api/on-demand-ingestion.md); this is aepflow's, a year and a day, which a
+# backfill of more needs to split into runs of its own.
+MAX_WINDOW_SECONDS = 366 * 24 * 3600
 
 
 class RunRequest(BaseModel):
     """POST /dataflows/{name}/runs: an optional window of the source's data to ingest (both its
     ends, or neither; the end after the start)."""
 
-    # Absent, not null: a time is an integer when given.
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"dependentRequired": {
+    # Absent, not null: a time is an integer when given (strict: never `true`, `1.0` or "1").
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"dependentRequired": {
         "windowStartTime": ["windowEndTime"], "windowEndTime": ["windowStartTime"]}})
     windowStartTime: int = Field(default=None, ge=0, lt=MAX_EPOCH_SECONDS,  # type: ignore[assignment]
                                  description="epoch seconds: the earliest data to read")
@@ -44,9 +48,12 @@ class RunRequest(BaseModel):
     def _window(self) -> "RunRequest":
         if (self.windowStartTime is None) != (self.windowEndTime is None):
             raise ValueError("give both windowStartTime and windowEndTime, or neither")
-        if self.windowStartTime is not None and self.windowEndTime is not None \
-                and self.windowEndTime <= self.windowStartTime:
-            raise ValueError("windowEndTime must be after windowStartTime")
+        if self.windowStartTime is not None and self.windowEndTime is not None:
+            if self.windowEndTime <= self.windowStartTime:
+                raise ValueError("windowEndTime must be after windowStartTime")
+            if self.windowEndTime - self.windowStartTime > MAX_WINDOW_SECONDS:
+                raise ValueError(f"the window is at most {MAX_WINDOW_SECONDS} seconds (366 days) wide; split a "
+                                 "longer backfill into several runs")
         return self
 
 

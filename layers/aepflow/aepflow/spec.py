@@ -13,9 +13,9 @@ from .alert_thresholds import Alerts
 from .connectors import (CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, Connector, connector_for_spec_id,
                          connector_named, connector_of_source, retired_spec_id)
 from .errors import SpecInvalid
+from .naming import NAME_PATTERN
 from .secret_names import boundary_problem
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # Catalog dataset ids are 24 hexadecimal characters (catalog.yaml's examples, the seeds).
 DATASET_ID_PATTERN = r"^[0-9a-f]{24}$"
@@ -55,9 +55,19 @@ PATTERN_MESSAGES = {
 }
 
 
+# Characters that change how text is shown without being seen: bidirectional embeddings, overrides,
+# isolates and marks (Unicode's Bidi_Control), and zero-width spaces, joiners and the BOM. A name or
+# description with them reads one way in the AEP UI and another in a log (CVE-2021-42574).
+_INVISIBLE = re.compile("[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
 def _printable(value: str) -> str:
     if _CONTROL.search(value):
         raise ValueError("control characters are not allowed in text")
+    found = _INVISIBLE.search(value)
+    if found:
+        raise ValueError(f"invisible or bidirectional control character U+{ord(found.group()):04X} is not "
+                         "allowed in text")
     return value
 
 
@@ -287,6 +297,14 @@ class Schedule(_Model):
         return value
 
 
+class OnDelete(_Model):
+    """What deleting the dataflow does to what it ingested into."""
+
+    dataset: Literal["keep", "delete"] = Field(default="keep", description=(
+        "keep: the dataset and the schema aepflow created outlive the dataflow, with everything ingested into "
+        "them; delete: they are deleted with it (as DELETE ?deleteData=true does)"), examples=["keep"])
+
+
 class AepResource(_Model):
     """The name and description an AEP resource has. aepflow names what it creates
     `aepflow:<name>:<kind>`; a spec written by adopt keeps the names the flow already had."""
@@ -326,6 +344,8 @@ class DataflowSpec(_Model):
     onDrift: Literal["alert", "revert"] = Field(default="alert", description=(
         "What the scheduled drift check does when AEP no longer matches the spec: alert (always), and with "
         "`revert` also apply the spec again"), examples=["alert"])
+    onDelete: OnDelete = Field(default_factory=OnDelete, description=(
+        "What deleting the dataflow does to the dataset (and schema) aepflow created: kept by default"))
     resources: AepResources | None = Field(default=None, description=(
         "The AEP names and descriptions of the flow and its connections; by default aepflow:<name>:<kind>. A spec "
         "written by adopt keeps the names the flow had"))

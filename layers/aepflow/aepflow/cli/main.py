@@ -6,10 +6,13 @@ done), 1 when anything FAILED or the API refused for another reason, 2 when a sp
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from typing import Any
+from urllib.parse import quote
 
+from ..naming import NAME_PATTERN
 from . import render
 from .remote import Answer, Api, ApiUnreachable
 
@@ -93,7 +96,7 @@ def _wait(api: Api, name: str, out, args: argparse.Namespace) -> dict[str, Any]:
     shown: dict[str, str] = {}
     deadline = time.monotonic() + args.timeout
     while True:
-        answer = api.call("GET", f"/dataflows/{name}")
+        answer = api.call("GET", _path("/dataflows/{name}", name))
         view = answer.body if answer.status == 200 and isinstance(answer.body, dict) else {}
         if not args.json:
             for step in view.get("steps") or []:
@@ -148,16 +151,55 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
     return worst
 
 
+class NotAName(Exception):
+    """A command-line argument that is not a dataflow name (refused before any request)."""
+
+
+def _path(template: str, name: str | None) -> str:
+    """The API path for `name`: refused unless it is a dataflow name (so `x/../NAME` can never reach
+    another dataflow), and escaped all the same."""
+    if name is None:
+        return template
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise NotAName(f"{name!r} is not a dataflow name (2 to 64 lower-case letters, digits and -, starting and "
+                       "ending with a letter or digit)")
+    return template.format(name=quote(name, safe=""))
+
+
 def _simple(method: str, path: str, printer):
     def command(args: argparse.Namespace, out) -> int:
         query = {"limit": args.limit} if getattr(args, "limit", None) else None
-        answer = _api(args).call(method, path.format(name=getattr(args, "name", "")), query=query)
+        answer = _api(args).call(method, _path(path, getattr(args, "name", None)), query=query)
         if answer.status != 200:
             render.error(out, getattr(args, "name", path), answer, args.json)
             return FAILED
         printer(out, answer.body, args.json)
         return OK
     return command
+
+
+def cmd_delete(args: argparse.Namespace, out) -> int:
+    """Delete a dataflow, after a confirmation (or --yes). The dataset and the schema aepflow created are
+    kept unless --delete-data (or the spec's onDelete) says otherwise; the answer lists what was kept."""
+    path = _path("/dataflows/{name}", args.name)
+    if not args.yes:
+        what = ("the flow, its connections, and the dataset and schema aepflow created with everything ingested "
+                "into them" if args.delete_data else "the flow and its connections (the dataset and schema are kept)")
+        if not sys.stdin.isatty():
+            sys.stderr.write(f"aepflow: delete {args.name} asks before deleting {what}; pass --yes to delete "
+                             "without asking\n")
+            return FAILED
+        sys.stderr.write(f"Delete dataflow {args.name}: {what}? [y/N] ")
+        sys.stderr.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            sys.stderr.write("not deleted\n")
+            return FAILED
+    answer = _api(args).call("DELETE", path, query={"deleteData": "true"} if args.delete_data else None)
+    if answer.status != 200:
+        render.error(out, args.name, answer, args.json)
+        return FAILED
+    render.deleted(out, answer.body, args.json)
+    return OK
 
 
 def parser() -> argparse.ArgumentParser:
@@ -196,9 +238,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(run=_simple("GET", "/dataflows/{name}/runs", render.runs))
-    p = sub.add_parser("delete", parents=[where, output], help="delete a dataflow and what aepflow created for it")
+    p = sub.add_parser("delete", parents=[where, output], help="delete a dataflow and what aepflow created for it "
+                                                               "(the dataset and schema are kept)")
     p.add_argument("name")
-    p.set_defaults(run=_simple("DELETE", "/dataflows/{name}", render.deleted))
+    p.add_argument("--yes", action="store_true", help="delete without asking")
+    p.add_argument("--delete-data", action="store_true", help="delete the dataset and schema aepflow created too, "
+                                                              "with everything ingested into them")
+    p.set_defaults(run=cmd_delete)
     return top
 
 
@@ -211,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     try:
         return args.run(args, out)
+    except NotAName as exc:
+        sys.stderr.write(f"aepflow: {exc}\n")
+        return INVALID
     except ApiUnreachable as exc:
         sys.stderr.write(f"aepflow: {exc}\n")
         return FAILED
