@@ -131,21 +131,25 @@ def test_with_faults_every_example_is_active_and_nothing_is_duplicated(seed, sta
     assert _names(state, "schemas").count("Database Source Connector Target Schema") == 1
 
 
-@pytest.mark.parametrize("prefix", ["002", "004"])
+@pytest.mark.parametrize("prefix, longest", [("002", 6), ("004", 5)])
 @pytest.mark.stack(trace_causality=True)
-def test_requests_overlap_so_the_longest_sequential_chain_is_at_most_five(prefix, stack):
+def test_requests_overlap_so_the_longest_sequential_chain_is_short(prefix, longest, stack):
     # Which request had to wait for which is read from the program's own ordering (threads,
     # Parallel branches, futures, the IMS token: local/causality.py), each request one step long,
-    # so a busy machine cannot lengthen it.
-    # 002: IMS, then the base connection, the flow spec and the dataset check together, then the
-    # explore, the source and target connections and the mapping set together, then the flow (4).
-    # 004 creates the schema and then the dataset on the way to its target connection: one more.
+    # so a busy machine cannot lengthen it. What can fail is checked before what cannot be undone:
+    # 002 names its schema, which AEP alone knows: IMS, the mapping against that schema (before any
+    # write), then the base connection, the flow spec and the dataset check together, then the explore
+    # with the source connection, then the target connection and the mapping set (which waits for the
+    # explore: Data Prep cannot delete it), then the flow (6).
+    # 004 creates its schema from XDM's standard parts, whose mapping validation checked with no call:
+    # IMS, the base connection beside the schema, the explore beside the dataset, the target connection
+    # and the mapping set, the flow (5).
     [result] = stack.provision([example(prefix)])
     records = list(stack.emulator.records)
     assert result["status"] == "ACTIVE"
     assert len(records) >= 9
     assert len(stack.causal.requests) == len(records)
-    assert longest_sequential_chain(stack.causal.requests) <= 5
+    assert longest_sequential_chain(stack.causal.requests) <= longest
 
 
 @pytest.mark.stack(fault_rate=0.2, seed=3)
@@ -242,3 +246,38 @@ def test_a_create_that_ends_after_its_roll_back_began_deletes_what_it_made(stack
     outcome = journal.get_outcome(execution)
     assert json.loads(outcome["rolledBack"]) == [{"kind": "baseConnection", "id": entry["resourceId"]}]
     assert json.loads(outcome["leftBehind"]) == [{"kind": "mappingSet", "id": "m1", "reason": "r"}]
+
+
+def _writes(records: list[dict]) -> list[str]:
+    return [f"{r['method']} {r['path']}" for r in records if r["method"] != "GET" and not r["path"].startswith("/ims/")]
+
+
+@pytest.mark.parametrize("prefix", ["004", "001"])
+def test_a_mapping_to_a_path_the_schema_lacks_is_invalid_with_its_field_path_and_no_aep_write(prefix, stack):
+    """004 creates its schema from XDM's standard parts (validation holds the mapping against XDM's
+    published definitions, no AEP call); 001 names a schema AEP alone knows (read before any write)."""
+    spec = example(prefix)
+    spec["mapping"][1]["destination"] = "totally.bogus.path"
+    spec["mapping"].append({"source": spec["mapping"][0]["source"], "destination": "person.name"})
+    [result] = stack.provision([spec])
+    assert result["status"] == "INVALID", result
+    paths = {p["path"]: p["message"] for p in result["errors"]}
+    assert "totally.bogus.path" in paths["mapping[1].destination"] and "no field 'totally'" in paths[
+        "mapping[1].destination"]
+    assert "is an object" in paths[f"mapping[{len(spec['mapping']) - 1}].destination"]
+    assert _writes(stack.emulator.records) == []
+    if prefix == "004":
+        assert [r for r in stack.emulator.records if not r["path"].startswith("/ims/")] == []
+
+
+def test_a_column_typo_fails_before_the_mapping_set_and_leaves_nothing_behind(stack):
+    """The explore that holds the spec against the table runs before the mapping set is made (Data Prep
+    cannot delete one): a column the table lacks rolls back what was made, and leaves nothing."""
+    spec = example("004")
+    spec["mapping"][0]["source"] = "NAEM"
+    [result] = stack.provision([spec])
+    assert result["status"] == "FAILED" and result["errors"][0]["step"] == "explore-source", result
+    assert result["leftBehind"] == [] and result["rolledBack"]
+    assert not [w for w in _writes(stack.emulator.records) if w.endswith("/mappingSets")]
+    state = stack.emulator.dump_state()
+    assert state["mappingSets"] == [] and state["flows"] == []

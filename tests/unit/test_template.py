@@ -342,9 +342,12 @@ def test_every_task_has_a_timeout_longer_than_its_function_and_timeouts_are_retr
         assert state["TimeoutSeconds"] > timeout, name
         retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
         assert {"States.Timeout", "Sandbox.Timedout", "Lambda.ServiceException"} <= retried, name
-    # find-existing, explore-source and create-source-connection serve two or three states
-    assert lambda_tasks == 18
+    # find-existing (the lookup, the named base connection and dataset, the mapping check), explore-source
+    # and create-source-connection serve several states
+    assert lambda_tasks == 19
     assert definition["TimeoutSeconds"] >= _worst_case_seconds(definition["States"], definition["StartAt"])
+    from aepflow import records
+    assert records.EXECUTION_TIMEOUT_SECONDS == definition["TimeoutSeconds"]  # a claim older than it has ended
 
 
 # --- Alarms --------------------------------------------------------------------------------------

@@ -114,8 +114,7 @@ def start(raw: Any, *, origin: str | None = None, again: bool = False) -> dict[s
         raise DataflowConflict(f"dataflow {name!r} is being provisioned from another spec; try again when it is done",
                                code="ProvisioningInProgress", status=409)
     generation = int((stored or {}).get("generation") or 0)
-    if claim and claim.get("specHash") == digest and claim.get("executionArn") and not claim.get("pendingSince") \
-            and not again:
+    if claim and claim.get("executionHash") == digest and claim.get("executionArn") and not again:
         # The same spec as the execution that holds the name (whichever door started it): the same
         # request, so the same answer; nothing is started.
         arn = str(claim["executionArn"])

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import naming, resources
-from .errors import AepValidationError, step
+from . import naming, resources, xdm
+from .errors import AepValidationError, SpecInvalid, step
 from .source_steps import explore_and_check, explores_first
 from .step_context import Context
 
@@ -54,8 +54,35 @@ def _explores_with_the_check(ctx: Context) -> bool:
     return bool(ctx.spec.source.baseConnectionId) and ctx.resolved.inCatalog and not explores_first(ctx)
 
 
+def _mapping_against_aep(ctx: Context) -> dict[str, Any]:
+    """"Check the mapping against the target schema": the destinations against the fields AEP has for the
+    schema the spec names (or for the class and field groups of the one it creates, one of them a
+    tenant's), before anything is made. SpecInvalid with every destination it lacks (xdm.py)."""
+    spec, client = ctx.spec, ctx.client
+    refs = xdm.created_schema_refs(spec)
+    if refs is None:
+        schema_id = spec.target.schema_.id or ""
+        fields, label = resources.schema_fields(client, schema_id), f"schema {schema_id}"
+    else:
+        kinds = ["classes"] + ["fieldgroups"] * (len(refs) - 1)
+        known = xdm.definitions()
+        with ThreadPoolExecutor(max_workers=len(refs)) as pool:
+            parts = list(pool.map(lambda ref, kind: (known[ref].get("properties") or {}) if ref in known
+                                  else resources.part_fields(client, ref, kind), refs, kinds))
+        fields, label = {}, "the schema aepflow creates (its class and field groups)"
+        for part in parts:
+            fields = xdm.merge(fields, part)
+    problems = xdm.mapping_problems(spec, fields, label, tabular=ctx.resolved.tabular)
+    if problems:
+        raise SpecInvalid(f"the mapping does not fit the target schema: {len(problems)} problem(s)",
+                          problems=problems)
+    return {"checked": len(spec.mapping)}
+
+
 @step("find-existing")
 def find_existing(ctx: Context) -> dict[str, Any]:
+    if ctx.event.check == "mapping":
+        return _mapping_against_aep(ctx)
     if ctx.event.check == "baseConnection":
         if not _explores_with_the_check(ctx):
             return {**ctx.ids, "baseConnectionId": _base_connection(ctx)}

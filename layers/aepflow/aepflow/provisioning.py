@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import document, source_secrets
+from . import document, source_secrets, xdm
 from .auth_specs import choose_auth
 from .errors import SpecInvalid, step
 # lifecycle reads the schedule helpers from here.
@@ -50,11 +50,23 @@ def _secret_problems(spec: DataflowSpec, resolved: ResolvedSource) -> list[dict[
     return problems
 
 
+def mapping_problems(spec: DataflowSpec, resolved: ResolvedSource) -> list[dict[str, str]]:
+    """The mapping against a schema aepflow creates from XDM's standard class and field groups (no AEP
+    call); a schema AEP alone knows is checked by "Check the mapping against the target schema"."""
+    refs = xdm.created_schema_refs(spec)
+    fields = xdm.standard_fields(refs) if refs else None
+    resolved.mappingCheckedInAep = fields is None
+    if fields is None:
+        return []
+    return xdm.mapping_problems(spec, fields, "the schema aepflow creates (its class and field groups)",
+                                tabular=resolved.tabular)
+
+
 @step("validate-spec")
 def validate_spec(raw: Any) -> dict[str, Any]:
     spec = parse_spec(document.read(raw))
     resolved = resolve_source(spec)
-    problems = _secret_problems(spec, resolved)
+    problems = mapping_problems(spec, resolved) + _secret_problems(spec, resolved)
     if problems:
         raise SpecInvalid(f"the dataflow spec has {len(problems)} problem(s)", problems=problems)
     return {"spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),

@@ -156,7 +156,7 @@ def reserve(name: str, digest: str, current: dict[str, Any] | None) -> None:
 # API, a custom event, or an execution started directly.
 API, DIRECT = "api", "execution"
 # The state machine's TimeoutSeconds: an execution holding a name for longer has ended.
-EXECUTION_TIMEOUT_SECONDS = 7200
+EXECUTION_TIMEOUT_SECONDS = 9000
 # A door reserves the name, then starts the execution at once: a reservation no execution took
 # within this long was left by a door that failed in between.
 RESERVATION_SECONDS = 300
@@ -241,8 +241,9 @@ def hold(name: str, digest: str, execution_arn: str, generation: int, current: d
     names: dict[str, str] = {"#s": "status", "#x": "executions"}
     values: dict[str, Any] = {":n": name, ":h": digest, ":e": execution_arn, ":x": executions[-EXECUTIONS_KEPT:],
                               ":g": generation, ":s": "CLAIMED", ":u": now_iso()}
-    update = ("SET #n = :n, specHash = :h, executionArn = :e, #x = :x, generation = :g, #s = :s, updatedAt = :u "
-              "REMOVE pendingSince")
+    # executionHash: the spec the holding execution provisions (the door answers it for the same spec).
+    update = ("SET #n = :n, specHash = :h, executionArn = :e, executionHash = :h, #x = :x, generation = :g, #s = :s, "
+              "updatedAt = :u REMOVE pendingSince")
     names["#n"] = "name"
     if origin:
         update = update.replace(" REMOVE", ", origin = :o REMOVE")

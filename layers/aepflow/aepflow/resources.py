@@ -122,6 +122,28 @@ def get_schema(client: AepClient, schema_id: str) -> dict:
     return client.get("schemaregistry", f"/{container}/schemas/{segment(schema_id)}", headers={"Accept": XED})
 
 
+# The resolved view: a schema's, class's or field group's fields with $ref and allOf resolved
+# (help/xdm/api/schemas.md#lookup, the Accept header's table).
+XED_FULL = "application/vnd.adobe.xed-full+json; version=1"
+
+
+def _container(ref: str) -> str:
+    return "global" if ref.startswith("https://ns.adobe.com/xdm/") else "tenant"
+
+
+def schema_fields(client: AepClient, schema_id: str) -> dict[str, Any]:
+    """A schema's fields, as the Schema Registry resolves them (its class's and field groups')."""
+    body = client.get("schemaregistry", f"/tenant/schemas/{segment(schema_id)}", headers={"Accept": XED_FULL}) or {}
+    return body.get("properties") or {}
+
+
+def part_fields(client: AepClient, ref: str, kind: str) -> dict[str, Any]:
+    """A class's or field group's fields (kind: classes or fieldgroups), resolved."""
+    body = client.get("schemaregistry", f"/{_container(ref)}/{kind}/{segment(ref)}",
+                      headers={"Accept": XED_FULL}) or {}
+    return body.get("properties") or {}
+
+
 def create_schema(client: AepClient, *, title: str, description: str, class_id: str,
                   field_groups: list[str]) -> dict:
     # Shape of seed 004 (POST /tenant/schemas).

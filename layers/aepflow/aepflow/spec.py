@@ -395,6 +395,10 @@ class ResolvedSource(BaseModel):
     exploresColumns: bool
     tabular: bool = True  # a table explore lists every column; a REST preview is a sample
     inCatalog: bool = True
+    # The mapping's destinations are held against the target schema by "Check the mapping against the
+    # target schema" (AEP knows the schema: the spec names it, or one of its field groups is a tenant's);
+    # otherwise validation held them against XDM's published definitions (xdm.py).
+    mappingCheckedInAep: bool = False
     warnings: list[dict[str, str]] = Field(default=[])
 
 
@@ -454,6 +458,24 @@ def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
     if connector.needs_delta_column and not raw.get("deltaColumn"):
         problems.append({"path": "deltaColumn",
                          "message": f"{connector.label} flows ({connector.flow_spec_name}) need a Copy deltaColumn"})
+    return problems
+
+
+def _duplicate_destinations(raw: dict[str, Any]) -> list[dict[str, str]]:
+    """A field is mapped once: Data Prep asks to "fix any duplicated mapping fields"
+    (help/data-prep/ui/mapping.md), and refuses a mapping set that maps one destination twice."""
+    rules = raw.get("mapping") if isinstance(raw.get("mapping"), list) else []
+    first: dict[str, int] = {}
+    problems = []
+    for index, rule in enumerate(rules):
+        destination = rule.get("destination") if isinstance(rule, dict) else None
+        if not isinstance(destination, str):
+            continue
+        if destination in first:
+            problems.append({"path": f"mapping[{index}].destination", "message": (
+                f"{destination!r} is mapped already by mapping[{first[destination]}]: a field is mapped once")})
+        else:
+            first[destination] = index
     return problems
 
 
@@ -548,6 +570,7 @@ def parse_spec(raw: Any) -> DataflowSpec:
                 message = PATTERN_MESSAGES.get((err.get("ctx") or {}).get("pattern"), "is not in the expected form")
             problems.append({"path": _loc(err["loc"]), "message": message})
     problems.extend(_catalog_problems(raw))
+    problems.extend(_duplicate_destinations(raw))
     problems.extend(_boundary_problems(raw))
     if problems or spec is None:
         seen: set[tuple[str, str]] = set()

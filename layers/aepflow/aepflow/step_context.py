@@ -34,7 +34,7 @@ ID_KEYS = ("baseConnectionId", "sourceConnectionId", "schemaId", "datasetId", "t
 CREATE_ATTEMPTS = 3
 
 
-CHECKS = ("baseConnection", "dataset")
+CHECKS = ("baseConnection", "dataset", "mapping")
 MAX_EXECUTION_CHARS = 2048  # an execution ARN (Step Functions: name 80, state machine name 80)
 
 
@@ -46,7 +46,7 @@ class StepEvent:
     __slots__ = ("state", "execution", "retryCount", "check")
 
     def __init__(self, state: dict[str, Any], execution: str = "local", retryCount: int = 0,
-                 check: Literal["baseConnection", "dataset"] | None = None):
+                 check: Literal["baseConnection", "dataset", "mapping"] | None = None):
         self.state, self.execution, self.retryCount, self.check = state, execution, retryCount, check
 
     @classmethod

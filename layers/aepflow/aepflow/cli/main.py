@@ -35,6 +35,7 @@ def validate_file(path: str) -> dict[str, Any]:
     boundary. What the named secret holds is checked when the spec is provisioned."""
     from ..document import read
     from ..errors import SpecInvalid
+    from ..provisioning import mapping_problems
     from ..spec import parse_spec, resolve_source
 
     result: dict[str, Any] = {"file": path, "name": None, "status": "VALID", "errors": [], "warnings": []}
@@ -45,6 +46,9 @@ def validate_file(path: str) -> dict[str, Any]:
         resolved = resolve_source(spec)
         result.update(connector=resolved.connector, connectionSpecId=resolved.connectionSpecId,
                       flowSpec=resolved.flowSpecName, warnings=resolved.warnings)
+        problems = mapping_problems(spec, resolved)
+        if problems:
+            raise SpecInvalid(f"the dataflow spec has {len(problems)} problem(s)", problems=problems)
     except SpecInvalid as exc:
         result.update(status="INVALID", errors=exc.problems)
     except OSError as exc:
