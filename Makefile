@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/aepflow
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test tools unit integration lint checkov validate api-contract sam-check deploy bench clean
+.PHONY: demo test fuzz tools unit integration lint checkov validate api-contract sam-check deploy bench clean
 
 # The SAM CLI is pinned in requirements-dev.txt; the layer builds with python3.12 (pyenv's).
 SAM := $(VENV)/bin/sam
@@ -57,6 +57,14 @@ tools: checkov validate api-contract sam-check
 # schemathesis holds functions/api/openapi.json against `python -m local serve`.
 api-contract: $(STAMP)
 	$(PY) tests/schemathesis/run.py
+
+# The property and stateful tests with many more draws than `make test` makes (FUZZ_EXAMPLES specs;
+# a fifth as many sequences of the doors), each draw's shape and time printed, a failure shrunk to
+# its smallest form. No per-test time bound: it runs as long as its draws take.
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -s --timeout=0 -p no:cacheprovider \
+	  tests/integration/test_properties.py tests/integration/test_doors_stateful.py
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit

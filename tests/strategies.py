@@ -10,6 +10,7 @@ first auth spec (SECRETS; the local stack takes them as `secrets=`)."""
 from __future__ import annotations
 
 import json
+import re
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,13 @@ def _fake(param: str, schema: dict[str, Any]) -> Any:
     form), else one of the param's type."""
     prop = (schema.get("properties") or {}).get(param, {})
     if prop.get("examples"):
-        return prop["examples"][0]
+        example = prop["examples"][0]
+        # Adobe's MySQL example ("Server=...; Port=3306; ...") does not match Adobe's own pattern
+        # ("( ?;[pP]ort=)": a space before the semicolon, none after); the form the pattern takes is used.
+        if prop.get("pattern") and not re.match(prop["pattern"], example):
+            example = example.replace("; ", ";")
+            assert re.match(prop["pattern"], example), (param, example)
+        return example
     return {"integer": 1, "boolean": True}.get(prop.get("type"), f"local-fake-{param}")
 
 

@@ -147,3 +147,29 @@ def stack_client(spec: dict):
     from aepflow import runtime
 
     return runtime.aep_client(spec.get("sandbox"))
+
+
+def test_a_database_spec_with_columns_plans_none_for_every_database_connector(stack):
+    """The shape a fixture list missed: a database's columns are checked by explore, never sent, so a
+    plan right after provisioning expects none (it planned a replacement of the source connection)."""
+    from aepflow import plan
+    from aepflow.connectors import CONNECTORS
+    from tests.strategies import DATABASE_TABLES, secret_name
+
+    columns = [{"name": c["name"], "type": c["type"]} for c in DATABASE_TABLES["ADMIN.E2E"]]
+    specs = []
+    for name in sorted(n for n, c in CONNECTORS.items() if c.family == "database"):
+        spec = {"name": f"db-columns-{name}", "source": {"connector": name, "credentialsSecret": secret_name(name),
+                                                         "table": "ADMIN.E2E", "columns": columns},
+                "target": {"schema": {"id": "https://ns.adobe.com/acme/schemas/52b59140414aa6a370ef5e21155fd7a686744b8739ecc168"},
+                           "dataset": {"create": {"name": f"dataset of db-columns-{name}"}}},
+                "mapping": [{"source": "ID", "destination": "_id"}, {"source": "NAME", "destination": "person.name.fullName"}],
+                "deltaColumn": {"name": "updatedAt"}, "schedule": {"frequency": "hour", "interval": 1,
+                                                                    "startTime": 1590523836}}
+        specs.append(spec)
+    results = stack.provision(specs)
+    assert [r["status"] for r in results] == ["ACTIVE"] * len(specs), [r for r in results if r["status"] != "ACTIVE"]
+    mark = len(stack.emulator.records)
+    plans = plan.make_many(specs)
+    assert {p["name"]: p["action"] for p in plans} == {s["name"]: "none" for s in specs}, plans
+    assert writes(stack, mark) == [] and len(specs) >= 15
