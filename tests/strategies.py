@@ -79,8 +79,16 @@ def secret_name(connector: str) -> str:
     return f"aep/sources/prop-{connector}"
 
 
-SECRETS = {secret_name(name): {p: _fake(p, c.auth_specs[0].schema) for p in c.auth_specs[0].required}
-           for name, c in CONNECTORS.items()}
+def _secret(schema: dict[str, Any]) -> dict[str, Any]:
+    """What an auth spec requires: its `required` params, and the first of its `anyOf` alternatives
+    (Zendesk wants a subdomain or a host)."""
+    names = list(schema.get("required") or [])
+    for choice in (schema.get("anyOf") or schema.get("oneOf") or [])[:1]:
+        names += [n for n in choice.get("required") or [] if n not in names]
+    return {n: _fake(n, schema) for n in names}
+
+
+SECRETS = {secret_name(name): _secret(c.auth_specs[0].schema) for name, c in CONNECTORS.items()}
 CONNECTOR_NAMES = sorted(n for n, c in CONNECTORS.items() if c.family in ("crm", "database", "rest"))
 _numbers = count()
 

@@ -173,3 +173,28 @@ def test_a_database_spec_with_columns_plans_none_for_every_database_connector(st
     plans = plan.make_many(specs)
     assert {p["name"]: p["action"] for p in plans} == {s["name"]: "none" for s in specs}, plans
     assert writes(stack, mark) == [] and len(specs) >= 15
+
+
+def test_a_spec_applied_again_after_a_patch_is_provisioned_again(stack):
+    """The API answers the spec the name holds with the execution that provisioned it; once a PATCH has
+    changed the spec in place, posting the earlier spec provisions it again (it is not the same request)."""
+    from tests.strategies import secret_name
+
+    spec = {"name": "again-after-patch", "source": {"connector": "oracle", "credentialsSecret": secret_name("oracle"),
+                                                     "table": "ADMIN.E2E"},
+            "target": {"schema": {"id": "https://ns.adobe.com/acme/schemas/52b59140414aa6a370ef5e21155fd7a686744b8739ecc168"},
+                       "dataset": {"create": {"name": "dataset of again-after-patch"}}},
+            "mapping": [{"source": "ID", "destination": "_id"}], "deltaColumn": {"name": "updatedAt"},
+            "description": "the first", "schedule": {"frequency": "hour", "interval": 1, "startTime": 1590523836}}
+    [made] = stack.provision([spec])
+    status, same = api(stack, "POST", "/dataflows", spec)
+    assert status == 202 and same["started"] is False
+    status, _ = api(stack, "PATCH", "/dataflows/again-after-patch", {"description": "patched"})
+    assert status == 200
+    status, again = api(stack, "POST", "/dataflows", spec)
+    assert status == 202 and again["started"] is True, again
+    assert stack.wait(again["executionArn"])["status"] == "SUCCEEDED"
+    stack.settle()
+    flow = next(f for f in stack.emulator.dump_state()["flows"] if f["id"] == made["flowId"])
+    assert flow["description"] == "the first"
+    assert_none(plan_of(stack, spec), "the plan after the earlier spec was applied again")

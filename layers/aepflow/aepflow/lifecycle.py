@@ -114,9 +114,11 @@ def start(raw: Any, *, origin: str | None = None, again: bool = False) -> dict[s
         raise DataflowConflict(f"dataflow {name!r} is being provisioned from another spec; try again when it is done",
                                code="ProvisioningInProgress", status=409)
     generation = int((stored or {}).get("generation") or 0)
-    if claim and claim.get("executionHash") == digest and claim.get("executionArn") and not again:
-        # The same spec as the execution that holds the name (whichever door started it): the same
-        # request, so the same answer; nothing is started.
+    if claim and claim.get("specHash") == digest and claim.get("executionHash") == digest \
+            and claim.get("executionArn") and not again:
+        # The spec the name holds, which the execution holding it provisions (whichever door started
+        # it): the same request, so the same answer; nothing is started. (A spec changed in place since,
+        # by a PATCH, holds the name now: this one is provisioned again.)
         arn = str(claim["executionArn"])
         return {"name": name, "executionArn": arn, "status": _status_of((_describe_execution(arn) or {}).get("status")),
                 "started": False}
