@@ -36,12 +36,12 @@ def spec_for(i: int) -> dict[str, Any]:
 
 def make_managed(stack, count: int) -> list[dict[str, Any]]:
     """`count` dataflows as provisioning leaves them: in the emulator and in the records."""
-    from aepflow import naming
-    from aepflow.journal import dataflow_record
-    from aepflow.mapping import mapping_set_body
-    from aepflow.provisioning import schedule_params, schedule_params_for_request, validate_spec
-    from aepflow.resources import TARGET_SCHEMA_VERSION
-    from aepflow.spec import DataflowSpec, ResolvedSource
+    from aepflow.aep import naming
+    from aepflow.store.journal import dataflow_record
+    from aepflow.aep.mapping import mapping_set_body
+    from aepflow.steps.validate import schedule_params, schedule_params_for_request, validate_spec
+    from aepflow.aep.resources import TARGET_SCHEMA_VERSION
+    from aepflow.spec.model import DataflowSpec, ResolvedSource
 
     emu = stack.emulator
     sb = emu._sandboxes["prod"]
@@ -110,7 +110,7 @@ def main(argv: list[str]) -> int:
         from local.stack import LocalStack
 
         with LocalStack() as stack:
-            from aepflow import drift, plan
+            from aepflow.ops import drift, plan
 
             made = make_managed(stack, args.flows)
             specs = [m["spec"] for m in made]

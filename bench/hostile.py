@@ -36,9 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    from aepflow import api, document
-    from aepflow.errors import SpecInvalid
-    from aepflow.spec import parse_spec
+    from aepflow.doors import api
+    from aepflow.spec import document
+    from aepflow.core.errors import SpecInvalid
+    from aepflow.spec.model import parse_spec
     from local.serve import proxy_event
     from tests.hostile import ALL
 

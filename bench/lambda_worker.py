@@ -40,7 +40,7 @@ class Waits:
 
     def __init__(self) -> None:
         import botocore.httpsession
-        from aepflow.transport import HttpSession
+        from aepflow.aep.transport import HttpSession
 
         self.aep = self.aws = 0.0
         aep_urls = tuple(u for u in (os.environ.get("AEP_PLATFORM_URL"), os.environ.get("AEP_IMS_URL")) if u)

@@ -127,9 +127,9 @@ def per_function(calls: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _naive(flow_ids: list[str], since_ms: int, sample: int, seed: int) -> dict[str, Any]:
-    from aepflow import runtime
+    from aepflow.aep.client import aep_client
 
-    client = runtime.aep_client()
+    client = aep_client()
     client.tokens.token()
     chosen = random.Random(seed).sample(flow_ids, min(sample, len(flow_ids)))
     started = time.perf_counter()

@@ -64,9 +64,10 @@ def _forget_the_token(stack: LocalStack) -> None:
     containers stay warm otherwise)."""
     import boto3
 
-    from aepflow import runtime
 
-    runtime.aep_client().tokens.invalidate()
+    from aepflow.aep.client import aep_client
+
+    aep_client().tokens.invalidate()
     boto3.client("secretsmanager").put_secret_value(SecretId=stack.refs["AepTokenCacheSecret"], SecretString="{}")
 
 

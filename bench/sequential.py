@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aepflow.auth_specs import choose
-from aepflow.connectors import DATA_LAKE_CONNECTION_SPEC_ID
-from aepflow.mapping import mapping_set_body
-from aepflow.spec import parse_spec, resolve_source
+from aepflow.spec.auth import choose
+from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
+from aepflow.aep.mapping import mapping_set_body
+from aepflow.spec.model import parse_spec, resolve_source
 
 # The requests of each seed tutorial, in its order (see the module docstring).
 SEED_ORDER = {

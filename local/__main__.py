@@ -25,7 +25,7 @@ class Unreadable:
 
 
 def _read_spec(path: str) -> Any:
-    from aepflow.errors import SpecInvalid
+    from aepflow.core.errors import SpecInvalid
 
     try:
         return load_spec(path)

@@ -58,8 +58,8 @@ class CausalRequests:
 
 @contextmanager
 def tracing(log: CausalRequests) -> Iterator[CausalRequests]:
-    from aepflow.credentials import TokenProvider
-    from aepflow.transport import HttpSession
+    from aepflow.aep.ims import TokenProvider
+    from aepflow.aep.transport import HttpSession
     from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl import BranchWorkerPool
 
     thread_start, thread_join = threading.Thread.start, threading.Thread.join

@@ -51,8 +51,8 @@ def _time_module_with(sleep) -> types.SimpleNamespace:
 @contextmanager
 def sleeps_on(clock: EmulatedClock) -> Iterator[EmulatedClock]:
     """While active, the layer's and moto's waits are emulated sleeps on `clock`."""
-    from aepflow import credentials
-    from aepflow.client import AepClient
+    from aepflow.aep import ims
+    from aepflow.aep.client import AepClient
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
@@ -67,7 +67,7 @@ def sleeps_on(clock: EmulatedClock) -> Iterator[EmulatedClock]:
 
     with ExitStack() as patches:
         patches.enter_context(mock.patch.object(AepClient, "__init__", client_init))
-        patches.enter_context(mock.patch.object(credentials, "time", _time_module_with(clock.sleep)))
+        patches.enter_context(mock.patch.object(ims, "time", _time_module_with(clock.sleep)))
         patches.enter_context(mock.patch.object(retrier_decl, "time", _time_module_with(clock.sleep)))
         patches.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_state))
         yield clock

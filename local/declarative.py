@@ -44,8 +44,8 @@ def _provision(stack, specs: list[Any]) -> list[dict[str, Any]]:
 
 
 def plan(stack, specs: list[Any], current: list[Any], out, as_json: bool) -> int:
-    from aepflow import lifecycle
-    from aepflow import plan as plan_mod
+    from aepflow.ops import lifecycle
+    from aepflow.ops import plan as plan_mod
 
     if current:
         _provision(stack, current)
@@ -65,8 +65,8 @@ def plan(stack, specs: list[Any], current: list[Any], out, as_json: bool) -> int
 
 
 def _valid(spec: Any) -> bool:
-    from aepflow.errors import SpecInvalid
-    from aepflow.provisioning import validate_spec
+    from aepflow.core.errors import SpecInvalid
+    from aepflow.steps.validate import validate_spec
 
     try:
         validate_spec(spec)
@@ -76,8 +76,8 @@ def _valid(spec: Any) -> bool:
 
 
 def adopt(stack, flow_id: str | None, hand_made: bool, name: str | None, out, err) -> int:
-    from aepflow import lifecycle
-    from aepflow import plan as plan_mod
+    from aepflow.ops import lifecycle
+    from aepflow.ops import plan as plan_mod
 
     from local import handmade
 
@@ -94,7 +94,7 @@ def adopt(stack, flow_id: str | None, hand_made: bool, name: str | None, out, er
 
 
 def rotate(stack, spec: dict[str, Any], value: dict[str, Any], out) -> int:
-    from aepflow import records
+    from aepflow.store import records
 
     [result] = _provision(stack, [spec])
     secret = spec["source"]["credentialsSecret"]
@@ -139,7 +139,7 @@ def drift(stack, spec: dict[str, Any], change: str, checks: int, out) -> int:
 
 
 def run(stack, spec: dict[str, Any], window: list[int] | None, outcome: str | None, out) -> int:
-    from aepflow import lifecycle
+    from aepflow.ops import lifecycle
 
     [result] = _provision(stack, [spec])
     stack.emulator.advance(seconds=0)  # the flow's own one-time run, from its schedule, comes first

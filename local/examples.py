@@ -14,7 +14,7 @@ def example_paths() -> list[Path]:
 
 def read_file(path: str | Path) -> bytes:
     """At most one byte more than a spec document may hold, so a huge file is refused, not read."""
-    from aepflow.document import MAX_DOCUMENT_BYTES
+    from aepflow.spec.document import MAX_DOCUMENT_BYTES
 
     with open(path, "rb") as fh:
         return fh.read(MAX_DOCUMENT_BYTES + 1)
@@ -22,7 +22,7 @@ def read_file(path: str | Path) -> bytes:
 
 def load_spec(path: str | Path) -> dict[str, Any]:
     """A spec file through the one way in for documents (aepflow.document.read)."""
-    from aepflow import document
+    from aepflow.spec import document
 
     return document.read(read_file(path), json_only=str(path).lower().endswith(".json"))
 

@@ -20,10 +20,11 @@ DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 def make_flow(*, name: str = "Salesforce contacts (made in the UI)", schedule: dict[str, Any] | None = None,
               sandbox: str | None = None) -> dict[str, str]:
     """Create the flow in the (local) AEP; returns the ids it made."""
-    from aepflow import resources, runtime
-    from aepflow.resources import TARGET_SCHEMA_VERSION
+    from aepflow.aep import resources
+    from aepflow.aep.client import aep_client
+    from aepflow.aep.resources import TARGET_SCHEMA_VERSION
 
-    client = runtime.aep_client(sandbox)
+    client = aep_client(sandbox)
     source = resources.create_source_connection(client, {
         "name": f"{name}: source", "description": "Contacts, by hand", "baseConnectionId": ACCOUNT,
         "data": {"format": "tabular"}, "connectionSpec": {"id": SALESFORCE_SPEC_ID, "version": "1.0"},

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
-from aepflow.journal import dataflow_record
+from aepflow.store.journal import dataflow_record
 
 from local.stack import LocalStack
 

@@ -10,7 +10,7 @@ ID_FIELDS = ("baseConnectionId", "sourceConnectionId", "schemaId", "datasetId", 
 
 
 def result_of(stack: Any, spec: Any, execution_arn: str, described: dict[str, Any]) -> dict[str, Any]:
-    from aepflow import journal
+    from aepflow.store import journal
 
     name = spec.get("name") if isinstance(spec, dict) else None
     result: dict[str, Any] = {"name": name, "status": None, "errors": [], **{k: None for k in ID_FIELDS},
@@ -25,7 +25,7 @@ def result_of(stack: Any, spec: Any, execution_arn: str, described: dict[str, An
         result.update(name=output.get("name", name), status="ACTIVE", etag=ids.get("flowEtag"))
         # What the provisioning did: created the dataflow, or applied a new spec's plan to it
         # (update in place, replace, or nothing to do); ids.applied is the apply step's summary.
-        from aepflow import records
+        from aepflow.store import records
 
         applied = ids.get("applied") or records.applied(execution_arn) or {}
         result["action"] = applied.get("action", "create") if applied else "create"

@@ -319,9 +319,9 @@ class LocalStack:
         })
         os.environ.pop("AWS_PROFILE", None)
         self._create_aws_resources()
-        from aepflow import runtime
-        runtime.reset()
-        self._built.callback(runtime.reset)
+        from aepflow.core import aws
+        aws.reset()
+        self._built.callback(aws.reset)
         # Faults start once the stack is built, so they hit provisioning, not the setup.
         self.emulator.set_faults(latency_ms=self.latency_ms, fault_rate=self.fault_rate)
 

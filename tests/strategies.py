@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from aepflow.connectors import CONNECTORS
+from aepflow.spec.connectors import CONNECTORS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "local" / "emulator" / "sample_sources"

@@ -1,6 +1,6 @@
 """Create the mapping set (Data Prep POST /mappingSets) from the spec's mapping list."""
 
-from aepflow.handlers import step_handler
-from aepflow.target_steps import create_mapping_set
+from aepflow.steps.handler import step_handler
+from aepflow.steps.target import create_mapping_set
 
 lambda_handler = step_handler(create_mapping_set)

@@ -1,6 +1,6 @@
 """Create the source connection (Flow Service POST /sourceConnections)."""
 
-from aepflow.handlers import step_handler
-from aepflow.source_steps import create_source_connection
+from aepflow.steps.handler import step_handler
+from aepflow.steps.source import create_source_connection
 
 lambda_handler = step_handler(create_source_connection)

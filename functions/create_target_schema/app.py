@@ -1,6 +1,6 @@
 """Create the target XDM schema (Schema Registry POST /tenant/schemas) when the spec asks for one."""
 
-from aepflow.handlers import step_handler
-from aepflow.target_steps import create_target_schema
+from aepflow.steps.handler import step_handler
+from aepflow.steps.target import create_target_schema
 
 lambda_handler = step_handler(create_target_schema)

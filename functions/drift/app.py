@@ -6,8 +6,8 @@ from dataclasses import asdict
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow import drift
-from aepflow.observability import logger, metrics, tracer
+from aepflow.ops import drift
+from aepflow.core.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)

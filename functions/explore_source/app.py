@@ -1,6 +1,6 @@
 """Explore the source (GET /connections/{id}/explore): table columns for CRMs, the JSON schema for REST sources (checked against the mapping)."""
 
-from aepflow.handlers import step_handler
-from aepflow.source_steps import explore_source
+from aepflow.steps.handler import step_handler
+from aepflow.steps.source import explore_source
 
 lambda_handler = step_handler(explore_source)

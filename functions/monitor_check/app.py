@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from aepflow.monitor.check import check_unit
 from aepflow.monitor.config import lease_seconds
 from aepflow.monitor.models import CheckEvent
-from aepflow.observability import logger, metrics, tracer
+from aepflow.core.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,7 +4,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aepflow.monitor.finish import finish_poll
 from aepflow.monitor.models import FinishEvent
-from aepflow.observability import logger, metrics, tracer
+from aepflow.core.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)

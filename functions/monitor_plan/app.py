@@ -5,8 +5,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aepflow.monitor.config import lease_seconds
 from aepflow.monitor.models import PlanEvent
-from aepflow.monitor.plan import plan_poll
-from aepflow.observability import logger, tracer
+from aepflow.monitor.poll_plan import plan_poll
+from aepflow.core.observability import logger, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aepflow.monitor.models import Segment
 from aepflow.monitor.registry import register_provisioned, sync_segment
-from aepflow.observability import logger, tracer
+from aepflow.core.observability import logger, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)

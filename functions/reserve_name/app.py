@@ -3,9 +3,9 @@ provisioned under the name is a conflict. The logic is aepflow.records.reserve_n
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.handlers import logger, scrubbed_errors, tracer
-from aepflow.records import reserve_name
-from aepflow.step_context import StepEvent
+from aepflow.steps.handler import logger, scrubbed_errors, tracer
+from aepflow.store.records import reserve_name
+from aepflow.steps.context import StepEvent
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,9 +5,9 @@ from dataclasses import asdict
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.handlers import count_roll_back, logger, metrics, tracer
-from aepflow.rollback import failure_notification, roll_back
-from aepflow.step_context import StepEvent
+from aepflow.steps.handler import count_roll_back, logger, metrics, tracer
+from aepflow.steps.rollback import failure_notification, roll_back
+from aepflow.steps.context import StepEvent
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,8 +4,8 @@ the base connections made from that secret get its new auth params. The logic is
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow import rotation
-from aepflow.observability import logger, metrics, tracer
+from aepflow.ops import rotation
+from aepflow.core.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)

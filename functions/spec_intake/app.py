@@ -5,8 +5,8 @@ idempotency included, lives in aepflow.intake."""
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.observability import logger, metrics, tracer
-from aepflow.intake import handle
+from aepflow.core.observability import logger, metrics, tracer
+from aepflow.doors.intake import handle
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -3,9 +3,9 @@ credentials secret it names. A bad spec fails here, before any AEP call."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.errors import scrubbed_errors
-from aepflow.observability import logger, tracer
-from aepflow.provisioning import validate_spec
+from aepflow.core.errors import scrubbed_errors
+from aepflow.core.observability import logger, tracer
+from aepflow.steps.validate import validate_spec
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -25,7 +25,7 @@ _DRAFT7 = "http://json-schema.org/draft-07/schema#"
 # ../shared/reference/connection-specs (each entry cites its Adobe pages) by
 # local/emulator/vendor_connection_specs.py. aepflow's catalog reads the same file: both sides
 # take Adobe's documents, neither takes the other's word.
-CONNECTION_SPECS_FILE = HERE.parents[1] / "layers" / "aepflow" / "aepflow" / "connection_specs.json"
+CONNECTION_SPECS_FILE = HERE.parents[1] / "layers" / "aepflow" / "aepflow" / "spec" / "connection_specs.json"
 
 
 def _auth(name: str, props: dict, required: list[str]) -> dict:
@@ -98,7 +98,7 @@ XDM = "https://ns.adobe.com/xdm"
 # XDM's published classes and field groups, as the Schema Registry renders them (Compatibility
 # Mode: `person.name.fullName`, `_id`, `_repo.createDate`), vendored from github.com/adobe/xdm by
 # local/emulator/vendor_xdm.py; the file's "source" names the commit and how keys were converted.
-XDM_DEFINITIONS_FILE = HERE.parents[1] / "layers" / "aepflow" / "aepflow" / "xdm_definitions.json"
+XDM_DEFINITIONS_FILE = HERE.parents[1] / "layers" / "aepflow" / "aepflow" / "spec" / "xdm_definitions.json"
 
 
 def xdm_definitions() -> dict:

@@ -9,7 +9,7 @@ It also writes what the emulator's explore answers for the CRMs and REST sources
 seeds' own tables, and the documented REST previews). Database tables stay hand-written.
 
 The input is ../shared/reference/connection-specs (Adobe's own pages, each file citing them);
-CI has no ../shared, so the output is committed: layers/aepflow/aepflow/connection_specs.json.
+CI has no ../shared, so the output is committed: layers/aepflow/aepflow/spec/connection_specs.json.
 
 What this adds to the reference, and why:
 - Where Adobe publishes an auth spec's JSON schema (GET /connectionSpecs on a page), it is
@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-OUTPUT = REPO / "layers" / "aepflow" / "aepflow" / "connection_specs.json"
+OUTPUT = REPO / "layers" / "aepflow" / "aepflow" / "spec" / "connection_specs.json"
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 PROVIDER = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
 SECRET_PARAMS = {"password", "clientSecret", "refreshToken", "securityToken", "accessToken", "servicePrincipalKey",

@@ -6,7 +6,7 @@ the emulator's Schema Registry serves, with their fields as the Schema Registry 
 
 XDM_GIT_DIR is a git directory of github.com/adobe/xdm (a bare clone or a snapshot's .git);
 the definitions are read from its HEAD with `git ls-tree` / `git cat-file`, nothing is checked
-out. The output, layers/aepflow/aepflow/xdm_definitions.json, is committed (CI has no clone):
+out. The output, layers/aepflow/aepflow/spec/xdm_definitions.json, is committed (CI has no clone):
 
     {"source": {"repository": "adobe/xdm", "commit": <sha>, "how": <the key conversion>},
      "classes": {<$id>: {"title", "path", "properties": <tree>}},
@@ -58,7 +58,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-OUTPUT = REPO / "layers" / "aepflow" / "aepflow" / "xdm_definitions.json"
+OUTPUT = REPO / "layers" / "aepflow" / "aepflow" / "spec" / "xdm_definitions.json"
 MAX_DEPTH = 8
 EXTENSIBLE = "https://ns.adobe.com/xdm/common/extensible"
 NS = "https://ns.adobe.com/"

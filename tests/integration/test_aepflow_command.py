@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aepflow.cli.main import main
+from aepflow.doors.cli.main import main
 from local.serve import Server
 
 ROOT = Path(__file__).resolve().parents[2]

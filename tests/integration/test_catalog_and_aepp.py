@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from aepflow.connectors import CONNECTORS, connector_for_spec_id
+from aepflow.spec.connectors import CONNECTORS, connector_for_spec_id
 from local.examples import all_examples, load_spec
 from local.stack import LocalStack
 
@@ -239,7 +239,7 @@ def test_every_fixture_dataflow_plans_no_change_right_after_its_provisioning(run
     """What the plan expects of each resource is what provisioning made, for every connector family
     (CRM with or without columns, database, REST, a connection spec known only live): one plan of
     them all, with list queries by id, GETs only."""
-    from aepflow import plan
+    from aepflow.ops import plan
 
     stack, results, _ = run
     specs = [load_spec(p) for p in FIXTURES]

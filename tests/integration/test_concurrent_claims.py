@@ -5,7 +5,7 @@ import threading
 
 import boto3
 
-from aepflow import lifecycle
+from aepflow.ops import lifecycle
 from local.examples import example
 
 

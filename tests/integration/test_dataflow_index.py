@@ -3,8 +3,10 @@ pages in name order, and none of the journal, alert or claim items that share th
 
 import boto3
 
-from aepflow import journal, lifecycle
-from aepflow.monitor import flows as monitor_flows, store as monitor_store
+from aepflow.store import journal
+from aepflow.ops import lifecycle
+from aepflow.monitor import flows as monitor_flows
+from aepflow.store import monitor as monitor_store
 
 
 def test_records_page_through_the_index_and_nothing_else_is_read(stack):

@@ -134,7 +134,7 @@ def test_two_patches_with_one_if_match_leave_aep_and_the_record_equal(stack):
     412, changing nothing), however they interleave; AEP and the record then say the same."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from aepflow import records
+    from aepflow.store import records
 
     name = "acme-plan-schedule"
     flow_id = stack.provisioned["schedule"]["flowId"]
@@ -164,7 +164,7 @@ def test_two_patches_with_one_if_match_leave_aep_and_the_record_equal(stack):
     status, view = api(stack, "GET", f"/dataflows/{name}")
     from unittest import mock
 
-    from aepflow import apply as apply_mod
+    from aepflow.ops import apply as apply_mod
     real = apply_mod.Applier._flow
 
     def flow_changed_meanwhile(self, mapping_version):
@@ -197,7 +197,7 @@ def _secret_put(stack, secret: str, value: dict) -> str:
 
 
 def test_a_rotated_secret_reaches_aep_in_one_patch_with_if_match_and_nothing_else_changes(stack):
-    from aepflow import records
+    from aepflow.store import records
     provisioned = stack.provisioned["rotate"]
     connection = provisioned["baseConnectionId"]
     before = stack.emulator.dump_state()
@@ -363,7 +363,7 @@ def test_two_specs_started_at_once_under_one_name_make_one_dataflow_and_one_conf
     arns = [stack.start_provisioning(spec) for spec in (first, second)]
     results = [stack.wait(arn) for arn in arns]
     assert sorted(r["status"] for r in results) == ["FAILED", "SUCCEEDED"]
-    from aepflow import journal
+    from aepflow.store import journal
     [failed] = [arn for arn, r in zip(arns, results) if r["status"] == "FAILED"]
     errors = json.loads(journal.get_outcome(failed)["errors"])
     # Refused by the name's claim: the other holds it, or won the conditional write at the same moment.

@@ -70,7 +70,7 @@ class Doors(RuleBasedStateMachine):
         return self.stack.emulator.dump_state()["flows"]
 
     def record(self, name: str):
-        from aepflow import records
+        from aepflow.store import records
 
         return records.record(name)
 
@@ -161,7 +161,7 @@ class Doors(RuleBasedStateMachine):
 
     @rule(name=st.sampled_from(NAMES), copy_number=st.integers(0, 1))
     def put_a_spec_file(self, name, copy_number):
-        from aepflow.provisioning import validate_spec
+        from aepflow.steps.validate import validate_spec
 
         key = f"dataflows/{name}-{copy_number}.yaml"
         spec = spec_of(name, self.versions[name])
@@ -204,7 +204,7 @@ class Doors(RuleBasedStateMachine):
     # --- what holds after every step ---------------------------------------------------------------
     @invariant()
     def each_flow_has_at_most_one_record_and_its_owner_item_names_it(self):
-        from aepflow import records
+        from aepflow.store import records
 
         owners: dict[str, str] = {}
         for rec in records.every():
@@ -215,7 +215,8 @@ class Doors(RuleBasedStateMachine):
 
     @invariant()
     def each_record_matches_aep_unless_changed_by_hand(self):
-        from aepflow import lifecycle, records
+        from aepflow.ops import lifecycle
+        from aepflow.store import records
 
         for rec in records.every():
             if rec.name in self.drifted:

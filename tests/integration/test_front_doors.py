@@ -192,7 +192,8 @@ def test_a_custom_event_starts_provisioning_and_a_failing_intake_lands_in_the_dl
     [execution] = executions(server)
     assert server.stack.wait(execution["executionArn"])["status"] == "SUCCEEDED"
 
-    from aepflow import lifecycle
+    from aepflow.ops import lifecycle
+
 
     def broken(*args, **kwargs):
         raise RuntimeError("state machine unreachable")
@@ -226,14 +227,14 @@ def test_get_and_patch_send_an_etag_and_a_stale_if_match_is_a_412(server):
 
 
 def test_a_stale_etag_is_re_read_and_the_patch_retried_once(server):
-    from aepflow import runtime
+    from aepflow.aep.client import aep_client
 
     api = server.info["api"]
     status, started = http("POST", f"{api}/dataflows", json.dumps(example("001")).encode())
     assert server.stack.wait(started["executionArn"])["status"] == "SUCCEEDED"
     flow_id = http("GET", f"{api}/dataflows/acme-salesforce-accounts")[1]["ids"]["flowId"]
     # Someone changes the flow behind aepflow's back: the recorded etag is now stale.
-    runtime.aep_client().post("flowservice", f"/flows/{flow_id}/action", params={"op": "DISABLE"})
+    aep_client().post("flowservice", f"/flows/{flow_id}/action", params={"op": "DISABLE"})
     status, updated = http("PATCH", f"{api}/dataflows/acme-salesforce-accounts",
                            json.dumps({"description": "re-read after a 412", "enabled": True}).encode())
     assert status == 200, updated
@@ -271,7 +272,7 @@ def test_deleting_a_copy_of_a_spec_file_deletes_nothing_and_delete_waits_for_a_p
     assert status == 200 and view["status"] == "ACTIVE"
 
     # A new version starts a re-provisioning: a DELETE meanwhile is refused, and deletes nothing.
-    from aepflow import records
+    from aepflow.store import records
     changed = {**spec, "description": "version two"}
     claim = records.claim(spec["name"])
     records.hold(spec["name"], records.spec_hash(changed), "arn:aws:states:us-east-1:123456789012:execution:"

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
 
-from aepflow import runtime
+from aepflow.core import aws
 from local import sigv4
 from local import template as cfn
 from local.examples import example
@@ -125,7 +125,7 @@ def recorded():
             token = _caller.set(stack.functions[name]["logical"])
             # A cold container each time: the local stack's functions share one process and its
             # caches, which would hide the secrets a function reads when another read them first.
-            runtime.forget_secrets()
+            aws.forget_secrets()
             try:
                 return invoke(function_name, body, response_headers)
             finally:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import boto3
 import pytest
 
-from aepflow.journal import dataflow_record
+from aepflow.store.journal import dataflow_record
 from local.monitor_scenario import start_clock_at
 
 RUNS = "/data/foundation/flowservice/runs"
@@ -61,13 +61,13 @@ class Stack:
 
     def poll(self, lease_seconds=900):
         """One poll, step by step as statemachine/monitor_poll.asl.json runs it."""
-        from aepflow.monitor import check, finish, plan, registry
+        from aepflow.monitor import check, finish, poll_plan, registry
         from aepflow.monitor.models import CheckEvent, FinishEvent, PlanEvent
         now = self.emu.now_ms
-        planned = plan.plan_poll(PlanEvent(now=now), lease_seconds=lease_seconds)
+        planned = poll_plan.plan_poll(PlanEvent(now=now), lease_seconds=lease_seconds)
         if planned.syncDue:
             synced = [registry.sync_segment(segment) for segment in planned.sync]
-            planned = plan.plan_poll(PlanEvent(now=now, synced=synced), lease_seconds=lease_seconds)
+            planned = poll_plan.plan_poll(PlanEvent(now=now, synced=synced), lease_seconds=lease_seconds)
         reports = [check.check_unit(CheckEvent(unit=unit, now=now), lease_seconds=lease_seconds)
                    for unit in planned.units]
         return finish.finish_poll(FinishEvent(**planned.model_dump(), reports=reports))
@@ -194,7 +194,7 @@ def test_each_problem_once_across_overlapping_polls(stack):
 
 
 def test_crash_before_publish_is_retried_not_lost(stack, monkeypatch):
-    from aepflow import alerts
+    from aepflow.monitor import alerts
     stack.flow("crashy", outcomes=["failed"])
     stack.emu.advance(minutes=20)
     real = alerts.AlertSender._publish
@@ -227,16 +227,16 @@ def test_crash_before_publish_is_retried_not_lost(stack, monkeypatch):
 def test_sns_refusal_is_retried_next_poll(stack, monkeypatch):
     stack.flow("sns-down", outcomes=["failed"])
     stack.emu.advance(minutes=20)
-    from aepflow import runtime
-    real = runtime.aws_client
+    from aepflow.core import aws
+    real = aws.aws_client
 
     class Refusing:
         def publish(self, **kw):
             raise RuntimeError("SNS throttled")
 
-    monkeypatch.setattr(runtime, "aws_client", lambda service: Refusing() if service == "sns" else real(service))
+    monkeypatch.setattr(aws, "aws_client", lambda service: Refusing() if service == "sns" else real(service))
     assert stack.poll().publish_errors == 1
-    monkeypatch.setattr(runtime, "aws_client", real)
+    monkeypatch.setattr(aws, "aws_client", real)
     report = stack.poll()
     assert report.alerts_retried == 1 and [k[0] for k in stack.keys()] == ["failed"]
 
@@ -294,7 +294,7 @@ def test_handlers_take_the_schedule_time_and_pass_json(stack):
 
 
 def test_a_poll_reads_only_the_state_and_records_it_needs(stack, monkeypatch):
-    from aepflow.monitor import store
+    from aepflow.store import monitor as monitor_store
 
     monkeypatch.setenv("MONITOR_FLOWS_PER_UNIT", "10")
     healthy = [stack.flow(f"healthy-{i:02d}") for i in range(30)]
@@ -302,10 +302,10 @@ def test_a_poll_reads_only_the_state_and_records_it_needs(stack, monkeypatch):
     stack.emu.advance(minutes=21)  # every run has ended (they take 1-4 minutes)
     stack.poll()
     loads, reads = [], []
-    real_load, real_read = store.load_shards, store.read_records
-    monkeypatch.setattr(store, "load_shards", lambda t, sb, k, numbers: loads.append(list(numbers)) or
+    real_load, real_read = monitor_store.load_shards, monitor_store.read_records
+    monkeypatch.setattr(monitor_store, "load_shards", lambda t, sb, k, numbers: loads.append(list(numbers)) or
                         real_load(t, sb, k, numbers))
-    monkeypatch.setattr(store, "read_records", lambda t, names: reads.append(sorted(names)) or real_read(t, names))
+    monkeypatch.setattr(monitor_store, "read_records", lambda t, names: reads.append(sorted(names)) or real_read(t, names))
     stack.emu.advance(minutes=15)
     report = stack.poll()
     assert report.units == 4 and report.runs_seen >= len(healthy) + 1
@@ -345,7 +345,8 @@ def test_a_sync_in_many_segments_enters_every_flow_once(stack, monkeypatch):
     """A registry sync split over segments of a parallel Scan (MONITOR_RECORDS_PER_SEGMENT), run
     at once as the state machine's Map runs them: each record is read by one segment, each flow is
     entered in its one shard, and a segment beyond the Scan's numbering is refused."""
-    from aepflow.monitor import plan, registry, store
+    from aepflow.monitor import poll_plan, registry
+    from aepflow.store import monitor as monitor_store
     from aepflow.monitor.models import PlanEvent, Segment
     from aepflow.monitor.state import shard_of
 
@@ -353,7 +354,7 @@ def test_a_sync_in_many_segments_enters_every_flow_once(stack, monkeypatch):
     monkeypatch.setenv("MONITOR_SHARDS", "8")
     flows = {stack.flow(f"many-{i:02d}", sandbox="dev" if i % 3 else "prod"): "dev" if i % 3 else "prod"
              for i in range(23)}
-    planned = plan.plan_poll(PlanEvent(now=stack.emu.now_ms), lease_seconds=60)
+    planned = poll_plan.plan_poll(PlanEvent(now=stack.emu.now_ms), lease_seconds=60)
     assert planned.syncDue and len(planned.sync) >= 6  # at least 23 records, 4 a segment
     reports: list = [None] * len(planned.sync)
 
@@ -370,7 +371,7 @@ def test_a_sync_in_many_segments_enters_every_flow_once(stack, monkeypatch):
     assert {s: sum(r.flows.get(s, 0) for r in reports) for s in ("dev", "prod")} == {"dev": 15, "prod": 8}
     entered: dict[str, list[str]] = {}
     for sandbox in ("dev", "prod"):
-        for number, loaded in store.load_shards(stack.local.refs["DataflowsTable"], sandbox, 8, range(8)).items():
+        for number, loaded in monitor_store.load_shards(stack.local.refs["DataflowsTable"], sandbox, 8, range(8)).items():
             for fid in loaded.state.flows:
                 entered.setdefault(fid, []).append(f"{sandbox}/{number}")
     assert sorted(entered) == sorted(flows)

@@ -12,7 +12,6 @@ printing each draw's shape and time (profile "fuzz", FUZZ_EXAMPLES draws)."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import time
@@ -127,8 +126,9 @@ def test_a_spec_applied_plans_none_and_applying_it_again_from_any_door_changes_n
     assert name not in [d["name"] for d in report["dataflows"]], report
 
     # Adopt writes the spec that reproduces the flow: its plan against AEP is none.
-    from aepflow import adopt, plan, records
-    from aepflow.spec import parse_spec, resolve_source
+    from aepflow.ops import adopt, plan
+    from aepflow.store import records
+    from aepflow.spec.model import parse_spec, resolve_source
 
     written, adopted_ids, _ = adopt.describe(made["flowId"], sandbox=spec.get("sandbox"))
     rec = records.record(name)
@@ -144,16 +144,16 @@ def test_a_spec_applied_plans_none_and_applying_it_again_from_any_door_changes_n
 
 
 def stack_client(spec: dict):
-    from aepflow import runtime
+    from aepflow.aep.client import aep_client
 
-    return runtime.aep_client(spec.get("sandbox"))
+    return aep_client(spec.get("sandbox"))
 
 
 def test_a_database_spec_with_columns_plans_none_for_every_database_connector(stack):
     """The shape a fixture list missed: a database's columns are checked by explore, never sent, so a
     plan right after provisioning expects none (it planned a replacement of the source connection)."""
-    from aepflow import plan
-    from aepflow.connectors import CONNECTORS
+    from aepflow.ops import plan
+    from aepflow.spec.connectors import CONNECTORS
     from tests.strategies import DATABASE_TABLES, secret_name
 
     columns = [{"name": c["name"], "type": c["type"]} for c in DATABASE_TABLES["ADMIN.E2E"]]

@@ -222,10 +222,10 @@ def test_a_create_that_ends_after_its_roll_back_began_deletes_what_it_made(stack
     # A sibling branch failed and the roll-back read the journal while this step's POST was under
     # way (Step Functions stops the branches, not a Lambda already invoked): the step sees the
     # roll-back's mark after its create and undoes it, so nothing outlives the roll-back.
-    from aepflow import journal
-    from aepflow.provisioning import validate_spec
-    from aepflow.source_steps import create_base_connection
-    from aepflow.step_context import Context, StepEvent
+    from aepflow.store import journal
+    from aepflow.steps.validate import validate_spec
+    from aepflow.steps.source import create_base_connection
+    from aepflow.steps.context import Context, StepEvent
 
     state = validate_spec(example("004"))
     execution = "arn:aws:states:us-east-1:123456789012:execution:test:rolled-back-meanwhile"

@@ -5,7 +5,8 @@ spec referenced stay."""
 
 import json
 
-from aepflow import lifecycle, records
+from aepflow.ops import lifecycle
+from aepflow.store import records
 from local.examples import example
 
 

@@ -52,11 +52,11 @@ def test_a_secret_value_checked_before_aep_is_not_quoted():
 
 
 def test_a_secret_value_aep_echoes_back_reaches_no_output(capfd, monkeypatch):
-    from aepflow import auth_specs
+    from aepflow.spec import auth
 
     # A catalog laxer than AEP (a live auth spec stricter than the documented one): aepflow's own
     # check lets the number through, AEP refuses it and quotes it back. The scrub must hold.
-    monkeypatch.setattr(auth_specs, "shortfalls", lambda spec, secret: [])
+    monkeypatch.setattr(auth, "shortfalls", lambda spec, secret: [])
     with LocalStack(secrets={"aep/sources/acme-echo": {"connectionString": ECHOED}}) as stack:
         sqs, events = boto3.client("sqs"), boto3.client("events")
         url = sqs.create_queue(QueueName="aepflow-test-events")["QueueUrl"]

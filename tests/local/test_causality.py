@@ -6,7 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from aepflow.transport import HttpSession
+from aepflow.aep.transport import HttpSession
 
 from local.causality import CausalRequests, tracing
 from local.results import longest_sequential_chain

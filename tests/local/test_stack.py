@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from aepflow import runtime
-from aepflow.errors import AepError
+
+from aepflow.aep.client import aep_client
+from aepflow.core.errors import AepError
 from local.examples import example
 from local.stack import LeakedWork
 
@@ -44,7 +45,7 @@ def test_work_still_running_past_the_bound_is_stopped_and_fails_loudly(stack, mo
 
 @pytest.mark.stack(seed=4)  # this seed's faults answer 429 three times out of five
 def test_a_retry_waits_on_the_emulated_clock_as_long_as_retry_after_asks(stack, monkeypatch):
-    client = runtime.aep_client()
+    client = aep_client()
     client.tokens.token()  # before the faults: IMS answers
     stack.emulator.set_faults(fault_rate=1.0)
     real_sleeps: list[float] = []

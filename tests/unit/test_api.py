@@ -11,8 +11,9 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-from aepflow import api, lifecycle  # noqa: E402
-from aepflow.errors import AepPreconditionFailed, AepServerError, SpecInvalid  # noqa: E402
+from aepflow.doors import api
+from aepflow.ops import lifecycle
+from aepflow.core.errors import AepPreconditionFailed, AepServerError, SpecInvalid  # noqa: E402
 from local.stack import FakeLambdaContext, load_handler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -173,7 +174,7 @@ def test_a_bad_name_or_limit_is_refused_before_any_work():
 def test_the_committed_openapi_document_is_generated_from_the_code():
     committed = json.loads((ROOT / "functions" / "api" / "openapi.json").read_text())
     assert committed == api.openapi_document(), (
-        "functions/api/openapi.json is stale: PYTHONPATH=.:layers/aepflow python -m aepflow.api > functions/api/openapi.json")
+        "functions/api/openapi.json is stale: PYTHONPATH=.:layers/aepflow python -m aepflow.doors.api > functions/api/openapi.json")
 
 
 def test_the_openapi_document_and_the_template_name_the_same_routes():

@@ -7,11 +7,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from aepflow.client import AepClient
-from aepflow.credentials import AepCredentials
-from aepflow.errors import (AepAuthError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled,
-                            AepValidationError)
-from aepflow.settings import Settings
+from aepflow.aep.client import AepClient
+from aepflow.aep.ims import AepCredentials
+from aepflow.core.errors import AepAuthError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled, AepValidationError
+from aepflow.core.settings import Settings
 
 
 class Script:
@@ -152,7 +151,7 @@ def test_paginate_follows_links_next(server):
 
 
 def test_ids_become_one_encoded_segment_and_unsafe_paths_are_refused():
-    from aepflow.client import _check_path, segment
+    from aepflow.aep.client import _check_path, segment
 
     assert segment("../../flowservice/flows") == "..%2F..%2Fflowservice%2Fflows"
     assert segment("x?properties=x&limit=1") == "x%3Fproperties%3Dx%26limit%3D1"

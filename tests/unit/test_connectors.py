@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from aepflow import auth_specs
-from aepflow.connectors import CONNECTORS, connection_spec_documents, crm_to_aep_source_connection_spec_ids
+from aepflow.spec import auth
+from aepflow.spec.connectors import CONNECTORS, connection_spec_documents, crm_to_aep_source_connection_spec_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = next((p / "reference" / "connection-specs" for p in (ROOT.parent / "shared", ROOT.parents[1] / "shared")
@@ -60,23 +60,23 @@ BASIC = {"project": "p", "clientId": "c", "clientSecret": "s3cr3t-value", "refre
 
 
 def test_without_a_name_the_first_auth_spec_the_secret_satisfies_is_chosen():
-    assert auth_specs.choose(BIGQUERY.auth_specs, BASIC, None, "BigQuery").spec.name == "Basic Authentication"
+    assert auth.choose(BIGQUERY.auth_specs, BASIC, None, "BigQuery").spec.name == "Basic Authentication"
     service = {"projectId": "p", "keyFileContent": "a2V5"}
-    assert auth_specs.choose(BIGQUERY.auth_specs, service, None, "BigQuery").spec.name == "Service Authentication"
-    choice = auth_specs.choose(BIGQUERY.auth_specs, {**BASIC, "note": "x"}, None, "BigQuery")
+    assert auth.choose(BIGQUERY.auth_specs, service, None, "BigQuery").spec.name == "Service Authentication"
+    choice = auth.choose(BIGQUERY.auth_specs, {**BASIC, "note": "x"}, None, "BigQuery")
     assert choice.unsent == ["note"] and "note" not in choice.params({**BASIC, "note": "x"})
 
 
 def test_what_a_secret_lacks_is_named_for_every_auth_spec_and_no_value_is_quoted():
     lacking = {k: v for k, v in BASIC.items() if k != "refreshToken"}
-    [problem] = auth_specs.choose(BIGQUERY.auth_specs, lacking, None, "Google BigQuery").problems
+    [problem] = auth.choose(BIGQUERY.auth_specs, lacking, None, "Google BigQuery").problems
     assert "'Basic Authentication' lacks refreshToken" in problem
     assert "'Service Authentication' lacks projectId, keyFileContent" in problem
     assert "s3cr3t" not in problem
-    [named] = auth_specs.choose(BIGQUERY.auth_specs, lacking, "Basic Authentication", "Google BigQuery").problems
+    [named] = auth.choose(BIGQUERY.auth_specs, lacking, "Basic Authentication", "Google BigQuery").problems
     assert named == "lacks refreshToken for 'Basic Authentication'"
     mysql = CONNECTORS["mysql"]
-    [bad] = auth_specs.choose(mysql.auth_specs, {"connectionString": "not-a-conn-string-pw"},
+    [bad] = auth.choose(mysql.auth_specs, {"connectionString": "not-a-conn-string-pw"},
                               "Connection String Based Authentication", "MySQL").problems
     assert bad.startswith("connectionString does not have the form AEP expects (like 'Server=")
     assert "not-a-conn-string" not in bad
@@ -84,6 +84,6 @@ def test_what_a_secret_lacks_is_named_for_every_auth_spec_and_no_value_is_quoted
 
 def test_zendesk_needs_its_instance_as_subdomain_or_host():
     zendesk = CONNECTORS["zendesk"]
-    assert auth_specs.choose(zendesk.auth_specs, {"accessToken": "t", "host": "h"}, None, "Zendesk").spec
-    [problem] = auth_specs.choose(zendesk.auth_specs, {"accessToken": "t"}, None, "Zendesk").problems
+    assert auth.choose(zendesk.auth_specs, {"accessToken": "t", "host": "h"}, None, "Zendesk").spec
+    [problem] = auth.choose(zendesk.auth_specs, {"accessToken": "t"}, None, "Zendesk").problems
     assert problem == "fits no auth spec of Zendesk: 'OAuth2 Refresh Code' needs one of subdomain, host"

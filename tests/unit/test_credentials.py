@@ -7,9 +7,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from aepflow.credentials import REFRESH_MARGIN_SECONDS, AepCredentials, TokenProvider
-from aepflow.errors import AepAuthError
-from aepflow.settings import Settings
+from aepflow.aep.ims import REFRESH_MARGIN_SECONDS, AepCredentials, TokenProvider
+from aepflow.core.errors import AepAuthError
+from aepflow.core.settings import Settings
 
 
 class FakeIms:

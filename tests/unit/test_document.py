@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aepflow import document
-from aepflow.errors import DocumentTooLarge, SpecInvalid
+from aepflow.spec import document
+from aepflow.core.errors import DocumentTooLarge, SpecInvalid
 from tests.hostile import DOCUMENTS
 
 

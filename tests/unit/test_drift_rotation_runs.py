@@ -7,8 +7,10 @@ import json
 
 import pytest
 
-from aepflow import adopt, drift, intake, records, rotation, runs
-from aepflow.errors import SpecInvalid
+from aepflow.ops import adopt, drift, rotation, dataflow_runs
+from aepflow.doors import intake
+from aepflow.store import records
+from aepflow.core.errors import SpecInvalid
 from local.examples import example
 from tests.unit.test_plan import ids_of, live_of
 
@@ -62,7 +64,7 @@ def test_a_drift_has_one_fingerprint_whoever_made_it_and_whenever_it_is_seen():
 
 
 def test_the_drift_alert_is_one_sns_message_for_people_and_machines(monkeypatch):
-    monkeypatch.setattr(drift.runtime, "aep_client", lambda sandbox=None: type("C", (), {"sandbox": "prod"})())
+    monkeypatch.setattr(drift, "aep_client", lambda sandbox=None: type("C", (), {"sandbox": "prod"})())
     spec = example("004")
     live = live_of(spec)
     live.flow.update(state="disabled", updatedBy="jane.doe@acme.example", updatedAt=1_700_000_000_000)
@@ -124,7 +126,7 @@ def test_only_a_source_secret_is_rotated_and_never_aepflows_own(monkeypatch):
 ])
 def test_a_run_request_is_a_window_in_epoch_seconds(body, problem):
     with pytest.raises(SpecInvalid) as refused:
-        runs.start("acme-x", body)
+        dataflow_runs.start("acme-x", body)
     assert problem in json.dumps(refused.value.problems)
 
 

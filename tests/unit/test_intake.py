@@ -13,7 +13,9 @@ from moto import mock_aws
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
-from aepflow import intake, lifecycle, runtime  # noqa: E402
+from aepflow.doors import intake
+from aepflow.ops import lifecycle
+from aepflow.core import aws as aws_factory
 from local import template as cfn  # noqa: E402
 from local.stack import FakeLambdaContext, load_handler  # noqa: E402
 
@@ -51,9 +53,9 @@ def aws(monkeypatch):
         arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
         monkeypatch.setenv("ALERTS_TOPIC_ARN", topic)
-        runtime.reset()
+        aws_factory.reset()
         yield {"s3": s3, "sqs": sqs, "queue": queue}
-        runtime.reset()
+        aws_factory.reset()
 
 
 def _put(s3, key: str, body: bytes) -> dict:

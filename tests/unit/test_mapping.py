@@ -1,7 +1,7 @@
 """Mapping sets in the two dialects of the seeds, shaped as data-prep.yaml defines them."""
 
-from aepflow.mapping import flatten_properties, mapping_set_body
-from aepflow.spec import MappingRule
+from aepflow.aep.mapping import flatten_properties, mapping_set_body
+from aepflow.spec.model import MappingRule
 from local.aep_contract import Contract
 
 SCHEMA = "https://ns.adobe.com/acme/schemas/719c4e19184402c27595e65b931a142b"
@@ -42,8 +42,8 @@ def test_explored_schema_flattens_to_attribute_paths():
 
 
 def test_mapping_set_names_follow_the_mapping_and_the_target_schema():
-    from aepflow import naming
-    from aepflow.spec import parse_spec
+    from aepflow.aep import naming
+    from aepflow.spec.model import parse_spec
     from local.examples import example
 
     base = parse_spec(example("004"))

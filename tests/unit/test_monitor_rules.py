@@ -36,7 +36,7 @@ def test_shard_merges_are_monotonic_whatever_the_order():
 
 def test_the_work_splits_by_sandbox_and_shard(monkeypatch):
     from aepflow.monitor.config import MonitorConfig
-    from aepflow.monitor.plan import split
+    from aepflow.monitor.poll_plan import split
 
     cfg = MonitorConfig(table_name="t", shards=64, flows_per_unit=1000)
     units = split({"prod": 2500, "dev": 10}, {"prod", "dev", "empty"}, cfg)

@@ -10,7 +10,7 @@ from pathlib import Path
 LAYER = str(Path(__file__).resolve().parents[2] / "layers" / "aepflow")
 PROBE = """
 import sys
-from aepflow.observability import tracer
+from aepflow.core.observability import tracer
 handler = tracer.capture_lambda_handler(capture_response=False)(lambda event, context: "handled")
 print(int("aws_xray_sdk" in sys.modules), int(not hasattr(handler, "__wrapped__")), handler({}, None))
 """

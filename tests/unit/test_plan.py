@@ -6,9 +6,10 @@ import copy
 
 import pytest
 
-from aepflow import apply, bodies, lifecycle, plan
-from aepflow.live import Live
-from aepflow.spec import parse_spec, resolve_source
+from aepflow.ops import apply, lifecycle, plan
+from aepflow.aep import bodies
+from aepflow.aep.live import Live
+from aepflow.spec.model import parse_spec, resolve_source
 from local.examples import example
 
 IDS = {"baseConnectionId": "b-1", "sourceConnectionId": "s-1", "schemaId": "https://ns.adobe.com/acme/schemas/x",

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from aepflow import scrub
-from aepflow.errors import AepValidationError, SpecInvalid
+from aepflow.core import scrub
+from aepflow.core.errors import AepValidationError, SpecInvalid
 
 
 @pytest.fixture(autouse=True)

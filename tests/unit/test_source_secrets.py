@@ -2,7 +2,8 @@
 
 import pytest
 
-from aepflow import runtime, secret_names
+from aepflow.core import aws
+from aepflow.spec import secret_names
 
 
 @pytest.fixture(autouse=True)
@@ -11,9 +12,9 @@ def _settings(monkeypatch):
     monkeypatch.setenv("AEP_CREDENTIALS_SECRET", "aepflow/aep-credentials")
     monkeypatch.setenv("AEP_TOKEN_CACHE_SECRET",
                        "arn:aws:secretsmanager:us-east-1:123456789012:secret:aepflow-AepTokenCache-AbC123")
-    runtime.reset()
+    aws.reset()
     yield
-    runtime.reset()
+    aws.reset()
 
 
 @pytest.mark.parametrize("reference", [
@@ -46,7 +47,7 @@ def test_anything_else_is_refused_with_the_reason(reference, says):
 
 def test_aepflows_own_credentials_are_refused_even_under_the_prefix(monkeypatch):
     monkeypatch.setenv("SOURCE_SECRETS_PREFIX", "aepflow/")
-    runtime.reset()
+    aws.reset()
     assert "own AEP credentials" in secret_names.boundary_problem("aepflow/aep-credentials")
     assert secret_names.boundary_problem("aepflow/sources/x") is None
 
@@ -59,7 +60,7 @@ def test_secrets_are_read_on_the_process_session_cached_and_forgotten_like_a_new
     import boto3
     from moto import mock_aws
 
-    from aepflow import source_secrets
+    from aepflow.spec import source_secrets
 
     made = []
     real_init = boto3.session.Session.__init__
@@ -74,13 +75,13 @@ def test_secrets_are_read_on_the_process_session_cached_and_forgotten_like_a_new
         client.create_secret(Name="aep/sources/acme", SecretString=json.dumps({"token": "one"}))
         calls = []
         monkeypatch.setattr(boto3.session.Session, "__init__", counting_init)
-        runtime.reset()
-        secrets = runtime.aws_client("secretsmanager")
+        aws.reset()
+        secrets = aws.aws_client("secretsmanager")
         monkeypatch.setattr(secrets, "get_secret_value",
                             lambda real=secrets.get_secret_value, **kw: calls.append(kw) or real(**kw))
         assert source_secrets.read("aep/sources/acme") == {"token": "one"}
         client.put_secret_value(SecretId="aep/sources/acme", SecretString=json.dumps({"token": "two"}))
         assert source_secrets.read("aep/sources/acme") == {"token": "one"}  # cached (max_age)
-        runtime.forget_secrets()
+        aws.forget_secrets()
         assert source_secrets.read("aep/sources/acme") == {"token": "two"}  # a new container reads again
     assert len(made) == 1 and len(calls) == 2

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aepflow.errors import SpecInvalid
-from aepflow.spec import parse_spec, resolve_source
+from aepflow.core.errors import SpecInvalid
+from aepflow.spec.model import parse_spec, resolve_source
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 

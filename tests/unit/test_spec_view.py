@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from aepflow.spec import parse_spec, resolve_source, view_fields
-from aepflow.spec_view import FIELDS, SpecView, View, validated
-from aepflow.step_context import StepEvent
+from aepflow.spec.model import parse_spec, resolve_source, view_fields
+from aepflow.spec.view import FIELDS, SpecView, View, validated
+from aepflow.steps.context import StepEvent
 from local.examples import all_examples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ FIXTURES = sorted((ROOT / "tests" / "fixtures" / "specs").glob("*.yaml"))
 
 
 def _documents() -> list:
-    from aepflow import document
+    from aepflow.spec import document
 
     return [*all_examples(), *(document.read(p.read_text()) for p in FIXTURES)]
 
@@ -56,7 +56,7 @@ def test_what_a_step_reads_from_the_state_is_what_validation_made(raw):
                 spec.model_dump(mode=mode, by_alias=by_alias, exclude_none=True)
             assert [r.model_dump(mode=mode, by_alias=by_alias, exclude_none=True) for r in seen_spec.mapping] == \
                 [r.model_dump(mode=mode, by_alias=by_alias, exclude_none=True) for r in spec.mapping]
-    from aepflow import naming
+    from aepflow.aep import naming
 
     assert naming.mapping_set(seen_spec) == naming.mapping_set(spec)
 
@@ -76,7 +76,7 @@ def test_a_view_refuses_what_the_model_does_not_have_and_hands_out_copies():
 
 
 def test_the_committed_fields_are_the_models():
-    """spec_fields.json is spec.view_fields() (python -m aepflow.spec fields regenerates it)."""
+    """spec/view_fields.json is spec.model.view_fields() (python -m aepflow.spec.model fields regenerates it)."""
     assert FIELDS == json.loads(json.dumps(view_fields()))
 
 
@@ -116,7 +116,7 @@ def test_no_step_after_validation_imports_pydantic_or_the_spec_models():
              "    spec = importlib.util.spec_from_file_location('h_' + name, f'functions/{name}/app.py')\n"
              "    sys.path.insert(0, f'functions/{name}')\n"
              "    spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
-             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' or m == 'aepflow.spec'))")
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' or m == 'aepflow.spec.model'))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers" / "aepflow"),
                                            "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "aepflow"})

@@ -204,8 +204,10 @@ def test_source_secrets_are_readable_only_under_the_prefix_and_only_by_who_needs
 
 
 def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_their_own_items():
-    from aepflow import alerts, intake, journal
-    from aepflow.monitor import store as monitor_store
+    from aepflow.monitor import alerts
+    from aepflow.doors import intake
+    from aepflow.store import journal
+    from aepflow.store import monitor as monitor_store
     for name in NO_TABLE:
         assert not allowed(name, "dynamodb:", ""), name
     for name in FUNCTIONS:
@@ -346,7 +348,7 @@ def test_every_task_has_a_timeout_longer_than_its_function_and_timeouts_are_retr
     # and create-source-connection serve several states
     assert lambda_tasks == 19
     assert definition["TimeoutSeconds"] >= _worst_case_seconds(definition["States"], definition["StartAt"])
-    from aepflow import records
+    from aepflow.store import records
     assert records.EXECUTION_TIMEOUT_SECONDS == definition["TimeoutSeconds"]  # a claim older than it has ended
 
 
@@ -480,7 +482,7 @@ def test_the_drift_check_runs_on_its_own_schedule_a_stack_parameter_hourly_by_de
 def test_secrets_manager_value_changes_reach_the_rotation_function():
     event = FUNCTIONS["RotateCredentialsFunction"]["Properties"]["Events"]["SecretValueChanged"]
     pattern = event["Properties"]["Pattern"]
-    from aepflow import rotation
+    from aepflow.ops import rotation
     assert pattern["source"] == ["aws.secretsmanager"]
     assert set(pattern["detail"]["eventName"]) == set(rotation.EVENT_NAMES)
 
@@ -509,8 +511,8 @@ def _emf_names():
 
 
 def test_the_dashboard_shows_provisionings_alerts_aep_calls_and_the_dead_letter_queues():
-    from aepflow.alerts import SEVERITY
-    from aepflow.client import SERVICE_METRIC_NAMES, SERVICES
+    from aepflow.monitor.alerts import SEVERITY
+    from aepflow.aep.client import SERVICE_METRIC_NAMES, SERVICES
     shown = _dashboard_metrics()
     namespace = _emf_names()
     for metric in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"):
@@ -533,7 +535,7 @@ def test_the_dashboard_shows_provisionings_alerts_aep_calls_and_the_dead_letter_
 @pytest.fixture()
 def emitted(monkeypatch):
     """The EMF the process would print at the end of an invocation, with metrics on."""
-    from aepflow.client import metrics
+    from aepflow.aep.client import metrics
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
     # What Lambda's environment gives the Metrics object when it is built at import.
@@ -552,9 +554,9 @@ def emitted(monkeypatch):
 
 
 def test_the_aep_client_emits_the_dashboard_metrics_per_service(emitted):
-    from aepflow.client import SERVICE_METRIC_NAMES, AepClient
-    from aepflow.credentials import AepCredentials
-    from aepflow.settings import Settings
+    from aepflow.aep.client import SERVICE_METRIC_NAMES, AepClient
+    from aepflow.aep.ims import AepCredentials
+    from aepflow.core.settings import Settings
 
     class Answer:
         def __init__(self, status):
@@ -589,8 +591,8 @@ def test_the_aep_client_emits_the_dashboard_metrics_per_service(emitted):
 
 
 def test_the_roll_back_emits_rolled_back_apart_from_invalid(emitted):
-    from aepflow.handlers import count_roll_back
-    from aepflow.rollback import RollBackResult
+    from aepflow.steps.handler import count_roll_back
+    from aepflow.steps.rollback import RollBackResult
     count_roll_back(RollBackResult(status="FAILED", rolledBack=[{"kind": "flow", "id": "f"}]))
     count_roll_back(RollBackResult(status="INVALID"))
     blobs = emitted()
@@ -602,7 +604,7 @@ def test_the_roll_back_emits_rolled_back_apart_from_invalid(emitted):
 def test_metrics_are_not_kept_while_they_are_off(monkeypatch):
     # Powertools keeps values while metrics are disabled and prints them all once 100 pile up;
     # the local stack runs with metrics off for hours.
-    from aepflow.client import metrics
+    from aepflow.aep.client import metrics
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.setattr(metrics, "namespace", "aepflow/test")
     metrics.clear_metrics()

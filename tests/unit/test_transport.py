@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from aepflow.transport import ConnectFailed, ConnectTimeout, HttpSession, ReadTimeout
+from aepflow.aep.transport import ConnectFailed, ConnectTimeout, HttpSession, ReadTimeout
 
 TIMEOUT = (1.0, 1.0)
 

@@ -5,9 +5,10 @@ import copy
 
 import pytest
 
-from aepflow import provisioning, xdm
-from aepflow.errors import SpecInvalid
-from aepflow.spec import parse_spec, resolve_source
+from aepflow.steps import validate
+from aepflow.spec import xdm
+from aepflow.core.errors import SpecInvalid
+from aepflow.spec.model import parse_spec, resolve_source
 from local.examples import example
 
 PROFILE = "https://ns.adobe.com/xdm/context/profile"
@@ -39,7 +40,7 @@ def test_a_path_walks_objects_arrays_and_maps_and_says_where_it_stops():
 def _validated(raw):
     spec = parse_spec(raw)
     resolved = resolve_source(spec)
-    return spec, resolved, provisioning.mapping_problems(spec, resolved)
+    return spec, resolved, validate.mapping_problems(spec, resolved)
 
 
 def test_validation_holds_a_created_schemas_mapping_and_leaves_a_named_one_to_aep():

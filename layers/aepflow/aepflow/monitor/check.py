@@ -17,23 +17,26 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
-from .. import runtime
-from ..alerts import AlertSender, build_alert, iso
-from ..client import AepClient
-from ..alert_thresholds import Alerts
-from . import runs as aep_runs, store
-from .classify import classify, completed, needs_thresholds, overdue_deadline, overdue_due, run_detail, started
-from .config import MonitorConfig
-from .flows import DEFAULT_SANDBOX, ManagedFlow, compact_schedule, expand_schedule, from_record
-from .models import CheckEvent, UnitReport
-from .state import Delta
+from aepflow.core import aws
+
+from aepflow.aep.client import aep_client
+from aepflow.monitor.alerts import AlertSender, build_alert, iso
+from aepflow.aep.client import AepClient
+from aepflow.spec.thresholds import Alerts
+from aepflow.monitor import run_query as aep_runs
+from aepflow.store import monitor as monitor_store
+from aepflow.monitor.classify import classify, completed, needs_thresholds, overdue_deadline, overdue_due, run_detail, started
+from aepflow.monitor.config import MonitorConfig
+from aepflow.monitor.flows import DEFAULT_SANDBOX, ManagedFlow, compact_schedule, expand_schedule, from_record
+from aepflow.monitor.models import CheckEvent, UnitReport
+from aepflow.monitor.state import Delta
 
 Problem = tuple[str, str, ManagedFlow, "dict | None", dict]  # (alert key, kind, flow, run, detail)
 
 
 def _client(sandbox: str) -> AepClient:
     """A client of its own (its call counter is this unit's), sharing the token and session."""
-    base = runtime.aep_client()
+    base = aep_client()
     name = base.sandbox if sandbox == DEFAULT_SANDBOX else sandbox
     return AepClient(base.settings, base.credentials, base.tokens, sandbox=name, session=base.session)
 
@@ -62,7 +65,7 @@ class _Check:
     def __init__(self, event: CheckEvent, cfg: MonitorConfig):
         self.cfg, self.unit, self.now = cfg, event.unit, event.now
         unit = self.unit
-        self.loaded = store.load_shards(cfg.table_name, unit.sandbox, unit.shards, range(unit.first, unit.last + 1))
+        self.loaded = monitor_store.load_shards(cfg.table_name, unit.sandbox, unit.shards, range(unit.first, unit.last + 1))
         self.entries: dict[str, dict[str, Any]] = {}
         self.shard_of_flow: dict[str, int] = {}
         self.in_progress: dict[str, list] = {}
@@ -130,7 +133,7 @@ class _Check:
             deadline = overdue_deadline(expand_schedule(entry.get("sc")), int(entry.get("b") or 0), max(entry["s"], st))
             if deadline is not None and deadline <= now:
                 need.add(fid)
-        records = store.read_records(self.cfg.table_name, {entries[fid]["n"] for fid in need})
+        records = monitor_store.read_records(self.cfg.table_name, {entries[fid]["n"] for fid in need})
         self.report.records_read = len(records)
         for fid in need:
             record = records.get(entries[fid]["n"])
@@ -233,7 +236,7 @@ class _Check:
         if unread:  # the rules above read the record of every flow that can have a problem
             raise RuntimeError(f"monitor: a problem of flows whose records were not read: {sorted(unread)[:3]}")
         sender = AlertSender(cfg.table_name, cfg.require_topic(), lease_seconds=lease_seconds,
-                             sns=runtime.aws_client("sns"), ddb=runtime.aws_client("dynamodb"))
+                             sns=aws.aws_client("sns"), ddb=aws.aws_client("dynamodb"))
         for _, kind, _, _, _ in self.problems:
             report.problems[kind] = report.problems.get(kind, 0) + 1
         sender.claim_and_send_all([(key, build_alert(kind, _alert_flow(flow, self.client.sandbox), run,
@@ -241,7 +244,7 @@ class _Check:
                                    for key, kind, flow, run, detail in self.problems])
         for number, delta in sorted(self.deltas.items()):
             if delta:
-                store.save_shard(cfg.table_name, self.unit.sandbox, self.unit.shards, number, self.loaded[number],
+                monitor_store.save_shard(cfg.table_name, self.unit.sandbox, self.unit.shards, number, self.loaded[number],
                                  delta)
                 report.shards_written += 1
         report.alerts_sent = dict(sender.sent)

@@ -9,10 +9,10 @@ from collections import defaultdict
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ..observability import metrics
-from . import store
-from .config import MonitorConfig
-from .models import FinishEvent, PollReport, Tally
+from aepflow.core.observability import metrics
+from aepflow.store import monitor as monitor_store
+from aepflow.monitor.config import MonitorConfig
+from aepflow.monitor.models import FinishEvent, PollReport, Tally
 
 logger = Logger(child=True)
 # The counters a poll adds up from its units.
@@ -56,9 +56,9 @@ def finish_poll(event: FinishEvent, cfg: MonitorConfig | None = None) -> PollRep
             newest[r.sandbox] = max(newest.get(r.sandbox, r.watermark_after), r.watermark_after)
     for sandbox, value in sorted(newest.items()):
         if sandbox not in failed:
-            store.advance_watermark(cfg.table_name, sandbox, value)
+            monitor_store.advance_watermark(cfg.table_name, sandbox, value)
     if done and not report.units_failed:
-        store.record_counts(cfg.table_name, dict(counts))
+        monitor_store.record_counts(cfg.table_name, dict(counts))
     _emit_metrics(report)
     if report.units_failed:
         # What the state machine's "Some units failed" state says: the error of the units that failed.

@@ -18,12 +18,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .classify import overdue_deadline
-from .config import MonitorConfig
-from .flows import ManagedFlow, compact_schedule, from_record
-from .models import Segment, SegmentReport
-from .state import Delta, shard_of
-from . import store
+from aepflow.monitor.classify import overdue_deadline
+from aepflow.monitor.config import MonitorConfig
+from aepflow.monitor.flows import ManagedFlow, compact_schedule, from_record
+from aepflow.monitor.models import Segment, SegmentReport
+from aepflow.monitor.state import Delta, shard_of
+from aepflow.store import monitor as monitor_store
 
 logger = Logger(child=True)
 PROVISIONED = "aepflow.DataflowProvisioned"
@@ -53,14 +53,14 @@ def _register(cfg: MonitorConfig, groups: dict[tuple[str, int], dict[str, dict[s
         first = int(start * len(numbers))
         numbers[:] = numbers[first:] + numbers[:first]
         for i in range(0, len(numbers), SHARDS_IN_MEMORY):
-            loaded = store.load_shards(cfg.table_name, sandbox, cfg.shards, numbers[i:i + SHARDS_IN_MEMORY])
+            loaded = monitor_store.load_shards(cfg.table_name, sandbox, cfg.shards, numbers[i:i + SHARDS_IN_MEMORY])
             for number, shard in loaded.items():
                 regs = groups.pop((sandbox, number))
                 known = shard.state.flows
                 if all(fid in known and all(known[fid].get(k) == reg[k] for k in ("n", "sc", "b"))
                        for fid, reg in regs.items()):
                     continue  # nothing new for this shard
-                store.save_shard(cfg.table_name, sandbox, cfg.shards, number, shard, Delta(register=regs))
+                monitor_store.save_shard(cfg.table_name, sandbox, cfg.shards, number, shard, Delta(register=regs))
                 written += 1
     return written
 
@@ -72,7 +72,7 @@ def sync_segment(event: Segment, cfg: MonitorConfig | None = None) -> SegmentRep
     groups: dict[tuple[str, int], dict[str, dict[str, Any]]] = defaultdict(dict)
     flows: Counter[str] = Counter()
     records = 0
-    for page in store.record_pages(cfg.table_name, event.segment, event.segments):
+    for page in monitor_store.record_pages(cfg.table_name, event.segment, event.segments):
         for item in page:
             records += 1
             flow = from_record(item)
@@ -93,7 +93,7 @@ def register_provisioned(event: dict[str, Any], cfg: MonitorConfig | None = None
     name, ids = detail.get("name"), detail.get("ids") if isinstance(detail.get("ids"), dict) else {}
     if event.get("detail-type") != PROVISIONED or not isinstance(name, str) or not name or len(name) > 200:
         return {"registered": False, "reason": "not an aepflow.DataflowProvisioned event with a dataflow name"}
-    record = store.read_record(cfg.table_name, name)
+    record = monitor_store.read_record(cfg.table_name, name)
     flow = from_record(record) if record else None
     if flow is None or (ids.get("flowId") and ids["flowId"] != flow.flowId):
         # A newer provisioning may have replaced it already; the sync keeps the registry right.
@@ -102,5 +102,5 @@ def register_provisioned(event: dict[str, Any], cfg: MonitorConfig | None = None
     now = int(time.time() * 1000)
     number = shard_of(flow.flowId, cfg.shards)
     _register(cfg, {(flow.sandbox, number): {flow.flowId: entry_for(flow, now, cfg)}})
-    store.add_sandbox(cfg.table_name, flow.sandbox)
+    monitor_store.add_sandbox(cfg.table_name, flow.sandbox)
     return {"registered": True, "name": name, "flowId": flow.flowId, "sandbox": flow.sandbox, "shard": number}

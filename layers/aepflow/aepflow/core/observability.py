@@ -1,0 +1,93 @@
+"""The one Logger, Tracer and Metrics of every function, and the log formatter that scrubs each
+line of every secret the process has read (aepflow.scrub) before it is written.
+
+The Tracer is Powertools' own, made only when tracing is on: making one, even a disabled one,
+imports the X-Ray SDK and botocore through it (0.15 s of every cold start). Off, as everywhere but
+in a Lambda function with X-Ray active, `tracer.capture_lambda_handler` returns the handler as it
+is and nothing more is imported."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.shared import constants
+from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
+
+from aepflow.core.scrub import scrub
+
+
+class ScrubbingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON lines, with every remembered secret value replaced by ***."""
+
+    def serialize(self, log: dict[str, Any]) -> str:
+        return scrub(super().serialize(log))
+
+
+class _Metrics(Metrics):
+    """Powertools' Metrics, keeping nothing while metrics are off or have no namespace (the local
+    stack sets POWERTOOLS_METRICS_DISABLED; unit tests set no namespace). Powertools itself keeps
+    every value then, never flushes, and prints them all to stdout once 100 accumulate. Values are
+    added under a lock: Powertools' store is a plain dict, and find-existing adds from threads."""
+
+    _lock = threading.Lock()
+
+    def add_metric(self, name: str, unit: MetricUnit | str, value: float, resolution: int = 60) -> None:
+        if is_metrics_disabled() or not self.namespace:
+            return
+        with self._lock:
+            super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
+
+
+# With nothing kept while metrics are off, every flush would warn that it has nothing to publish.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+def tracing_enabled() -> bool:
+    """Powertools' own rule: on in a Lambda function (not under SAM local or Chalice) unless
+    POWERTOOLS_TRACE_DISABLED says otherwise."""
+    if resolve_truthy_env_var_choice(env=os.getenv(constants.TRACER_DISABLED_ENV, "false")):
+        return False
+    return bool(os.getenv(constants.LAMBDA_TASK_ROOT_ENV)) and not (
+        os.getenv(constants.SAM_LOCAL_ENV) or os.getenv(constants.CHALICE_LOCAL_ENV))
+
+
+class _Tracer:
+    """Powertools' Tracer when tracing is on (made on first use), nothing when it is off."""
+
+    def __init__(self) -> None:
+        self._tracer: Any = None
+        self._lock = threading.Lock()
+
+    def _powertools(self) -> Any:
+        with self._lock:
+            if self._tracer is None:
+                from aws_lambda_powertools import Tracer
+
+                self._tracer = Tracer()
+            return self._tracer
+
+    def capture_lambda_handler(self, lambda_handler: Callable | None = None, capture_response: bool | None = None,
+                               capture_error: bool | None = None) -> Callable:
+        if tracing_enabled():
+            return self._powertools().capture_lambda_handler(lambda_handler, capture_response=capture_response,
+                                                             capture_error=capture_error)
+        if lambda_handler is None:  # used as @tracer.capture_lambda_handler(...)
+            return lambda handler: handler
+        return lambda_handler
+
+    def __getattr__(self, name: str) -> Any:  # any other Tracer method: Powertools' own
+        return getattr(self._powertools(), name)
+
+
+logger = Logger(logger_formatter=ScrubbingFormatter())
+tracer = _Tracer()
+# Powertools keeps the values of every Metrics object in one store, which the handler's
+# log_metrics flushes as EMF at the end of each invocation.
+metrics = _Metrics()

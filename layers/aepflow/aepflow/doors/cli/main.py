@@ -1,0 +1,280 @@
+"""aepflow COMMAND ... (see README.md, "The aepflow command").
+
+Exit codes, as `python -m local provision`: 0 when everything asked for is ACTIVE (or valid, or
+done), 1 when anything FAILED or the API refused for another reason, 2 when a spec is INVALID."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from typing import Any
+from urllib.parse import quote
+
+from aepflow.aep.naming import NAME_PATTERN
+from aepflow.doors.cli import render
+from aepflow.doors.cli.remote import Answer, Api, ApiUnreachable
+
+OK, FAILED, INVALID = 0, 1, 2
+POLL_SECONDS = 1.0
+
+
+def _read(path: str) -> bytes:
+    from aepflow.spec.document import MAX_DOCUMENT_BYTES
+
+    with open(path, "rb") as fh:
+        return fh.read(MAX_DOCUMENT_BYTES + 1)
+
+
+# --- offline ----------------------------------------------------------------------------------
+
+def validate_file(path: str) -> dict[str, Any]:
+    """The checks of the state machine's first step that need neither AWS nor AEP, with the same
+    messages: the document reader, the spec model, the connector catalog and the credentials
+    boundary. What the named secret holds is checked when the spec is provisioned."""
+    from aepflow.spec.document import read
+    from aepflow.core.errors import SpecInvalid
+    from aepflow.steps.validate import mapping_problems
+    from aepflow.spec.model import parse_spec, resolve_source
+
+    result: dict[str, Any] = {"file": path, "name": None, "status": "VALID", "errors": [], "warnings": []}
+    try:
+        raw = read(_read(path), json_only=path.lower().endswith(".json"))
+        result["name"] = raw.get("name") if isinstance(raw.get("name"), str) else None
+        spec = parse_spec(raw)
+        resolved = resolve_source(spec)
+        result.update(connector=resolved.connector, connectionSpecId=resolved.connectionSpecId,
+                      flowSpec=resolved.flowSpecName, warnings=resolved.warnings)
+        problems = mapping_problems(spec, resolved)
+        if problems:
+            raise SpecInvalid(f"the dataflow spec has {len(problems)} problem(s)", problems=problems)
+    except SpecInvalid as exc:
+        result.update(status="INVALID", errors=exc.problems)
+    except OSError as exc:
+        result.update(status="INVALID", errors=[{"path": "(file)", "message": f"cannot be read: {exc.strerror or exc}"}])
+    return result
+
+
+def cmd_validate(args: argparse.Namespace, out) -> int:
+    results = [validate_file(path) for path in args.specs]
+    render.results(out, results, args.json, columns=("file", "name", "status", "connector"))
+    return INVALID if any(r["status"] == "INVALID" for r in results) else OK
+
+
+def cmd_connectors(args: argparse.Namespace, out) -> int:
+    from aepflow.spec.connectors import CONNECTORS
+
+    rows = []
+    for connector in sorted(CONNECTORS.values(), key=lambda c: c.name):
+        if args.name and connector.name != args.name:
+            continue
+        rows.append({"name": connector.name, "label": connector.label, "connectionSpecId": connector.connection_spec_id,
+                     "family": connector.family, "deprecated": connector.deprecated,
+                     "authSpecs": [{"name": a.name, "required": a.required,
+                                    "optional": [p for p in a.params if p not in a.required]}
+                                   for a in connector.auth_specs],
+                     "sourceParams": list(connector.source_params)})
+    if args.name and not rows:
+        out.write(f"no connector named {args.name!r}; `aepflow connectors` lists them\n")
+        return FAILED
+    render.connectors(out, rows, args.json)
+    return OK
+
+
+# --- through the API --------------------------------------------------------------------------
+
+def _api(args: argparse.Namespace) -> Api:
+    if args.stack:
+        return Api.deployed(args.stack, profile=args.profile, region=args.region)
+    return Api.local(args.api)
+
+
+def _refused(answer: Answer) -> int:
+    body = answer.body if isinstance(answer.body, dict) else {}
+    return INVALID if answer.status == 400 and body.get("code") in ("SpecInvalid", "RequestInvalid") else FAILED
+
+
+def _wait(api: Api, name: str, out, args: argparse.Namespace) -> dict[str, Any]:
+    """Follow the provisioning: a line per step as it starts, ends or fails."""
+    shown: dict[str, str] = {}
+    deadline = time.monotonic() + args.timeout
+    while True:
+        answer = api.call("GET", _path("/dataflows/{name}", name))
+        view = answer.body if answer.status == 200 and isinstance(answer.body, dict) else {}
+        if not args.json:
+            for step in view.get("steps") or []:
+                if shown.get(step["step"]) != step["status"]:
+                    shown[step["step"]] = step["status"]
+                    out.write(f"  {name}: {render.STEP_MARK.get(step['status'], '?')} {step['step']}\n")
+                    out.flush()
+        if answer.status != 200 or view.get("status") != "PROVISIONING":
+            return view or {"name": name, "status": "FAILED", "errors": [answer.body]}
+        if time.monotonic() > deadline:
+            return {**view, "status": "FAILED", "errors": [{"message": f"still provisioning after {args.timeout}s"}]}
+        time.sleep(POLL_SECONDS)
+
+
+def cmd_apply(args: argparse.Namespace, out) -> int:
+    api, worst, results = _api(args), OK, []
+    for path in args.specs:
+        try:
+            data = _read(path)
+        except OSError as exc:
+            results.append({"file": path, "status": "INVALID", "errors": [{"path": "(file)", "message": str(exc)}]})
+            worst = max(worst, INVALID)
+            continue
+        answer = api.call("POST", "/dataflows", body=data, content_type="application/yaml")
+        if answer.status != 202:
+            code = _refused(answer)
+            body = answer.body if isinstance(answer.body, dict) else {}
+            results.append({"file": path, "status": "INVALID" if code == INVALID else "FAILED",
+                            "errors": body.get("problems") or [body]})
+            worst = max(worst, code)
+            continue
+        name = answer.body["name"]
+        view = _wait(api, name, out, args) if not args.no_wait else answer.body
+        result = {"file": path, "name": name, "status": view.get("status"), "flowId": (view.get("ids") or {}).get("flowId"),
+                  "errors": view.get("errors") or []}
+        results.append(result)
+        worst = max(worst, FAILED if result["status"] == "FAILED" else OK)
+    render.results(out, results, args.json, columns=("file", "name", "status", "flowId"))
+    return worst
+
+
+def cmd_plan(args: argparse.Namespace, out) -> int:
+    api, worst = _api(args), OK
+    for path in args.specs:
+        answer = api.call("POST", "/dataflows", query={"dryRun": "true"}, body=_read(path),
+                          content_type="application/yaml")
+        if answer.status != 200:
+            worst = max(worst, _refused(answer))
+            render.error(out, path, answer, args.json)
+            continue
+        render.plan(out, path, answer.body, args.json)
+    return worst
+
+
+class NotAName(Exception):
+    """A command-line argument that is not a dataflow name (refused before any request)."""
+
+
+def _path(template: str, name: str | None) -> str:
+    """The API path for `name`: refused unless it is a dataflow name (so `x/../NAME` can never reach
+    another dataflow), and escaped all the same."""
+    if name is None:
+        return template
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise NotAName(f"{name!r} is not a dataflow name (2 to 64 lower-case letters, digits and -, starting and "
+                       "ending with a letter or digit)")
+    return template.format(name=quote(name, safe=""))
+
+
+def _simple(method: str, path: str, printer):
+    def command(args: argparse.Namespace, out) -> int:
+        query = {"limit": args.limit} if getattr(args, "limit", None) else None
+        answer = _api(args).call(method, _path(path, getattr(args, "name", None)), query=query)
+        if answer.status != 200:
+            render.error(out, getattr(args, "name", path), answer, args.json)
+            return FAILED
+        printer(out, answer.body, args.json)
+        return OK
+    return command
+
+
+def cmd_delete(args: argparse.Namespace, out) -> int:
+    """Delete a dataflow, after a confirmation (or --yes). The dataset and the schema aepflow created are
+    kept unless --delete-data (or the spec's onDelete) says otherwise; the answer lists what was kept."""
+    path = _path("/dataflows/{name}", args.name)
+    if not args.yes:
+        what = ("the flow, its connections, and the dataset and schema aepflow created with everything ingested "
+                "into them" if args.delete_data else "the flow and its connections (the dataset and schema are kept)")
+        if not sys.stdin.isatty():
+            sys.stderr.write(f"aepflow: delete {args.name} asks before deleting {what}; pass --yes to delete "
+                             "without asking\n")
+            return FAILED
+        sys.stderr.write(f"Delete dataflow {args.name}: {what}? [y/N] ")
+        sys.stderr.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            sys.stderr.write("not deleted\n")
+            return FAILED
+    answer = _api(args).call("DELETE", path, query={"deleteData": "true"} if args.delete_data else None)
+    if answer.status != 200:
+        render.error(out, args.name, answer, args.json)
+        return FAILED
+    render.deleted(out, answer.body, args.json)
+    return OK
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="aepflow", description="Provision and watch AEP source dataflows from specs.")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--stack", metavar="NAME", help="a deployed aepflow stack (its ApiUrl output; requests "
+                                                       "signed with your AWS credentials)")
+    where.add_argument("--profile", help="the AWS profile for --stack")
+    where.add_argument("--region", help="the AWS region for --stack")
+    where.add_argument("--api", metavar="URL", help="the local API of `python -m local serve` (default "
+                                                    "http://127.0.0.1:8080, or AEPFLOW_API)")
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--json", action="store_true", help="JSON (lines) for scripts instead of tables")
+    sub = top.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", parents=[output], help="check specs offline (no AWS, no AEP)")
+    p.add_argument("specs", nargs="+", metavar="SPEC")
+    p.set_defaults(run=cmd_validate)
+    p = sub.add_parser("connectors", parents=[output], help="the connector catalog: ids, auth specs and params")
+    p.add_argument("name", nargs="?", help="one connector")
+    p.set_defaults(run=cmd_connectors)
+    p = sub.add_parser("apply", parents=[where, output], help="provision or change dataflows, and wait for them")
+    p.add_argument("specs", nargs="+", metavar="SPEC")
+    p.add_argument("--no-wait", action="store_true", help="return once provisioning has started")
+    p.add_argument("--timeout", type=float, default=900, help="seconds to wait for each dataflow (900)")
+    p.set_defaults(run=cmd_apply)
+    p = sub.add_parser("plan", parents=[where, output], help="what applying the specs would change (GETs only)")
+    p.add_argument("specs", nargs="+", metavar="SPEC")
+    p.set_defaults(run=cmd_plan)
+    p = sub.add_parser("get", parents=[where, output], help="one dataflow: record, status, live flow")
+    p.add_argument("name")
+    p.set_defaults(run=_simple("GET", "/dataflows/{name}", render.dataflow))
+    p = sub.add_parser("list", parents=[where, output], help="the dataflows")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(run=_simple("GET", "/dataflows", render.listing))
+    p = sub.add_parser("runs", parents=[where, output], help="a dataflow's recent runs, as the monitor sees them")
+    p.add_argument("name")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(run=_simple("GET", "/dataflows/{name}/runs", render.runs))
+    p = sub.add_parser("delete", parents=[where, output], help="delete a dataflow and what aepflow created for it "
+                                                               "(the dataset and schema are kept)")
+    p.add_argument("name")
+    p.add_argument("--yes", action="store_true", help="delete without asking")
+    p.add_argument("--delete-data", action="store_true", help="delete the dataset and schema aepflow created too, "
+                                                              "with everything ingested into them")
+    p.set_defaults(run=cmd_delete)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+
+    args = parser().parse_args(argv)
+    if getattr(args, "api", None) is None and "api" in args:
+        args.api = os.environ.get("AEPFLOW_API")
+    out = sys.stdout
+    try:
+        return args.run(args, out)
+    except NotAName as exc:
+        sys.stderr.write(f"aepflow: {exc}\n")
+        return INVALID
+    except ApiUnreachable as exc:
+        sys.stderr.write(f"aepflow: {exc}\n")
+        return FAILED
+    except Exception as exc:  # a botocore credentials or CloudFormation error, say: one line, no trace
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(exc, (BotoCoreError, ClientError)):
+            sys.stderr.write(f"aepflow: {exc}\n")
+            return FAILED
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""Alerts: what a problem says (subject, text, JSON, attributes) and how it reaches SNS
+exactly once.
+
+Exactly once, step by step (DynamoDB table DATAFLOWS_TABLE, keys pk/sk):
+1. claim: a conditional PutItem (`attribute_not_exists(pk)`) of the alert item
+   `pk="ALERT#<flowId>#<runId|due-<ms>>#<kind>"`, `sk="ALERT"`, state `pending`, with the whole
+   message and `leaseUntil`; then a marker `pk="MONITOR#PENDING"`, `sk=<alert pk>`. Only one
+   poll can win the claim, however many overlap. A loser reads the alert; if it is still
+   pending it re-puts the marker (the owner may have died between the two writes), then
+   skips the problem, which is durably recorded, so it may move the watermark past it.
+   (Two writes rather than one transaction: moto's transactions copy the table, and the
+   marker repair above makes the pair safe without one.)
+2. publish to SNS, then 3. mark sent: set `state=sent`, then delete the marker (a marker
+   left by a crash here is cleaned up by the sweep).
+4. sweep: every poll lists `MONITOR#PENDING`; a pending alert whose lease has run out (its
+   owner crashed or SNS refused it) is taken over with a conditional update on `leaseUntil`
+   and published again.
+
+Trade-off (chosen: never missed). A crash after step 2 and before step 3 leaves a pending
+alert that the sweep re-publishes once its lease has expired: one duplicate, in a window of
+milliseconds, instead of a silent miss. The lease is the owner's remaining Lambda time plus a
+margin, so a slow but living owner is never overtaken. When the topic is FIFO (`.fifo`),
+MessageDeduplicationId is the alert key, so SNS drops even that duplicate within its
+5-minute window. A failed publish releases the lease at once, so the next poll retries.
+
+Message format: SNS `MessageStructure="json"`. `default` and `email` carry the text for
+people; `sqs`, `lambda`, `http`, `https` and `firehose` carry the JSON document
+`{"version": 1, "alert": {...}, "text": "..."}` for machines. MessageAttributes: severity,
+problem, dataflow, sandbox, connector (plus flowId, runId) for subscription filters.
+No secrets: the spec (which names credential secrets) is never copied into an alert, and
+error messages from AEP pass through `redact`.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from aepflow.core.scrub import scrub
+
+logger = Logger(child=True)
+
+PENDING_PK = "MONITOR#PENDING"
+SEVERITY = {"failed": "critical", "stuck": "critical", "partial": "warning", "overdue": "warning",
+            "recovered": "info"}
+TITLE = {"failed": "Dataflow run failed", "partial": "Dataflow run had failed records",
+         "stuck": "Dataflow run stuck", "overdue": "Dataflow run overdue", "recovered": "Dataflow recovered"}
+MACHINE_PROTOCOLS = ("sqs", "lambda", "http", "https", "firehose")
+_SECRETISH = re.compile(r"(?i)\b(password|passwd|secret|token|api[_-]?key|client[_-]?secret|authorization)"
+                        r"(\s*[=:]\s*|\s+)(\"[^\"]*\"|'[^']*'|\S+)")
+_ser, _de = TypeSerializer(), TypeDeserializer()
+
+
+def redact(text: Any) -> str:
+    return _SECRETISH.sub(lambda m: f"{m.group(1)}{m.group(2)}***", str(text))
+
+
+def iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_errors(run: dict) -> list[dict]:
+    """Every error code and message of a run: statusSummary.errors, then each activity's
+    statusSummary.errors and statusSummary.extensions.errors; exact repeats once."""
+    out: list[dict] = []
+    seen: set[tuple] = set()
+
+    def add(errors, where):
+        for e in errors or []:
+            if not isinstance(e, dict):
+                continue
+            key = (e.get("code"), e.get("message"), e.get("recordCount"))
+            if key in seen:
+                continue
+            seen.add(key)
+            item = {"code": str(e.get("code", "")), "message": redact(e.get("message", "")), "source": where}
+            if e.get("recordCount") is not None:
+                item["recordCount"] = e["recordCount"]
+            out.append(item)
+
+    add(((run.get("metrics") or {}).get("statusSummary") or {}).get("errors"), "run")
+    for act in run.get("activities") or []:
+        ss = act.get("statusSummary") or {}
+        add(ss.get("errors"), act.get("id", "activity"))
+        add((ss.get("extensions") or {}).get("errors"), act.get("id", "activity"))
+    return out
+
+
+def run_links(run: dict) -> dict:
+    links: dict[str, str] = {}
+    for act in run.get("activities") or []:
+        manifest = (((act.get("statusSummary") or {}).get("extensions") or {}).get("manifest") or {})
+        for k in ("failedRecords", "sampleErrors"):
+            if manifest.get(k) and k not in links:
+                links[k] = manifest[k]
+    return links
+
+
+def build_alert(kind: str, flow: dict, run: dict | None, *, now_ms: int, detail: dict | None = None) -> dict:
+    """The alert document. `flow` is the monitor's view of a managed dataflow: name,
+    sandbox, connector, flowId, alerts, schedule."""
+    alert: dict[str, Any] = {
+        "problem": kind, "severity": SEVERITY[kind], "dataflow": flow["name"], "sandbox": flow["sandbox"],
+        "connector": flow.get("connector") or "unknown", "flowId": flow["flowId"], "detectedAt": iso(now_ms),
+    }
+    if run is not None:
+        m = run.get("metrics") or {}
+        rs = m.get("recordSummary") or {}
+        ds = m.get("durationSummary") or {}
+        read, written, failed = rs.get("inputRecordCount"), rs.get("outputRecordCount"), rs.get("failedRecordCount")
+        alert.update({
+            "runId": run.get("id"), "status": (m.get("statusSummary") or {}).get("status") or run.get("state"),
+            "startedAt": iso(ds.get("startedAtUTC")), "completedAt": iso(ds.get("completedAtUTC")),
+            "records": {"read": read, "written": written, "failed": failed,
+                        "failedPercent": round(failed * 100 / read, 3) if read and failed is not None else None},
+            "errors": run_errors(run), "links": run_links(run),
+        })
+    alert.update(detail or {})
+    return alert
+
+
+def subject(alert: dict) -> str:
+    text = f"{TITLE[alert['problem']]}: {alert['dataflow']} ({alert['sandbox']})"
+    text = re.sub(r"[^\x20-\x7e]", "?", text)  # SNS: printable ASCII, no line breaks
+    return text if len(text) < 100 else text[:96] + "..."
+
+
+def text(alert: dict) -> str:
+    lines = [f"{TITLE[alert['problem']]} [{alert['severity']}]", "",
+             f"Dataflow:   {alert['dataflow']}", f"Sandbox:    {alert['sandbox']}",
+             f"Connector:  {alert['connector']}", f"Flow id:    {alert['flowId']}"]
+    if alert.get("runId"):
+        rec = alert.get("records") or {}
+        pct = f" ({rec['failedPercent']}%)" if rec.get("failedPercent") is not None else ""
+        lines += [f"Run id:     {alert['runId']}", f"Status:     {alert.get('status')}",
+                  f"Started:    {alert.get('startedAt') or '-'}",
+                  f"Completed:  {alert.get('completedAt') or 'not completed'}"]
+        # A run still in progress has reported no counts yet; say so rather than print None.
+        if any(rec.get(k) is not None for k in ("read", "written", "failed")):
+            lines.append(f"Records:    read {rec.get('read')}, written {rec.get('written')}, "
+                         f"failed {rec.get('failed')}{pct}")
+        else:
+            lines.append("Records:    not reported yet")
+    for label, key in (("Threshold", "threshold"), ("Reason", "reason")):
+        if alert.get(key):
+            lines.append(f"{label + ':':<11} {alert[key]}")
+    if alert.get("errors"):
+        lines += ["", "Errors:"]
+        for e in alert["errors"]:
+            count = f" ({e['recordCount']} records)" if e.get("recordCount") is not None else ""
+            lines.append(f"  - {e['code']}{count}: {e['message']} [{e['source']}]")
+    links = alert.get("links") or {}
+    if links:
+        lines.append("")
+        if links.get("failedRecords"):
+            lines.append(f"Failed records: {links['failedRecords']}")
+        if links.get("sampleErrors"):
+            lines.append(f"Sample errors:  {links['sampleErrors']}")
+    lines += ["", f"Detected at {alert['detectedAt']} by aepflow monitor. Alert id: {alert.get('alertId')}"]
+    return "\n".join(lines)
+
+
+def publish_args(topic_arn: str, alert: dict) -> dict:
+    alert = scrub(alert)  # AEP's run errors may echo what a source was sent
+    body = text(alert)
+    doc = json.dumps({"version": 1, "alert": alert, "text": body}, default=str)
+    message = {"default": body, "email": body, **{p: doc for p in MACHINE_PROTOCOLS}}
+    attrs = {k: alert.get(k) for k in ("severity", "problem", "dataflow", "sandbox", "connector", "flowId", "runId")}
+    args: dict[str, Any] = {
+        "TopicArn": topic_arn, "Subject": subject(alert), "MessageStructure": "json", "Message": json.dumps(message),
+        "MessageAttributes": {k: {"DataType": "String", "StringValue": str(v)} for k, v in attrs.items() if v},
+    }
+    if topic_arn.endswith(".fifo"):
+        args["MessageGroupId"] = alert["flowId"]
+        args["MessageDeduplicationId"] = re.sub(r"[^A-Za-z0-9_-]", "_", alert["alertId"])[-128:]
+    return args
+
+
+class AlertSender:
+    """Claims, publishes and marks alerts; counts what it did."""
+
+    def __init__(self, table_name: str, topic_arn: str, *, lease_seconds: float, sns=None, ddb=None):
+        self.table, self.topic_arn, self.lease_seconds = table_name, topic_arn, lease_seconds
+        self.sns = sns or boto3.client("sns")
+        self.ddb = ddb or boto3.client("dynamodb")
+        self.sent: dict[str, int] = {}
+        self.already_claimed = 0
+        self.publish_errors = 0
+        self.retried = 0
+
+    def _item(self, d: dict) -> dict:
+        return {k: _ser.serialize(v) for k, v in d.items()}
+
+    def claim_and_send(self, key: str, alert: dict) -> bool:
+        """True when this call claimed the alert (and tried to publish it)."""
+        alert = {**alert, "alertId": key}
+        args = publish_args(self.topic_arn, alert)
+        lease = int((time.time() + self.lease_seconds) * 1000)
+        now = int(time.time() * 1000)
+        try:
+            self.ddb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(pk)",
+                              Item=self._item({"pk": key, "sk": "ALERT", "state": "pending", "kind": alert["problem"],
+                                               "flowId": alert["flowId"], "runId": alert.get("runId") or "",
+                                               "dataflow": alert["dataflow"], "createdAt": now, "leaseUntil": lease,
+                                               "attempts": 1, "publish": json.dumps(args)}))
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            self.already_claimed += 1
+            item = self.ddb.get_item(TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
+                                     ConsistentRead=True).get("Item")
+            if item is not None and _de.deserialize(item["state"]) == "pending":
+                # Its owner may have died before writing the marker: make sure the sweep sees it.
+                self._marker(key, int(_de.deserialize(item.get("leaseUntil", {"N": "0"}))))
+            return False
+        self._marker(key, lease)
+        self._publish(key, args, alert["problem"])
+        return True
+
+    def claim_and_send_all(self, alerts: list[tuple[str, dict]]) -> None:
+        """claim_and_send for each (key, alert), after reading which are claimed already, 100
+        keys per BatchGetItem: a problem seen again by a later poll costs a share of one read
+        instead of a refused write and a read. The conditional write stays the only arbiter; a
+        claim made between the read and the write is refused as before."""
+        claimed = self._claimed(list(dict.fromkeys(key for key, _ in alerts)))
+        for key, alert in alerts:
+            item = claimed.get(key)
+            if item is None:
+                self.claim_and_send(key, alert)
+                continue
+            self.already_claimed += 1
+            if item.get("state") == "pending":
+                # Its owner may have died before writing the marker: make sure the sweep sees it.
+                self._marker(key, int(item.get("leaseUntil", 0)))
+
+    def _claimed(self, keys: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        for i in range(0, len(keys), 100):
+            pending: dict[str, Any] | None = {self.table: {
+                "Keys": [self._item({"pk": key, "sk": "ALERT"}) for key in keys[i:i + 100]], "ConsistentRead": True,
+                "ProjectionExpression": "pk, #s, leaseUntil", "ExpressionAttributeNames": {"#s": "state"}}}
+            for attempt in range(8):
+                answer = self.ddb.batch_get_item(RequestItems=pending)
+                for raw in answer.get("Responses", {}).get(self.table, []):
+                    item = {k: _de.deserialize(v) for k, v in raw.items()}
+                    found[item["pk"]] = item
+                pending = answer.get("UnprocessedKeys") or None
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2 ** attempt))
+            if pending:  # unknown: let the conditional writes decide
+                for key in keys[i:i + 100]:
+                    found.pop(key, None)
+        return found
+
+    def _marker(self, key: str, lease: int) -> None:
+        self.ddb.put_item(TableName=self.table, Item=self._item({"pk": PENDING_PK, "sk": key, "leaseUntil": lease}))
+
+    def _publish(self, key: str, args: dict, kind: str) -> None:
+        try:
+            res = self.sns.publish(**args)
+        except Exception:  # SNS refused or timed out: let the next poll retry at once
+            self.publish_errors += 1
+            logger.exception("alert publish failed; released for retry", extra={"alert": key})
+            self.ddb.update_item(TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
+                                 UpdateExpression="SET leaseUntil = :z",
+                                 ExpressionAttributeValues={":z": {"N": "0"}})
+            self._marker(key, 0)
+            return
+        self.ddb.update_item(TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
+                             UpdateExpression="SET #s = :sent, sentAt = :t, messageId = :m",
+                             ExpressionAttributeNames={"#s": "state"},
+                             ExpressionAttributeValues=self._item({":sent": "sent", ":t": int(time.time() * 1000),
+                                                                   ":m": res.get("MessageId", "")}))
+        self.ddb.delete_item(TableName=self.table, Key=self._item({"pk": PENDING_PK, "sk": key}))
+        self.sent[kind] = self.sent.get(kind, 0) + 1
+
+    def sweep(self) -> int:
+        """Publish pending alerts whose lease has run out. Returns how many were taken over."""
+        now = int(time.time() * 1000)
+        taken = 0
+        kwargs: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": "pk = :p",
+                                  "ExpressionAttributeValues": {":p": {"S": PENDING_PK}}, "ConsistentRead": True}
+        while True:
+            page = self.ddb.query(**kwargs)
+            for raw in page.get("Items", []):
+                marker = {k: _de.deserialize(v) for k, v in raw.items()}
+                if int(marker.get("leaseUntil", 0)) >= now:
+                    continue
+                key = marker["sk"]
+                lease = int((time.time() + self.lease_seconds) * 1000)
+                try:
+                    got = self.ddb.update_item(
+                        TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
+                        UpdateExpression="SET leaseUntil = :new, attempts = attempts + :one",
+                        ConditionExpression="#s = :pending AND leaseUntil < :now",
+                        ExpressionAttributeNames={"#s": "state"},
+                        ExpressionAttributeValues=self._item({":new": lease, ":one": 1, ":pending": "pending",
+                                                              ":now": now}),
+                        ReturnValues="ALL_NEW")
+                except self.ddb.exceptions.ConditionalCheckFailedException:
+                    item = self.ddb.get_item(TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
+                                             ConsistentRead=True).get("Item")
+                    if item is None or _de.deserialize(item["state"]) == "sent":
+                        # sent (its marker lingered) or gone: drop the marker
+                        self.ddb.delete_item(TableName=self.table, Key=self._item({"pk": PENDING_PK, "sk": key}))
+                    continue
+                item = {k: _de.deserialize(v) for k, v in got["Attributes"].items()}
+                self.ddb.put_item(TableName=self.table, Item=self._item({"pk": PENDING_PK, "sk": key,
+                                                                         "leaseUntil": lease}))
+                taken += 1
+                self.retried += 1
+                self._publish(key, json.loads(item["publish"]), item.get("kind", "unknown"))
+            if "LastEvaluatedKey" not in page:
+                return taken
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,604 @@
+"""The dataflow spec v1 (DESIGN.md): pydantic models, and the one function that turns
+a raw document into a spec or into the list of every problem, by field path."""
+
+import re
+from datetime import datetime, timezone
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
+
+from aepflow.spec.thresholds import Alerts
+from aepflow.spec.connectors import CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, Connector, connector_for_spec_id, connector_named, connector_of_source, retired_spec_id
+from aepflow.core.errors import SpecInvalid
+from aepflow.aep.naming import NAME_PATTERN
+from aepflow.spec.secret_names import boundary_problem
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# Catalog dataset ids are 24 hexadecimal characters (catalog.yaml's examples, the seeds).
+DATASET_ID_PATTERN = r"^[0-9a-f]{24}$"
+# A tenant schema: its $id (https://ns.adobe.com/<tenant>/schemas/<id>) or its meta:altId
+# (_<tenant>.schemas.<id>), as the Schema Registry answers them (schema-registry.yaml, seed 004);
+# the id is hexadecimal in AEP's answers, but seed 001's is not (417a33eg81a...), so letters too.
+SCHEMA_ID_PATTERN = (r"^(https://ns\.adobe\.com/[A-Za-z0-9_]{1,64}/schemas/[A-Za-z0-9]{1,64}"
+                     r"|_[A-Za-z0-9_]{1,64}\.schemas\.[A-Za-z0-9]{1,64})$")
+# An XDM class or field group: a standard one (https://ns.adobe.com/xdm/...) or a tenant's.
+# No segment starts with a dot, so there is no . or .. in it.
+XDM_REF_PATTERN = r"^https://ns\.adobe\.com(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}){2,9}$"
+SANDBOX_PATTERN = r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$|^[a-z0-9]$"
+FLOW_SPEC_PATTERN = r"^[A-Za-z][A-Za-z0-9]{0,63}$"
+MIN_INTERVAL = {"minute": 15, "hour": 1, "day": 1, "week": 1}
+# Identity namespace codes (Identity Service): standard ones such as Email, Phone, ECID, CRMID, or
+# an org's own; xdm:namespace of an identity descriptor takes the code (xdm/api/descriptors.md).
+NAMESPACE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+# Adobe's OpenAPI specs give no lengths for these texts; these bounds are aepflow's.
+SHORT, LONG = 256, 1000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+MAX_START_TIME = 10_000_000_000  # epoch seconds in 2286; anything larger is milliseconds
+MAX_INTERVAL = 100_000
+
+
+# What a refused pattern means, in words (pydantic would print the regular expression).
+PATTERN_MESSAGES = {
+    NAME_PATTERN: "must be 2 to 64 lower-case letters, digits and -, starting and ending with a letter or digit",
+    UUID_PATTERN: "must be a UUID, e.g. 6990abad-977d-41b9-a85d-17ea8cf1c0e4",
+    DATASET_ID_PATTERN: "must be a Catalog dataset id: 24 hexadecimal characters, e.g. 5c8c3c555033b814b69f947f",
+    SCHEMA_ID_PATTERN: ("must be a tenant schema's $id (https://ns.adobe.com/<tenant>/schemas/<id>) "
+                        "or meta:altId (_<tenant>.schemas.<id>)"),
+    XDM_REF_PATTERN: "must be an XDM class or field group URI under https://ns.adobe.com/",
+    SANDBOX_PATTERN: "must be a sandbox name: lower-case letters, digits and -",
+    FLOW_SPEC_PATTERN: "must be a flow spec name, e.g. CRMToAEP",
+    NAMESPACE_PATTERN: "must be an identity namespace code, e.g. Email",
+}
+
+
+# Characters that change how text is shown without being seen: bidirectional embeddings, overrides,
+# isolates and marks (Unicode's Bidi_Control), and zero-width spaces, joiners and the BOM. A name or
+# description with them reads one way in the AEP UI and another in a log (CVE-2021-42574).
+_INVISIBLE = re.compile("[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def _printable(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed in text")
+    found = _INVISIBLE.search(value)
+    if found:
+        raise ValueError(f"invisible or bidirectional control character U+{ord(found.group()):04X} is not "
+                         "allowed in text")
+    return value
+
+
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=SHORT), AfterValidator(_printable)]
+LongText = Annotated[str, StringConstraints(max_length=LONG), AfterValidator(_printable)]
+
+
+class _Model(BaseModel):
+    # strict: a number is never text, a boolean never a number, "yes" never true.
+    # defer_build: a model's validator and serializer are built when first needed, not when the
+    # class is defined. A module that parses specs builds them at import (build_models()), so that
+    # a cold start builds them in Lambda's init; the steps after validation do not import them at all
+    # (spec_view).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True, defer_build=True)
+
+
+class Column(_Model):
+    """A source column, for CRM sources whose columns are given rather than explored."""
+
+    name: ShortText = Field(description="The column's name in the source", examples=["Datefield"])
+    type: ShortText = Field(default="string", description="The column's type in the source", examples=["string"])
+    xdmType: ShortText | None = Field(default=None, description="The XDM type it maps to; date and date-time "
+                                                                "become meta:xdmType", examples=["date-time"])
+
+
+class Source(_Model):
+    """Where the data comes from: the connector, its account, and what to read."""
+
+    connector: ShortText | None = Field(default=None, description="A connector of the catalog (`aepflow "
+                                        "connectors` lists them); or give connectionSpecId", examples=["salesforce"])
+    connectionSpecId: str | None = Field(default=None, pattern=UUID_PATTERN, description=(
+        "The source's connection spec id, for a connector named by id (the catalog's, or any other)"),
+        examples=["cfc0fee1-7dc0-40ef-b73e-d8b134c436f5"])
+    authSpecName: ShortText | None = Field(default=None, description=(
+        "Which of the connector's auth specs the secret holds; by default the one its keys satisfy"),
+        examples=["Basic Authentication"])
+    flowSpec: str | None = Field(default=None, pattern=FLOW_SPEC_PATTERN, description=(
+        "The flow spec by name; by default the connector's (CRMToAEP, RestStorageToAEP)"), examples=["CRMToAEP"])
+    baseConnectionId: str | None = Field(default=None, pattern=UUID_PATTERN, description=(
+        "An existing base connection (account) to reuse; or give credentialsSecret"),
+        examples=["6990abad-977d-41b9-a85d-17ea8cf1c0e4"])
+    credentialsSecret: ShortText | None = Field(default=None, description=(
+        "A Secrets Manager secret (name or ARN) under the stack's source-secrets prefix, holding the auth "
+        "params as a JSON object; aepflow creates the base connection from it"),
+        examples=["aep/sources/acme-salesforce"])
+    format: Literal["tabular", "json", "delimited", "parquet"] | None = Field(default=None, description=(
+        "The data format; by default the connector's (required with an unknown connectionSpecId)"),
+        examples=["tabular"])
+    table: ShortText | None = Field(default=None, description=(
+        "What to read: a CRM's object (params.tableName) or a database's table (params.path)"),
+        examples=["Contact"])
+    columns: list[Column] | None = Field(default=None, max_length=1000, description=(
+        "CRM sources: the columns, checked against what explore says; discovered by explore when omitted"),
+        examples=[[{"name": "Datefield", "type": "string", "xdmType": "date-time"}]])
+    params: dict[str, Any] = Field(default={}, description=(
+        "The connector's source params, e.g. Mixpanel's projectId and timezone"),
+        examples=[{"projectId": "2671127", "timezone": "America/Los_Angeles"}])
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> "Source":
+        if bool(self.connector) == bool(self.connectionSpecId):
+            raise ValueError("give exactly one of connector or connectionSpecId")
+        if not self.baseConnectionId and not self.credentialsSecret:
+            raise ValueError("give baseConnectionId (an existing account) or credentialsSecret (to create one)")
+        return self
+
+
+class SchemaCreate(_Model):
+    """A target XDM schema aepflow creates (POST /tenant/schemas)."""
+
+    title: ShortText = Field(description="The schema's title", examples=["ACME Oracle employees"])
+    class_: str = Field(alias="class", pattern=XDM_REF_PATTERN, description="Its XDM class",
+                        examples=["https://ns.adobe.com/xdm/context/profile"])
+    fieldGroups: list[Annotated[str, StringConstraints(pattern=XDM_REF_PATTERN)]] = Field(
+        default=[], max_length=100, description="Its field groups",
+        examples=[["https://ns.adobe.com/xdm/context/profile-person-details"]])
+    description: LongText | None = Field(default=None, description="Its description",
+                                         examples=["Target schema of the ACME employees dataflow"])
+
+
+class TargetSchema(_Model):
+    """The target schema: an existing one by id, or one to create."""
+
+    id: str | None = Field(default=None, pattern=SCHEMA_ID_PATTERN, description=(
+        "An existing tenant schema: its $id or meta:altId"),
+        examples=["https://ns.adobe.com/acme/schemas/719c4e19184402c27595e65b931a142b"])
+    create: SchemaCreate | None = Field(default=None, description="A schema for aepflow to create")
+
+    @model_validator(mode="after")
+    def _one(self) -> "TargetSchema":
+        if (self.id is None) == (self.create is None):
+            raise ValueError("give exactly one of id or create")
+        return self
+
+
+class DatasetCreate(_Model):
+    """A target dataset aepflow creates (Catalog POST /dataSets)."""
+
+    name: ShortText | None = Field(default=None, description="Its name; by default derived from the dataflow's",
+                                   examples=["ACME Target Dataset"])
+    description: LongText | None = Field(default=None, description="Its description",
+                                         examples=["Contacts from Salesforce"])
+    profileEnabled: bool = Field(default=False, description=(
+        "Enable it for Real-Time Customer Profile (the schema must be too, with a primary identity)"),
+        examples=[True])
+
+
+class TargetDataset(_Model):
+    """The target dataset: an existing one by id, or one to create."""
+
+    id: str | None = Field(default=None, pattern=DATASET_ID_PATTERN, description="An existing dataset's id",
+                           examples=["5c8c3c555033b814b69f947f"])
+    create: DatasetCreate | None = Field(default=None, description="A dataset for aepflow to create")
+
+    @model_validator(mode="after")
+    def _one(self) -> "TargetDataset":
+        if (self.id is None) == (self.create is None):
+            raise ValueError("give exactly one of id or create")
+        return self
+
+
+class Target(_Model):
+    """Where the data goes: an XDM schema and a dataset of the Data Lake."""
+
+    schema_: TargetSchema = Field(alias="schema", description="The target XDM schema")
+    dataset: TargetDataset = Field(description="The target dataset")
+
+
+class MappingRule(_Model):
+    """One mapping from a source attribute (or expression) to a target XDM path (Data Prep)."""
+
+    source: Annotated[str, StringConstraints(min_length=1, max_length=LONG), AfterValidator(_printable)] = Field(
+        description="The source attribute, expression or static value", examples=["Name"])
+    destination: ShortText = Field(description="The XDM path in the target schema",
+                                   examples=["person.name.fullName"])
+    sourceType: Literal["ATTRIBUTE", "EXPRESSION", "STATIC"] = Field(default="ATTRIBUTE", description=(
+        "What `source` is"), examples=["ATTRIBUTE"])
+    # An identity field of the target schema (seed 000's mapping entries carry identity and
+    # namespaceCode); aepflow gives a schema it creates an identity descriptor for it.
+    identity: bool = Field(default=False, description="The destination is an identity field", examples=[True])
+    namespaceCode: str | None = Field(default=None, pattern=NAMESPACE_PATTERN, description=(
+        "The identity's namespace code"), examples=["Email"])
+    primary: bool = Field(default=False, description="The schema's primary identity (at most one)",
+                          examples=[True])
+    name: ShortText | None = Field(default=None, description="A name for the rule", examples=["full name"])
+    description: LongText | None = Field(default=None, description="What the rule is for",
+                                         examples=["The contact's full name"])
+
+    @model_validator(mode="after")
+    def _identity_parts(self) -> "MappingRule":
+        if (self.namespaceCode or self.primary) and not self.identity:
+            raise ValueError("namespaceCode and primary describe an identity: set identity: true")
+        if self.primary and not self.namespaceCode:
+            raise ValueError("a primary identity needs its namespaceCode (e.g. Email, CRMID)")
+        return self
+
+
+class Options(_Model):
+    """The flow's `options`, as the flow specs' optionSpec defines them (seeds 000, 001, 004:
+    errorDiagnosticsEnabled boolean, partialIngestionPercent number > 0). Checked again against
+    the live flow spec's optionSpec before the flow is created."""
+
+    errorDiagnosticsEnabled: bool | None = Field(default=None, description=(
+        "Keep error diagnostics of failed records"), examples=[True])
+    # optionSpec: exclusiveMinimum 0; a percentage above 100 would never fail a run (our bound).
+    partialIngestionPercent: float | None = Field(default=None, gt=0, le=100, description=(
+        "Partial ingestion: the percentage of failed records above which a run fails"), examples=[5])
+
+
+class DeltaColumn(_Model):
+    """The column whose value marks new or changed rows (the flow's Copy transformation)."""
+
+    name: ShortText = Field(description="The column", examples=["Datefield"])
+    dateFormat: ShortText | None = Field(default=None, description="Its date format", examples=["YYYY-MM-DD"])
+    timezone: ShortText | None = Field(default=None, description="Its time zone", examples=["UTC"])
+
+
+class Schedule(_Model):
+    """When the flow runs (its scheduleParams, checked against the flow spec's scheduleSpec)."""
+
+    frequency: Literal["once", "minute", "hour", "day", "week"] = Field(description="How often",
+                                                                        examples=["minute"])
+    # validate_default: the frequency rules apply to a missing interval/backfill too.
+    interval: int | None = Field(default=None, validate_default=True, le=MAX_INTERVAL, description=(
+        "Every how many frequency units (minute: 15 or more); not with once"), examples=[15])
+    startTime: int = Field(ge=0, le=MAX_START_TIME, description="When the first run starts, in epoch seconds",
+                           examples=[1612310466])
+    backfill: bool | None = Field(default=None, validate_default=True, description=(
+        "Ingest what the source held before startTime; not with once"), examples=[True])
+
+    @field_validator("startTime", mode="before")
+    @classmethod
+    def _epoch_seconds(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if _ISO_DATE.match(text):
+                when = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+                when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+                raise ValueError(f"startTime is a date ({text}); give epoch seconds, e.g. {int(when.timestamp())}")
+            raise ValueError("startTime is epoch seconds, a number, not text")
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_START_TIME:
+            raise ValueError("startTime is in epoch seconds, this looks like milliseconds")
+        return value
+
+    # The same rules as the flow specs' scheduleSpec (seed 000), checked before any AEP call.
+    @field_validator("interval")
+    @classmethod
+    def _interval_fits_frequency(cls, value: int | None, info: ValidationInfo) -> int | None:
+        frequency = info.data.get("frequency")
+        if frequency is None:
+            return value
+        if frequency == "once":
+            if value is not None:
+                raise ValueError("interval is not allowed when frequency is once")
+        elif value is None:
+            raise ValueError(f"interval is required when frequency is {frequency}")
+        elif value < MIN_INTERVAL[frequency]:
+            raise ValueError(f"interval must be at least {MIN_INTERVAL[frequency]} when frequency is "
+                             f"{frequency} (got {value})")
+        return value
+
+    @field_validator("backfill")
+    @classmethod
+    def _backfill_fits_frequency(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        if value is not None and info.data.get("frequency") == "once":
+            raise ValueError("backfill is not allowed when frequency is once")
+        return value
+
+
+class OnDelete(_Model):
+    """What deleting the dataflow does to what it ingested into."""
+
+    dataset: Literal["keep", "delete"] = Field(default="keep", description=(
+        "keep: the dataset and the schema aepflow created outlive the dataflow, with everything ingested into "
+        "them; delete: they are deleted with it (as DELETE ?deleteData=true does)"), examples=["keep"])
+
+
+class AepResource(_Model):
+    """The name and description an AEP resource has. aepflow names what it creates
+    `aepflow:<name>:<kind>`; a spec written by adopt keeps the names the flow already had."""
+
+    name: ShortText | None = Field(default=None, description="Its name in AEP", examples=["Salesforce contacts"])
+    description: LongText | None = Field(default=None, description="Its description in AEP",
+                                         examples=["Contacts from Salesforce, made in the UI"])
+
+
+class AepResources(_Model):
+    flow: AepResource | None = Field(default=None, description="The flow")
+    baseConnection: AepResource | None = Field(default=None, description="The base connection aepflow creates")
+    sourceConnection: AepResource | None = Field(default=None, description="The source connection")
+    targetConnection: AepResource | None = Field(default=None, description="The target connection")
+
+
+class DataflowSpec(_Model):
+    """An aepflow dataflow spec, v1: one AEP source dataflow, from the source account to the dataset."""
+
+    name: str = Field(pattern=NAME_PATTERN, description=(
+        "The dataflow's unique key (lower-case letters, digits and -); AEP resource names derive from it"),
+        examples=["acme-salesforce-contacts"])
+    sandbox: str | None = Field(default=None, pattern=SANDBOX_PATTERN, description=(
+        "The AEP sandbox; by default the AEP credentials secret's"), examples=["prod"])
+    description: LongText | None = Field(default=None, description="What the dataflow is for",
+                                         examples=["Contacts from Salesforce"])
+    enabled: bool = Field(default=True, description="Whether the flow runs on its schedule", examples=[True])
+    source: Source = Field(description="Where the data comes from")
+    target: Target = Field(description="Where the data goes")
+    mapping: list[MappingRule] = Field(min_length=1, max_length=1000, description="The mapping set's rules",
+                                       examples=[[{"source": "Name", "destination": "person.name.fullName"}]])
+    deltaColumn: DeltaColumn | None = Field(default=None, description=(
+        "The column that marks new rows; CRMToAEP flows (CRMs and databases) need one"))
+    schedule: Schedule = Field(description="When the flow runs")
+    options: Options | None = Field(default=None, description="The flow's options (the flow spec's optionSpec)")
+    alerts: Alerts = Field(default_factory=Alerts, description="What the run monitor alerts on")
+    onDrift: Literal["alert", "revert"] = Field(default="alert", description=(
+        "What the scheduled drift check does when AEP no longer matches the spec: alert (always), and with "
+        "`revert` also apply the spec again"), examples=["alert"])
+    onDelete: OnDelete = Field(default_factory=OnDelete, description=(
+        "What deleting the dataflow does to the dataset (and schema) aepflow created: kept by default"))
+    resources: AepResources | None = Field(default=None, description=(
+        "The AEP names and descriptions of the flow and its connections; by default aepflow:<name>:<kind>. A spec "
+        "written by adopt keeps the names the flow had"))
+
+    @model_validator(mode="after")
+    def _identities(self) -> "DataflowSpec":
+        primaries = [i for i, rule in enumerate(self.mapping) if rule.primary]
+        if len(primaries) > 1:
+            raise ValueError(f"mapping marks {len(primaries)} primary identities (mapping{primaries}); a schema "
+                             "has at most one (xdm/api/descriptors.md, xdm:isPrimary)")
+        dataset, schema = self.target.dataset.create, self.target.schema_.create
+        if dataset and dataset.profileEnabled and schema:
+            # AEP refuses the union tag on a schema without a primary identity (XDM-1528-400,
+            # help/xdm/troubleshooting-guide.md) and a Profile dataset on a schema without the tag
+            # (help/catalog/datasets/enable-for-profile.md), so say it before any call.
+            if not primaries:
+                raise ValueError("a Profile-enabled dataset on a schema aepflow creates needs a primary identity: "
+                                 "mark one mapping identity: true, primary: true with its namespaceCode")
+            unnamed = [i for i, rule in enumerate(self.mapping) if rule.identity and not rule.namespaceCode]
+            if unnamed:
+                raise ValueError(f"identity mappings {unnamed} need a namespaceCode for their identity descriptor")
+        return self
+
+    @property
+    def connector(self) -> Connector | None:
+        return connector_of_source(self.source)
+
+
+class ResolvedSource(BaseModel):
+    """What the catalog adds to a spec's source: the facts every step needs."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    connector: str
+    label: str
+    connectionSpecId: str
+    # Chosen by validation from the credentials secret (catalog connectors), else the spec's own;
+    # the live connection spec read at provisioning time may choose again (it wins).
+    authSpecName: str | None
+    authParams: list[str]  # the secret's keys sent as auth.params (those the auth spec defines)
+    family: str
+    format: str
+    flowSpecName: str
+    flowSpecId: str | None = None  # read by id when the flow spec's id is fixed (RestStorageToAEP)
+    needsDeltaColumn: bool
+    mappingDialect: str
+    exploresColumns: bool
+    tabular: bool = True  # a table explore lists every column; a REST preview is a sample
+    inCatalog: bool = True
+    # The mapping's destinations are held against the target schema by "Check the mapping against the
+    # target schema" (AEP knows the schema: the spec names it, or one of its field groups is a tenant's);
+    # otherwise validation held them against XDM's published definitions (xdm.py).
+    mappingCheckedInAep: bool = False
+    warnings: list[dict[str, str]] = Field(default=[])
+
+
+def _loc(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("function-after", "function-before") or str(item).startswith(("function-", "literal[")):
+            continue
+        else:
+            parts.append(("." if parts else "") + ("schema" if item == "schema_" else "class" if item == "class_"
+                                                   else str(item)))
+    return "".join(parts) or "(spec)"
+
+
+def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
+    """Checks that need the connector catalog, run on the raw document so they are
+    reported together with the model's own problems."""
+    problems: list[dict[str, str]] = []
+    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+    name = source.get("connector")
+    connector: Connector | None = None
+    if isinstance(name, str) and name:
+        connector = connector_named(name)
+        if connector is None:
+            problems.append({"path": "source.connector", "message": f"unknown connector {name!r}"})
+    elif isinstance(source.get("connectionSpecId"), str):
+        retired = retired_spec_id(source["connectionSpecId"])
+        if retired:
+            why, current = retired
+            return problems + [{"path": "source.connectionSpecId", "message": (
+                f"{source['connectionSpecId']} is {why['why']}: use connectionSpecId {current.connection_spec_id} "
+                f"(or connector: {current.name}), as {current.documented_in[0]} documents")}]
+        connector = connector_for_spec_id(source["connectionSpecId"])
+        if connector is None and not source.get("format"):
+            problems.append({"path": "source.format",
+                             "message": "required when connectionSpecId is not a catalog connector"})
+    if connector is None:
+        return problems
+    auth_name = source.get("authSpecName")
+    if isinstance(auth_name, str) and auth_name and connector.auth_spec(auth_name) is None:
+        problems.append({"path": "source.authSpecName", "message": (
+            f"{auth_name!r} is not an auth spec of {connector.label}; Adobe documents "
+            + ", ".join(repr(a.name) for a in connector.auth_specs))})
+    fmt = source.get("format")
+    if fmt and fmt != connector.data_format:
+        problems.append({"path": "source.format",
+                         "message": f"{connector.label} data is {connector.data_format}, not {fmt}"})
+    if connector.family in ("crm", "database") and not source.get("table"):
+        what = "params.tableName" if connector.family == "crm" else "params.path"
+        problems.append({"path": "source.table", "message": f"{connector.label} needs a table ({what})"})
+    params = source.get("params") if isinstance(source.get("params"), dict) else {}
+    for key in connector.source_params:
+        if not params.get(key):
+            problems.append({"path": f"source.params.{key}", "message": f"{connector.label} needs {key}"})
+    if connector.needs_delta_column and not raw.get("deltaColumn"):
+        problems.append({"path": "deltaColumn",
+                         "message": f"{connector.label} flows ({connector.flow_spec_name}) need a Copy deltaColumn"})
+    return problems
+
+
+def _duplicate_destinations(raw: dict[str, Any]) -> list[dict[str, str]]:
+    """A field is mapped once: Data Prep asks to "fix any duplicated mapping fields"
+    (help/data-prep/ui/mapping.md), and refuses a mapping set that maps one destination twice."""
+    rules = raw.get("mapping") if isinstance(raw.get("mapping"), list) else []
+    first: dict[str, int] = {}
+    problems = []
+    for index, rule in enumerate(rules):
+        destination = rule.get("destination") if isinstance(rule, dict) else None
+        if not isinstance(destination, str):
+            continue
+        if destination in first:
+            problems.append({"path": f"mapping[{index}].destination", "message": (
+                f"{destination!r} is mapped already by mapping[{first[destination]}]: a field is mapped once")})
+        else:
+            first[destination] = index
+    return problems
+
+
+def _boundary_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
+    """The credentials boundary (secret_names): a spec names only source secrets."""
+    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+    secret = source.get("credentialsSecret")
+    problem = boundary_problem(secret) if isinstance(secret, str) and secret else None
+    return [{"path": "source.credentialsSecret", "message": f"secret {secret!r} {problem}"}] if problem else []
+
+
+def resolve_source(spec: DataflowSpec) -> ResolvedSource:
+    """What the catalog says about the spec's source. The auth spec is chosen later, from the
+    credentials secret (provisioning.validate_spec)."""
+    connector = spec.connector
+    if connector is not None:
+        flow_spec = spec.source.flowSpec or connector.flow_spec_name
+        warnings = [{"path": "source.connector", "message": f"{connector.label}: {connector.deprecated}"}] \
+            if connector.deprecated else []
+        return ResolvedSource(
+            connector=connector.name, label=connector.label, connectionSpecId=connector.connection_spec_id,
+            authSpecName=spec.source.authSpecName, authParams=[],
+            family=connector.family, format=connector.data_format,
+            flowSpecName=flow_spec, flowSpecId=FLOW_SPEC_IDS.get(flow_spec),
+            needsDeltaColumn=connector.needs_delta_column, mappingDialect=connector.mapping_dialect,
+            exploresColumns=True, tabular=connector.tabular, warnings=warnings)
+    fmt = spec.source.format or "tabular"
+    family = "crm" if fmt == "tabular" else "rest"
+    flow_spec = spec.source.flowSpec or (CRM_FLOW_SPEC if fmt == "tabular" else REST_FLOW_SPEC)
+    return ResolvedSource(
+        connector="custom", label=f"connection spec {spec.source.connectionSpecId}",
+        connectionSpecId=spec.source.connectionSpecId or "", authSpecName=spec.source.authSpecName, authParams=[],
+        family=family, format=fmt, flowSpecName=flow_spec, flowSpecId=FLOW_SPEC_IDS.get(flow_spec),
+        needsDeltaColumn=spec.deltaColumn is not None, mappingDialect="attribute" if fmt == "tabular" else "source",
+        exploresColumns=True, tabular=fmt == "tabular", inCatalog=False)
+
+
+def build_models() -> None:
+    """Build the validators and serializers of parse_spec's models now. A module that parses specs
+    calls it at import, so that a cold start builds them during Lambda's init, before its first event."""
+    DataflowSpec.model_rebuild()
+    ResolvedSource.model_rebuild()
+
+
+def view_fields() -> dict[str, dict[str, list[str | None]]]:
+    """What spec_view needs to read a dump of these models without them (committed as
+    spec/view_fields.json, which a test holds to this): for each model, each field's attribute name, the
+    key it has in the dump (its alias) and the model its value is made of (in a list, or one of a
+    union with None), or None for a plain value (text, number, a dict of params, ...)."""
+    out: dict[str, dict[str, list[str | None]]] = {}
+
+    def nested(annotation: Any) -> type[BaseModel] | None:
+        kinds = [a for a in get_args(annotation) if a is not type(None)] \
+            if get_origin(annotation) in (Union, UnionType) else [annotation]
+        for kind in kinds:
+            if get_origin(kind) is Annotated:
+                kind = get_args(kind)[0]
+            if get_origin(kind) is list:
+                kind = get_args(kind)[0]
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                return kind
+        return None
+
+    def visit(model: type[BaseModel]) -> None:
+        if model.__name__ in out:
+            return
+        out[model.__name__] = {}
+        for name, field in model.model_fields.items():
+            kind = nested(field.annotation)
+            out[model.__name__][name] = [field.alias or name, kind.__name__ if kind else None]
+            if kind is not None:
+                visit(kind)
+
+    visit(DataflowSpec)
+    visit(ResolvedSource)
+    return out
+
+
+def parse_spec(raw: Any) -> DataflowSpec:
+    """Return the spec, or raise SpecInvalid listing every problem by field path."""
+    if not isinstance(raw, dict):
+        raise SpecInvalid("the dataflow spec must be an object", problems=[
+            {"path": "(spec)", "message": "expected a YAML or JSON object"}])
+    problems: list[dict[str, str]] = []
+    spec: DataflowSpec | None = None
+    try:
+        spec = DataflowSpec.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            message = re.sub(r"^Value error, ", "", err["msg"])
+            if err["type"] == "string_pattern_mismatch":
+                message = PATTERN_MESSAGES.get((err.get("ctx") or {}).get("pattern"), "is not in the expected form")
+            problems.append({"path": _loc(err["loc"]), "message": message})
+    problems.extend(_catalog_problems(raw))
+    problems.extend(_duplicate_destinations(raw))
+    problems.extend(_boundary_problems(raw))
+    if problems or spec is None:
+        seen: set[tuple[str, str]] = set()
+        unique = [p for p in problems if (p["path"], p["message"]) not in seen and not seen.add((p["path"], p["message"]))]
+        raise SpecInvalid(f"the dataflow spec has {len(unique)} problem(s)", problems=unique)
+    return spec
+
+
+SCHEMA_PATH = "schemas/dataflow-spec-v1.schema.json"
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of spec v1, generated from the models above (committed at SCHEMA_PATH, so
+    editors can complete and check specs: the examples name it in a yaml-language-server comment).
+    The catalog's own rules (a table for a CRM, a deltaColumn for CRMToAEP, the auth params) are
+    checked by parse_spec; the schema holds what a document can say about itself."""
+    from aepflow.spec.connectors import CONNECTORS
+
+    schema = DataflowSpec.model_json_schema(by_alias=True)
+    schema["$defs"]["Source"]["properties"]["connector"]["anyOf"][0]["examples"] = sorted(CONNECTORS)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "urn:aepflow:dataflow-spec:v1", **schema}
+
+
+if __name__ == "__main__":
+    # Regenerate what is committed from these models:
+    #   python -m aepflow.spec.model > schemas/dataflow-spec-v1.schema.json
+    #   python -m aepflow.spec.model fields > layers/aepflow/aepflow/spec/view_fields.json
+    import json
+    import sys
+
+    print(json.dumps(view_fields() if sys.argv[1:] == ["fields"] else json_schema(), indent=2, sort_keys=True))

@@ -1,0 +1,93 @@
+"""The flow spec and the dataflow: "Resolve the flow spec" (a branch of its own, alongside the
+source and the target: it only reads) and "Create the dataflow", its schedule and options checked
+against the flow spec's own scheduleSpec and optionSpec first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aepflow.aep import bodies, resources
+from aepflow.aep.client import segment
+from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
+from aepflow.core.errors import AepNotFound, FlowSpecMismatch, step
+from aepflow.aep.schedule import schedule_params
+from aepflow.steps.context import Context
+
+
+@step("resolve-flow-spec")
+def resolve_flow_spec(ctx: Context) -> dict[str, Any]:
+    """The flow spec, by its fixed id where it has one, else by name; it must accept the source and
+    write to the Data Lake."""
+    resolved, client = ctx.resolved, ctx.client
+    name = resolved.flowSpecName
+    if resolved.warnings:
+        ctx.journal.warn("validate-spec", resolved.warnings)
+    flow_spec = resources.get_flow_spec(client, resolved.flowSpecId) if resolved.flowSpecId \
+        else resources.find_flow_spec(client, name)
+    if flow_spec is None:
+        raise AepNotFound(f"flow spec {name!r} not found in sandbox {client.sandbox}", status=404)
+    name = flow_spec.get("name", name)
+    if resolved.connectionSpecId not in (flow_spec.get("sourceConnectionSpecIds") or []):
+        raise FlowSpecMismatch(f"flow spec {name} ({flow_spec['id']}) does not accept {resolved.label} "
+                               f"(connection spec {resolved.connectionSpecId} is not in sourceConnectionSpecIds)")
+    if DATA_LAKE_CONNECTION_SPEC_ID not in (flow_spec.get("targetConnectionSpecIds") or [DATA_LAKE_CONNECTION_SPEC_ID]):
+        raise FlowSpecMismatch(f"flow spec {name} does not write to the Data Lake")
+    transformations = {t.get("name"): t.get("spec") or {} for t in flow_spec.get("transformationSpecs") or []}
+    copy_spec = transformations.get("Copy")
+    return {
+        "id": flow_spec["id"], "name": name, "version": flow_spec.get("version", "1.0"),
+        "scheduleSpec": ((flow_spec.get("scheduleSpec") or {}).get("spec")) or {},
+        "optionSpec": ((flow_spec.get("optionSpec") or {}).get("spec")) or {},
+        "hasCopy": copy_spec is not None,
+        "copyNeedsDeltaColumn": bool(copy_spec and "deltaColumn" in (copy_spec.get("required") or [])),
+    }
+
+
+def _fits(schema: dict[str, Any], value: dict[str, Any], what: str, flow_spec: dict[str, Any]) -> None:
+    import jsonschema  # this step's own need: no other step imports it
+
+    try:
+        jsonschema.validate(value, schema or {})
+    except jsonschema.ValidationError as exc:
+        field = ".".join(str(p) for p in exc.absolute_path)
+        raise FlowSpecMismatch(f"{what} does not fit flow spec {flow_spec['name']}: {exc.message}",
+                               problems=[{"path": f"{what}.{field}".rstrip("."), "message": exc.message}]) from None
+
+
+@step("create-dataflow")
+def create_dataflow(ctx: Context) -> dict[str, Any]:
+    spec, client, ids = ctx.spec, ctx.client, ctx.ids
+    flow_spec = ctx.event.state["flowSpec"]
+    if ids.get("flowId"):
+        return ids
+    params = schedule_params(spec)
+    _fits(flow_spec.get("scheduleSpec") or {}, params, "schedule", flow_spec)
+    options = spec.options.model_dump(exclude_none=True) if spec.options else {}
+    if options:
+        # The flow spec's optionSpec (seeds 000, 001, 004) defines the flow's options.
+        _fits(flow_spec.get("optionSpec") or {}, options, "options", flow_spec)
+    if spec.deltaColumn is None and flow_spec.get("copyNeedsDeltaColumn"):
+        raise FlowSpecMismatch(f"flow spec {flow_spec['name']} needs a deltaColumn",
+                               problems=[{"path": "deltaColumn", "message": "required by the flow spec"}])
+    body = bodies.flow(spec, flow_spec_id=flow_spec["id"], ids={**ids, "mappingVersion": 0},
+                       with_copy=bool(flow_spec.get("hasCopy")))
+    body["flowSpec"]["version"] = flow_spec.get("version", body["flowSpec"]["version"])
+    name = body["name"]
+    etags: dict[str, str] = {}
+
+    def find() -> str | None:
+        item = resources.find_flow_service(client, "flow", name)
+        if item:
+            etags[item["id"]] = item.get("etag")
+        return item["id"] if item else None
+
+    def create() -> str:
+        answer = resources.create_flow(client, body)
+        etags[answer["id"]] = answer.get("etag")
+        return answer["id"]
+
+    flow_id = ctx.ensure("flow", name, create, find)
+    if not spec.enabled:  # AEP creates a flow enabled; the spec says it is not to run
+        answer = client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": "DISABLE"}) or {}
+        etags[flow_id] = answer.get("etag") or etags.get(flow_id)
+    return {**ids, "flowId": flow_id, "flowEtag": etags.get(flow_id), "flowSpecId": flow_spec["id"]}

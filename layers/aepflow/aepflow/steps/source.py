@@ -1,0 +1,135 @@
+"""The source branch of the state machine: the base connection (the account, from the credentials
+secret), the explore that holds the spec against the source, and the source connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aepflow.aep import bodies, naming, resources
+from aepflow.spec import source_secrets
+from aepflow.spec.auth import choose_auth
+from aepflow.spec.connectors import auth_specs_of
+from aepflow.core.errors import AepNotFound, AepValidationError, SourceMismatch, SpecInvalid, step
+from aepflow.aep.mapping import flatten_properties
+from aepflow.steps.context import Context
+
+
+def _live_auth(ctx: Context, secret: dict[str, Any]) -> tuple[str, list[str]]:
+    """(auth spec name, params to send) that the secret satisfies in the live connection spec
+    (GET /connectionSpecs/{id}); SpecInvalid when it fits none."""
+    spec, resolved = ctx.spec, ctx.resolved
+    document = resources.get_connection_spec(ctx.client, resolved.connectionSpecId)
+    if document is None:
+        raise AepNotFound(f"connection spec {resolved.connectionSpecId} ({resolved.label}) not found", status=404)
+    live = auth_specs_of(document)
+    if not live:  # the document lists no auth specs: keep what validation chose
+        return resolved.authSpecName or "", list(resolved.authParams)
+    choice, problems, warnings = choose_auth(spec, live, resolved.label, secret)
+    if problems or choice.spec is None:
+        raise SpecInvalid(f"the credentials secret fits no auth spec of the live {resolved.label} connection spec",
+                          problems=problems)
+    if resolved.inCatalog and choice.spec.name != resolved.authSpecName:
+        warnings.append({"path": "source.authSpecName", "message": (
+            f"the live connection spec {resolved.connectionSpecId} differs from the catalog: using its auth spec "
+            f"{choice.spec.name!r} (the catalog chose {resolved.authSpecName!r})")})
+    if warnings:
+        ctx.journal.warn("create-base-connection", warnings)
+    return choice.spec.name, list(choice.params(secret))
+
+
+@step("create-base-connection")
+def create_base_connection(ctx: Context) -> dict[str, Any]:
+    """The account, with the auth spec validation chose from the catalog. Only when AEP refuses it,
+    or the connection spec is not in the catalog, is the live connection spec read: its choice wins."""
+    if ctx.ids.get("baseConnectionId"):
+        return ctx.ids
+    spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
+    secret = source_secrets.read(spec.source.credentialsSecret or "")
+    name = naming.base_connection(spec)
+
+    def post(auth_spec_name: str, names: list[str]) -> str:
+        return resources.create_base_connection(client, bodies.base_connection(
+            spec, resolved, auth_spec_name=auth_spec_name,
+            auth_params={k: v for k, v in secret.items() if not names or k in names}))["id"]
+
+    def create() -> str:
+        if not resolved.inCatalog:
+            return post(*_live_auth(ctx, secret))
+        chosen = (resolved.authSpecName or "", list(resolved.authParams))
+        try:
+            return post(*chosen)
+        except AepValidationError as refused:
+            if refused.status != 400:
+                raise
+            live = _live_auth(ctx, secret)
+            if live == chosen:  # the live connection spec agrees with the catalog: AEP's refusal stands
+                raise
+            return post(*live)
+
+    return {**ctx.ids, "baseConnectionId": ctx.ensure("baseConnection", name, create)}
+
+
+def explore_and_check(ctx: Context, connection_id: str) -> dict[str, Any]:
+    """Explore the source and hold the spec against it. A table lists every column, so a mapped
+    attribute, a given column or the delta column it lacks fails (SourceMismatch); a REST preview
+    is a sample of records (seeds 002, 003), so an attribute it did not show is a warning."""
+    spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
+    if not resolved.tabular:
+        answer = resources.explore_rest(client, connection_id, spec.source.params)
+        attributes = flatten_properties(answer.get("schema") or {})
+        known = set(attributes)
+        warnings = [{"path": f"mapping[{i}].source",
+                     "message": f"{rule.source!r} is not in {resolved.label}'s preview (it shows "
+                                f"{', '.join(attributes[:12])}{', ...' if len(attributes) > 12 else ''}); "
+                                "the preview is a sample, so it is mapped anyway"}
+                    for i, rule in enumerate(spec.mapping) if rule.sourceType == "ATTRIBUTE" and rule.source not in known]
+        warnings += [{"path": f"source.columns[{i}].name",
+                      "message": f"{column.name!r} is not in {resolved.label}'s preview"}
+                     for i, column in enumerate(spec.source.columns or []) if column.name not in known]
+        if warnings:
+            ctx.journal.warn("explore-source", warnings)
+        return {"attributes": attributes}
+    table = spec.source.table or ""
+    answer = resources.explore_table(client, connection_id, table)
+    columns = (answer.get("schema") or {}).get("columns") or []
+    if not columns:
+        raise SourceMismatch(f"table {table!r} of {resolved.label} has no columns")
+    names = [c.get("name") for c in columns]
+    problems = [{"path": f"mapping[{i}].source", "message": f"{rule.source!r} is not a column of {table}"}
+                for i, rule in enumerate(spec.mapping) if rule.sourceType == "ATTRIBUTE" and rule.source not in names]
+    problems += [{"path": f"source.columns[{i}].name", "message": f"{column.name!r} is not a column of {table}"}
+                 for i, column in enumerate(spec.source.columns or []) if column.name not in names]
+    if spec.deltaColumn and spec.deltaColumn.name not in names:
+        problems.append({"path": "deltaColumn.name", "message": f"{spec.deltaColumn.name!r} is not a column of {table}"})
+    if problems:
+        missing = ", ".join(p["message"].split("'")[1] for p in problems)
+        raise SourceMismatch(f"table {table!r} of {resolved.label} has no column {missing}; it has "
+                             f"{', '.join(map(str, names[:40]))}", problems=problems)
+    return {"columns": columns}
+
+
+def explores_first(ctx: Context) -> bool:
+    """Whether the source connection's body needs the explored columns: a table the spec gives no
+    columns of. (The state machine's choice "Does the source connection need the explored columns?"
+    says the same.)"""
+    return ctx.resolved.family == "crm" and not ctx.spec.source.columns
+
+
+@step("explore-source")
+def explore_source(ctx: Context) -> dict[str, Any]:
+    """Before the source connection when its body needs the explored columns (a table whose
+    columns the spec does not give); otherwise alongside its creation, as a check."""
+    return explore_and_check(ctx, ctx.ids["baseConnectionId"])
+
+
+@step("create-source-connection")
+def create_source_connection(ctx: Context) -> dict[str, Any]:
+    if ctx.ids.get("sourceConnectionId"):
+        return ctx.ids
+    spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
+    name = naming.source_connection(spec)
+    explored = (ctx.event.state.get("explored") or {}).get("columns")
+    body = bodies.source_connection(spec, resolved, base_connection_id=ctx.ids["baseConnectionId"],
+                                    explored=explored if isinstance(explored, list) else [])
+    return {**ctx.ids, "sourceConnectionId": ctx.ensure(
+        "sourceConnection", name, lambda: resources.create_source_connection(client, body)["id"])}
