@@ -110,14 +110,15 @@ def main(argv: list[str]) -> int:
         from local.stack import LocalStack
 
         with LocalStack() as stack:
-            from aepflow.ops import drift, plan
+            from aepflow.ops import drift
+            from aepflow.ops.plan import read as plan_read
 
             made = make_managed(stack, args.flows)
             specs = [m["spec"] for m in made]
             rows = [
-                measure(stack, "plan of one spec (no change)", lambda: plan.of(specs[0])["action"]),
+                measure(stack, "plan of one spec (no change)", lambda: plan_read.of(specs[0])["action"]),
                 measure(stack, f"plans of {args.flows} specs at once (no change)",
-                        lambda: sorted({p["action"] for p in plan.make_many(specs)})),
+                        lambda: sorted({p["action"] for p in plan_read.make_many(specs)})),
                 measure(stack, f"drift check of {args.flows} flows (none drifted)",
                         lambda: _only(drift.check(topic_arn=""), {"checked", "drifted", "listCalls"})),
             ]

@@ -45,18 +45,18 @@ def _provision(stack, specs: list[Any]) -> list[dict[str, Any]]:
 
 def plan(stack, specs: list[Any], current: list[Any], out, as_json: bool) -> int:
     from aepflow.ops import lifecycle
-    from aepflow.ops import plan as plan_mod
+    from aepflow.ops.plan import read as plan_read, render as plan_render
 
     if current:
         _provision(stack, current)
     # One spec: a GET per resource; several: list queries filtered by id (plan.make_many).
-    plans = [lifecycle.plan(specs[0])] if len(specs) == 1 and _valid(specs[0]) else plan_mod.make_many(specs)
+    plans = [lifecycle.plan(specs[0])] if len(specs) == 1 and _valid(specs[0]) else plan_read.make_many(specs)
     status = 2 if any(p["action"] == "invalid" for p in plans) else 0
     if as_json:
         for found in plans:
             out.write(json.dumps(found) + "\n")
     else:
-        out.write(plan_mod.table([p for p in plans if p["action"] != "invalid"]))
+        out.write(plan_render.table([p for p in plans if p["action"] != "invalid"]))
         for found in plans:
             if found["action"] == "invalid":
                 out.write(f"{found['name']}: INVALID\n" + "".join(
@@ -77,7 +77,7 @@ def _valid(spec: Any) -> bool:
 
 def adopt(stack, flow_id: str | None, hand_made: bool, name: str | None, out, err) -> int:
     from aepflow.ops import lifecycle
-    from aepflow.ops import plan as plan_mod
+    from aepflow.ops.plan import render as plan_render
 
     from local import handmade
 
@@ -89,7 +89,7 @@ def adopt(stack, flow_id: str | None, hand_made: bool, name: str | None, out, er
     methods = sorted({r["method"] for r in _calls(stack, before)})
     out.write(adopted["yaml"])
     err.write(f"adopted as {adopted['name']}; AEP calls: {', '.join(methods)}; the plan right after:\n")
-    err.write(plan_mod.table([adopted["plan"]]))
+    err.write(plan_render.table([adopted["plan"]]))
     return 0 if adopted["plan"]["action"] == "none" else 1
 
 

@@ -239,11 +239,11 @@ def test_every_fixture_dataflow_plans_no_change_right_after_its_provisioning(run
     """What the plan expects of each resource is what provisioning made, for every connector family
     (CRM with or without columns, database, REST, a connection spec known only live): one plan of
     them all, with list queries by id, GETs only."""
-    from aepflow.ops import plan
+    from aepflow.ops.plan import read as plan_read
 
     stack, results, _ = run
     specs = [load_spec(p) for p in FIXTURES]
     mark = len(stack.emulator.records)
-    plans = plan.make_many(specs)
+    plans = plan_read.make_many(specs)
     assert {p["name"]: p["action"] for p in plans} == {s["name"]: "none" for s in specs}, plans
     assert {r["method"] for r in stack.emulator.records[mark:]} <= {"GET"}

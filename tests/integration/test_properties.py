@@ -126,15 +126,16 @@ def test_a_spec_applied_plans_none_and_applying_it_again_from_any_door_changes_n
     assert name not in [d["name"] for d in report["dataflows"]], report
 
     # Adopt writes the spec that reproduces the flow: its plan against AEP is none.
-    from aepflow.ops import adopt, plan
+    from aepflow.ops import adopt
+    from aepflow.ops.plan import compare as plan_compare, read as plan_read
     from aepflow.store import records
     from aepflow.spec.model import parse_spec, resolve_source
 
     written, adopted_ids, _ = adopt.describe(made["flowId"], sandbox=spec.get("sandbox"))
     rec = records.record(name)
-    live = plan.read_live(stack_client(spec), rec)
+    live = plan_read.read_live(stack_client(spec), rec)
     parsed = parse_spec(written)
-    resources = plan.compare(parsed, resolve_source(parsed), applied=None, applied_resolved=None, ids=adopted_ids,
+    resources = plan_compare.compare(parsed, resolve_source(parsed), applied=None, applied_resolved=None, ids=adopted_ids,
                              live=live)
     moved = [(r.kind, r.action, [c.field for c in r.changes]) for r in resources
              if r.action != "none" and r.kind not in ("schema", "dataset", "record")]
@@ -152,7 +153,7 @@ def stack_client(spec: dict):
 def test_a_database_spec_with_columns_plans_none_for_every_database_connector(stack):
     """The shape a fixture list missed: a database's columns are checked by explore, never sent, so a
     plan right after provisioning expects none (it planned a replacement of the source connection)."""
-    from aepflow.ops import plan
+    from aepflow.ops.plan import read as plan_read
     from aepflow.spec.connectors import CONNECTORS
     from tests.strategies import DATABASE_TABLES, secret_name
 
@@ -170,7 +171,7 @@ def test_a_database_spec_with_columns_plans_none_for_every_database_connector(st
     results = stack.provision(specs)
     assert [r["status"] for r in results] == ["ACTIVE"] * len(specs), [r for r in results if r["status"] != "ACTIVE"]
     mark = len(stack.emulator.records)
-    plans = plan.make_many(specs)
+    plans = plan_read.make_many(specs)
     assert {p["name"]: p["action"] for p in plans} == {s["name"]: "none" for s in specs}, plans
     assert writes(stack, mark) == [] and len(specs) >= 15
 

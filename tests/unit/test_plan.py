@@ -6,7 +6,9 @@ import copy
 
 import pytest
 
-from aepflow.ops import apply, lifecycle, plan
+from aepflow.ops import apply, lifecycle
+
+from aepflow.ops.plan import compare as plan_compare, model as plan_model, render as plan_render
 from aepflow.aep import bodies
 from aepflow.aep.live import Live
 from aepflow.spec.model import parse_spec, resolve_source
@@ -47,9 +49,9 @@ def live_of(raw: dict) -> Live:
         mappingSet={"id": "m-1", "version": 0, "mappings": mapping_body["mappings"]})
 
 
-def planned(applied: dict, new: dict, live: Live | None = None, **kw) -> dict[str, plan.ResourcePlan]:
+def planned(applied: dict, new: dict, live: Live | None = None, **kw) -> dict[str, plan_model.ResourcePlan]:
     applied_spec, new_spec = parse_spec(applied), parse_spec(new)
-    resources = plan.compare(new_spec, resolve_source(new_spec), applied=applied_spec,
+    resources = plan_compare.compare(new_spec, resolve_source(new_spec), applied=applied_spec,
                              applied_resolved=resolve_source(applied_spec), ids=ids_of(applied),
                              live=live or live_of(applied), now=NOW, **kw)
     return {r.kind: r for r in resources}
@@ -59,7 +61,7 @@ def test_the_spec_aepflow_applied_plans_no_change():
     for prefix in ("000", "002", "004"):
         spec = example(prefix)
         assert {k: r.action for k, r in planned(spec, spec).items()} == dict.fromkeys(
-            plan.KINDS, "none"), prefix
+            plan_model.KINDS, "none"), prefix
 
 
 def test_a_schedule_change_is_an_update_of_the_flow_in_place_with_its_patch():
@@ -88,7 +90,7 @@ def test_a_mapping_change_is_a_new_version_of_the_mapping_set_and_the_flow_moves
     assert result["mappingSet"].action == "update"
     assert result["mappingSet"].changes[0].how == "PUT /mappingSets/{id} (a new version)"
     assert [c.field for c in result["flow"].changes] == ["mappingVersion"]
-    text = plan.table([plan.Plan("x", None, list(result.values())).to_dict()])
+    text = plan_render.table([plan_model.Plan("x", None, list(result.values())).to_dict()])
     assert "mappings: 3 rules -> 4 rules (+ EMAIL -> personalEmail.address)" in text
 
 
@@ -103,7 +105,7 @@ def test_a_source_table_change_is_a_replace_of_the_source_connection_and_the_flo
     assert "filter.md" in source.reasons[0]
     assert flow.action == "replace" and flow.reasons == ["its sourceConnection is replaced"]
     assert result["baseConnection"].action == result["targetConnection"].action == "none"
-    problems = apply.replacement_problems(plan.Plan("x", None, list(result.values())))
+    problems = apply.replacement_problems(plan_model.Plan("x", None, list(result.values())))
     assert [p["path"] for p in problems] == ["source"]
 
 
@@ -119,7 +121,7 @@ def test_a_start_time_that_has_passed_cannot_move_aeps_1366():
     later["schedule"]["startTime"] = 4_100_000_000
     flow = planned(future, later)["flow"]
     assert flow.action == "update" and flow.changes[0].field == "scheduleParams.startTime"
-    problems = apply.replacement_problems(plan.Plan("x", None, list(planned(v1, dict(v1, schedule=dict(
+    problems = apply.replacement_problems(plan_model.Plan("x", None, list(planned(v1, dict(v1, schedule=dict(
         v1["schedule"], startTime=1500000000))).values())))
     assert problems == [{"path": "schedule.startTime", "message": problems[0]["message"]}]
     assert "1366" in problems[0]["message"]
@@ -168,7 +170,7 @@ def test_alerts_and_on_drift_change_only_the_record():
 
 
 def test_a_new_name_creates_everything_but_what_the_spec_references():
-    actions = {r.kind: (r.action, r.id) for r in plan.for_new(parse_spec(example("000")))}
+    actions = {r.kind: (r.action, r.id) for r in plan_compare.for_new(parse_spec(example("000")))}
     assert actions["baseConnection"] == ("none", "6990abad-977d-41b9-a85d-17ea8cf1c0e4")
     assert actions["schema"][0] == "none" and actions["dataset"] == ("create", None)
     assert actions["flow"] == ("create", None)
@@ -178,7 +180,7 @@ def test_the_table_says_each_change_and_reason():
     v1 = example("004")
     v2 = copy.deepcopy(v1)
     v2["source"]["table"] = "ADMIN.OTHER"
-    text = plan.table([plan.Plan("acme-oracle-e2e", None, list(planned(v1, v2).values()), calls=5).to_dict()])
+    text = plan_render.table([plan_model.Plan("acme-oracle-e2e", None, list(planned(v1, v2).values()), calls=5).to_dict()])
     assert "acme-oracle-e2e (default sandbox): replace  [5 AEP GET call(s)]" in text
     assert "params.path: ADMIN.E2E -> ADMIN.OTHER" in text and "because its sourceConnection is replaced" in text
 
@@ -221,4 +223,4 @@ def test_execution_names_are_deterministic_short_and_change_with_content_or_gene
     (1612310466, 1612310466, False), (4_000_000_000, 1500000000, True), (1612310466, 4_000_000_000, True),
     (4_000_000_000, 4_100_000_000, False)])
 def test_start_time_rule(old, new, passed):
-    assert plan.start_time_passed(old, new, NOW) is passed
+    assert plan_compare.start_time_passed(old, new, NOW) is passed

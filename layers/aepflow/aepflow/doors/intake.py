@@ -34,7 +34,7 @@ from aepflow.ops import lifecycle
 from aepflow.store import records
 from aepflow.core import aws
 from aepflow.store import journal as journal_mod
-from aepflow.ops import plan as plan_mod
+from aepflow.ops.plan import read as plan_read
 from aepflow.core.errors import SpecInvalid
 
 logger = Logger(child=True)
@@ -167,7 +167,7 @@ def _planned(bucket: str, key: str, version: str | None) -> dict[str, Any]:
     """A spec under plans/: its plan beside it, nothing changed."""
     key, data = _read_object(bucket, key, version)
     try:
-        report: dict[str, Any] = plan_mod.of(document.read(data, json_only=key.lower().endswith(".json")))
+        report: dict[str, Any] = plan_read.of(document.read(data, json_only=key.lower().endswith(".json")))
         written, action = key + PLAN_SUFFIX, "planned"
     except SpecInvalid as exc:
         report = {**error_report(exc), "status": "INVALID"}

@@ -17,7 +17,7 @@ from typing import Any
 from aepflow.aep import live as live_mod
 
 from aepflow.aep.client import aep_client
-from aepflow.ops import plan as plan_mod
+from aepflow.ops.plan import read as plan_read
 from aepflow.store import records
 from aepflow.aep import resources
 from aepflow.spec.connectors import CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, connector_for_spec_id
@@ -175,6 +175,6 @@ def adopt(flow_id: str, *, name: str | None = None, sandbox: str | None = None) 
         raise records.already_managed(ids["flowId"], owner)
     connector = spec["source"].get("connector") or "custom"
     records.create(spec["name"], spec, ids, connector=connector, etags=etags, origin="adopt")
-    plan, _ = plan_mod.make(spec)
+    plan, _ = plan_read.make(spec)
     return {"name": spec["name"], "flowId": ids["flowId"], "status": "ACTIVE", "spec": spec,
             "yaml": as_yaml(spec), "plan": plan.to_dict()}

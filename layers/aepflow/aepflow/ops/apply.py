@@ -29,7 +29,9 @@ from aepflow.store import records
 from aepflow.spec import source_secrets
 from aepflow.aep.client import AepClient, segment
 from aepflow.core.errors import AepNotFound, AepPreconditionFailed, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound, DataflowPreconditionFailed, SpecInvalid
-from aepflow.ops.plan import ID_KEY, Change, Inputs, Plan, ResourcePlan, compare, make
+from aepflow.ops.plan.compare import compare
+from aepflow.ops.plan.model import ID_KEY, Change, Plan, ResourcePlan
+from aepflow.ops.plan.read import Inputs, make
 from aepflow.core.errors import step
 from aepflow.spec.model import build_models, parse_spec, resolve_source
 
@@ -501,7 +503,7 @@ def apply_step(state: dict[str, Any], client: AepClient, *, check_source=None,
     with the flow's new etag to be recorded; for a replacement, the replaced resources are deleted
     and their ids come back null, so the create path makes them anew. Returns the whole state with
     `ids` replaced; `ids.applied` says what was done, `ids.etags` and `ids.credentials` what AEP has."""
-    from aepflow.ops.plan import current_credentials, read_live
+    from aepflow.ops.plan.read import current_credentials, read_live
     from aepflow.spec.model import DataflowSpec, ResolvedSource
 
     spec = DataflowSpec.model_validate(state["spec"])

@@ -37,7 +37,7 @@ from aepflow.store import records
 from aepflow.core import aws
 from aepflow.core.errors import AepflowError, ChangeRefused, SpecInvalid
 from aepflow.aep.live import Live
-from aepflow.ops.plan import expected, field_differences, observed
+from aepflow.ops.plan.compare import expected, field_differences, observed
 from aepflow.core.scrub import scrub
 from aepflow.spec.model import build_models, parse_spec, resolve_source
 

@@ -19,7 +19,8 @@ from aepflow.ops import apply as apply_mod
 from aepflow.aep.client import aep_client
 from aepflow.store import journal as journal_mod
 from aepflow.aep import live as live_mod
-from aepflow.ops import plan as plan_mod
+from aepflow.ops.plan import read as plan_read
+from aepflow.ops.plan.model import ID_KEY
 from aepflow.store import records
 from aepflow.aep import resources
 from aepflow.core import aws
@@ -36,7 +37,6 @@ __all__ = ["ChangeRefused", "DataflowConflict", "DataflowNotFound", "DataflowPre
 
 # Delete order: the flow first, then what it used, dependants before what they depend on.
 DELETE_ORDER = ("flow", "mappingSet", "targetConnection", "sourceConnection", "dataset", "schema", "baseConnection")
-ID_KEY = plan_mod.ID_KEY
 EXECUTION_NAME_MAX = 80
 
 canonical, spec_hash = records.canonical, records.spec_hash
@@ -274,7 +274,7 @@ def update(name: str, patch: dict[str, Any], *, if_match: str | None = None,
 
 def plan(raw: Any) -> dict[str, Any]:
     """What applying `raw` would do, from the live AEP resources and the record (GETs only)."""
-    return plan_mod.of(raw)
+    return plan_read.of(raw)
 
 
 # --- Runs and adopt (their own modules; here for the doors) --------------------------------------

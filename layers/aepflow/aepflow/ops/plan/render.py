@@ -1,0 +1,47 @@
+"""A plan as a table for people: a line per resource and per change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# --- A readable table ---------------------------------------------------------------------------
+
+def _short(value: Any, width: int = 40) -> str:
+    text = value if isinstance(value, str) else "-" if value is None else str(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _rules_change(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> str:
+    """A mapping change in a line: how many rules, and which came and went."""
+    def key(rule: dict[str, Any]) -> str:
+        return f"{rule.get('source')} -> {rule.get('destination')}"
+
+    gone = [key(r) for r in old if r not in new]
+    came = [key(r) for r in new if r not in old]
+    parts = [f"+ {k}" for k in came] + [f"- {k}" for k in gone]
+    return f"{len(old)} rules -> {len(new)} rules ({'; '.join(parts) or 'reordered'})"
+
+
+def table(plans: list[dict[str, Any]]) -> str:
+    """Plans (as to_dict() gives them) as a table for people: one line per resource, one per change."""
+    lines = []
+    for plan in plans:
+        lines.append(f"{plan['name']} ({plan.get('sandbox') or 'default sandbox'}): {plan['action']}"
+                     f"  [{plan.get('calls', 0)} AEP GET call(s)]")
+        for problem in plan.get("problems") or []:
+            lines.append(f"  ! {problem['path']}: {problem['message']}")
+        for resource in plan["resources"]:
+            ident = resource.get("id") or ""
+            lines.append(f"  {resource['action']:<8} {resource['kind']:<17} {ident}")
+            for change in resource["changes"]:
+                how = f"   ({change['how']})" if change.get("how") else ""
+                if change["field"] == "mappings" and isinstance(change["old"], list) and isinstance(change["new"], list):
+                    lines.append(f"      mappings: {_rules_change(change['old'], change['new'])}{how}")
+                    continue
+                lines.append(f"      {change['field']}: {_short(change['old'])} -> {_short(change['new'])}{how}")
+            for reason in resource.get("reasons") or []:
+                lines.append(f"      because {reason}")
+            if resource.get("note"):
+                lines.append(f"      {resource['note']}")
+        lines.append("")
+    return "\n".join(lines)
