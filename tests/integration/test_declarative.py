@@ -164,14 +164,14 @@ def test_two_patches_with_one_if_match_leave_aep_and_the_record_equal(stack):
     status, view = api(stack, "GET", f"/dataflows/{name}")
     from unittest import mock
 
-    from aepflow.ops import apply as apply_mod
-    real = apply_mod.Applier._flow
+    from aepflow.ops.apply import changes as apply_changes
+    real = apply_changes.Applier._flow
 
     def flow_changed_meanwhile(self, mapping_version):
         stack.emulator.ui_patch("flow", flow_id, [{"op": "replace", "path": "/description", "value": "by hand"}])
         return real(self, mapping_version)
 
-    with mock.patch.object(apply_mod.Applier, "_flow", flow_changed_meanwhile):
+    with mock.patch.object(apply_changes.Applier, "_flow", flow_changed_meanwhile):
         status, refused = api(stack, "PATCH", f"/dataflows/{name}", {"schedule": {"interval": 45}},
                               {"If-Match": view["flow"]["etag"]})
     assert status == 412 and refused["code"] == "PreconditionFailed", refused

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from aepflow.ops import apply, lifecycle
+from aepflow.ops import lifecycle
+from aepflow.ops.apply import changes as apply_changes, patch as apply_patch
 
 from aepflow.ops.plan import compare as plan_compare, model as plan_model, render as plan_render
 from aepflow.aep import bodies
@@ -76,7 +77,7 @@ def test_a_schedule_change_is_an_update_of_the_flow_in_place_with_its_patch():
         "scheduleParams.frequency": ("minute", "hour"), "scheduleParams.interval": ("15", "2"),
         "scheduleParams.backfill": (True, None)}
     assert all(c.how.startswith("PATCH /flows/{id} /scheduleParams/") for c in flow.changes)
-    assert apply.json_patch(flow.changes, apply.FLOW_FIELDS) == [
+    assert apply_changes.json_patch(flow.changes, apply_changes.FLOW_FIELDS) == [
         {"op": "replace", "path": "/scheduleParams/frequency", "value": "hour"},
         {"op": "replace", "path": "/scheduleParams/interval", "value": "2"},
         {"op": "remove", "path": "/scheduleParams/backfill"}]
@@ -105,7 +106,7 @@ def test_a_source_table_change_is_a_replace_of_the_source_connection_and_the_flo
     assert "filter.md" in source.reasons[0]
     assert flow.action == "replace" and flow.reasons == ["its sourceConnection is replaced"]
     assert result["baseConnection"].action == result["targetConnection"].action == "none"
-    problems = apply.replacement_problems(plan_model.Plan("x", None, list(result.values())))
+    problems = apply_changes.replacement_problems(plan_model.Plan("x", None, list(result.values())))
     assert [p["path"] for p in problems] == ["source"]
 
 
@@ -121,7 +122,7 @@ def test_a_start_time_that_has_passed_cannot_move_aeps_1366():
     later["schedule"]["startTime"] = 4_100_000_000
     flow = planned(future, later)["flow"]
     assert flow.action == "update" and flow.changes[0].field == "scheduleParams.startTime"
-    problems = apply.replacement_problems(plan_model.Plan("x", None, list(planned(v1, dict(v1, schedule=dict(
+    problems = apply_changes.replacement_problems(plan_model.Plan("x", None, list(planned(v1, dict(v1, schedule=dict(
         v1["schedule"], startTime=1500000000))).values())))
     assert problems == [{"path": "schedule.startTime", "message": problems[0]["message"]}]
     assert "1366" in problems[0]["message"]
@@ -189,24 +190,24 @@ def test_the_table_says_each_change_and_reason():
 
 def test_merge_patch_follows_rfc_7386():
     target = {"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]}
-    assert lifecycle.merge_patch(target, {"a": "z", "c": {"f": None}, "l": [3]}) == {"a": "z", "c": {"d": "e"}, "l": [3]}
-    assert lifecycle.merge_patch({"a": 1}, {"b": {"c": None}}) == {"a": 1, "b": {}}
+    assert apply_patch.merge_patch(target, {"a": "z", "c": {"f": None}, "l": [3]}) == {"a": "z", "c": {"d": "e"}, "l": [3]}
+    assert apply_patch.merge_patch({"a": 1}, {"b": {"c": None}}) == {"a": 1, "b": {}}
     assert target["c"] == {"d": "e", "f": "g"}  # never mutated
 
 
 def test_patch_refuses_up_front_what_never_changes_in_place():
-    assert apply.refused_fields({"schedule": {}, "description": "x", "mapping": [], "enabled": False,
+    assert apply_patch.refused_fields({"schedule": {}, "description": "x", "mapping": [], "enabled": False,
                                  "options": {}, "alerts": {}, "onDrift": "revert",
                                  "source": {"credentialsSecret": "aep/sources/other"}}) == []
-    refused = apply.refused_fields({"source": {"table": "Lead"}, "target": {}, "name": "x"})
+    refused = apply_patch.refused_fields({"source": {"table": "Lead"}, "target": {}, "name": "x"})
     assert [p["path"] for p in refused] == ["source", "target", "name"]
     assert "credentialsSecret" in refused[0]["message"] and "target connection" in refused[1]["message"]
 
 
 def test_if_match_follows_rfc_9110():
-    assert apply.etag_matches('"a"', '"a"') and apply.etag_matches('W/"a", "b"', '"a"')
-    assert apply.etag_matches("*", '"x"') and not apply.etag_matches("*", None)
-    assert not apply.etag_matches('"b"', '"a"')
+    assert apply_patch.etag_matches('"a"', '"a"') and apply_patch.etag_matches('W/"a", "b"', '"a"')
+    assert apply_patch.etag_matches("*", '"x"') and not apply_patch.etag_matches("*", None)
+    assert not apply_patch.etag_matches('"b"', '"a"')
 
 
 def test_execution_names_are_deterministic_short_and_change_with_content_or_generation():

@@ -29,7 +29,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from aepflow.ops import apply as apply_mod
+from aepflow.ops.apply.patch import in_place
+from aepflow.ops.plan.read import make
 
 from aepflow.aep.client import aep_client
 from aepflow.aep import live as live_mod
@@ -153,11 +154,18 @@ def publish_args(topic_arn: str, rec: records.Record, drift: dict[str, Any]) -> 
 
 # --- The check --------------------------------------------------------------------------------------
 
+def reapply(rec: records.Record, *, now: float | None = None) -> dict[str, Any]:
+    """The record's own spec applied again in place (drift revert), holding the name as a PATCH does."""
+    with records.changing(rec.name):
+        plan, inputs = make(parse_spec(rec.spec).model_dump(mode="json", by_alias=True, exclude_none=True), now=now)
+        return in_place(plan, inputs, now=now)
+
+
 def _revert(rec: records.Record) -> tuple[bool, str | None]:
     """Apply the record's spec again: in place where AEP allows it; else (a flow deleted in AEP,
     a connection swapped) a new provisioning of the spec, which makes anew what is missing."""
     try:
-        result = apply_mod.reapply(rec)
+        result = reapply(rec)
     except ChangeRefused:
         from aepflow.ops import lifecycle  # the doors' start: the state machine re-creates what is missing
 

@@ -14,7 +14,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from aepflow.ops import apply as apply_mod
+from aepflow.ops.apply import patch as apply_patch
+from aepflow.ops.created import created_by_aepflow
 
 from aepflow.aep.client import aep_client
 from aepflow.store import journal as journal_mod
@@ -41,7 +42,6 @@ EXECUTION_NAME_MAX = 80
 
 canonical, spec_hash = records.canonical, records.spec_hash
 API = records.API  # the origin of a spec that came through the API
-merge_patch, etag_matches = apply_mod.merge_patch, apply_mod.etag_matches
 
 
 def _sfn():
@@ -269,7 +269,7 @@ def list_dataflows(limit: int = 50, cursor: str | None = None) -> dict[str, Any]
 def update(name: str, patch: dict[str, Any], *, if_match: str | None = None,
            now: float | None = None) -> dict[str, Any]:
     """PATCH: a JSON Merge Patch over the spec, planned and applied in place (apply.patch)."""
-    return apply_mod.patch(name, patch, if_match=if_match, now=now)
+    return apply_patch.patch(name, patch, if_match=if_match, now=now)
 
 
 def plan(raw: Any) -> dict[str, Any]:
@@ -325,7 +325,7 @@ def delete(name: str, *, delete_data: bool = False) -> dict[str, Any]:
             records.mark_deleted(name, claim)
         result["alreadyDeleted"] = True
         return result
-    apply_mod.refuse_while_provisioning(name)
+    apply_patch.refuse_while_provisioning(name)
     with records.changing(name):
         rec = records.record(name)
         if rec is None:  # deleted meanwhile
@@ -339,7 +339,7 @@ def delete(name: str, *, delete_data: bool = False) -> dict[str, Any]:
 def _delete_resources(rec: records.Record, result: dict[str, Any], *, delete_data: bool) -> None:
     spec = parse_spec(rec.spec)
     client = aep_client(spec.sandbox)
-    created = apply_mod.created_by_aepflow(rec, spec)
+    created = created_by_aepflow(rec, spec)
     delete_data = delete_data or spec.onDelete.dataset == "delete"
     for kind, key in ID_KEY.items():
         if rec.ids.get(key) and kind not in created:

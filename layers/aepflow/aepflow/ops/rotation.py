@@ -26,7 +26,7 @@ from aepflow.aep.client import aep_client
 from aepflow.store import records
 from aepflow.core import aws
 from aepflow.spec import secret_names, source_secrets
-from aepflow.ops.apply import patch_connection, test_connection
+from aepflow.ops.apply.changes import patch_connection, test_connection
 from aepflow.core.errors import AepflowError, DataflowNotFound
 from aepflow.steps.validate import validate_spec
 from aepflow.core.scrub import scrub
