@@ -5,7 +5,8 @@ import threading
 
 import boto3
 
-from aepflow.ops import lifecycle
+from aepflow.core.errors import DataflowConflict
+from aepflow.ops import start
 from local.examples import example
 
 
@@ -20,8 +21,8 @@ def test_only_one_of_two_racing_specs_under_one_name_starts(stack):
         def post(spec):
             gate.wait()
             try:
-                outcomes.append(lifecycle.start(spec))
-            except lifecycle.DataflowConflict as exc:
+                outcomes.append(start.start(spec))
+            except DataflowConflict as exc:
                 outcomes.append(exc)
 
         threads = [threading.Thread(target=post, args=({**spec, "name": name},)) for spec in (first, second)]
@@ -29,7 +30,7 @@ def test_only_one_of_two_racing_specs_under_one_name_starts(stack):
             thread.start()
         for thread in threads:
             thread.join()
-        conflicts = [o for o in outcomes if isinstance(o, lifecycle.DataflowConflict)]
+        conflicts = [o for o in outcomes if isinstance(o, DataflowConflict)]
         assert len(conflicts) == 1 and conflicts[0].status == 409, outcomes
         executions = boto3.client("stepfunctions").list_executions(
             stateMachineArn=stack.state_machines["ProvisionDataflowStateMachine"])["executions"]

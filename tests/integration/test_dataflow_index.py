@@ -4,7 +4,7 @@ pages in name order, and none of the journal, alert or claim items that share th
 import boto3
 
 from aepflow.store import journal
-from aepflow.ops import lifecycle
+from aepflow.ops import describe
 from aepflow.monitor import flows as monitor_flows
 from aepflow.store import monitor as monitor_store
 
@@ -21,7 +21,7 @@ def test_records_page_through_the_index_and_nothing_else_is_read(stack):
         table.put_item(Item={"pk": f"ALERT#id-{name}#run#failed", "sk": "ALERT", "name": name})
     seen, cursor = [], None
     for _ in range(5):
-        page = lifecycle.list_dataflows(limit=2, cursor=cursor)
+        page = describe.list_dataflows(limit=2, cursor=cursor)
         seen.append([item["name"] for item in page["items"]])
         cursor = page["next"]
         if cursor is None:

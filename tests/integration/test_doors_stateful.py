@@ -215,13 +215,13 @@ class Doors(RuleBasedStateMachine):
 
     @invariant()
     def each_record_matches_aep_unless_changed_by_hand(self):
-        from aepflow.ops import lifecycle
+        from aepflow.ops.plan import read as plan_read
         from aepflow.store import records
 
         for rec in records.every():
             if rec.name in self.drifted:
                 continue
-            planned = lifecycle.plan(rec.spec)
+            planned = plan_read.of(rec.spec)
             moved = [(r["kind"], r["action"], r["changes"]) for r in planned["resources"] if r["action"] != "none"]
             assert planned["action"] == "none" and not moved, (rec.name, moved)
 

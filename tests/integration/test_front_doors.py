@@ -192,13 +192,13 @@ def test_a_custom_event_starts_provisioning_and_a_failing_intake_lands_in_the_dl
     [execution] = executions(server)
     assert server.stack.wait(execution["executionArn"])["status"] == "SUCCEEDED"
 
-    from aepflow.ops import lifecycle
+    from aepflow.ops import start
 
 
     def broken(*args, **kwargs):
         raise RuntimeError("state machine unreachable")
 
-    monkeypatch.setattr(lifecycle, "apply", broken)
+    monkeypatch.setattr(start, "start_if_changed", broken)
     events.put_events(Entries=[{"Source": "aepflow.requests", "EventBusName": bus,
                                 "DetailType": "aepflow.DataflowRequested", "Detail": json.dumps({"spec": example("003")})}])
     queue = server.stack.queues["SpecIntakeDeadLetterQueue"]

@@ -5,7 +5,7 @@ spec referenced stay."""
 
 import json
 
-from aepflow.ops import lifecycle
+from aepflow.ops import describe, start
 from aepflow.store import records
 from local.examples import example
 
@@ -22,10 +22,10 @@ def test_changing_the_source_table_replaces_the_flow_and_its_mapping_set(stack):
     v2["mapping"] = [{"source": "Name", "destination": "person.name.fullName"}]
     v2["deltaColumn"] = {"name": "Datefield", "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}
     prefix = f"aepflow:{v1['name']}:"
-    first = lifecycle.apply(v1)
+    first = start.start_if_changed(v1)
     assert stack.wait(first["executionArn"])["status"] == "SUCCEEDED"
     before = stack.emulator.dump_state()
-    second = lifecycle.apply(v2)
+    second = start.start_if_changed(v2)
     assert second["action"] == "apply"
     finished = stack.wait(second["executionArn"])
     assert finished["status"] == "SUCCEEDED"
@@ -34,7 +34,7 @@ def test_changing_the_source_table_replaces_the_flow_and_its_mapping_set(stack):
     assert applied["action"] == "replace" and "source" in applied["replacedBecause"]
     assert [d["kind"] for d in applied["deleted"]] == ["flow", "sourceConnection"]
     after = stack.emulator.dump_state()
-    record = lifecycle.describe(v1["name"], live=False)
+    record = describe.describe(v1["name"], live=False)
     [old_flow], [new_flow] = _by_name(before, "flows", prefix), _by_name(after, "flows", prefix)
     assert old_flow["id"] != new_flow["id"]
     [source] = [s for s in after["sourceConnections"] if s["id"] == new_flow["sourceConnectionIds"][0]]

@@ -12,7 +12,10 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 from aepflow.doors import api
-from aepflow.ops import lifecycle
+from aepflow.core.errors import DataflowConflict, DataflowNotFound
+from aepflow.ops import adopt, dataflow_runs, delete, describe, start
+from aepflow.ops.apply import patch as apply_patch
+from aepflow.ops.plan import read as plan_read
 from aepflow.core.errors import AepPreconditionFailed, AepServerError, SpecInvalid  # noqa: E402
 from local.stack import FakeLambdaContext, load_handler  # noqa: E402
 
@@ -43,12 +46,12 @@ def call(ev: dict) -> tuple[int, dict]:
 def test_post_answers_202_with_name_execution_and_status(monkeypatch):
     seen = {}
 
-    def start(spec, origin=None):
+    def fake_start(spec, origin=None):
         seen["spec"] = spec
         return {"name": spec["name"], "executionArn": "arn:aws:states:us-east-1:123456789012:execution:sm:x",
                 "status": "PROVISIONING", "started": True}
 
-    monkeypatch.setattr(lifecycle, "start", start)
+    monkeypatch.setattr(start, "start", fake_start)
     status, body = call(event("api_post_dataflows"))
     assert status == 202
     assert body == {"name": "acme-oracle-e2e", "executionArn": "arn:aws:states:us-east-1:123456789012:execution:sm:x",
@@ -57,7 +60,7 @@ def test_post_answers_202_with_name_execution_and_status(monkeypatch):
 
 
 def test_post_accepts_a_yaml_body_as_curl_sends_it(monkeypatch):
-    monkeypatch.setattr(lifecycle, "start", lambda spec, origin=None: {
+    monkeypatch.setattr(start, "start", lambda spec, origin=None: {
         "name": spec["name"], "executionArn": "arn:x", "status": "PROVISIONING", "started": True})
     status, body = call(event("api_post_dataflows_yaml"))
     assert status == 202 and body["name"] == "acme-oracle-e2e"
@@ -82,8 +85,8 @@ def test_a_body_that_is_not_an_object_is_a_400_request_invalid():
 
 
 @pytest.mark.parametrize("error, status, code", [
-    (lifecycle.DataflowConflict("exists", code="DataflowExists", status=409), 409, "DataflowExists"),
-    (lifecycle.DataflowNotFound("none", code="DataflowNotFound", status=404), 404, "DataflowNotFound"),
+    (DataflowConflict("exists", code="DataflowExists", status=409), 409, "DataflowExists"),
+    (DataflowNotFound("none", code="DataflowNotFound", status=404), 404, "DataflowNotFound"),
     (AepPreconditionFailed("stale", code="1404-412", status=412), 412, "PreconditionFailed"),
     (AepServerError("boom", status=503), 502, "AepServerError"),
     (RuntimeError("Traceback secret=hunter2"), 500, "InternalError"),
@@ -92,7 +95,7 @@ def test_errors_are_json_with_a_stable_code_and_no_trace(monkeypatch, error, sta
     def fail(name):
         raise error
 
-    monkeypatch.setattr(lifecycle, "describe", fail)
+    monkeypatch.setattr(describe, "describe", fail)
     got, body = call(event("api_get_dataflow"))
     assert (got, body["code"]) == (status, code)
     assert "Traceback" not in json.dumps(body) and "hunter2" not in json.dumps(body)
@@ -105,7 +108,7 @@ def test_patch_passes_the_merge_patch_with_explicit_nulls(monkeypatch):
         seen.update(name=name, patch=patch, if_match=if_match)
         return {"name": name, "status": "ACTIVE", "changed": ["schedule"], "etag": "\"e2\"", "ids": {}, "spec": {}}
 
-    monkeypatch.setattr(lifecycle, "update", update)
+    monkeypatch.setattr(apply_patch, "patch", update)
     ev = event("api_patch_dataflow")
     ev["body"] = json.dumps({"schedule": {"frequency": "day", "interval": 1, "backfill": None}})
     status, body = call(ev)
@@ -142,13 +145,13 @@ def test_patch_of_a_field_aep_cannot_change_names_the_field():
     assert [p["path"] for p in body["problems"]] == ["source"]
 
 
-def test_delete_and_runs_and_list_route_to_the_lifecycle(monkeypatch):
+def test_delete_and_runs_and_list_route_to_their_operations(monkeypatch):
     asked = []
-    monkeypatch.setattr(lifecycle, "delete", lambda name, delete_data: asked.append(delete_data) or {
+    monkeypatch.setattr(delete, "delete", lambda name, delete_data: asked.append(delete_data) or {
         "name": name, "status": "DELETED", "deleted": [], "kept": [], "leftBehind": [], "alreadyDeleted": True})
-    monkeypatch.setattr(lifecycle, "runs", lambda name, limit=20: {"name": name, "flowId": "f", "runs": [
+    monkeypatch.setattr(dataflow_runs, "recent", lambda name, limit=20: {"name": name, "flowId": "f", "runs": [
         {"id": "r1", "status": "failed", "problem": "failed", "errors": [{"code": "CONNECTOR-2001-500", "message": "x"}]}]})
-    monkeypatch.setattr(lifecycle, "list_dataflows", lambda limit, cursor: {"items": [{"name": "a"}], "next": None})
+    monkeypatch.setattr(describe, "list_dataflows", lambda limit, cursor: {"items": [{"name": "a"}], "next": None})
     assert call(event("api_delete_dataflow")) == (200, {"name": "acme-oracle-e2e", "status": "DELETED", "deleted": [],
                                                        "kept": [], "leftBehind": [], "alreadyDeleted": True})
     with_data = event("api_delete_dataflow")
@@ -194,8 +197,8 @@ def test_spec_invalid_is_never_a_500():
 
 
 def test_dry_run_answers_the_plan_and_starts_nothing(monkeypatch):
-    monkeypatch.setattr(lifecycle, "start", lambda spec, origin=None: pytest.fail("a dry run starts nothing"))
-    monkeypatch.setattr(lifecycle, "plan", lambda spec: {
+    monkeypatch.setattr(start, "start", lambda spec, origin=None: pytest.fail("a dry run starts nothing"))
+    monkeypatch.setattr(plan_read, "of", lambda spec: {
         "name": spec["name"], "sandbox": None, "action": "update", "managed": True, "calls": 4, "resources": [
             {"kind": "flow", "id": "f", "action": "update", "changes": [
                 {"field": "scheduleParams.interval", "old": "15", "new": "30", "how": "PATCH /flows/{id}"}]}]})
@@ -203,8 +206,8 @@ def test_dry_run_answers_the_plan_and_starts_nothing(monkeypatch):
     assert status == 200 and body["action"] == "update" and body["resources"][0]["changes"][0]["new"] == "30"
 
 
-def test_adopt_and_runs_route_to_the_lifecycle(monkeypatch):
-    monkeypatch.setattr(lifecycle, "adopt", lambda flow_id, name=None, sandbox=None: {
+def test_adopt_and_runs_route_to_their_operations(monkeypatch):
+    monkeypatch.setattr(adopt, "adopt", lambda flow_id, name=None, sandbox=None: {
         "name": "adopted", "flowId": flow_id, "status": "ACTIVE", "spec": {"name": "adopted"}, "yaml": "name: adopted\n",
         "plan": {"name": "adopted", "action": "none", "managed": True, "resources": [], "calls": 4}})
     status, body = call(event("api_adopt_dataflow"))
@@ -216,7 +219,7 @@ def test_adopt_and_runs_route_to_the_lifecycle(monkeypatch):
         return {"name": name, "flowId": "f", "runId": "r", "etag": '"e"', "params": window, "status": "STARTED",
                 "links": {"runs": f"/dataflows/{name}/runs"}}
 
-    monkeypatch.setattr(lifecycle, "start_run", start_run)
+    monkeypatch.setattr(dataflow_runs, "start", start_run)
     status, body = call(event("api_post_runs"))
     assert status == 202 and body["runId"] == "r"
     assert seen == {"name": "acme-salesforce-accounts-once",

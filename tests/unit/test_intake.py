@@ -14,7 +14,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 from aepflow.doors import intake
-from aepflow.ops import lifecycle
+from aepflow.ops import delete, start
 from aepflow.core import aws as aws_factory
 from local import template as cfn  # noqa: E402
 from local.stack import FakeLambdaContext, load_handler  # noqa: E402
@@ -88,7 +88,7 @@ def test_idempotency_keys_are_bucket_key_version_or_the_event_id():
 
 def test_an_invalid_spec_writes_errors_json_beside_it_notifies_and_starts_nothing(aws, monkeypatch):
     started = []
-    monkeypatch.setattr(lifecycle, "_start_execution", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(start, "_start_execution", lambda *a, **k: started.append(a))
     spec = yaml.safe_load((ROOT / "examples" / "004-oracle-table.yaml").read_text())
     spec["schedule"]["interval"] = 5
     del spec["target"]
@@ -109,7 +109,7 @@ def test_an_invalid_spec_writes_errors_json_beside_it_notifies_and_starts_nothin
 
 def test_deleting_a_spec_keeps_the_dataflow_unless_the_stack_parameter_says_so(aws, monkeypatch):
     deleted = []
-    monkeypatch.setattr(lifecycle, "delete", lambda name: deleted.append(name) or {"name": name, "status": "DELETED"})
+    monkeypatch.setattr(delete, "delete", lambda name: deleted.append(name) or {"name": name, "status": "DELETED"})
     origin = f"s3://{BUCKET}/dataflows/acme-oracle-e2e.yaml"
     table = boto3.resource("dynamodb").Table("aepflow-test")
     table.put_item(Item={"pk": f"SPECKEY#{origin}", "sk": "DATAFLOW", "name": "acme-oracle-e2e"})

@@ -1,5 +1,5 @@
 """The REST API (functions/api): Powertools' APIGatewayRestResolver with pydantic validation.
-Routes call aepflow.lifecycle; every error is JSON with a stable `code`, never a stack trace
+Routes call aepflow.ops; every error is JSON with a stable `code`, never a stack trace
 or a secret. The OpenAPI document is generated from this module (openapi_document())."""
 
 import base64
@@ -15,7 +15,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from aepflow.spec import document
-from aepflow.ops import lifecycle
+from aepflow.ops import adopt, dataflow_runs, delete, describe, start
+from aepflow.ops.apply import patch as apply_patch
+from aepflow.ops.plan import read as plan_read
 from aepflow.aep.naming import NAME_PATTERN
 from aepflow.ops.dataflow_runs import RunRequest
 from aepflow.core.errors import AepAuthError, AepflowError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled, AepTimeout, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound, DataflowPreconditionFailed, DocumentTooLarge, SpecInvalid
@@ -152,7 +154,7 @@ class DataflowPatch(_Model):
     """A JSON Merge Patch (RFC 7386) over the spec's fields that AEP can change in place. Other
     fields, or a change the plan cannot make in place, are refused with a 400 naming them."""
 
-    # Other fields are read (extra="allow") so that lifecycle.update can name them in a 400
+    # Other fields are read (extra="allow") so that ops.apply.patch can name them in a 400
     # FieldNotChangeable; the document says they are not part of the patch.
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
     schedule: dict[str, Any] | None = Field(default=None, description="frequency, interval, backfill, startTime; "
@@ -339,8 +341,8 @@ def post_dataflow(spec: Annotated[dict[str, Any], Body(description="The dataflow
                                                                   "updated in place or replaced) and change "
                                                                   "nothing; GETs only")] = False) -> Response[Accepted | PlanView]:
     if dryRun:
-        return Response(status_code=200, content_type="application/json", body=PlanView(**lifecycle.plan(spec)))
-    answer = lifecycle.start(spec, origin=lifecycle.API)
+        return Response(status_code=200, content_type="application/json", body=PlanView(**plan_read.of(spec)))
+    answer = start.start(spec, origin=start.API)
     return Response(status_code=202, content_type="application/json", body=Accepted(**answer),
                     headers={"Location": f"/dataflows/{answer['name']}"})
 
@@ -352,7 +354,7 @@ def post_dataflow(spec: Annotated[dict[str, Any], Body(description="The dataflow
                      409: _error("The flow is managed already (AlreadyManaged), or the name is taken (DataflowExists)"),
                      **_BODY_ERRORS, **_AEP_ERRORS})
 def adopt_dataflow(request: Annotated[AdoptRequest, Body(description="{flowId, name?, sandbox?}")]) -> Response[Adopted]:
-    answer = lifecycle.adopt(request.flowId, name=request.name, sandbox=request.sandbox)
+    answer = adopt.adopt(request.flowId, name=request.name, sandbox=request.sandbox)
     return Response(status_code=201, content_type="application/json", body=Adopted(**answer),
                     headers={"Location": f"/dataflows/{answer['name']}"})
 
@@ -361,7 +363,7 @@ def adopt_dataflow(request: Annotated[AdoptRequest, Body(description="{flowId, n
          responses={**_ok(200, "One page of dataflows, in name order", "DataflowPage"), **_COMMON_ERRORS})
 def list_dataflows(limit: Annotated[int, Query(ge=1, le=100)] = 50,
                    cursor: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None) -> DataflowPage:
-    return DataflowPage(**lifecycle.list_dataflows(limit=limit, cursor=cursor))
+    return DataflowPage(**describe.list_dataflows(limit=limit, cursor=cursor))
 
 
 @app.get("/dataflows/<name>", summary="A dataflow: record, provisioning status, live flow state", tags=["dataflows"],
@@ -369,7 +371,7 @@ def list_dataflows(limit: Annotated[int, Query(ge=1, le=100)] = 50,
          responses={**_ok(200, "The dataflow", "DataflowView", etag=True), **_COMMON_ERRORS, **_NOT_FOUND,
                     **_AEP_ERRORS})
 def get_dataflow(name: NameParam) -> Response[DataflowView]:
-    view = DataflowView(**lifecycle.describe(name))
+    view = DataflowView(**describe.describe(name))
     return Response(status_code=200, content_type="application/json", body=view, headers=_etag(view.flow))
 
 
@@ -384,7 +386,7 @@ def patch_dataflow(name: NameParam, patch: Annotated[DataflowPatch, Body(
         if_match: Annotated[str | None, Header(
             alias="If-Match", description="The ETag of GET /dataflows/{name}: change the dataflow only if it is "
                                           "still what you read")] = None) -> Response[Updated]:
-    updated = Updated(**lifecycle.update(name, patch.model_dump(exclude_unset=True), if_match=if_match))
+    updated = Updated(**apply_patch.patch(name, patch.model_dump(exclude_unset=True), if_match=if_match))
     return Response(status_code=200, content_type="application/json", body=updated,
                     headers=_etag({"etag": updated.etag}))
 
@@ -397,7 +399,7 @@ def patch_dataflow(name: NameParam, patch: Annotated[DataflowPatch, Body(
 def delete_dataflow(name: NameParam, deleteData: Annotated[bool, Query(description=(
         "true: delete the dataset and schema aepflow created too, with everything ingested into them (by "
         "default they are kept, unless the spec's onDelete says delete)"))] = False) -> Deleted:
-    return Deleted(**lifecycle.delete(name, delete_data=deleteData))
+    return Deleted(**delete.delete(name, delete_data=deleteData))
 
 
 @app.get("/dataflows/<name>/runs", summary="Recent runs, summarised as the monitor sees them", tags=["dataflows"],
@@ -405,7 +407,7 @@ def delete_dataflow(name: NameParam, deleteData: Annotated[bool, Query(descripti
          responses={**_ok(200, "The flow's most recent runs", "Runs"), **_COMMON_ERRORS, **_NOT_FOUND,
                     **_AEP_ERRORS})
 def get_runs(name: NameParam, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Runs:
-    return Runs(**lifecycle.runs(name, limit=limit))
+    return Runs(**dataflow_runs.recent(name, limit=limit))
 
 
 @app.post("/dataflows/<name>/runs", summary="Start a run on demand (Flow Service POST /runs), optionally over a window",
@@ -418,7 +420,7 @@ def get_runs(name: NameParam, limit: Annotated[int, Query(ge=1, le=100)] = 20) -
 def start_run(name: NameParam, window: Annotated[RunRequest | None, Body(
         description="Optional: {windowStartTime, windowEndTime} (both or neither) and startTime")] = None
               ) -> Response[RunStarted]:
-    started = lifecycle.start_run(name, window.model_dump(exclude_none=True) if window else None)
+    started = dataflow_runs.start(name, window.model_dump(exclude_none=True) if window else None)
     return Response(status_code=202, content_type="application/json", body=RunStarted(**started),
                     headers={"Location": started["links"]["runs"]})
 

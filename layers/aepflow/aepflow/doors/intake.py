@@ -30,7 +30,7 @@ from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLaye
 from botocore.exceptions import ClientError
 
 from aepflow.spec import document
-from aepflow.ops import lifecycle
+from aepflow.ops import delete, start
 from aepflow.store import records
 from aepflow.core import aws
 from aepflow.store import journal as journal_mod
@@ -141,7 +141,7 @@ def _created(bucket: str, key: str, version: str | None) -> dict[str, Any]:
     raw: Any = None
     try:
         raw = document.read(data, json_only=key.lower().endswith(".json"))
-        outcome = lifecycle.apply(raw, origin=origin)
+        outcome = start.start_if_changed(raw, origin=origin)
     except SpecInvalid as exc:
         name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
         report = {**error_report(exc), "bucket": bucket, "key": key, "versionId": version, "name": name,
@@ -192,7 +192,7 @@ def _deleted(bucket: str, key: str) -> dict[str, Any]:
         # describes it, and its delete tears nothing down.
         return {"action": "kept", "origin": origin, "name": item["name"],
                 "reason": f"dataflow {item['name']!r} was last applied from {last or 'elsewhere'}, not this object"}
-    return {"action": "delete", "origin": origin, **lifecycle.delete(item["name"])}
+    return {"action": "delete", "origin": origin, **delete.delete(item["name"])}
 
 
 def _requested(event: dict[str, Any]) -> dict[str, Any]:
@@ -200,7 +200,7 @@ def _requested(event: dict[str, Any]) -> dict[str, Any]:
     raw = detail.get("spec", detail) if isinstance(detail, dict) else detail
     where = f"event {event.get('id')} from {event.get('source')}"
     try:
-        return lifecycle.apply(document.read(raw), origin=f"event:{event.get('id')}")
+        return start.start_if_changed(document.read(raw), origin=f"event:{event.get('id')}")
     except SpecInvalid as exc:
         name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
         report = error_report(exc)

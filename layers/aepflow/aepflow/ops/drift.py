@@ -29,6 +29,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from aepflow.ops import start
 from aepflow.ops.apply.patch import in_place
 from aepflow.ops.plan.read import make
 
@@ -167,10 +168,8 @@ def _revert(rec: records.Record) -> tuple[bool, str | None]:
     try:
         result = reapply(rec)
     except ChangeRefused:
-        from aepflow.ops import lifecycle  # the doors' start: the state machine re-creates what is missing
-
         try:
-            started = lifecycle.start(rec.spec, again=True)
+            started = start.start(rec.spec, again=True)  # the state machine re-creates what is missing
         except AepflowError as exc:
             return False, exc.message
         return True, f"re-provisioning started: {started['executionArn']}"

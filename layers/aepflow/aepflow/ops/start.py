@@ -1,0 +1,102 @@
+"""Starting a provisioning from a spec, whichever door it came through: the API's POST (start), the
+bucket and custom events (start_if_changed: nothing when the record holds the spec already). The same
+spec under the same name is the same execution; another spec under a name being provisioned is a 409."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from aepflow.core.errors import DataflowConflict
+from aepflow.spec.model import build_models
+from aepflow.steps.validate import validate_spec
+from aepflow.store import records
+from aepflow.ops.executions import describe_execution, execution_arn_for, sfn, state_machine_arn, status_of
+
+build_models()  # parse_spec's validators, built at import (spec.build_models)
+
+API = records.API  # the origin of a spec that came through the API
+spec_hash = records.spec_hash
+
+
+EXECUTION_NAME_MAX = 80
+
+
+def execution_name(name: str, digest: str, generation: int = 0, version: int = 0) -> str:
+    """Deterministic: the same spec (same content) under the same name is the same execution,
+    so Step Functions' own StartExecution idempotency makes a second POST start nothing. `version`
+    counts the specs applied under the name before (an earlier spec applied again is a new run)."""
+    suffix = (f"-v{version}" if version else "") + (f"-{generation}" if generation else "")
+    head = name[: EXECUTION_NAME_MAX - 11 - len(suffix)]
+    return f"{head}-{digest[:10]}{suffix}"
+
+
+def start(raw: Any, *, origin: str | None = None, again: bool = False) -> dict[str, Any]:
+    """Validate `raw` and start its provisioning: a new dataflow, or a new spec of one, which the state
+    machine applies (in place where AEP can, replacing what it cannot). Returns {name, executionArn,
+    status, started}: `started` is true for exactly one of many identical requests. Raises SpecInvalid
+    (every problem by field path) or DataflowConflict (another spec is being provisioned under the name).
+    `again`: provision the same spec once more (a drift revert that needs resources made anew)."""
+    validated = validate_spec(raw)
+    spec = validated["spec"]
+    name = spec["name"]
+    digest = spec_hash(spec)
+    stored = records.claim_item(name)
+    claim = stored if stored and stored.get("status") != "DELETED" else None
+    if claim and claim.get("specHash") != digest and not records.holder_finished(claim, records.record(name)):
+        raise DataflowConflict(f"dataflow {name!r} is being provisioned from another spec; try again when it is done",
+                               code="ProvisioningInProgress", status=409)
+    generation = int((stored or {}).get("generation") or 0)
+    if claim and claim.get("specHash") == digest and claim.get("executionHash") == digest \
+            and claim.get("executionArn") and not again:
+        # The spec the name holds, which the execution holding it provisions (whichever door started
+        # it): the same request, so the same answer; nothing is started. (A spec changed in place since,
+        # by a PATCH, holds the name now: this one is provisioned again.)
+        arn = str(claim["executionArn"])
+        return {"name": name, "executionArn": arn, "status": status_of((describe_execution(arn) or {}).get("status")),
+                "started": False}
+    exec_name = execution_name(name, digest, generation, len((claim or {}).get("executions") or []))
+    records.reserve(name, digest, stored)
+    return _start_execution(spec, digest, generation, claim or stored, origin, exec_name)
+
+
+def _start_execution(spec: dict[str, Any], digest: str, generation: int, claim: dict | None,
+                     origin: str | None, exec_name: str) -> dict[str, Any]:
+    name = spec["name"]
+    payload = json.dumps({"spec": spec}, sort_keys=True, separators=(",", ":"))
+    try:
+        arn = sfn().start_execution(stateMachineArn=state_machine_arn(), name=exec_name, input=payload)["executionArn"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+            raise
+        # Finished already (Step Functions answers ExecutionAlreadyExists for a closed execution
+        # even with the same input): the same request, so the same answer.
+        arn = execution_arn_for(exec_name)
+        described = describe_execution(arn)
+        if described is None or described.get("input") and json.loads(described["input"]) != json.loads(payload):
+            raise DataflowConflict(f"execution {exec_name} exists with another input", code="DataflowExists",
+                                   status=409) from None
+    # StartExecution is idempotent for a running execution of the same name and input: every
+    # identical request gets the same ARN. The claim's conditional write says which one started it.
+    started = records.take_start(name, arn)
+    records.hold(name, digest, arn, generation, claim, origin or (claim or {}).get("origin"))
+    described = describe_execution(arn) or {}
+    return {"name": name, "executionArn": arn, "status": status_of(described.get("status")), "started": started}
+
+
+def start_if_changed(raw: Any, *, origin: str | None = None) -> dict[str, Any]:
+    """Make the dataflow match `raw` (the bucket and custom events): nothing when it does already,
+    else a provisioning, which applies the plan in place where AEP can and replaces what it cannot."""
+    validated = validate_spec(raw)
+    spec = validated["spec"]
+    name = spec["name"]
+    rec = records.record(name)
+    if rec is not None and spec_hash(rec.spec) == spec_hash(spec):
+        return {"action": "none", "name": name, "status": "ACTIVE"}
+    if rec is None:
+        claim = records.claim(name)
+        if claim and claim.get("specHash") != spec_hash(spec) and records.holder_finished(claim, None):
+            records.mark_deleted(name, claim)  # a failed attempt: start afresh
+    return {"action": "apply" if rec is not None else "provision", **start(spec, origin=origin)}
