@@ -1,11 +1,11 @@
 """The REST API (API Gateway, IAM authorization): POST/GET/PATCH/DELETE /dataflows.
-Routing, validation and errors live in aepflow.api; this module only wires Powertools."""
+Routing, validation and errors live in aepflow.doors.api; this module only wires Powertools."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.doors.api import handle
+from aepflow.doors.api.handler import handle
 from aepflow.core.observability import logger, metrics, tracer
 
 

@@ -11,7 +11,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-from aepflow.doors import api
+from aepflow.doors.api import openapi, routes
 from aepflow.core.errors import DataflowConflict, DataflowNotFound
 from aepflow.ops import adopt, dataflow_runs, delete, describe, start
 from aepflow.ops.apply import patch as apply_patch
@@ -176,14 +176,14 @@ def test_a_bad_name_or_limit_is_refused_before_any_work():
 
 def test_the_committed_openapi_document_is_generated_from_the_code():
     committed = json.loads((ROOT / "functions" / "api" / "openapi.json").read_text())
-    assert committed == api.openapi_document(), (
-        "functions/api/openapi.json is stale: PYTHONPATH=.:layers/aepflow python -m aepflow.doors.api > functions/api/openapi.json")
+    assert committed == openapi.openapi_document(), (
+        "functions/api/openapi.json is stale: PYTHONPATH=.:layers/aepflow python -m aepflow.doors.api.openapi > functions/api/openapi.json")
 
 
 def test_the_openapi_document_and_the_template_name_the_same_routes():
     from local import template as cfn
 
-    doc = api.openapi_document()
+    doc = openapi.openapi_document()
     documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
     fn = cfn.load()["Resources"]["ApiFunction"]["Properties"]["Events"]
     routed = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in fn.values() if e["Type"] == "Api"}
@@ -193,7 +193,7 @@ def test_the_openapi_document_and_the_template_name_the_same_routes():
 
 
 def test_spec_invalid_is_never_a_500():
-    assert api._status_for(SpecInvalid("x", problems=[]))[0] == 400
+    assert routes._status_for(SpecInvalid("x", problems=[]))[0] == 400
 
 
 def test_dry_run_answers_the_plan_and_starts_nothing(monkeypatch):
