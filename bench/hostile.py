@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from aepflow.doors.api import handler
     from aepflow.spec import document
     from aepflow.core.errors import SpecInvalid
-    from aepflow.spec.model import parse_spec
+    from aepflow.spec.parse import parse_spec
     from local.serve import proxy_event
     from tests.hostile import ALL
 

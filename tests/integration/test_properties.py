@@ -129,7 +129,7 @@ def test_a_spec_applied_plans_none_and_applying_it_again_from_any_door_changes_n
     from aepflow.ops import adopt
     from aepflow.ops.plan import compare as plan_compare, read as plan_read
     from aepflow.store import records
-    from aepflow.spec.model import parse_spec, resolve_source
+    from aepflow.spec.parse import parse_spec, resolve_source
 
     written, adopted_ids, _ = adopt.describe(made["flowId"], sandbox=spec.get("sandbox"))
     rec = records.record(name)

@@ -43,7 +43,7 @@ def test_explored_schema_flattens_to_attribute_paths():
 
 def test_mapping_set_names_follow_the_mapping_and_the_target_schema():
     from aepflow.aep import naming
-    from aepflow.spec.model import parse_spec
+    from aepflow.spec.parse import parse_spec
     from local.examples import example
 
     base = parse_spec(example("004"))

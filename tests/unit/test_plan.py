@@ -13,7 +13,7 @@ from aepflow.ops.apply import changes as apply_changes, patch as apply_patch
 from aepflow.ops.plan import compare as plan_compare, model as plan_model, render as plan_render
 from aepflow.aep import bodies
 from aepflow.aep.live import Live
-from aepflow.spec.model import parse_spec, resolve_source
+from aepflow.spec.parse import parse_spec, resolve_source
 from local.examples import example
 
 IDS = {"baseConnectionId": "b-1", "sourceConnectionId": "s-1", "schemaId": "https://ns.adobe.com/acme/schemas/x",

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from aepflow.core.errors import SpecInvalid
-from aepflow.spec.model import parse_spec, resolve_source
+from aepflow.spec.parse import parse_spec, resolve_source
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 

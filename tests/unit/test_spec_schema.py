@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from aepflow.spec import model as spec_mod
+from aepflow.spec import schema as spec_mod
 from local.examples import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ SPECS = sorted((ROOT / "examples").glob("*.yaml")) + sorted((ROOT / "tests" / "f
 def test_the_committed_schema_is_generated_from_the_model():
     assert json.loads(SCHEMA.read_text()) == spec_mod.json_schema(), (
         "schemas/dataflow-spec-v1.schema.json is stale: "
-        "PYTHONPATH=layers/aepflow python -m aepflow.spec.model > schemas/dataflow-spec-v1.schema.json")
+        "PYTHONPATH=layers/aepflow python -m aepflow.spec.schema > schemas/dataflow-spec-v1.schema.json")
 
 
 def test_every_field_has_a_description_and_an_example():

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from aepflow.spec.model import parse_spec, resolve_source, view_fields
+from aepflow.spec.parse import parse_spec, resolve_source
+
+from aepflow.spec.schema import view_fields
 from aepflow.spec.view import FIELDS, SpecView, View, validated
 from aepflow.steps.context import StepEvent
 from local.examples import all_examples
@@ -76,7 +78,7 @@ def test_a_view_refuses_what_the_model_does_not_have_and_hands_out_copies():
 
 
 def test_the_committed_fields_are_the_models():
-    """spec/view_fields.json is spec.model.view_fields() (python -m aepflow.spec.model fields regenerates it)."""
+    """spec/view_fields.json is spec.schema.view_fields() (python -m aepflow.spec.schema fields regenerates it)."""
     assert FIELDS == json.loads(json.dumps(view_fields()))
 
 

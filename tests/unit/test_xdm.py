@@ -8,7 +8,7 @@ import pytest
 from aepflow.steps import validate
 from aepflow.spec import xdm
 from aepflow.core.errors import SpecInvalid
-from aepflow.spec.model import parse_spec, resolve_source
+from aepflow.spec.parse import parse_spec, resolve_source
 from local.examples import example
 
 PROFILE = "https://ns.adobe.com/xdm/context/profile"

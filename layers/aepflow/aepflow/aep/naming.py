@@ -11,8 +11,7 @@ if TYPE_CHECKING:  # the steps pass its spec_view, which reads the same
     from aepflow.spec.model import DataflowSpec
 
 PREFIX = "aepflow"
-# A dataflow's name: its key everywhere (the spec, the API's paths, the command's arguments).
-NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
+
 
 
 def _given(spec: DataflowSpec, kind: str, part: str = "name") -> str | None:

@@ -22,7 +22,8 @@ from aepflow.store import records
 from aepflow.aep import resources
 from aepflow.spec.connectors import CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, connector_for_spec_id
 from aepflow.core.errors import AepAuthError, DataflowNotFound, SpecInvalid
-from aepflow.spec.model import NAME_PATTERN, UUID_PATTERN, build_models, parse_spec
+from aepflow.spec.fields import NAME_PATTERN, UUID_PATTERN
+from aepflow.spec.parse import build_models, parse_spec
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 

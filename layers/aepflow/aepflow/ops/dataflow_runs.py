@@ -18,7 +18,7 @@ from aepflow.store import records
 from aepflow.aep.client import aep_client
 from aepflow.core.errors import ChangeRefused, DataflowConflict, DataflowNotFound, SpecInvalid
 from aepflow.monitor.classify import classify
-from aepflow.spec.model import build_models, parse_spec
+from aepflow.spec.parse import build_models, parse_spec
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 

@@ -12,7 +12,7 @@ from aepflow.core.errors import AepNotFound, AepValidationError, DataflowConflic
 from aepflow.ops.apply import patch as apply_patch
 from aepflow.ops.created import created_by_aepflow
 from aepflow.ops.plan.model import ID_KEY
-from aepflow.spec.model import build_models, parse_spec
+from aepflow.spec.parse import build_models, parse_spec
 from aepflow.store import journal as journal_mod
 from aepflow.store import records
 from aepflow.ops.executions import describe_execution

@@ -41,7 +41,7 @@ from aepflow.core.errors import AepflowError, ChangeRefused, SpecInvalid
 from aepflow.aep.live import Live
 from aepflow.ops.plan.compare import expected, field_differences, observed
 from aepflow.core.scrub import scrub
-from aepflow.spec.model import build_models, parse_spec, resolve_source
+from aepflow.spec.parse import build_models, parse_spec, resolve_source
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 

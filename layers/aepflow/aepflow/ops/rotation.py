@@ -30,7 +30,8 @@ from aepflow.ops.apply.changes import patch_connection, test_connection
 from aepflow.core.errors import AepflowError, DataflowNotFound
 from aepflow.steps.validate import validate_spec
 from aepflow.core.scrub import scrub
-from aepflow.spec.model import ResolvedSource, build_models, parse_spec
+from aepflow.spec.model import ResolvedSource
+from aepflow.spec.parse import build_models, parse_spec
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from aepflow.core.errors import DataflowConflict
-from aepflow.spec.model import build_models
+from aepflow.spec.parse import build_models
 from aepflow.steps.validate import validate_spec
 from aepflow.store import records
 from aepflow.ops.executions import describe_execution, execution_arn_for, sfn, state_machine_arn, status_of

@@ -6,7 +6,7 @@ execution's state (ResultPath $): the state holds their JSON dumps (by alias, No
 reads them through a View, which answers each field of the model by its attribute name, as the
 model would (a nested model as a View, a list of them as a list of Views, an absent optional field
 as None), refuses a name the model does not have, and dumps itself as the model would. The models'
-fields come from view_fields.json, which spec.model.view_fields() writes and a test holds to the models.
+fields come from view_fields.json, which spec.schema.view_fields() writes and a test holds to the models.
 A step's cold start thus imports neither pydantic nor the spec's models (0.06-0.07 s of a step's
 import here, before its own code), and its first event builds nothing."""
 

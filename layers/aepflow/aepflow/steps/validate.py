@@ -12,7 +12,8 @@ from aepflow.spec.auth import choose_auth
 from aepflow.core.errors import SpecInvalid, step
 # lifecycle reads the schedule helpers from here.
 from aepflow.aep.schedule import schedule_params, schedule_params_for_request  # noqa: F401
-from aepflow.spec.model import DataflowSpec, ResolvedSource, build_models, parse_spec, resolve_source
+from aepflow.spec.model import DataflowSpec, ResolvedSource
+from aepflow.spec.parse import build_models, parse_spec, resolve_source
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 

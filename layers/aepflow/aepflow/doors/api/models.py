@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from aepflow.aep.naming import NAME_PATTERN
+from aepflow.spec.fields import NAME_PATTERN
 
 
 class _Model(BaseModel):

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aepflow.ops import adopt, dataflow_runs, delete, describe, start
 from aepflow.ops.apply import patch as apply_patch
 from aepflow.ops.plan import read as plan_read
-from aepflow.aep.naming import NAME_PATTERN
+from aepflow.spec.fields import NAME_PATTERN
 from aepflow.ops.dataflow_runs import RunRequest
 from aepflow.core.errors import AepAuthError, AepflowError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled, AepTimeout, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound, DataflowPreconditionFailed, SpecInvalid
 from aepflow.doors.api.models import Accepted, AdoptRequest, Adopted, DataflowPage, DataflowPatch, DataflowView, Deleted, PlanView, RunStarted, Runs, Updated, error_response

@@ -12,7 +12,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from aepflow.aep.naming import NAME_PATTERN
+from aepflow.spec.fields import NAME_PATTERN
 from aepflow.doors.cli import render
 from aepflow.doors.cli.remote import Answer, Api, ApiUnreachable
 
@@ -36,7 +36,7 @@ def validate_file(path: str) -> dict[str, Any]:
     from aepflow.spec.document import read
     from aepflow.core.errors import SpecInvalid
     from aepflow.steps.validate import mapping_problems
-    from aepflow.spec.model import parse_spec, resolve_source
+    from aepflow.spec.parse import parse_spec, resolve_source
 
     result: dict[str, Any] = {"file": path, "name": None, "status": "VALID", "errors": [], "warnings": []}
     try:

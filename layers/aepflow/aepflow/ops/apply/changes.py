@@ -20,7 +20,7 @@ from aepflow.core.errors import AepNotFound, AepPreconditionFailed, AepValidatio
 from aepflow.ops.plan.compare import compare
 from aepflow.ops.plan.model import Change, Plan, ResourcePlan
 from aepflow.ops.plan.read import Inputs
-from aepflow.spec.model import resolve_source
+from aepflow.spec.parse import resolve_source
 
 logger = Logger(child=True)
 

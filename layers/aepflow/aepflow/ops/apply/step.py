@@ -22,7 +22,7 @@ from aepflow.ops.plan.compare import compare
 from aepflow.ops.plan.model import ID_KEY, Plan, ResourcePlan
 from aepflow.ops.plan.read import Inputs
 from aepflow.core.errors import step
-from aepflow.spec.model import parse_spec, resolve_source
+from aepflow.spec.parse import parse_spec, resolve_source
 
 def prepare_replacement(plan: Plan, inputs: Inputs, client: AepClient | None = None) -> dict[str, Any]:
     """Before a replacement is provisioned: change in place what stays (a connection's name, new

@@ -13,7 +13,8 @@ from aepflow.core.errors import SpecInvalid
 from aepflow.ops.plan.compare import compare, creates_base_connection, for_new
 from aepflow.ops.plan.model import Plan
 from aepflow.spec import source_secrets
-from aepflow.spec.model import DataflowSpec, ResolvedSource, build_models, parse_spec, resolve_source
+from aepflow.spec.model import DataflowSpec, ResolvedSource
+from aepflow.spec.parse import build_models, parse_spec, resolve_source
 from aepflow.steps.validate import validate_spec
 from aepflow.store import records
 

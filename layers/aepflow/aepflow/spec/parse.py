@@ -1,0 +1,156 @@
+"""A raw document made a spec, or the list of every problem by field path: the model's own checks, the
+connector catalog's rules, the credentials boundary and a field mapped twice; and what the catalog adds
+to a spec's source (resolve_source)."""
+
+import re
+from typing import Any
+
+from pydantic import (ValidationError)
+
+from aepflow.spec.connectors import CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, Connector, connector_for_spec_id, connector_named, retired_spec_id
+from aepflow.core.errors import SpecInvalid
+from aepflow.spec.fields import PATTERN_MESSAGES
+from aepflow.spec.model import DataflowSpec, ResolvedSource
+from aepflow.spec.secret_names import boundary_problem
+
+def _loc(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("function-after", "function-before") or str(item).startswith(("function-", "literal[")):
+            continue
+        else:
+            parts.append(("." if parts else "") + ("schema" if item == "schema_" else "class" if item == "class_"
+                                                   else str(item)))
+    return "".join(parts) or "(spec)"
+
+
+def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
+    """Checks that need the connector catalog, run on the raw document so they are
+    reported together with the model's own problems."""
+    problems: list[dict[str, str]] = []
+    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+    name = source.get("connector")
+    connector: Connector | None = None
+    if isinstance(name, str) and name:
+        connector = connector_named(name)
+        if connector is None:
+            problems.append({"path": "source.connector", "message": f"unknown connector {name!r}"})
+    elif isinstance(source.get("connectionSpecId"), str):
+        retired = retired_spec_id(source["connectionSpecId"])
+        if retired:
+            why, current = retired
+            return problems + [{"path": "source.connectionSpecId", "message": (
+                f"{source['connectionSpecId']} is {why['why']}: use connectionSpecId {current.connection_spec_id} "
+                f"(or connector: {current.name}), as {current.documented_in[0]} documents")}]
+        connector = connector_for_spec_id(source["connectionSpecId"])
+        if connector is None and not source.get("format"):
+            problems.append({"path": "source.format",
+                             "message": "required when connectionSpecId is not a catalog connector"})
+    if connector is None:
+        return problems
+    auth_name = source.get("authSpecName")
+    if isinstance(auth_name, str) and auth_name and connector.auth_spec(auth_name) is None:
+        problems.append({"path": "source.authSpecName", "message": (
+            f"{auth_name!r} is not an auth spec of {connector.label}; Adobe documents "
+            + ", ".join(repr(a.name) for a in connector.auth_specs))})
+    fmt = source.get("format")
+    if fmt and fmt != connector.data_format:
+        problems.append({"path": "source.format",
+                         "message": f"{connector.label} data is {connector.data_format}, not {fmt}"})
+    if connector.family in ("crm", "database") and not source.get("table"):
+        what = "params.tableName" if connector.family == "crm" else "params.path"
+        problems.append({"path": "source.table", "message": f"{connector.label} needs a table ({what})"})
+    params = source.get("params") if isinstance(source.get("params"), dict) else {}
+    for key in connector.source_params:
+        if not params.get(key):
+            problems.append({"path": f"source.params.{key}", "message": f"{connector.label} needs {key}"})
+    if connector.needs_delta_column and not raw.get("deltaColumn"):
+        problems.append({"path": "deltaColumn",
+                         "message": f"{connector.label} flows ({connector.flow_spec_name}) need a Copy deltaColumn"})
+    return problems
+
+
+def _duplicate_destinations(raw: dict[str, Any]) -> list[dict[str, str]]:
+    """A field is mapped once: Data Prep asks to "fix any duplicated mapping fields"
+    (help/data-prep/ui/mapping.md), and refuses a mapping set that maps one destination twice."""
+    rules = raw.get("mapping") if isinstance(raw.get("mapping"), list) else []
+    first: dict[str, int] = {}
+    problems = []
+    for index, rule in enumerate(rules):
+        destination = rule.get("destination") if isinstance(rule, dict) else None
+        if not isinstance(destination, str):
+            continue
+        if destination in first:
+            problems.append({"path": f"mapping[{index}].destination", "message": (
+                f"{destination!r} is mapped already by mapping[{first[destination]}]: a field is mapped once")})
+        else:
+            first[destination] = index
+    return problems
+
+
+def _boundary_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
+    """The credentials boundary (secret_names): a spec names only source secrets."""
+    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+    secret = source.get("credentialsSecret")
+    problem = boundary_problem(secret) if isinstance(secret, str) and secret else None
+    return [{"path": "source.credentialsSecret", "message": f"secret {secret!r} {problem}"}] if problem else []
+
+
+def resolve_source(spec: DataflowSpec) -> ResolvedSource:
+    """What the catalog says about the spec's source. The auth spec is chosen later, from the
+    credentials secret (provisioning.validate_spec)."""
+    connector = spec.connector
+    if connector is not None:
+        flow_spec = spec.source.flowSpec or connector.flow_spec_name
+        warnings = [{"path": "source.connector", "message": f"{connector.label}: {connector.deprecated}"}] \
+            if connector.deprecated else []
+        return ResolvedSource(
+            connector=connector.name, label=connector.label, connectionSpecId=connector.connection_spec_id,
+            authSpecName=spec.source.authSpecName, authParams=[],
+            family=connector.family, format=connector.data_format,
+            flowSpecName=flow_spec, flowSpecId=FLOW_SPEC_IDS.get(flow_spec),
+            needsDeltaColumn=connector.needs_delta_column, mappingDialect=connector.mapping_dialect,
+            exploresColumns=True, tabular=connector.tabular, warnings=warnings)
+    fmt = spec.source.format or "tabular"
+    family = "crm" if fmt == "tabular" else "rest"
+    flow_spec = spec.source.flowSpec or (CRM_FLOW_SPEC if fmt == "tabular" else REST_FLOW_SPEC)
+    return ResolvedSource(
+        connector="custom", label=f"connection spec {spec.source.connectionSpecId}",
+        connectionSpecId=spec.source.connectionSpecId or "", authSpecName=spec.source.authSpecName, authParams=[],
+        family=family, format=fmt, flowSpecName=flow_spec, flowSpecId=FLOW_SPEC_IDS.get(flow_spec),
+        needsDeltaColumn=spec.deltaColumn is not None, mappingDialect="attribute" if fmt == "tabular" else "source",
+        exploresColumns=True, tabular=fmt == "tabular", inCatalog=False)
+
+
+def build_models() -> None:
+    """Build the validators and serializers of parse_spec's models now. A module that parses specs
+    calls it at import, so that a cold start builds them during Lambda's init, before its first event."""
+    DataflowSpec.model_rebuild()
+    ResolvedSource.model_rebuild()
+
+
+def parse_spec(raw: Any) -> DataflowSpec:
+    """Return the spec, or raise SpecInvalid listing every problem by field path."""
+    if not isinstance(raw, dict):
+        raise SpecInvalid("the dataflow spec must be an object", problems=[
+            {"path": "(spec)", "message": "expected a YAML or JSON object"}])
+    problems: list[dict[str, str]] = []
+    spec: DataflowSpec | None = None
+    try:
+        spec = DataflowSpec.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            message = re.sub(r"^Value error, ", "", err["msg"])
+            if err["type"] == "string_pattern_mismatch":
+                message = PATTERN_MESSAGES.get((err.get("ctx") or {}).get("pattern"), "is not in the expected form")
+            problems.append({"path": _loc(err["loc"]), "message": message})
+    problems.extend(_catalog_problems(raw))
+    problems.extend(_duplicate_destinations(raw))
+    problems.extend(_boundary_problems(raw))
+    if problems or spec is None:
+        seen: set[tuple[str, str]] = set()
+        unique = [p for p in problems if (p["path"], p["message"]) not in seen and not seen.add((p["path"], p["message"]))]
+        raise SpecInvalid(f"the dataflow spec has {len(unique)} problem(s)", problems=unique)
+    return spec
