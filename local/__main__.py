@@ -42,7 +42,30 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faults", type=float, default=0.0, metavar="RATE",
                         help="rate of injected 429/500/503/504 answers")
     parser.add_argument("--secrets", metavar="FILE", help="JSON object, secret name to value, for the local Secrets Manager")
+    parser.add_argument("--sources", metavar="FILE", help=SOURCES_HELP)
     parser.add_argument("--seed", type=int, default=0, help="seed of the emulator's fault injection")
+
+
+SOURCES_HELP = ("JSON object, connector -> table or object path -> {columns, rows}: the tables of your own "
+                "sources, which the emulator's explore answers beside the seeds' (README: Trying your own spec)")
+
+
+def _read_sources(args: argparse.Namespace, out) -> int | None:
+    """--sources, read and checked before anything runs (args.sources_object); a malformed file gets its
+    INVALID line (and each problem on stderr, `FILE: PATH: MESSAGE`): exit code 2."""
+    from local.emulator.sources_file import SourcesInvalid, read
+
+    args.sources_object = None
+    if not getattr(args, "sources", None):
+        return None
+    try:
+        args.sources_object = read(args.sources)
+    except SourcesInvalid as refused:
+        out.write(json.dumps({"name": None, "status": "INVALID", "file": refused.source,
+                              "errors": refused.problems}) + "\n")
+        sys.stderr.write("".join(line + "\n" for line in refused.lines()))
+        return 2
+    return None
 
 
 def _exit_code(results: list[dict[str, Any]]) -> int:
@@ -61,7 +84,7 @@ def _monitor_scenario(args: argparse.Namespace, out) -> int:
 
     secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
     with Scenario(flows=args.flows, runs_per_flow=args.runs_per_flow, seed=args.seed, latency_ms=args.latency_ms,
-                  faults=args.faults, secrets=secrets, shards=args.shards) as scenario:
+                  faults=args.faults, secrets=secrets, sources=args.sources_object, shards=args.shards) as scenario:
         summary = scenario.run()
         if args.record:
             _write_lines(args.record, scenario.stack.emulator.records)
@@ -122,7 +145,8 @@ def _run(args: argparse.Namespace, specs: list[Any], out, watch: bool = False) -
     from local.stack import LocalStack
 
     secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
-    with LocalStack(latency_ms=args.latency_ms, fault_rate=args.faults, seed=args.seed, secrets=secrets) as stack:
+    with LocalStack(latency_ms=args.latency_ms, fault_rate=args.faults, seed=args.seed, secrets=secrets,
+                    sources=args.sources_object) as stack:
         started = time.monotonic()
         ordered = _provision_in_rounds(stack, specs)
         elapsed = time.monotonic() - started
@@ -185,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="keep the local stack up with its API and S3 on 127.0.0.1 until interrupted")
     serve.add_argument("--port", type=int, default=0, help="port of the API (default: any free port)")
     serve.add_argument("--secrets", metavar="FILE", help="JSON object, secret name to value, for the local Secrets Manager")
+    serve.add_argument("--sources", metavar="FILE", help=SOURCES_HELP)
     args = parser.parse_args(argv)
 
     # stdout carries results only; logs and anything a library prints go to stderr.
@@ -194,10 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     # moto logs every Fail state as an ERROR; the result already says what failed.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     try:
+        refused = _read_sources(args, out)
+        if refused is not None:
+            return refused
         if args.command == "serve":
             from local.serve import serve as serve_forever
             secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
-            return serve_forever(out, port=args.port, secrets=secrets)
+            return serve_forever(out, port=args.port, secrets=secrets, sources=args.sources_object)
         if args.command == "monitor-scenario":
             return _monitor_scenario(args, out)
         if args.command in ("plan", "adopt", "rotate", "drift", "run"):
@@ -222,7 +250,8 @@ def _declarative(args: argparse.Namespace, out) -> int:
     from local.stack import LocalStack
 
     secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
-    with LocalStack(latency_ms=args.latency_ms, fault_rate=args.faults, seed=args.seed, secrets=secrets) as stack:
+    with LocalStack(latency_ms=args.latency_ms, fault_rate=args.faults, seed=args.seed, secrets=secrets,
+                    sources=args.sources_object) as stack:
         try:
             if args.command == "plan":
                 specs = [_read_spec(p) for p in args.specs]

@@ -139,8 +139,9 @@ class Server:
     """The local stack plus the two HTTP doors; a context manager. Given a running `stack`,
     the doors open on it (and it stays up when they close); otherwise the server makes its own."""
 
-    def __init__(self, *, port: int = 0, secrets: dict[str, Any] | None = None, stack: LocalStack | None = None):
-        self.port, self.secrets = port, secrets
+    def __init__(self, *, port: int = 0, secrets: dict[str, Any] | None = None, stack: LocalStack | None = None,
+                 sources: dict[str, Any] | None = None):
+        self.port, self.secrets, self.sources = port, secrets, sources
         self.stack: LocalStack | None = stack
         self._own_stack = stack is None
 
@@ -148,7 +149,7 @@ class Server:
         from moto.server import ThreadedMotoServer
 
         if self._own_stack:
-            self.stack = LocalStack(secrets=self.secrets).__enter__()
+            self.stack = LocalStack(secrets=self.secrets, sources=self.sources).__enter__()
         assert self.stack is not None
         try:
             self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -179,9 +180,9 @@ class Server:
 
 
 def serve(out, *, port: int = 0, secrets: dict[str, Any] | None = None, ready: threading.Event | None = None,
-          stop: threading.Event | None = None) -> int:
+          stop: threading.Event | None = None, sources: dict[str, Any] | None = None) -> int:
     """Print the doors as one JSON line, then serve until interrupted (or `stop` is set)."""
-    with Server(port=port, secrets=secrets) as server:
+    with Server(port=port, secrets=secrets, sources=sources) as server:
         out.write(json.dumps(server.info) + "\n")
         out.flush()
         if ready:

@@ -180,9 +180,13 @@ class LocalStack:
     _active_lock = threading.Lock()
 
     def __init__(self, *, latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0,
-                 secrets: dict[str, Any] | None = None, emulate_sleep: bool = True, trace_causality: bool = False):
+                 secrets: dict[str, Any] | None = None, emulate_sleep: bool = True, trace_causality: bool = False,
+                 sources: dict[str, Any] | None = None):
         self.latency_ms, self.fault_rate, self.seed = latency_ms, fault_rate, seed
         self.extra_secrets = secrets or {}
+        # What one's own source systems hold, beside the seeds' tables (a --sources file's object:
+        # local/emulator/sources_file.py); the emulator refuses a malformed one (SourcesInvalid).
+        self.sources = sources
         self.trace_causality = trace_causality
         self.causal: CausalRequests | None = None  # with trace_causality: every AEP request, in logical time
         self.emulate_sleep = emulate_sleep
@@ -226,7 +230,8 @@ class LocalStack:
             warnings.warn(f"LocalStack: {leaked}", RuntimeWarning, stacklevel=2)
 
     def reset(self, *, latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0,
-              secrets: dict[str, Any] | None = None, trace_causality: bool = False) -> "LocalStack":
+              secrets: dict[str, Any] | None = None, trace_causality: bool = False,
+              sources: dict[str, Any] | None = None) -> "LocalStack":
         """Back to a fresh stack with these arguments: a new emulator, moto's every backend
         emptied and the template's resources created again, aepflow's caches dropped, the
         invocation log and the emulated clock cleared. Raises LeakedWork (after stopping it)
@@ -238,6 +243,7 @@ class LocalStack:
         BackendDict.reset()
         self.latency_ms, self.fault_rate, self.seed = latency_ms, fault_rate, seed
         self.extra_secrets = secrets or {}
+        self.sources = sources
         self.trace_causality = trace_causality
         self.functions, self.refs = {}, {}
         with self._invocations_lock:
@@ -304,7 +310,7 @@ class LocalStack:
         from local.emulator import AepEmulator
 
         self.emulator = AepEmulator(client_secret="local-emulator-client-secret-" + uuid.uuid4().hex[:12],
-                                    latency_ms=self.latency_ms, fault_rate=0.0, seed=self.seed)
+                                    latency_ms=self.latency_ms, fault_rate=0.0, seed=self.seed, sources=self.sources)
         self.aep_url = start_emulator(self.emulator)
         self._built.callback(self.emulator.stop)
         self.causal = None
@@ -498,7 +504,7 @@ class LocalStack:
             refs[name] = arn
             self.state_machines[name] = arn
         if "ProvisionDataflowStateMachine" in self.state_machines:
-            # What aepflow.lifecycle would read from CloudFormation (DescribeStackResource).
+            # What ops/executions.py would read from CloudFormation (DescribeStackResource).
             os.environ["PROVISION_STATE_MACHINE_ARN"] = self.state_machines["ProvisionDataflowStateMachine"]
 
     # --- EventBridge rules and API routes, read from the functions' SAM Events ---------------------

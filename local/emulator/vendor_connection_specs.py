@@ -304,6 +304,13 @@ SEED_TABLES = {
                                 ("updatedAt", "date-time")]},
 }
 _DATE_FIELDS = {"birthdate", "actualend", "actualstart", "estimatedclosedate", "actualclosedate"}
+# The standard columns the vendors' own references document beside those Adobe's mapping pages list
+# (Dynamics' account has emailaddress1; Salesforce's Lead has Phone): crm_standard_columns.json, each
+# object citing its page, Salesforce's Object Reference (developer.salesforce.com/docs/atlas.en-us.
+# object_reference.meta/object_reference/sforce_api_objects_{account,contact,lead}.htm) and the
+# Dynamics 365 table/entity reference (learn.microsoft.com/en-us/dynamics365/sales/developer/entities/
+# {account,contact,lead}), with the type each gives. Appended after the columns above.
+STANDARD_COLUMNS = Path(__file__).resolve().parent / "crm_standard_columns.json"
 
 
 def _column(name: str, kind: str | None = None) -> dict:
@@ -327,7 +334,9 @@ def _tables(connector: str, doc: dict, names: dict[str, str]) -> dict:
     for section, table in names.items():
         fields = list(dict.fromkeys(doc["standardObjectSourceFields"][section]))
         tables[table] = {"format": "flat", "schema": {"columns": [_column(f) for f in fields]}}
-    for table, columns in SEED_TABLES.get(connector, {}).items():
+    standard = json.loads(STANDARD_COLUMNS.read_text()).get(connector, {})
+    for table, columns in [*SEED_TABLES.get(connector, {}).items(),
+                           *((t, d["columns"]) for t, d in standard.items())]:
         existing = tables.setdefault(table, {"format": "flat", "schema": {"columns": []}})["schema"]["columns"]
         known = {c["name"] for c in existing}
         existing.extend(_column(n, k) for n, k in columns if n not in known)

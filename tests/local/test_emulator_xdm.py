@@ -7,7 +7,7 @@ import os
 import pytest
 import requests
 
-from local.emulator import catalog_data as cd
+from local.emulator import preloaded as cd
 from local.emulator import vendor_xdm
 from local.emulator.vendor_xdm import field_path, xdm_type
 from local.stack import emulator_running

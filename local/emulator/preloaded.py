@@ -1,6 +1,7 @@
 """What the emulated org already holds before a run: connection specs, flow
-specs, global XDM classes/field groups, and the tenant schemas and datasets the
-seed tutorials point at."""
+specs, global XDM classes/field groups, and the tenant schemas, datasets and
+account the seed tutorials point at. (What the source systems behind the
+connections hold is source_tables.py's.)"""
 from __future__ import annotations
 
 import copy
@@ -46,12 +47,17 @@ def _documents() -> dict:
     return json.loads(CONNECTION_SPECS_FILE.read_text())
 
 
+def catalog_connectors() -> dict[str, str]:
+    """The catalog's connector names (a spec's `source.connector`), each with its family."""
+    return {entry["name"]: entry["family"] for entry in _documents()["connectors"]}
+
+
 def connection_specs() -> dict[str, dict]:
     specs = []
     for entry in _documents()["connectors"]:
         spec = copy.deepcopy(entry["connectionSpec"])
         spec["_kind"] = entry["family"]      # crm | database | rest: explore and source-connection rules
-        spec["_sample"] = entry["name"]      # which sample_sources file answers explore
+        spec["_connector"] = entry["name"]   # the catalog's name: which source system explore reads
         # Source params a page documents as required where no sourceSpec is published
         # (Mixpanel's projectId and timezone, create/analytics/mixpanel.md).
         spec["_sourceParams"] = list(entry.get("sourceParams") or [])
@@ -186,16 +192,6 @@ PRELOADED_DATASETS = [
     ("5ef4551c52e054191a61a99f", "Mixpanel Events Dataset", "995dabbea86d58e346ff91bd8aa741a9f36f29b1019138d4"),
 ]
 
-
-def sample_sources() -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in (HERE / "sample_sources").glob("*.json")}
-
-
-def source_family(spec: dict) -> str:
-    """Which sample file answers explore for a connection spec: every database shares one."""
-    if spec.get("_kind") == "database":
-        return "database"
-    return spec.get("_sample") or "database"
 
 # The Salesforce account (base connection) seed 000 reuses: an org already connected to
 # Salesforce, so an example spec can name it by id instead of creating one.

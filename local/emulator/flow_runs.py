@@ -1,4 +1,6 @@
-"""Flow runs in emulated time.
+"""Flow Service's flow runs, in emulated time: runs on the flows' schedules, GET /runs (filters,
+order, paging), GET /runs/{id} and POST /runs (a run on demand). What a run looks like is
+run_payloads.py's.
 
 The emulator keeps its own clock (`emu.now_ms`), which only moves when a test or the demo
 calls `emu.advance(...)`. Runs are generated lazily and deterministically: whenever the
@@ -46,7 +48,10 @@ import threading
 import time
 import uuid
 
+from .aep_errors import flow_error
 from .listing import ListError, _cmp_val, _matches, _resolve, continuation_href, parse_limit, parse_property, resume
+from .run_payloads import render_run
+from .sandbox import new_etag
 
 OUTCOMES = ("success", "failed", "failed-copy", "failed-promotion", "partial", "partial-low", "stuck", "skipped")
 PERIOD_MS = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000, "week": 604_800_000}
@@ -57,7 +62,6 @@ STARTED = "metrics.durationSummary.startedAtUTC"
 # A bound on runs generated per flow in one step, so a startTime grid far in the past or a
 # huge advance cannot exhaust memory.
 MAX_RUNS_PER_FLOW_PER_STEP = 10_000
-EXPORT = "https://platform.adobe.io/data/foundation/export/batches"
 
 
 class _Store:
@@ -98,8 +102,9 @@ def _batch_id(rng: random.Random) -> str:
     return "".join(rng.choice(alphabet) for _ in range(26))
 
 
-class RunsMixin:
-    """Mixed into AepEmulator: the clock, the run generator and the /runs endpoints."""
+class FlowRunsMixin:
+    """Mixed into AepEmulator: the clock, the run generator and the /runs endpoints. State (set by
+    the emulator): `org_id`, `client_id`, `_lock`, `_sandboxes`."""
 
     # ------------------------------------------------------------ public API
     def _runs_init(self, seed: int = 0) -> None:
@@ -152,14 +157,13 @@ class RunsMixin:
                            flow_id: str | None = None, state: str = "enabled") -> str:
         """Put a bare flow (no connections behind it) straight into a sandbox, for tests and
         scenarios that need many flows with runs quickly. Returns its id."""
-        from .server import _etag
         with self._lock, self._runs_lock:
             sb = self._sandboxes[sandbox]
             fid = flow_id or str(uuid.uuid4())
             now = self._clock_ms
             sb.flows[fid] = {"id": fid, "name": name or f"flow-{fid[:8]}", "createdAt": now, "updatedAt": now,
                              "sandboxId": sb.id, "sandboxName": sb.name, "imsOrgId": self.org_id,
-                             "etag": _etag(), "state": state, "version": '"1"',
+                             "etag": new_etag(), "state": state, "version": '"1"',
                              "flowSpec": {"id": "14518937-270c-4525-bdec-c2ba7cce3860", "version": "1.0"},
                              "sourceConnectionIds": [], "targetConnectionIds": [], "transformations": [],
                              "scheduleParams": dict(schedule), "runs": f"/runs?property=flowId=={fid}"}
@@ -266,103 +270,9 @@ class RunsMixin:
         cached = st.cache.get(r["id"])
         if cached and cached[0] == phase:
             return cached[1]
-        out = self._render_run(r, done)
+        out = render_run(r, done, self.client_id)
         st.cache[r["id"]] = (phase, out)
         return out
-
-    def _render_run(self, r: dict, done: bool) -> dict:
-        start, end, outcome = r["start"], r["end"], r["outcome"]
-        who = f"{self.client_id}@AdobeID"
-        run = {"createdAt": start, "updatedAt": end if done else start, "createdBy": who, "updatedBy": who,
-               "createdClient": self.client_id, "updatedClient": self.client_id, "sandboxId": r["sandboxId"],
-               "sandboxName": r["sandboxName"], "id": r["id"], "flowId": r["flowId"],
-               "etag": r["etags"][1 if done else 0]}
-        if r.get("params"):  # a run made on demand shows what it was asked for (on-demand-ingestion.md)
-            run["params"] = dict(r["params"])
-        source_info = [{"id": r["sourceRef"], "type": "SourceConnection",
-                        "reference": {"type": "AdfRunId", "ids": [r["adfRun"]]}}]
-        if not done:
-            run["state"] = "inProgress"
-            run["metrics"] = {"durationSummary": {"startedAtUTC": start}, "sizeSummary": {}, "recordSummary": {},
-                              "fileSummary": {}, "statusSummary": {"status": "inProgress",
-                                                                   "activityRefs": ["copyActivity"]}}
-            run["activities"] = [{"id": "copyActivity", "updatedAtUTC": start,
-                                  "durationSummary": {"startedAtUTC": start}, "sizeSummary": {},
-                                  "recordSummary": {}, "fileSummary": {},
-                                  "statusSummary": {"status": "inProgress"}, "sourceInfo": source_info}]
-            return run
-        inp, failed = r["input"], r["failed"]
-        in_bytes = inp * 240
-        copy_end = start + (end - start) * 55 // 100
-        promo_start = copy_end + 250
-        manifest = {"failedRecords": f"{EXPORT}/{r['batch']}/meta?path=row_errors",
-                    "sampleErrors": f"{EXPORT}/{r['batch']}/meta?path=row_error_samples.json"}
-        window = r.get("params") or {}
-        window_start = int(window["windowStartTime"]) * 1000 if "windowStartTime" in window else start - 2_350_000
-        window_end = int(window["windowEndTime"]) * 1000 if "windowEndTime" in window else start - 550_000
-        copy = {"id": "copyActivity", "updatedAtUTC": copy_end + 5000,
-                "durationSummary": {"startedAtUTC": start, "completedAtUTC": copy_end,
-                                    "extensions": {"windowStart": window_start, "windowEnd": window_end}},
-                "sizeSummary": {"inputBytes": in_bytes, "outputBytes": in_bytes}, "recordSummary": {},
-                "fileSummary": {"inputFileCount": 1, "outputFileCount": 1},
-                "statusSummary": {"status": "success", "extensions": {"type": "one-time"}},
-                "sourceInfo": source_info}
-        if outcome == "failed-copy":
-            err = {"code": "CONNECTOR-1001-500", "message": "Error occurred at copy activity."}
-            copy["sizeSummary"] = {"inputBytes": 0, "outputBytes": 0}
-            copy["fileSummary"] = {"inputFileCount": 0, "outputFileCount": 0}
-            copy["durationSummary"]["completedAtUTC"] = end
-            copy["statusSummary"] = {"status": "failed", "errors": [err], "extensions": {"type": "one-time"}}
-            run["metrics"] = {"durationSummary": {"startedAtUTC": start, "completedAtUTC": end},
-                              "sizeSummary": {"inputBytes": 0, "outputBytes": 0},
-                              "recordSummary": {"inputRecordCount": 0, "outputRecordCount": 0,
-                                                "failedRecordCount": 0},
-                              "fileSummary": {"inputFileCount": 0, "outputFileCount": 0,
-                                              "activityRefs": ["copyActivity"]},
-                              "statusSummary": {"status": "failed", "errors": [err],
-                                                "activityRefs": ["copyActivity"]}}
-            run["activities"] = [copy]
-            return run
-        written = 0 if outcome == "failed-promotion" else inp - failed
-        rec_failed = inp if outcome == "failed-promotion" else failed
-        status = "failed" if outcome == "failed-promotion" else "success"
-        promo_status: dict = {"status": status}
-        run_status: dict = {"status": status, "activityRefs": ["promotionActivity"]}
-        if outcome == "failed-promotion":
-            err = {"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}
-            promo_status["errors"] = run_status["errors"] = [err]
-            promo_status["extensions"] = {"manifest": manifest, "errors": [
-                {"code": "INGEST-1212-400", "message": f"Encountered {inp} errors in the data. Successfully "
-                                                       f"ingested 0 rows. Review the associated diagnostic files "
-                                                       f"for additional details."},
-                {"code": "MAPPER-3700-400", "recordCount": inp, "message": "Mapper Transform Error"}]}
-        elif failed:
-            err = {"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}
-            promo_status["errors"] = run_status["errors"] = [err]
-            promo_status["extensions"] = {"manifest": manifest, "errors": [
-                {"code": "INGEST-1212-400", "message": f"Encountered {failed} errors in the data. Successfully "
-                                                       f"ingested {written} rows. Review the associated "
-                                                       f"diagnostic files for additional details."},
-                {"code": "MAPPER-3700-400", "recordCount": failed, "message": "Mapper Transform Error"}]}
-        out_bytes = written * 171
-        records = {"inputRecordCount": inp, "outputRecordCount": written, "failedRecordCount": rec_failed}
-        promo = {"id": "promotionActivity", "updatedAtUTC": end + 180,
-                 "durationSummary": {"startedAtUTC": promo_start, "completedAtUTC": end},
-                 "sizeSummary": {"inputBytes": in_bytes, "outputBytes": out_bytes},
-                 "recordSummary": dict(records),
-                 "fileSummary": {"inputFileCount": 2, "outputFileCount": 1, "extensions": {"manifest": {
-                     "fileInfo": f"{EXPORT}/{r['batch']}/meta?path=input_files"}}},
-                 "statusSummary": promo_status,
-                 "targetInfo": [{"id": r["targetRef"], "type": "TargetConnection",
-                                 "reference": {"type": "Batch", "ids": [r["batch"]]}}]}
-        run["metrics"] = {"durationSummary": {"startedAtUTC": start, "completedAtUTC": end},
-                          "sizeSummary": {"inputBytes": in_bytes, "outputBytes": out_bytes},
-                          "recordSummary": records,
-                          "fileSummary": {"inputFileCount": 1, "outputFileCount": 1,
-                                          "activityRefs": ["promotionActivity"]},
-                          "statusSummary": run_status}
-        run["activities"] = [copy, promo]
-        return run
 
     # ------------------------------------------------------------ endpoints
     def _create_run(self, sb, body: dict):
@@ -372,7 +282,6 @@ class RunsMixin:
         than the one of the flow's Copy transformation is an error. The times are epoch seconds, as
         every example of that page and of the spec writes them (the spec's descriptions say ms; its
         types, integers, the contract check enforces). Answers 201 {id, etag} (CreateFlowRunResponse)."""
-        from .server import flow_error
         fid = (body or {}).get("flowId")
         flow = sb.flows.get(fid) if isinstance(fid, str) else None
         if flow is None:
@@ -413,7 +322,6 @@ class RunsMixin:
             return [self._render(st, st.runs[rid], now) for _, rid in st.order]
 
     def _get_run(self, sb, ids: str):
-        from .server import flow_error
         with self._runs_lock:
             self._sync_runs()
             st, now = self._store(sb.name), self._clock_ms
@@ -423,7 +331,6 @@ class RunsMixin:
         return 200, {"items": found}, {}
 
     def _list_runs(self, sb, query: dict):
-        from .server import flow_error
         try:
             with self._runs_lock:
                 self._sync_runs()

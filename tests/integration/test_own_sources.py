@@ -1,0 +1,77 @@
+"""One's own spec on the local stack: `python -m local provision --sources FILE SPEC` provisions a
+PostgreSQL table that only the sources file describes (examples/own-sources/), through the real
+state machine; a spec that maps a column the table lacks, or names a table the file does not
+describe, fails as AEP would make it fail."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = ROOT / "examples" / "own-sources" / "tables.json"
+SPEC = ROOT / "examples" / "own-sources" / "postgres-orders.yaml"
+
+
+def provision(*args: str) -> tuple[int, list[dict], str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # python -m local needs none
+    done = subprocess.run([sys.executable, "-m", "local", "provision", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    return done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr
+
+
+def test_a_postgresql_table_described_only_in_the_sources_file_goes_active():
+    code, [result], _ = provision("--sources", str(TABLES), str(SPEC))
+    assert code == 0 and result["status"] == "ACTIVE", result
+    assert result["flowId"] and result["sourceConnectionId"] and result["warnings"] == []
+
+
+def test_a_missing_column_and_an_undescribed_table_fail_as_aep_refuses_them(tmp_path):
+    spec = yaml.safe_load(SPEC.read_text())
+    discount = {**spec, "name": "acme-postgres-orders-discount",
+                "mapping": spec["mapping"] + [{"source": "discount", "destination": "person.name.firstName"}]}
+    refunds = {**spec, "name": "acme-postgres-refunds", "source": {**spec["source"], "table": "public.refunds"}}
+    paths = []
+    for one in (discount, refunds):
+        path = tmp_path / f"{one['name']}.json"
+        path.write_text(json.dumps(one))
+        paths.append(str(path))
+    code, results, _ = provision("--sources", str(TABLES), *paths)
+    assert code == 1
+    missing, absent = results
+    assert missing["status"] == "FAILED" and absent["status"] == "FAILED"
+    [error] = missing["errors"]
+    assert error["step"] == "explore-source" and "no column discount" in error["message"], error
+    assert "public.orders" in error["message"] and "order_id" in error["message"]  # what the table has
+    [error] = absent["errors"]
+    assert error["step"] == "explore-source" and error["code"] == "FLOW-1420-404", error
+    assert "Table 'public.refunds' was not found" in error["message"]
+    assert missing["leftBehind"] == [] and absent["leftBehind"] == []
+
+
+def test_without_the_sources_file_the_table_is_not_there():
+    code, [result], _ = provision(str(SPEC))
+    assert code == 1 and result["errors"][0]["code"] == "FLOW-1420-404", result
+
+
+def test_a_malformed_sources_file_is_refused_before_anything_runs(tmp_path):
+    bad = tmp_path / "my-tables.json"
+    tables = json.loads(TABLES.read_text())
+    del tables["postgresql"]["public.orders"]["columns"][2]["name"]
+    bad.write_text(json.dumps(tables))
+    record = tmp_path / "record.jsonl"
+    code, [line], err = provision("--sources", str(bad), str(SPEC), "--record", str(record))
+    assert code == 2
+    assert line["status"] == "INVALID" and line["file"] == str(bad) and line["name"] is None
+    # the column has lost its name, so its values in the rows are no column's either
+    assert line["errors"] == [{"path": "postgresql.public.orders.columns[2].name", "message": "required"},
+                              {"path": "postgresql.public.orders.rows[0].customer_email",
+                               "message": "not a column of the table"},
+                              {"path": "postgresql.public.orders.rows[1].customer_email",
+                               "message": "not a column of the table"}]
+    assert f"{bad}: postgresql.public.orders.columns[2].name: required" in err
+    assert not record.exists()  # no stack, no AEP request
