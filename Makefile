@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/aepflow
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test fuzz tools unit integration lint checkov validate api-contract sam-check deploy bench clean
+.PHONY: demo test fuzz tools unit integration lint checkov validate api-contract sam-check deploy e2e bench clean
 
 # The SAM CLI is pinned in requirements-dev.txt; the layer builds with python3.12 (pyenv's).
 SAM := $(VENV)/bin/sam
@@ -94,6 +94,17 @@ deploy: $(STAMP)
 	$(SAM) build
 	if $(SAM) list stack-outputs --stack-name $(STACK) >/dev/null 2>&1; then \
 	  $(SAM) deploy --stack-name $(STACK); else $(SAM) deploy --guided --stack-name $(STACK); fi
+
+# The opt-in end-to-end suite against a deployed stack, named on the command line (STACK's default is
+# deploy's, not a stack to test): it provisions one spec in the stack's AEP org and deletes it
+# (docs/e2e.md). Without STACK=name it only says how to run it.
+e2e:
+ifneq ($(and $(filter command line,$(origin STACK)),$(STACK)),)
+	$(MAKE) --no-print-directory $(STAMP)
+	AEPFLOW_E2E_STACK='$(STACK)' $(PY) -m pytest -q -rs -p no:cacheprovider --timeout=2400 tests/e2e
+else
+	@echo "e2e: skipped: name the deployed stack to test: make e2e STACK=<stack name> (docs/e2e.md)"
+endif
 
 # The Lambda runtime's stand-in for bench/coldstart.py: python3.12 with boto3 and botocore alone,
 # compiled in place as the runtime ships them (the layer it imports the handlers from is built by

@@ -1,0 +1,1 @@
+# A package, so that the conftest's package-scoped fixture ends with this folder's tests.
