@@ -37,7 +37,7 @@ def spec_for(i: int) -> dict[str, Any]:
 def make_managed(stack, count: int) -> list[dict[str, Any]]:
     """`count` dataflows as provisioning leaves them: in the emulator and in the records."""
     from aepflow.aep import naming
-    from aepflow.store.journal import dataflow_record
+    from aepflow.store.keys import record_item as dataflow_record
     from aepflow.aep.mapping import mapping_set_body
     from aepflow.steps.validate import schedule_params, schedule_params_for_request, validate_spec
     from aepflow.aep.resources import TARGET_SCHEMA_VERSION

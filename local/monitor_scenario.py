@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
-from aepflow.store.journal import dataflow_record
+from aepflow.core import settings
+from aepflow.store.keys import record_item as dataflow_record
 
 from local.stack import LocalStack
 
@@ -120,15 +121,16 @@ class Scenario:
     Given a running `stack`, the scenario resets it (seed, secrets) and leaves it running."""
 
     def __init__(self, *, flows: int, runs_per_flow: int, seed: int, latency_ms: int = 0, faults: float = 0.0,
-                 secrets: dict | None = None, stack: LocalStack | None = None, shards: int | None = None):
+                 secrets: dict | None = None, stack: LocalStack | None = None, shards: int | None = None,
+                 sources: dict | None = None):
         self.flow_count, self.runs_per_flow, self.seed = flows, runs_per_flow, seed
         # MONITOR_SHARDS for this scenario (the deployed default, 64, when None). A poll reads and
         # writes each shard its flows fall in, so with a hundred flows the shards, not the flows,
         # set a poll's DynamoDB calls; fewer shards keep a test quick and still several per unit.
         self.shards = shards
-        self.latency_ms, self.faults, self.secrets = latency_ms, faults, secrets
+        self.latency_ms, self.faults, self.secrets, self.sources = latency_ms, faults, secrets, sources
         self._own_stack = stack is None
-        self.stack = LocalStack(seed=seed, secrets=secrets) if stack is None else stack
+        self.stack = LocalStack(seed=seed, secrets=secrets, sources=sources) if stack is None else stack
         self.messages: list[dict[str, Any]] = []
         self.failed_polls: list[str] = []
 
@@ -136,9 +138,10 @@ class Scenario:
         if self._own_stack:
             self.stack.__enter__()
         else:
-            self.stack.reset(seed=self.seed, secrets=self.secrets)
+            self.stack.reset(seed=self.seed, secrets=self.secrets, sources=self.sources)
         if self.shards is not None:  # the stack puts its environment back when it is reset or left
             os.environ["MONITOR_SHARDS"] = str(self.shards)
+            settings.forget()  # read at a cold start: a new value is a new container
         return self
 
     def __exit__(self, *exc) -> None:

@@ -25,9 +25,9 @@ def result_of(stack: Any, spec: Any, execution_arn: str, described: dict[str, An
         result.update(name=output.get("name", name), status="ACTIVE", etag=ids.get("flowEtag"))
         # What the provisioning did: created the dataflow, or applied a new spec's plan to it
         # (update in place, replace, or nothing to do); ids.applied is the apply step's summary.
-        from aepflow.store import records
+        from aepflow.store import journal
 
-        applied = ids.get("applied") or records.applied(execution_arn) or {}
+        applied = ids.get("applied") or journal.applied(execution_arn) or {}
         result["action"] = applied.get("action", "create") if applied else "create"
         if applied:
             result["changed"] = applied.get("changed") or []

@@ -3,10 +3,15 @@ sent to SNS once."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.monitor.check import check_unit
-from aepflow.monitor.config import lease_seconds
-from aepflow.monitor.models import CheckEvent
+from aepflow.core import settings
 from aepflow.core.observability import logger, metrics, tracer
+from aepflow.core.settings import MonitorSettings
+from aepflow.monitor.alerts import lease_seconds
+from aepflow.monitor.check import check_unit
+from aepflow.monitor.models import CheckEvent
+
+# This function's settings, validated at its cold start: a missing or wrong variable fails here, named.
+SETTINGS = settings.load(MonitorSettings)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,9 +2,14 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from aepflow.core import settings
+from aepflow.core.observability import logger, metrics, tracer
+from aepflow.core.settings import MonitorSettings
 from aepflow.monitor.finish import finish_poll
 from aepflow.monitor.models import FinishEvent
-from aepflow.core.observability import logger, metrics, tracer
+
+# This function's settings, validated at its cold start: a missing or wrong variable fails here, named.
+SETTINGS = settings.load(MonitorSettings)
 
 
 @logger.inject_lambda_context(clear_state=True)

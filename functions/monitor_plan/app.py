@@ -3,10 +3,15 @@ sync the registry when due, split the work by sandbox and shard."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.monitor.config import lease_seconds
+from aepflow.core import settings
+from aepflow.core.observability import logger, tracer
+from aepflow.core.settings import MonitorSettings
+from aepflow.monitor.alerts import lease_seconds
 from aepflow.monitor.models import PlanEvent
 from aepflow.monitor.poll_plan import plan_poll
-from aepflow.core.observability import logger, tracer
+
+# This function's settings, validated at its cold start: a missing or wrong variable fails here, named.
+SETTINGS = settings.load(MonitorSettings)
 
 
 @logger.inject_lambda_context(clear_state=True)

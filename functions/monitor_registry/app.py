@@ -3,9 +3,14 @@ poll's registry sync), or the flow an aepflow.DataflowProvisioned event announce
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from aepflow.core import settings
+from aepflow.core.observability import logger, tracer
+from aepflow.core.settings import MonitorSettings
 from aepflow.monitor.models import Segment
 from aepflow.monitor.registry import register_provisioned, sync_segment
-from aepflow.core.observability import logger, tracer
+
+# This function's settings, validated at its cold start: a missing or wrong variable fails here, named.
+SETTINGS = settings.load(MonitorSettings)
 
 
 @logger.inject_lambda_context(clear_state=True)

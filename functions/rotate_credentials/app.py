@@ -1,11 +1,16 @@
 """Secrets Manager rotation (EventBridge, CloudTrail's PutSecretValue/UpdateSecret/RotationSucceeded):
-the base connections made from that secret get its new auth params. The logic is aepflow.rotation's."""
+the base connections made from that secret get its new auth params. The logic is aepflow.ops.rotation's."""
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aepflow.ops import rotation
+from aepflow.core import settings
 from aepflow.core.observability import logger, metrics, tracer
+from aepflow.core.settings import RotationSettings
+from aepflow.ops import rotation
+
+# This function's settings, validated at its cold start: a missing or wrong variable fails here, named.
+SETTINGS = settings.load(RotationSettings)
 
 
 @logger.inject_lambda_context(clear_state=True)

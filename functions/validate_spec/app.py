@@ -3,9 +3,14 @@ credentials secret it names. A bad spec fails here, before any AEP call."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from aepflow.core import settings
 from aepflow.core.errors import scrubbed_errors
 from aepflow.core.observability import logger, tracer
+from aepflow.core.settings import Settings
 from aepflow.steps.validate import validate_spec
+
+# This function's settings, validated at its cold start: a missing or wrong variable fails here, named.
+SETTINGS = settings.load(Settings)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -3,7 +3,7 @@ pages in name order, and none of the journal, alert or claim items that share th
 
 import boto3
 
-from aepflow.store import journal
+from aepflow.store import keys
 from aepflow.ops import describe
 from aepflow.monitor import flows as monitor_flows
 from aepflow.store import monitor as monitor_store
@@ -13,10 +13,10 @@ def test_records_page_through_the_index_and_nothing_else_is_read(stack):
     table = boto3.resource("dynamodb").Table(stack.refs["DataflowsTable"])
     names = [f"flow-{i}" for i in (3, 1, 4, 0, 2)]
     for name in names:
-        table.put_item(Item=journal.dataflow_record(name, status="ACTIVE", connector="salesforce",
+        table.put_item(Item=keys.record_item(name, status="ACTIVE", connector="salesforce",
                                                     flowId=f"id-{name}", spec="{}", ids="{}"))
         # What else lives in the table: a claim, a journal entry and an alert per dataflow.
-        table.put_item(Item={"pk": journal.dataflow_key(name), "sk": "CLAIM", "name": name})
+        table.put_item(Item={"pk": keys.dataflow_pk(name), "sk": "CLAIM", "name": name})
         table.put_item(Item={"pk": f"EXECUTION#{name}", "sk": "RESOURCE#1#flow", "name": name})
         table.put_item(Item={"pk": f"ALERT#id-{name}#run#failed", "sk": "ALERT", "name": name})
     seen, cursor = [], None

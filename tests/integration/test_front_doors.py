@@ -5,6 +5,7 @@ import json
 import time
 
 import boto3
+from aepflow.core import settings
 import pytest
 import yaml
 
@@ -254,6 +255,7 @@ def test_deleting_a_copy_of_a_spec_file_deletes_nothing_and_delete_waits_for_a_p
     copy changed nothing (its put answers none and is no origin), so deleting it deletes nothing. A
     DELETE while an execution provisions the name is a 409, and changes nothing."""
     monkeypatch.setenv("TEARDOWN_ON_SPEC_DELETE", "true")
+    settings.forget()  # read at a cold start: a new value is a new container
     stack, s3 = server.stack, boto3.client("s3")
     bucket = stack.buckets["SpecsBucket"]
     spec = example("004")
@@ -272,10 +274,11 @@ def test_deleting_a_copy_of_a_spec_file_deletes_nothing_and_delete_waits_for_a_p
     assert status == 200 and view["status"] == "ACTIVE"
 
     # A new version starts a re-provisioning: a DELETE meanwhile is refused, and deletes nothing.
-    from aepflow.store import records
+    from aepflow.store import claims
+    from aepflow.spec import digest
     changed = {**spec, "description": "version two"}
-    claim = records.claim(spec["name"])
-    records.hold(spec["name"], records.spec_hash(changed), "arn:aws:states:us-east-1:123456789012:execution:"
+    claim = claims.claim(spec["name"])
+    claims.hold(spec["name"], digest.spec_hash(changed), "arn:aws:states:us-east-1:123456789012:execution:"
                  "aepflow-local-ProvisionDataflowStateMachine:still-running", 0, claim, "api")
     status, refused = http("DELETE", f"{server.info['api']}/dataflows/{spec['name']}")
     assert status == 409 and refused["code"] == "ProvisioningInProgress", refused

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
 
+from aepflow.core import settings
 from aepflow.core import aws
 from local import sigv4
 from local import template as cfn
@@ -144,6 +145,7 @@ def recorded():
         monkeypatch.setattr(ThreadPoolExecutor, "submit",
                             lambda pool, fn, *a, **kw: submit(pool, contextvars.copy_context().run, fn, *a, **kw))
         monkeypatch.setenv("TEARDOWN_ON_SPEC_DELETE", "true")
+        settings.forget()  # read at a cold start: a new value is a new container
         _exercise_every_door(stack)
         yield stack, recorder
 

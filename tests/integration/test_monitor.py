@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 import boto3
 import pytest
 
-from aepflow.store.journal import dataflow_record
+from aepflow.core import settings
+from aepflow.store.keys import record_item as dataflow_record
 from local.monitor_scenario import start_clock_at
 
 RUNS = "/data/foundation/flowservice/runs"
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.stack(seed=11)
 def stack(stack, monkeypatch):
     """The module's LocalStack (reset), seen as the monitor sees it: flows, polls, alerts."""
     monkeypatch.setenv("MONITOR_PAGE_SIZE", "50")
+    settings.forget()  # read at a cold start: a new value is a new container
     start_clock_at(stack.emulator)
     yield Stack(stack)
 
@@ -297,6 +299,7 @@ def test_a_poll_reads_only_the_state_and_records_it_needs(stack, monkeypatch):
     from aepflow.store import monitor as monitor_store
 
     monkeypatch.setenv("MONITOR_FLOWS_PER_UNIT", "10")
+    settings.forget()  # read at a cold start: a new value is a new container
     healthy = [stack.flow(f"healthy-{i:02d}") for i in range(30)]
     failing = stack.flow("failing", outcomes=["failed"] * 4)
     stack.emu.advance(minutes=21)  # every run has ended (they take 1-4 minutes)
@@ -336,6 +339,7 @@ def test_a_provisioned_flow_is_watched_at_once_and_a_recorded_one_by_the_next_sy
     assert report.registry_synced
     assert quiet in {k[1] for k in stack.keys() if k[0] == "failed"}
     monkeypatch.setenv("MONITOR_SHARDS", "16")  # other shards: the next poll fills them first
+    settings.forget()  # read at a cold start: a new value is a new container
     stack.emu.advance(minutes=5)
     report = stack.poll()
     assert report.registry_synced and report.flows == 3 and stack.keys() == []
@@ -346,12 +350,13 @@ def test_a_sync_in_many_segments_enters_every_flow_once(stack, monkeypatch):
     at once as the state machine's Map runs them: each record is read by one segment, each flow is
     entered in its one shard, and a segment beyond the Scan's numbering is refused."""
     from aepflow.monitor import poll_plan, registry
-    from aepflow.store import monitor as monitor_store
+    from aepflow.monitor import shards
     from aepflow.monitor.models import PlanEvent, Segment
     from aepflow.monitor.state import shard_of
 
     monkeypatch.setenv("MONITOR_RECORDS_PER_SEGMENT", "4")
     monkeypatch.setenv("MONITOR_SHARDS", "8")
+    settings.forget()  # read at a cold start: a new value is a new container
     flows = {stack.flow(f"many-{i:02d}", sandbox="dev" if i % 3 else "prod"): "dev" if i % 3 else "prod"
              for i in range(23)}
     planned = poll_plan.plan_poll(PlanEvent(now=stack.emu.now_ms), lease_seconds=60)
@@ -371,7 +376,7 @@ def test_a_sync_in_many_segments_enters_every_flow_once(stack, monkeypatch):
     assert {s: sum(r.flows.get(s, 0) for r in reports) for s in ("dev", "prod")} == {"dev": 15, "prod": 8}
     entered: dict[str, list[str]] = {}
     for sandbox in ("dev", "prod"):
-        for number, loaded in monitor_store.load_shards(stack.local.refs["DataflowsTable"], sandbox, 8, range(8)).items():
+        for number, loaded in shards.load(stack.local.refs["DataflowsTable"], sandbox, 8, range(8)).items():
             for fid in loaded.state.flows:
                 entered.setdefault(fid, []).append(f"{sandbox}/{number}")
     assert sorted(entered) == sorted(flows)

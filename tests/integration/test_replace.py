@@ -6,7 +6,7 @@ spec referenced stay."""
 import json
 
 from aepflow.ops import describe, start
-from aepflow.store import records
+from aepflow.store import journal
 from local.examples import example
 
 
@@ -30,7 +30,7 @@ def test_changing_the_source_table_replaces_the_flow_and_its_mapping_set(stack):
     finished = stack.wait(second["executionArn"])
     assert finished["status"] == "SUCCEEDED"
     assert "applied" not in json.loads(finished["output"])["ids"]  # the create path made the ids anew
-    applied = records.applied(second["executionArn"])
+    applied = journal.applied(second["executionArn"])
     assert applied["action"] == "replace" and "source" in applied["replacedBecause"]
     assert [d["kind"] for d in applied["deleted"]] == ["flow", "sourceConnection"]
     after = stack.emulator.dump_state()

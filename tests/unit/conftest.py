@@ -1,7 +1,8 @@
-import sys
-from pathlib import Path
+"""The unit tests run as inside one of the stack's functions (tests/function_env.py)."""
 
-# Tests import the project as `local.…` from the repo root.
-ROOT = str(Path(__file__).resolve().parents[2])
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+import os
+
+from tests.function_env import FUNCTION_ENVIRONMENT
+
+for _name, _value in FUNCTION_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)

@@ -9,6 +9,7 @@ import pytest
 
 from aepflow.ops import adopt, drift, rotation, dataflow_runs
 from aepflow.doors import intake
+from aepflow.store import claims
 from aepflow.store import records
 from aepflow.core.errors import SpecInvalid
 from local.examples import example
@@ -149,20 +150,20 @@ def test_a_spec_under_plans_is_planned_and_its_plan_is_not(key, detail_type, kin
 
 
 def test_a_claim_holder_has_finished_when_it_recorded_rolled_back_or_outlived_any_execution(monkeypatch):
-    monkeypatch.setattr(records.journal_mod, "has_outcome", lambda arn: arn == "failed")
+    monkeypatch.setattr(claims.journal, "has_outcome", lambda arn: arn == "failed")
     now = 1_800_000_000
     fresh = "2027-01-15T08:00:00.000000Z"  # 1800000000 - 0
-    rec = records.Record(name="x", item={"executionId": "done"})
-    assert records.holder_finished({"executionArn": "done", "updatedAt": fresh}, rec, now=now)
-    assert records.holder_finished({"executionArn": "failed", "updatedAt": fresh}, None, now=now)
-    assert not records.holder_finished({"executionArn": "running", "updatedAt": fresh}, None, now=now)
-    assert records.holder_finished({"executionArn": "running", "updatedAt": "2026-01-01T00:00:00.000000Z"}, None,
+    rec = "done"  # the execution that recorded the dataflow
+    assert claims.holder_finished({"executionArn": "done", "updatedAt": fresh}, rec, now=now)
+    assert claims.holder_finished({"executionArn": "failed", "updatedAt": fresh}, None, now=now)
+    assert not claims.holder_finished({"executionArn": "running", "updatedAt": fresh}, None, now=now)
+    assert claims.holder_finished({"executionArn": "running", "updatedAt": "2026-01-01T00:00:00.000000Z"}, None,
                                    now=now)
     # Reserved, its execution not started yet: held for a few minutes, whatever held it before.
-    assert not records.holder_finished({"executionArn": "done", "pendingSince": fresh}, rec, now=now)
-    assert records.holder_finished({"executionArn": "done", "pendingSince": "2027-01-15T07:50:00.000000Z"}, rec,
+    assert not claims.holder_finished({"executionArn": "done", "pendingSince": fresh}, rec, now=now)
+    assert claims.holder_finished({"executionArn": "done", "pendingSince": "2027-01-15T07:50:00.000000Z"}, rec,
                                    now=now)
-    assert records.holder_finished({"status": "CLAIMED", "updatedAt": fresh}, rec, now=now)  # adopted
+    assert claims.holder_finished({"status": "CLAIMED", "updatedAt": fresh}, rec, now=now)  # adopted
 
 
 def test_a_record_keeps_the_etags_and_credentials_the_apply_step_put_in_its_ids():

@@ -2,22 +2,17 @@
 an invalid spec (report beside it + SNS, nothing started), and duplicates absorbed."""
 
 import json
-import os
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
-from moto import mock_aws
 
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-
+from aepflow.core import aws as aws_factory
+from aepflow.core import settings
 from aepflow.doors import intake
 from aepflow.ops import delete, start
-from aepflow.core import aws as aws_factory
-from local import template as cfn  # noqa: E402
-from local.stack import FakeLambdaContext, load_handler  # noqa: E402
+from local.stack import FakeLambdaContext, load_handler
+from tests.fakes import FakeS3, FakeSns, FakeStore, fake_clients, fake_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -38,24 +33,14 @@ def _context() -> FakeLambdaContext:
 
 @pytest.fixture
 def aws(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    with mock_aws():
-        monkeypatch.setenv("DATAFLOWS_TABLE", "aepflow-test")
-        boto3.client("dynamodb").create_table(**cfn.table_kwargs(cfn.load(), "DataflowsTable", "aepflow-test"))
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        sns, sqs = boto3.client("sns"), boto3.client("sqs")
-        topic = sns.create_topic(Name="alerts")["TopicArn"]
-        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-        monkeypatch.setenv("ALERTS_TOPIC_ARN", topic)
-        aws_factory.reset()
-        yield {"s3": s3, "sqs": sqs, "queue": queue}
-        aws_factory.reset()
+    """The store, the bucket and the alerts topic, in memory; a cold start before and after."""
+    aws_factory.reset()
+    s3, sns = FakeS3(), FakeSns()
+    store = FakeStore().install(monkeypatch)
+    fake_clients(monkeypatch, s3=s3, sns=sns)
+    fake_secrets(monkeypatch, json.loads((ROOT / "local" / "fixtures" / "secrets.json").read_text()))
+    yield {"s3": s3, "sns": sns, "store": store}
+    aws_factory.reset()
 
 
 def _put(s3, key: str, body: bytes) -> dict:
@@ -96,38 +81,61 @@ def test_an_invalid_spec_writes_errors_json_beside_it_notifies_and_starts_nothin
     handler = _handler()
     first = handler(ev, _context())
     assert first["action"] == "rejected" and started == []
-    report = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key="dataflows/acme-oracle-e2e.yaml.errors.json")["Body"].read())
+    report = json.loads(aws["s3"].body(BUCKET, "dataflows/acme-oracle-e2e.yaml.errors.json"))
     assert report["status"] == "INVALID" and report["versionId"] == ev["detail"]["object"]["version-id"]
     assert report["code"] == "SpecInvalid" and report["message"]
     assert {p["path"] for p in report["problems"]} == {"schedule.interval", "target"}
-    messages = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)["Messages"]
-    assert len(messages) == 1 and "invalid spec" in json.loads(messages[0]["Body"])["Subject"]
+    [message] = aws["sns"].published
+    assert "invalid spec" in message["Subject"] and message["TopicArn"] == settings.load(settings.IntakeSettings).alerts_topic_arn
+    assert "schedule.interval" in message["Message"] and "target" in message["Message"]
     # The same event again: answered from the idempotency record, no second report or notification.
     assert handler(ev, _context()) == first
-    assert "Messages" not in aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)
+    assert len(aws["sns"].published) == 1 and len(aws["store"].persistence.records) == 1
 
 
 def test_deleting_a_spec_keeps_the_dataflow_unless_the_stack_parameter_says_so(aws, monkeypatch):
     deleted = []
     monkeypatch.setattr(delete, "delete", lambda name: deleted.append(name) or {"name": name, "status": "DELETED"})
     origin = f"s3://{BUCKET}/dataflows/acme-oracle-e2e.yaml"
-    table = boto3.resource("dynamodb").Table("aepflow-test")
-    table.put_item(Item={"pk": f"SPECKEY#{origin}", "sk": "DATAFLOW", "name": "acme-oracle-e2e"})
-    table.put_item(Item={"pk": "DATAFLOW#acme-oracle-e2e", "sk": "CLAIM", "name": "acme-oracle-e2e",
-                         "status": "CLAIMED", "origin": origin})
+    store = aws["store"]
+    store.applied_from(origin, "acme-oracle-e2e")
+    store.hold("acme-oracle-e2e", "h", "arn:aws:states:us-east-1:123456789012:execution:m:x", 0, None, origin)
     monkeypatch.setenv("TEARDOWN_ON_SPEC_DELETE", "false")
+    settings.forget()
     assert intake.handle(event("s3_object_deleted"), None)["action"] == "kept" and deleted == []
     monkeypatch.setenv("TEARDOWN_ON_SPEC_DELETE", "true")
+    settings.forget()
     # Another object (or the API) applied the dataflow since: this file's delete tears nothing down.
     for last in (f"s3://{BUCKET}/dataflows/a-copy.yaml", "api"):
-        table.update_item(Key={"pk": "DATAFLOW#acme-oracle-e2e", "sk": "CLAIM"}, UpdateExpression="SET origin = :o",
-                          ExpressionAttributeValues={":o": last})
+        store.set_claim_hash("acme-oracle-e2e", "h", origin=last)
         other = event("s3_object_deleted")
         other["detail"]["object"]["version-id"] = f"delete-marker-{last}"
         answer = intake.handle(other, None)
         assert answer["action"] == "kept" and last in answer["reason"] and deleted == []
-    table.update_item(Key={"pk": "DATAFLOW#acme-oracle-e2e", "sk": "CLAIM"}, UpdateExpression="SET origin = :o",
-                      ExpressionAttributeValues={":o": origin})
+    store.set_claim_hash("acme-oracle-e2e", "h", origin=origin)
     again = event("s3_object_deleted")
     again["detail"]["object"]["version-id"] = "another-delete-marker"
     assert intake.handle(again, None)["action"] == "delete" and deleted == ["acme-oracle-e2e"]
+
+
+def test_a_spec_put_is_validated_once_then_provisioned_and_names_its_object_as_origin(aws, monkeypatch):
+    """One validation per door: the intake's (the state machine's own comes after, in the execution)."""
+    from aepflow.steps import validate
+
+    validations, started = [], []
+    real = validate.validate_spec
+    monkeypatch.setattr(start, "validate_spec", lambda raw: validations.append(1) or real(raw))
+    monkeypatch.setattr(start, "_start_execution", lambda spec, *a: started.append(spec["name"]) or {
+        "name": spec["name"], "executionArn": "arn:aws:states:us-east-1:123456789012:execution:m:e",
+        "status": "PROVISIONING", "started": True})
+    body = (ROOT / "examples" / "004-oracle-table.yaml").read_bytes()
+    answer = _handler()(_put(aws["s3"], "dataflows/acme-oracle-e2e.yaml", body), _context())
+    assert answer["action"] == "provision", answer
+    assert started == ["acme-oracle-e2e"] and validations == [1]
+    assert aws["store"].dataflow_from(f"s3://{BUCKET}/dataflows/acme-oracle-e2e.yaml") == "acme-oracle-e2e"
+    # The record holds this spec now: the same spec under another key changes nothing, and is no origin.
+    spec = yaml.safe_load(body)
+    aws["store"].put_record("acme-oracle-e2e", real(spec)["spec"])
+    again = _handler()(_put(aws["s3"], "dataflows/copy.yaml", body), _context())
+    assert again["action"] == "none" and started == ["acme-oracle-e2e"]
+    assert aws["store"].dataflow_from(f"s3://{BUCKET}/dataflows/copy.yaml") is None

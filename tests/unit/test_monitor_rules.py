@@ -35,10 +35,12 @@ def test_shard_merges_are_monotonic_whatever_the_order():
 
 
 def test_the_work_splits_by_sandbox_and_shard(monkeypatch):
-    from aepflow.monitor.config import MonitorConfig
+    from aepflow.core import settings
+    from aepflow.core.settings import MonitorSettings
     from aepflow.monitor.poll_plan import split
 
-    cfg = MonitorConfig(table_name="t", shards=64, flows_per_unit=1000)
+    cfg = MonitorSettings(table_name="t", credentials_secret="c", token_cache_secret="t", shards=64,
+                          flows_per_unit=1000)
     units = split({"prod": 2500, "dev": 10}, {"prod", "dev", "empty"}, cfg)
     by_sandbox = {}
     for unit in units:
@@ -48,8 +50,10 @@ def test_the_work_splits_by_sandbox_and_shard(monkeypatch):
         assert [n for first, last in ranges for n in range(first, last + 1)] == list(range(64))
     monkeypatch.setenv("DATAFLOWS_TABLE", "t")
     monkeypatch.setenv("MONITOR_SHARDS", "many")
-    with pytest.raises(ValueError, match="MONITOR_SHARDS"):
-        MonitorConfig.from_env()
+    settings.forget()
+    with pytest.raises(settings.SettingsError, match="MONITOR_SHARDS"):
+        settings.load(MonitorSettings)
+    settings.forget()
 
 
 def test_the_registry_listens_to_what_provisioning_announces_and_the_schedule_starts_the_poll():

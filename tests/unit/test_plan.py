@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from aepflow.ops import start
-from aepflow.store import records
+from aepflow.spec.digest import spec_hash
 from aepflow.ops.apply import changes as apply_changes, patch as apply_patch
 
 from aepflow.ops.plan import compare as plan_compare, model as plan_model, render as plan_render
@@ -213,9 +213,9 @@ def test_if_match_follows_rfc_9110():
 
 def test_execution_names_are_deterministic_short_and_change_with_content_or_generation():
     spec = example("004")
-    digest = records.spec_hash(spec)
+    digest = spec_hash(spec)
     assert start.execution_name("acme-oracle-e2e", digest) == start.execution_name("acme-oracle-e2e", digest)
-    assert records.spec_hash(dict(spec, description="other")) != digest
+    assert spec_hash(dict(spec, description="other")) != digest
     assert start.execution_name("a" * 64, digest, 12).endswith("-12")
     assert len(start.execution_name("a" * 64, digest, 12)) <= 80
     assert start.execution_name("x", digest, 1) != start.execution_name("x", digest, 0)

@@ -14,6 +14,7 @@ from aepflow.spec.parse import parse_spec, resolve_source
 from aepflow.spec.schema import view_fields
 from aepflow.spec.view import FIELDS, SpecView, View, validated
 from aepflow.steps.context import StepEvent
+from tests.function_env import FUNCTION_ENVIRONMENT
 from local.examples import all_examples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,5 +122,5 @@ def test_no_step_after_validation_imports_pydantic_or_the_spec_models():
              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' or m == 'aepflow.spec.model'))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers" / "aepflow"),
-                                           "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "aepflow"})
+                                           **FUNCTION_ENVIRONMENT, "POWERTOOLS_SERVICE_NAME": "aepflow"})
     assert done.stdout.strip() == "[]"

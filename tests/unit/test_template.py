@@ -204,9 +204,7 @@ def test_source_secrets_are_readable_only_under_the_prefix_and_only_by_who_needs
 
 
 def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_their_own_items():
-    from aepflow.monitor import alerts
-    from aepflow.doors import intake
-    from aepflow.store import journal
+    from aepflow.store import keys
     from aepflow.store import monitor as monitor_store
     for name in NO_TABLE:
         assert not allowed(name, "dynamodb:", ""), name
@@ -221,27 +219,27 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
                     json.dumps({"Fn::Sub": "${DataflowsTable.Arn}/index/Dataflows"})], s
             if TABLE_WRITES & set(_listed(s["Action"])):
                 assert leading_key_patterns(s), (name, s)  # never a write to any item
-    execution_item = journal.execution_key("arn:aws:states:us-east-1:1:execution:m:x")
-    record_item = journal.dataflow_key("orders")
+    execution_item = keys.execution_pk("arn:aws:states:us-east-1:1:execution:m:x")
+    record_item = keys.dataflow_pk("orders")
     # Each writer may write the items its code writes (keys built by the code itself)...
     writes = {name: [execution_item] for name in CREATE_STEPS | {"RollBackFunction", "ApplyPlanFunction"}}
-    flow_item = "FLOW#0b1c"  # which dataflow owns a flow (records.flow_key)
+    flow_item = keys.flow("0b1c")["pk"]  # which dataflow owns a flow
     writes["ApiFunction"] = [record_item, flow_item]  # adopt claims the flow; delete forgets it
     writes["ApplyPlanFunction"] = [execution_item, flow_item]  # a replaced flow's owner is forgotten
     writes["DriftFunction"] = [record_item]
     writes["ReserveNameFunction"] = [record_item]
     writes["RotateCredentialsFunction"] = [record_item]
-    writes["SpecIntakeFunction"] = [record_item, intake._origin_key("s3://bucket/dataflows/a.yaml")["pk"],
+    writes["SpecIntakeFunction"] = [record_item, keys.origin("s3://bucket/dataflows/a.yaml")["pk"],
                                     "idempotency#aepflow-SpecIntakeFunction-abc"]
     shard_item = monitor_store.shard_key("prod", 64, 7)["pk"]["S"]
     registry_item = monitor_store.REGISTRY_KEY["pk"]["S"]
-    writes["MonitorPlanFunction"] = [registry_item, alerts.PENDING_PK, "ALERT#flow-1#run-1#failed"]
+    writes["MonitorPlanFunction"] = [registry_item, keys.PENDING_PK, keys.alert("ALERT#flow-1#run-1#failed")["pk"]]
     writes["MonitorRegistryFunction"] = [registry_item, shard_item]
-    writes["MonitorCheckFunction"] = [shard_item, alerts.PENDING_PK, "ALERT#flow-1#run-1#failed"]
+    writes["MonitorCheckFunction"] = [shard_item, keys.PENDING_PK, keys.alert("ALERT#flow-1#run-1#failed")["pk"]]
     writes["MonitorFinishFunction"] = [registry_item]
     writes["ProvisionDataflowStateMachine"] = [record_item, flow_item]  # "Claim the flow for the dataflow"
-    for name, keys in writes.items():
-        for key in keys:
+    for name, items in writes.items():
+        for key in items:
             assert may_write_key(name, key), (name, key)
     # ...and not the others' items.
     for name in CREATE_STEPS | {"RollBackFunction", "ApplyPlanFunction"} | MONITOR_STEPS:
@@ -348,8 +346,8 @@ def test_every_task_has_a_timeout_longer_than_its_function_and_timeouts_are_retr
     # and create-source-connection serve several states
     assert lambda_tasks == 19
     assert definition["TimeoutSeconds"] >= _worst_case_seconds(definition["States"], definition["StartAt"])
-    from aepflow.store import records
-    assert records.EXECUTION_TIMEOUT_SECONDS == definition["TimeoutSeconds"]  # a claim older than it has ended
+    from aepflow.store import claims
+    assert claims.EXECUTION_TIMEOUT_SECONDS == definition["TimeoutSeconds"]  # a claim older than it has ended
 
 
 # --- Alarms --------------------------------------------------------------------------------------
@@ -556,6 +554,7 @@ def emitted(monkeypatch):
 def test_the_aep_client_emits_the_dashboard_metrics_per_service(emitted):
     from aepflow.aep.client import SERVICE_METRIC_NAMES, AepClient
     from aepflow.aep.ims import AepCredentials
+    from aepflow.core import settings
     from aepflow.core.settings import Settings
 
     class Answer:
@@ -575,7 +574,7 @@ def test_the_aep_client_emits_the_dashboard_metrics_per_service(emitted):
         def token(self):
             return "token"
 
-    client = AepClient(Settings.from_env(), AepCredentials("id", "secret", "org", "scopes", "prod"), Tokens(),
+    client = AepClient(settings.load(Settings), AepCredentials("id", "secret", "org", "scopes", "prod"), Tokens(),
                        session=Session(), sleep=lambda seconds: None)
     for service in SERVICE_METRIC_NAMES:
         client.get(service, "/anything")

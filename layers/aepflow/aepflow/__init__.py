@@ -10,9 +10,10 @@ botocore again, about 20 ms of a cold import here. Nothing changes outside Lambd
 tests, the local stack)."""
 
 import gc
-import os
 
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+from aepflow.core.settings import running_in_lambda
+
+if running_in_lambda():
     import boto3  # noqa: F401 - imported here so that it is what the freeze holds
 
     gc.freeze()

@@ -1,4 +1,4 @@
-"""The one AWS client factory, and the process's other singletons (settings, the Secrets Manager
+"""The one AWS client factory, and the process's other singletons (the Secrets Manager
 provider, the AEP client that aep.client makes through cached()). Built on first use and kept while
 the Lambda container is warm: making a boto3 client loads its service model (tens of milliseconds),
 so a warm invocation reuses them."""
@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities import parameters
 
+from aepflow.core import settings as settings_mod
 from aepflow.core.settings import Settings
 
 T = TypeVar("T")
@@ -75,10 +76,8 @@ def table():
 
 
 def settings() -> Settings:
-    with _lock:
-        if "settings" not in _state:
-            _state["settings"] = Settings.from_env()
-        return _state["settings"]  # type: ignore[return-value]
+    """What every function reads (core/settings.py): validated on first use, kept until reset()."""
+    return settings_mod.load(Settings)
 
 
 def cached(key: str, make: Callable[[], T]) -> T:
@@ -112,3 +111,4 @@ def reset() -> None:
         _state.clear()
         _state["generation"] = generation
         parameters.clear_caches()
+    settings_mod.forget()

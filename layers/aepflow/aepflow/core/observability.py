@@ -8,7 +8,6 @@ is and nothing more is imported."""
 
 from __future__ import annotations
 
-import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -18,9 +17,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
-from aws_lambda_powertools.shared import constants
-from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
+from aepflow.core import settings
 from aepflow.core.scrub import scrub
 
 
@@ -49,15 +47,6 @@ class _Metrics(Metrics):
 # With nothing kept while metrics are off, every flush would warn that it has nothing to publish.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
-def tracing_enabled() -> bool:
-    """Powertools' own rule: on in a Lambda function (not under SAM local or Chalice) unless
-    POWERTOOLS_TRACE_DISABLED says otherwise."""
-    if resolve_truthy_env_var_choice(env=os.getenv(constants.TRACER_DISABLED_ENV, "false")):
-        return False
-    return bool(os.getenv(constants.LAMBDA_TASK_ROOT_ENV)) and not (
-        os.getenv(constants.SAM_LOCAL_ENV) or os.getenv(constants.CHALICE_LOCAL_ENV))
-
-
 class _Tracer:
     """Powertools' Tracer when tracing is on (made on first use), nothing when it is off."""
 
@@ -75,7 +64,7 @@ class _Tracer:
 
     def capture_lambda_handler(self, lambda_handler: Callable | None = None, capture_response: bool | None = None,
                                capture_error: bool | None = None) -> Callable:
-        if tracing_enabled():
+        if settings.tracing_enabled():
             return self._powertools().capture_lambda_handler(lambda_handler, capture_response=capture_response,
                                                              capture_error=capture_error)
         if lambda_handler is None:  # used as @tracer.capture_lambda_handler(...)

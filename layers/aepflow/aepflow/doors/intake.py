@@ -13,29 +13,26 @@
 
 Duplicates and retries of one event are absorbed by Powertools idempotency, keyed on
 bucket + key + version id (S3), or on the event id (custom events), persisted in the
-dataflows table (pk/sk)."""
+dataflows table (store/idempotency.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import threading
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer, IdempotencyConfig,
-                                                         idempotent_function)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from botocore.exceptions import ClientError
 
-from aepflow.spec import document
-from aepflow.ops import delete, start
-from aepflow.store import records
-from aepflow.core import aws
-from aepflow.store import journal as journal_mod
-from aepflow.ops.plan import read as plan_read
+from aepflow.core import aws, settings
 from aepflow.core.errors import SpecInvalid
+from aepflow.core.settings import IntakeSettings
+from aepflow.ops import delete, start
+from aepflow.ops.plan import read as plan_read
+from aepflow.spec import document
+from aepflow.store import claims, idempotency, origins
 
 logger = Logger(child=True)
 
@@ -86,15 +83,8 @@ def idempotency_key(event: dict[str, Any]) -> str:
     return f"event:{event.get('id')}"
 
 
-def _origin_key(origin: str) -> dict[str, str]:
-    return {"pk": f"SPECKEY#{origin}", "sk": "DATAFLOW"}
-
-
 def _notify_invalid(where: str, problems: list[dict[str, str]], name: str | None) -> None:
-    topic = os.environ.get("ALERTS_TOPIC_ARN")
-    if not topic:
-        logger.warning("no ALERTS_TOPIC_ARN; invalid spec not notified", extra={"where": where})
-        return
+    topic = settings.load(IntakeSettings).alerts_topic_arn
     lines = [f"Spec: {where}", f"Dataflow: {name or '(unnamed)'}", "Status: INVALID (nothing was started)"]
     lines += [f"  - {p.get('path')}: {p.get('message')}" for p in problems]
     aws.aws_client("sns").publish(
@@ -155,7 +145,7 @@ def _created(bucket: str, key: str, version: str | None) -> dict[str, Any]:
     if outcome.get("action") != "none":
         # The object applied the dataflow: its delete may tear it down (TEARDOWN_ON_SPEC_DELETE). A copy
         # of a spec that changed nothing is no origin of the dataflow.
-        journal_mod.table().put_item(Item={**_origin_key(origin), "name": outcome["name"], "updatedAt": _now_iso()})
+        origins.applied_from(origin, outcome["name"])
     try:  # a stale error report of an earlier version would mislead
         _s3().delete_object(Bucket=bucket, Key=key + ERRORS_SUFFIX)
     except ClientError:
@@ -180,19 +170,18 @@ def _planned(bucket: str, key: str, version: str | None) -> dict[str, Any]:
 
 def _deleted(bucket: str, key: str) -> dict[str, Any]:
     origin = f"s3://{bucket}/{key}"
-    if os.environ.get("TEARDOWN_ON_SPEC_DELETE", "false").lower() != "true":
+    if not settings.load(IntakeSettings).teardown_on_spec_delete:
         return {"action": "kept", "origin": origin, "reason": "TeardownOnSpecDelete is off"}
-    item = journal_mod.table().get_item(Key=_origin_key(origin), ConsistentRead=True).get("Item")
-    if not item:
+    name = origins.dataflow_from(origin)
+    if not name:
         return {"action": "none", "origin": origin, "reason": "no dataflow came from this object"}
-    claim = records.claim(item["name"])
-    last = (claim or {}).get("origin")
+    last = (claims.claim(name) or {}).get("origin")
     if last != origin:
         # Another object, the API or an execution applied the dataflow since: this file no longer
         # describes it, and its delete tears nothing down.
-        return {"action": "kept", "origin": origin, "name": item["name"],
-                "reason": f"dataflow {item['name']!r} was last applied from {last or 'elsewhere'}, not this object"}
-    return {"action": "delete", "origin": origin, **delete.delete(item["name"])}
+        return {"action": "kept", "origin": origin, "name": name,
+                "reason": f"dataflow {name!r} was last applied from {last or 'elsewhere'}, not this object"}
+    return {"action": "delete", "origin": origin, **delete.delete(name)}
 
 
 def _requested(event: dict[str, Any]) -> dict[str, Any]:
@@ -231,22 +220,14 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return once(request={"key": idempotency_key(event), "event": event})
 
 
-_built: dict[tuple, tuple] = {}
-_built_lock = threading.Lock()
+def _idempotent() -> tuple[Any, IdempotencyConfig]:
+    """process() wrapped by Powertools idempotency, built once per process (and per reset of its
+    clients) on the store's persistence layer: building it per event made a boto3 client, and loaded
+    its service model, every time."""
+    def build() -> tuple[Any, IdempotencyConfig]:
+        config = IdempotencyConfig(event_key_jmespath="key", raise_on_no_idempotency_key=True,
+                                   expires_after_seconds=IDEMPOTENCY_SECONDS)
+        return idempotent_function(data_keyword_argument="request", persistence_store=idempotency.persistence(),
+                                   config=config)(process), config
 
-
-def _idempotent():
-    """process() wrapped by Powertools idempotency, built once per table (and per reset of the
-    runtime's clients), with the runtime's DynamoDB client: building it per event made a boto3
-    client, and loaded its service model, every time."""
-    key = (aws.settings().table_name, id(aws.aws_client("dynamodb")))
-    with _built_lock:
-        if key not in _built:
-            persistence = DynamoDBPersistenceLayer(table_name=key[0], key_attr="pk", sort_key_attr="sk",
-                                                   boto3_client=aws.aws_client("dynamodb"))
-            config = IdempotencyConfig(event_key_jmespath="key", raise_on_no_idempotency_key=True,
-                                       expires_after_seconds=IDEMPOTENCY_SECONDS)
-            _built.clear()
-            _built[key] = (idempotent_function(data_keyword_argument="request", persistence_store=persistence,
-                                               config=config)(process), config)
-        return _built[key]
+    return aws.cached("intake-idempotent", build)

@@ -1,18 +1,20 @@
 """The run monitor: a poll of every managed dataflow's runs, run by the "Poll the runs" state
 machine (statemachine/monitor_poll.asl.json) on an EventBridge Scheduler schedule:
 
-  plan.py      re-send pending alerts; sync the registry when due; split the work into units
-               (per sandbox, ranges of its MONITOR_SHARDS shards, MONITOR_FLOWS_PER_UNIT flows each)
-  registry.py  which flows are watched: a segment of the Dataflows index (sync), or one flow
-               announced by aepflow.DataflowProvisioned
-  check.py     one unit: its shards' state, its flows' runs from AEP, the records of the flows
-               that had runs, classification, exactly-once alerts (aepflow.alerts), state written
-  finish.py    one report and the poll's metrics
+  poll_plan.py  re-send pending alerts; sync the registry when due; split the work into units
+                (per sandbox, ranges of its MONITOR_SHARDS shards, MONITOR_FLOWS_PER_UNIT flows each)
+  registry.py   which flows are watched: a segment of the Dataflows index (sync), or one flow
+                announced by aepflow.DataflowProvisioned
+  check.py      one unit: its shards' state, its flows' runs from AEP, the records of the flows
+                that had runs, classification, exactly-once alerts (alerts.py), state written
+  finish.py     one report and the poll's metrics
 
-and the parts they share: classify.py (failed, partial, stuck, overdue), runs.py (GET /runs),
+and the parts they share: classify.py (failed, partial, stuck, overdue), run_query.py (GET /runs),
 flows.py (a dataflow record as the monitor reads it), state.py (a shard's state and its merge
-rules), store.py (every DynamoDB item of the monitor), config.py (MONITOR_* settings) and
-models.py (what the steps pass each other).
+rules), shards.py (a shard read and merged through the store), alerts.py (what an alert says and
+how it goes out once) and models.py (what the steps pass each other). Its settings are
+core/settings.py's MonitorSettings (MONITOR_*); every DynamoDB item it reads or writes is the
+store's (store/monitor.py, store/alerts.py).
 
 A poll reads only what it needs: the state of the shards a unit owns, the runs of their flows
 since their watermark, and the records of the flows whose runs it saw or that may be overdue.

@@ -1,7 +1,7 @@
 """Alerts: what a problem says (subject, text, JSON, attributes) and how it reaches SNS
 exactly once.
 
-Exactly once, step by step (DynamoDB table DATAFLOWS_TABLE, keys pk/sk):
+Exactly once, step by step (the claims are store/alerts.py's):
 1. claim: a conditional PutItem (`attribute_not_exists(pk)`) of the alert item
    `pk="ALERT#<flowId>#<runId|due-<ms>>#<kind>"`, `sk="ALERT"`, state `pending`, with the whole
    message and `leaseUntil`; then a marker `pk="MONITOR#PENDING"`, `sk=<alert pk>`. Only one
@@ -38,15 +38,13 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from aepflow.core.scrub import scrub
+from aepflow.store import alerts as claims
 
 logger = Logger(child=True)
 
-PENDING_PK = "MONITOR#PENDING"
 SEVERITY = {"failed": "critical", "stuck": "critical", "partial": "warning", "overdue": "warning",
             "recovered": "info"}
 TITLE = {"failed": "Dataflow run failed", "partial": "Dataflow run had failed records",
@@ -54,7 +52,6 @@ TITLE = {"failed": "Dataflow run failed", "partial": "Dataflow run had failed re
 MACHINE_PROTOCOLS = ("sqs", "lambda", "http", "https", "firehose")
 _SECRETISH = re.compile(r"(?i)\b(password|passwd|secret|token|api[_-]?key|client[_-]?secret|authorization)"
                         r"(\s*[=:]\s*|\s+)(\"[^\"]*\"|'[^']*'|\S+)")
-_ser, _de = TypeSerializer(), TypeDeserializer()
 
 
 def redact(text: Any) -> str:
@@ -187,17 +184,13 @@ def publish_args(topic_arn: str, alert: dict) -> dict:
 class AlertSender:
     """Claims, publishes and marks alerts; counts what it did."""
 
-    def __init__(self, table_name: str, topic_arn: str, *, lease_seconds: float, sns=None, ddb=None):
+    def __init__(self, table_name: str, topic_arn: str, *, lease_seconds: float, sns: Any):
         self.table, self.topic_arn, self.lease_seconds = table_name, topic_arn, lease_seconds
-        self.sns = sns or boto3.client("sns")
-        self.ddb = ddb or boto3.client("dynamodb")
+        self.sns = sns
         self.sent: dict[str, int] = {}
         self.already_claimed = 0
         self.publish_errors = 0
         self.retried = 0
-
-    def _item(self, d: dict) -> dict:
-        return {k: _ser.serialize(v) for k, v in d.items()}
 
     def claim_and_send(self, key: str, alert: dict) -> bool:
         """True when this call claimed the alert (and tried to publish it)."""
@@ -205,21 +198,17 @@ class AlertSender:
         args = publish_args(self.topic_arn, alert)
         lease = int((time.time() + self.lease_seconds) * 1000)
         now = int(time.time() * 1000)
-        try:
-            self.ddb.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(pk)",
-                              Item=self._item({"pk": key, "sk": "ALERT", "state": "pending", "kind": alert["problem"],
-                                               "flowId": alert["flowId"], "runId": alert.get("runId") or "",
-                                               "dataflow": alert["dataflow"], "createdAt": now, "leaseUntil": lease,
-                                               "attempts": 1, "publish": json.dumps(args)}))
-        except self.ddb.exceptions.ConditionalCheckFailedException:
+        if not claims.claim(self.table, key, {
+                "state": "pending", "kind": alert["problem"], "flowId": alert["flowId"],
+                "runId": alert.get("runId") or "", "dataflow": alert["dataflow"], "createdAt": now,
+                "leaseUntil": lease, "attempts": 1, "publish": json.dumps(args)}):
             self.already_claimed += 1
-            item = self.ddb.get_item(TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
-                                     ConsistentRead=True).get("Item")
-            if item is not None and _de.deserialize(item["state"]) == "pending":
+            item = claims.read(self.table, key)
+            if item is not None and item.get("state") == "pending":
                 # Its owner may have died before writing the marker: make sure the sweep sees it.
-                self._marker(key, int(_de.deserialize(item.get("leaseUntil", {"N": "0"}))))
+                claims.put_marker(self.table, key, int(item.get("leaseUntil", 0)))
             return False
-        self._marker(key, lease)
+        claims.put_marker(self.table, key, lease)
         self._publish(key, args, alert["problem"])
         return True
 
@@ -228,7 +217,7 @@ class AlertSender:
         keys per BatchGetItem: a problem seen again by a later poll costs a share of one read
         instead of a refused write and a read. The conditional write stays the only arbiter; a
         claim made between the read and the write is refused as before."""
-        claimed = self._claimed(list(dict.fromkeys(key for key, _ in alerts)))
+        claimed = claims.claimed(self.table, list(dict.fromkeys(key for key, _ in alerts)))
         for key, alert in alerts:
             item = claimed.get(key)
             if item is None:
@@ -237,30 +226,7 @@ class AlertSender:
             self.already_claimed += 1
             if item.get("state") == "pending":
                 # Its owner may have died before writing the marker: make sure the sweep sees it.
-                self._marker(key, int(item.get("leaseUntil", 0)))
-
-    def _claimed(self, keys: list[str]) -> dict[str, dict]:
-        found: dict[str, dict] = {}
-        for i in range(0, len(keys), 100):
-            pending: dict[str, Any] | None = {self.table: {
-                "Keys": [self._item({"pk": key, "sk": "ALERT"}) for key in keys[i:i + 100]], "ConsistentRead": True,
-                "ProjectionExpression": "pk, #s, leaseUntil", "ExpressionAttributeNames": {"#s": "state"}}}
-            for attempt in range(8):
-                answer = self.ddb.batch_get_item(RequestItems=pending)
-                for raw in answer.get("Responses", {}).get(self.table, []):
-                    item = {k: _de.deserialize(v) for k, v in raw.items()}
-                    found[item["pk"]] = item
-                pending = answer.get("UnprocessedKeys") or None
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2 ** attempt))
-            if pending:  # unknown: let the conditional writes decide
-                for key in keys[i:i + 100]:
-                    found.pop(key, None)
-        return found
-
-    def _marker(self, key: str, lease: int) -> None:
-        self.ddb.put_item(TableName=self.table, Item=self._item({"pk": PENDING_PK, "sk": key, "leaseUntil": lease}))
+                claims.put_marker(self.table, key, int(item.get("leaseUntil", 0)))
 
     def _publish(self, key: str, args: dict, kind: str) -> None:
         try:
@@ -268,55 +234,39 @@ class AlertSender:
         except Exception:  # SNS refused or timed out: let the next poll retry at once
             self.publish_errors += 1
             logger.exception("alert publish failed; released for retry", extra={"alert": key})
-            self.ddb.update_item(TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
-                                 UpdateExpression="SET leaseUntil = :z",
-                                 ExpressionAttributeValues={":z": {"N": "0"}})
-            self._marker(key, 0)
+            claims.release(self.table, key)
+            claims.put_marker(self.table, key, 0)
             return
-        self.ddb.update_item(TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
-                             UpdateExpression="SET #s = :sent, sentAt = :t, messageId = :m",
-                             ExpressionAttributeNames={"#s": "state"},
-                             ExpressionAttributeValues=self._item({":sent": "sent", ":t": int(time.time() * 1000),
-                                                                   ":m": res.get("MessageId", "")}))
-        self.ddb.delete_item(TableName=self.table, Key=self._item({"pk": PENDING_PK, "sk": key}))
+        claims.mark_sent(self.table, key, res.get("MessageId", ""))
         self.sent[kind] = self.sent.get(kind, 0) + 1
 
     def sweep(self) -> int:
         """Publish pending alerts whose lease has run out. Returns how many were taken over."""
         now = int(time.time() * 1000)
         taken = 0
-        kwargs: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": "pk = :p",
-                                  "ExpressionAttributeValues": {":p": {"S": PENDING_PK}}, "ConsistentRead": True}
-        while True:
-            page = self.ddb.query(**kwargs)
-            for raw in page.get("Items", []):
-                marker = {k: _de.deserialize(v) for k, v in raw.items()}
-                if int(marker.get("leaseUntil", 0)) >= now:
-                    continue
-                key = marker["sk"]
-                lease = int((time.time() + self.lease_seconds) * 1000)
-                try:
-                    got = self.ddb.update_item(
-                        TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
-                        UpdateExpression="SET leaseUntil = :new, attempts = attempts + :one",
-                        ConditionExpression="#s = :pending AND leaseUntil < :now",
-                        ExpressionAttributeNames={"#s": "state"},
-                        ExpressionAttributeValues=self._item({":new": lease, ":one": 1, ":pending": "pending",
-                                                              ":now": now}),
-                        ReturnValues="ALL_NEW")
-                except self.ddb.exceptions.ConditionalCheckFailedException:
-                    item = self.ddb.get_item(TableName=self.table, Key=self._item({"pk": key, "sk": "ALERT"}),
-                                             ConsistentRead=True).get("Item")
-                    if item is None or _de.deserialize(item["state"]) == "sent":
-                        # sent (its marker lingered) or gone: drop the marker
-                        self.ddb.delete_item(TableName=self.table, Key=self._item({"pk": PENDING_PK, "sk": key}))
-                    continue
-                item = {k: _de.deserialize(v) for k, v in got["Attributes"].items()}
-                self.ddb.put_item(TableName=self.table, Item=self._item({"pk": PENDING_PK, "sk": key,
-                                                                         "leaseUntil": lease}))
-                taken += 1
-                self.retried += 1
-                self._publish(key, json.loads(item["publish"]), item.get("kind", "unknown"))
-            if "LastEvaluatedKey" not in page:
-                return taken
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for marker in list(claims.markers(self.table)):
+            if int(marker.get("leaseUntil", 0)) >= now:
+                continue
+            key = marker["sk"]
+            lease = int((time.time() + self.lease_seconds) * 1000)
+            item = claims.take_over(self.table, key, lease, now)
+            if item is None:
+                current = claims.read(self.table, key)
+                if current is None or current.get("state") == "sent":
+                    claims.drop_marker(self.table, key)  # sent (its marker lingered) or gone
+                continue
+            claims.put_marker(self.table, key, lease)
+            taken += 1
+            self.retried += 1
+            self._publish(key, json.loads(item["publish"]), item.get("kind", "unknown"))
+        return taken
+
+
+# Margin past an invocation's own deadline before another invocation may re-publish an alert it
+# claimed: a living invocation is never overtaken.
+LEASE_MARGIN_SECONDS = 60
+
+
+def lease_seconds(context: Any) -> float:
+    """How long the alerts this Lambda invocation claims stay its own."""
+    return float(context.get_remaining_time_in_millis()) / 1000 + LEASE_MARGIN_SECONDS

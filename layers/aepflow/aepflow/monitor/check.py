@@ -24,9 +24,11 @@ from aepflow.monitor.alerts import AlertSender, build_alert, iso
 from aepflow.aep.client import AepClient
 from aepflow.spec.thresholds import Alerts
 from aepflow.monitor import run_query as aep_runs
+from aepflow.monitor import shards
 from aepflow.store import monitor as monitor_store
 from aepflow.monitor.classify import classify, completed, needs_thresholds, overdue_deadline, overdue_due, run_detail, started
-from aepflow.monitor.config import MonitorConfig
+from aepflow.core import settings
+from aepflow.core.settings import MonitorSettings
 from aepflow.monitor.flows import DEFAULT_SANDBOX, ManagedFlow, compact_schedule, expand_schedule, from_record
 from aepflow.monitor.models import CheckEvent, UnitReport
 from aepflow.monitor.state import Delta
@@ -46,9 +48,9 @@ def _alert_flow(flow: ManagedFlow, sandbox: str) -> dict[str, Any]:
             "alerts": flow.alerts.model_dump(), "schedule": flow.schedule}
 
 
-def check_unit(event: CheckEvent, *, lease_seconds: float, cfg: MonitorConfig | None = None) -> UnitReport:
+def check_unit(event: CheckEvent, *, lease_seconds: float, cfg: MonitorSettings | None = None) -> UnitReport:
     started_at = time.perf_counter()
-    check = _Check(event, cfg or MonitorConfig.from_env())
+    check = _Check(event, cfg or settings.load(MonitorSettings))
     check.fetch_runs()
     check.read_flows()
     check.classify_runs()
@@ -62,10 +64,10 @@ def check_unit(event: CheckEvent, *, lease_seconds: float, cfg: MonitorConfig | 
 class _Check:
     """The working state of one check, phase by phase."""
 
-    def __init__(self, event: CheckEvent, cfg: MonitorConfig):
+    def __init__(self, event: CheckEvent, cfg: MonitorSettings):
         self.cfg, self.unit, self.now = cfg, event.unit, event.now
         unit = self.unit
-        self.loaded = monitor_store.load_shards(cfg.table_name, unit.sandbox, unit.shards, range(unit.first, unit.last + 1))
+        self.loaded = shards.load(cfg.table_name, unit.sandbox, unit.shards, range(unit.first, unit.last + 1))
         self.entries: dict[str, dict[str, Any]] = {}
         self.shard_of_flow: dict[str, int] = {}
         self.in_progress: dict[str, list] = {}
@@ -236,7 +238,7 @@ class _Check:
         if unread:  # the rules above read the record of every flow that can have a problem
             raise RuntimeError(f"monitor: a problem of flows whose records were not read: {sorted(unread)[:3]}")
         sender = AlertSender(cfg.table_name, cfg.require_topic(), lease_seconds=lease_seconds,
-                             sns=aws.aws_client("sns"), ddb=aws.aws_client("dynamodb"))
+                             sns=aws.aws_client("sns"))
         for _, kind, _, _, _ in self.problems:
             report.problems[kind] = report.problems.get(kind, 0) + 1
         sender.claim_and_send_all([(key, build_alert(kind, _alert_flow(flow, self.client.sandbox), run,
@@ -244,7 +246,7 @@ class _Check:
                                    for key, kind, flow, run, detail in self.problems])
         for number, delta in sorted(self.deltas.items()):
             if delta:
-                monitor_store.save_shard(cfg.table_name, self.unit.sandbox, self.unit.shards, number, self.loaded[number],
+                shards.save(cfg.table_name, self.unit.sandbox, self.unit.shards, number, self.loaded[number],
                                  delta)
                 report.shards_written += 1
         report.alerts_sent = dict(sender.sent)

@@ -11,7 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from aepflow.core.observability import metrics
 from aepflow.store import monitor as monitor_store
-from aepflow.monitor.config import MonitorConfig
+from aepflow.core import settings
+from aepflow.core.settings import MonitorSettings
 from aepflow.monitor.models import FinishEvent, PollReport, Tally
 
 logger = Logger(child=True)
@@ -25,8 +26,8 @@ def _add(into: dict[str, int], more: dict[str, int]) -> None:
         into[key] = into.get(key, 0) + n
 
 
-def finish_poll(event: FinishEvent, cfg: MonitorConfig | None = None) -> PollReport:
-    cfg = cfg or MonitorConfig.from_env()
+def finish_poll(event: FinishEvent, cfg: MonitorSettings | None = None) -> PollReport:
+    cfg = cfg or settings.load(MonitorSettings)
     report = PollReport(now_ms=event.now, sandboxes=sorted({u.sandbox for u in event.units}),
                         units=len(event.units), registry_synced=event.synced, alerts_retried=event.alerts_retried,
                         publish_errors=event.publish_errors, alerts_sent=dict(event.alerts_sent))

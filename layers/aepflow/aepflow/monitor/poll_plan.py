@@ -10,11 +10,12 @@ import time
 from aepflow.monitor.alerts import AlertSender
 from aepflow.core import aws
 from aepflow.store import monitor as monitor_store
-from aepflow.monitor.config import MonitorConfig
+from aepflow.core import settings
+from aepflow.core.settings import MonitorSettings
 from aepflow.monitor.models import MAX_SEGMENTS, MAX_UNITS, PlanEvent, PlanResult, Segment, Unit
 
 
-def split(counts: dict[str, int], sandboxes: set[str], cfg: MonitorConfig,
+def split(counts: dict[str, int], sandboxes: set[str], cfg: MonitorSettings,
           watermarks: dict[str, int] | None = None) -> list[Unit]:
     units: list[Unit] = []
     for sandbox in sorted(sandboxes | set(counts)):
@@ -27,12 +28,12 @@ def split(counts: dict[str, int], sandboxes: set[str], cfg: MonitorConfig,
     return units
 
 
-def plan_poll(event: PlanEvent, *, lease_seconds: float, cfg: MonitorConfig | None = None) -> PlanResult:
-    cfg = cfg or MonitorConfig.from_env()
+def plan_poll(event: PlanEvent, *, lease_seconds: float, cfg: MonitorSettings | None = None) -> PlanResult:
+    cfg = cfg or settings.load(MonitorSettings)
     started_at = int(time.time() * 1000)
     now = event.now if event.now is not None else int(event.time.timestamp() * 1000) if event.time else started_at
     sender = AlertSender(cfg.table_name, cfg.require_topic(), lease_seconds=lease_seconds,
-                         sns=aws.aws_client("sns"), ddb=aws.aws_client("dynamodb"))
+                         sns=aws.aws_client("sns"))
     sender.sweep()  # alerts a crashed or refused invocation left pending
     result = PlanResult(now=now, startedAt=started_at, alerts_retried=sender.retried,
                         publish_errors=sender.publish_errors, alerts_sent=dict(sender.sent))

@@ -19,17 +19,19 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from aepflow.monitor.classify import overdue_deadline
-from aepflow.monitor.config import MonitorConfig
+from aepflow.core import settings
+from aepflow.core.settings import MonitorSettings
 from aepflow.monitor.flows import ManagedFlow, compact_schedule, from_record
 from aepflow.monitor.models import Segment, SegmentReport
 from aepflow.monitor.state import Delta, shard_of
+from aepflow.monitor import shards
 from aepflow.store import monitor as monitor_store
 
 logger = Logger(child=True)
 PROVISIONED = "aepflow.DataflowProvisioned"
 
 
-def entry_for(flow: ManagedFlow, now_ms: int, cfg: MonitorConfig) -> dict[str, Any]:
+def entry_for(flow: ManagedFlow, now_ms: int, cfg: MonitorSettings) -> dict[str, Any]:
     earliest = now_ms - cfg.initial_lookback_minutes * 60_000
     return {"n": flow.name, "sc": compact_schedule(flow.schedule), "b": flow.baseline_ms,
             "due": overdue_deadline(flow.schedule, flow.baseline_ms, None),
@@ -39,7 +41,7 @@ def entry_for(flow: ManagedFlow, now_ms: int, cfg: MonitorConfig) -> dict[str, A
 SHARDS_IN_MEMORY = 8  # a sync holds this many shards' state at a time, whatever their number
 
 
-def _register(cfg: MonitorConfig, groups: dict[tuple[str, int], dict[str, dict[str, Any]]],
+def _register(cfg: MonitorSettings, groups: dict[tuple[str, int], dict[str, dict[str, Any]]],
               start: float = 0.0) -> int:
     """Add the entries, one conditional write per shard touched. Returns the shards written.
     `start` (0 <= start < 1): where in each sandbox's shards the writes begin, so that the segments
@@ -53,22 +55,22 @@ def _register(cfg: MonitorConfig, groups: dict[tuple[str, int], dict[str, dict[s
         first = int(start * len(numbers))
         numbers[:] = numbers[first:] + numbers[:first]
         for i in range(0, len(numbers), SHARDS_IN_MEMORY):
-            loaded = monitor_store.load_shards(cfg.table_name, sandbox, cfg.shards, numbers[i:i + SHARDS_IN_MEMORY])
+            loaded = shards.load(cfg.table_name, sandbox, cfg.shards, numbers[i:i + SHARDS_IN_MEMORY])
             for number, shard in loaded.items():
                 regs = groups.pop((sandbox, number))
                 known = shard.state.flows
                 if all(fid in known and all(known[fid].get(k) == reg[k] for k in ("n", "sc", "b"))
                        for fid, reg in regs.items()):
                     continue  # nothing new for this shard
-                monitor_store.save_shard(cfg.table_name, sandbox, cfg.shards, number, shard, Delta(register=regs))
+                shards.save(cfg.table_name, sandbox, cfg.shards, number, shard, Delta(register=regs))
                 written += 1
     return written
 
 
-def sync_segment(event: Segment, cfg: MonitorConfig | None = None) -> SegmentReport:
+def sync_segment(event: Segment, cfg: MonitorSettings | None = None) -> SegmentReport:
     """Enter every ACTIVE flow of one segment of the Dataflows index."""
     started = time.perf_counter()
-    cfg = cfg or MonitorConfig.from_env()
+    cfg = cfg or settings.load(MonitorSettings)
     groups: dict[tuple[str, int], dict[str, dict[str, Any]]] = defaultdict(dict)
     flows: Counter[str] = Counter()
     records = 0
@@ -85,10 +87,10 @@ def sync_segment(event: Segment, cfg: MonitorConfig | None = None) -> SegmentRep
                          duration_ms=round((time.perf_counter() - started) * 1000, 1))
 
 
-def register_provisioned(event: dict[str, Any], cfg: MonitorConfig | None = None) -> dict[str, Any]:
+def register_provisioned(event: dict[str, Any], cfg: MonitorSettings | None = None) -> dict[str, Any]:
     """Enter the flow an aepflow.DataflowProvisioned event announces, from its record (the
     event says which; the record, written before the event was sent, says what)."""
-    cfg = cfg or MonitorConfig.from_env()
+    cfg = cfg or settings.load(MonitorSettings)
     detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
     name, ids = detail.get("name"), detail.get("ids") if isinstance(detail.get("ids"), dict) else {}
     if event.get("detail-type") != PROVISIONED or not isinstance(name, str) or not name or len(name) > 200:

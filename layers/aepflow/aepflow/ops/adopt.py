@@ -18,6 +18,7 @@ from aepflow.aep import live as live_mod
 
 from aepflow.aep.client import aep_client
 from aepflow.ops.plan import read as plan_read
+from aepflow.store import owners
 from aepflow.store import records
 from aepflow.aep import resources
 from aepflow.spec.connectors import CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, connector_for_spec_id
@@ -171,9 +172,9 @@ def as_yaml(spec: dict[str, Any]) -> str:
 def adopt(flow_id: str, *, name: str | None = None, sandbox: str | None = None) -> dict[str, Any]:
     """Record the flow as managed under `name` and answer its spec (JSON and YAML) and its plan."""
     spec, ids, etags = describe(flow_id, name=name, sandbox=sandbox)
-    owner = records.flow_owner(ids["flowId"])
+    owner = owners.flow_owner(ids["flowId"])
     if owner is not None:
-        raise records.already_managed(ids["flowId"], owner)
+        raise owners.already_managed(ids["flowId"], owner)
     connector = spec["source"].get("connector") or "custom"
     records.create(spec["name"], spec, ids, connector=connector, etags=etags, origin="adopt")
     plan, _ = plan_read.make(spec)

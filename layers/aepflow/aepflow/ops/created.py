@@ -7,20 +7,21 @@ from __future__ import annotations
 
 
 
-from aepflow.store import journal as journal_mod
-
+from aepflow.store import claims
+from aepflow.store import journal
 from aepflow.store import records
+
 
 def created_by_aepflow(rec: records.Record, spec) -> dict[str, str]:
     """kind -> id of what aepflow created for this dataflow, from the roll-back journals of the
     executions that provisioned it; never what the spec only referenced."""
-    claim = records.claim_item(rec.name) or {}
+    claim = claims.claim_item(rec.name) or {}
     executions = list(claim.get("executions") or [])
     if rec.item.get("executionId") and rec.item["executionId"] not in executions:
         executions.append(rec.item["executionId"])
     created: dict[str, str] = {}
     for execution in executions:
-        for entry in journal_mod.Journal(execution, "").entries_newest_first():
+        for entry in journal.Journal(execution, "").entries_newest_first():
             if entry.get("state") == "created" and entry.get("resourceId"):
                 created.setdefault(entry["kind"], entry["resourceId"])
     ids = rec.ids

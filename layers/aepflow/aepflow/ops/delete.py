@@ -13,7 +13,8 @@ from aepflow.ops.apply import patch as apply_patch
 from aepflow.ops.created import created_by_aepflow
 from aepflow.ops.plan.model import ID_KEY
 from aepflow.spec.parse import build_models, parse_spec
-from aepflow.store import journal as journal_mod
+from aepflow.store import claims
+from aepflow.store import journal
 from aepflow.store import records
 from aepflow.ops.executions import describe_execution
 
@@ -34,7 +35,7 @@ def delete(name: str, *, delete_data: bool = False) -> dict[str, Any]:
     created are kept (with what was ingested) unless `delete_data` or the spec's onDelete says so. Refused
     (409) while an execution provisions the name. Idempotent."""
     rec = records.record(name)
-    claim = records.claim_item(name)
+    claim = claims.claim_item(name)
     result: dict[str, Any] = {"name": name, "status": "DELETED", "deleted": [], "kept": [], "leftBehind": []}
     if rec is None:
         if claim is None:
@@ -44,17 +45,17 @@ def delete(name: str, *, delete_data: bool = False) -> dict[str, Any]:
             if described and described["status"] == "RUNNING":
                 raise DataflowConflict(f"dataflow {name!r} is still being provisioned; delete it when it is done",
                                        code="ProvisioningInProgress", status=409)
-            records.mark_deleted(name, claim)
+            claims.mark_deleted(name, claim)
         result["alreadyDeleted"] = True
         return result
     apply_patch.refuse_while_provisioning(name)
-    with records.changing(name):
+    with claims.changing(name):
         rec = records.record(name)
         if rec is None:  # deleted meanwhile
             return {**result, "alreadyDeleted": True}
         _delete_resources(rec, result, delete_data=delete_data)
         records.delete(name, rec)
-        records.mark_deleted(name, records.claim_item(name))
+        claims.mark_deleted(name, claims.claim_item(name))
     return result
 
 
@@ -76,7 +77,7 @@ def _delete_resources(rec: records.Record, result: dict[str, Any], *, delete_dat
             continue
         if kind == "mappingSet":
             result["leftBehind"].append({"kind": kind, "id": resource_id,
-                                         "reason": journal_mod.MAPPING_SET_KEPT})
+                                         "reason": journal.MAPPING_SET_KEPT})
             continue
         try:
             resources.delete_by_kind(client, kind, resource_id)

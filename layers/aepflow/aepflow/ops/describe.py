@@ -9,6 +9,7 @@ from typing import Any
 from aepflow.aep import live as live_mod
 from aepflow.aep.client import aep_client
 from aepflow.core.errors import DataflowNotFound
+from aepflow.store import claims
 from aepflow.store import records
 from aepflow.ops.executions import describe_execution, execution_steps, outcome_errors, status_of
 
@@ -26,7 +27,7 @@ def _live_flow(client, flow_id: str | None) -> dict[str, Any] | None:
 
 def describe(name: str, *, live: bool = True) -> dict[str, Any]:
     rec = records.record(name)
-    claim = records.claim(name)
+    claim = claims.claim(name)
     if rec is None and claim is None:
         raise DataflowNotFound(f"no dataflow named {name!r}", code="DataflowNotFound", status=404)
     view: dict[str, Any] = {"name": name, "status": "PROVISIONING", "executionArn": None, "errors": [],

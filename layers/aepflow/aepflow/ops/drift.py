@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,12 +34,14 @@ from aepflow.ops.plan.read import make
 
 from aepflow.aep.client import aep_client
 from aepflow.aep import live as live_mod
+from aepflow.store import claims
 from aepflow.store import records
-from aepflow.core import aws
+from aepflow.core import aws, settings
 from aepflow.core.errors import AepflowError, ChangeRefused, SpecInvalid
 from aepflow.aep.live import Live
 from aepflow.ops.plan.compare import expected, field_differences, observed
 from aepflow.core.scrub import scrub
+from aepflow.core.settings import DriftSettings
 from aepflow.spec.parse import build_models, parse_spec, resolve_source
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
@@ -157,7 +158,7 @@ def publish_args(topic_arn: str, rec: records.Record, drift: dict[str, Any]) -> 
 
 def reapply(rec: records.Record, *, now: float | None = None) -> dict[str, Any]:
     """The record's own spec applied again in place (drift revert), holding the name as a PATCH does."""
-    with records.changing(rec.name):
+    with claims.changing(rec.name):
         plan, inputs = make(parse_spec(rec.spec).model_dump(mode="json", by_alias=True, exclude_none=True), now=now)
         return in_place(plan, inputs, now=now)
 
@@ -182,7 +183,7 @@ def check(*, sns=None, topic_arn: str | None = None, limit: int = 100_000) -> Dr
     """One drift check of every managed dataflow (at most `limit`)."""
     started = time.monotonic()
     report = DriftReport()
-    topic_arn = topic_arn or os.environ.get("ALERTS_TOPIC_ARN") or ""
+    topic_arn = topic_arn or settings.load(DriftSettings).alerts_topic_arn
     sns = sns or aws.aws_client("sns")
     by_sandbox: dict[str, list[records.Record]] = {}
     for rec in records.every(limit=limit):

@@ -4,13 +4,13 @@ CloudFormation), an execution's status, its steps so far and the errors its roll
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aepflow.core import aws
-from aepflow.store import journal as journal_mod
+from aepflow.core import aws, settings
+from aepflow.core.settings import StarterSettings
+from aepflow.store import journal
 
 def sfn():
     return aws.aws_client("stepfunctions")
@@ -22,14 +22,14 @@ _state_machine_arn: dict[str, str] = {}
 def state_machine_arn() -> str:
     """The provisioning state machine. Its ARN cannot be a Globals variable (every step
     function would then depend on the state machine that depends on them), so it is read
-    once from CloudFormation (stack name in AEPFLOW_STACK_NAME) and cached; the local stack
-    sets PROVISION_STATE_MACHINE_ARN to what CloudFormation would answer."""
-    explicit = os.environ.get("PROVISION_STATE_MACHINE_ARN")
-    if explicit:
-        return explicit
+    once from CloudFormation (the stack's name: StarterSettings) and cached; the local stack
+    gives it as CloudFormation would answer."""
+    cfg = settings.load(StarterSettings)
+    if cfg.provision_state_machine_arn:
+        return cfg.provision_state_machine_arn
     if "arn" not in _state_machine_arn:
         answer = aws.aws_client("cloudformation").describe_stack_resource(
-            StackName=os.environ["AEPFLOW_STACK_NAME"], LogicalResourceId="ProvisionDataflowStateMachine")
+            StackName=cfg.stack_name, LogicalResourceId="ProvisionDataflowStateMachine")
         _state_machine_arn["arn"] = answer["StackResourceDetail"]["PhysicalResourceId"]
     return _state_machine_arn["arn"]
 
@@ -51,7 +51,7 @@ def execution_arn_for(name: str) -> str:
 
 
 def outcome_errors(execution_arn: str) -> list[dict[str, Any]]:
-    outcome = journal_mod.get_outcome(execution_arn) or {}
+    outcome = journal.get_outcome(execution_arn) or {}
     try:
         return json.loads(outcome.get("errors") or "[]")
     except ValueError:

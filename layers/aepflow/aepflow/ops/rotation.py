@@ -15,7 +15,6 @@ PatchInstruction, and the spec wins; a 412 is re-read and sent once more), then 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -24,12 +23,13 @@ from aepflow.aep import live as live_mod
 
 from aepflow.aep.client import aep_client
 from aepflow.store import records
-from aepflow.core import aws
+from aepflow.core import aws, settings
 from aepflow.spec import secret_names, source_secrets
 from aepflow.ops.apply.changes import patch_connection, test_connection
 from aepflow.core.errors import AepflowError, DataflowNotFound
 from aepflow.steps.validate import validate_spec
 from aepflow.core.scrub import scrub
+from aepflow.core.settings import RotationSettings
 from aepflow.spec.model import ResolvedSource
 from aepflow.spec.parse import build_models, parse_spec
 
@@ -69,10 +69,7 @@ def users_of(secret: str, limit: int = 100_000) -> list[records.Record]:
 
 
 def _alert(rec: records.Record, message: str) -> None:
-    topic = os.environ.get("ALERTS_TOPIC_ARN")
-    if not topic:
-        logger.warning("no ALERTS_TOPIC_ARN; credentials problem not notified", extra={"dataflow": rec.name})
-        return
+    topic = settings.load(RotationSettings).alerts_topic_arn
     text = scrub("\n".join([f"Dataflow: {rec.name}", f"Base connection: {rec.ids.get('baseConnectionId')}",
                             "Status: the source's new credentials did not reach AEP, or AEP cannot connect with them",
                             f"Reason: {message}"]))

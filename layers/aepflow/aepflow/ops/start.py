@@ -12,13 +12,14 @@ from botocore.exceptions import ClientError
 from aepflow.core.errors import DataflowConflict
 from aepflow.spec.parse import build_models
 from aepflow.steps.validate import validate_spec
+from aepflow.store import claims
+from aepflow.spec.digest import spec_hash
 from aepflow.store import records
 from aepflow.ops.executions import describe_execution, execution_arn_for, sfn, state_machine_arn, status_of
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 
-API = records.API  # the origin of a spec that came through the API
-spec_hash = records.spec_hash
+API = claims.API  # the origin of a spec that came through the API
 
 
 EXECUTION_NAME_MAX = 80
@@ -39,13 +40,17 @@ def start(raw: Any, *, origin: str | None = None, again: bool = False) -> dict[s
     status, started}: `started` is true for exactly one of many identical requests. Raises SpecInvalid
     (every problem by field path) or DataflowConflict (another spec is being provisioned under the name).
     `again`: provision the same spec once more (a drift revert that needs resources made anew)."""
-    validated = validate_spec(raw)
-    spec = validated["spec"]
+    return start_valid(validate_spec(raw)["spec"], origin=origin, again=again)
+
+
+def start_valid(spec: dict[str, Any], *, origin: str | None = None, again: bool = False) -> dict[str, Any]:
+    """start() of a spec its door has validated already (validate_spec's answer): one validation per
+    door, then the state machine's own (an execution can be started directly)."""
     name = spec["name"]
     digest = spec_hash(spec)
-    stored = records.claim_item(name)
+    stored = claims.claim_item(name)
     claim = stored if stored and stored.get("status") != "DELETED" else None
-    if claim and claim.get("specHash") != digest and not records.holder_finished(claim, records.record(name)):
+    if claim and claim.get("specHash") != digest and not claims.holder_finished(claim, claims.recorded_execution(name)):
         raise DataflowConflict(f"dataflow {name!r} is being provisioned from another spec; try again when it is done",
                                code="ProvisioningInProgress", status=409)
     generation = int((stored or {}).get("generation") or 0)
@@ -58,7 +63,7 @@ def start(raw: Any, *, origin: str | None = None, again: bool = False) -> dict[s
         return {"name": name, "executionArn": arn, "status": status_of((describe_execution(arn) or {}).get("status")),
                 "started": False}
     exec_name = execution_name(name, digest, generation, len((claim or {}).get("executions") or []))
-    records.reserve(name, digest, stored)
+    claims.reserve(name, digest, stored)
     return _start_execution(spec, digest, generation, claim or stored, origin, exec_name)
 
 
@@ -80,8 +85,8 @@ def _start_execution(spec: dict[str, Any], digest: str, generation: int, claim: 
                                    status=409) from None
     # StartExecution is idempotent for a running execution of the same name and input: every
     # identical request gets the same ARN. The claim's conditional write says which one started it.
-    started = records.take_start(name, arn)
-    records.hold(name, digest, arn, generation, claim, origin or (claim or {}).get("origin"))
+    started = claims.take_start(name, arn)
+    claims.hold(name, digest, arn, generation, claim, origin or (claim or {}).get("origin"))
     described = describe_execution(arn) or {}
     return {"name": name, "executionArn": arn, "status": status_of(described.get("status")), "started": started}
 
@@ -96,7 +101,7 @@ def start_if_changed(raw: Any, *, origin: str | None = None) -> dict[str, Any]:
     if rec is not None and spec_hash(rec.spec) == spec_hash(spec):
         return {"action": "none", "name": name, "status": "ACTIVE"}
     if rec is None:
-        claim = records.claim(name)
-        if claim and claim.get("specHash") != spec_hash(spec) and records.holder_finished(claim, None):
-            records.mark_deleted(name, claim)  # a failed attempt: start afresh
-    return {"action": "apply" if rec is not None else "provision", **start(spec, origin=origin)}
+        claim = claims.claim(name)
+        if claim and claim.get("specHash") != spec_hash(spec) and claims.holder_finished(claim, None):
+            claims.mark_deleted(name, claim)  # a failed attempt: start afresh
+    return {"action": "apply" if rec is not None else "provision", **start_valid(spec, origin=origin)}

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from aepflow.core.settings import Settings
+from aepflow.core import settings
+from aepflow.core.settings import SecretBoundary
 
 # Secrets Manager's own name alphabet (letters, digits and /_+=.@-), at most 512 characters.
 _NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
@@ -30,18 +31,18 @@ def _without_suffix(name: str) -> str:
     return _ARN_SUFFIX.sub("", name)
 
 
-def _own_secrets(cfg: Settings) -> set[str]:
+def _own_secrets(cfg: SecretBoundary) -> set[str]:
     names = set()
     for reference in (cfg.credentials_secret, cfg.token_cache_secret):
-        name = _name_of(reference)
+        name = _name_of(reference) if reference else None
         if name:
             names |= {name, _without_suffix(name) if _ARN.match(reference) else name}
     return names
 
 
-def boundary_problem(reference: str, cfg: Settings | None = None) -> str | None:
+def boundary_problem(reference: str, cfg: SecretBoundary | None = None) -> str | None:
     """Why a spec may not name this secret, or None when it may."""
-    cfg = cfg or Settings.from_env()
+    cfg = cfg or settings.load(SecretBoundary)
     prefix = cfg.source_secrets_prefix
     name = _name_of(reference)
     if name is None:

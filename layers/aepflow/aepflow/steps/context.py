@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 
-from aepflow.store import journal as journal_mod
+from aepflow.store.journal import Journal
 
 from aepflow.aep.client import aep_client
 from aepflow.aep import resources
@@ -82,12 +82,12 @@ class Context:
         self.client = client or aep_client(self.spec.sandbox)
         known = {k: v for k, v in (event.state.get("ids") or {}).items() if v is not None}
         self.ids: dict[str, Any] = {**dict.fromkeys(ID_KEYS), **named_ids(self.spec), **known}
-        self._journal: journal_mod.Journal | None = None
+        self._journal: Journal | None = None
 
     @property
-    def journal(self) -> journal_mod.Journal:
+    def journal(self) -> Journal:
         if self._journal is None:
-            self._journal = journal_mod.Journal(self.event.execution, self.client.sandbox)
+            self._journal = Journal(self.event.execution, self.client.sandbox)
         return self._journal
 
     def ensure(self, kind: str, name: str, create: Callable[[], str],

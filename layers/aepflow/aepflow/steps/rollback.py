@@ -9,10 +9,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from aepflow.store import journal as journal_mod
+from aepflow.store import journal
+from aepflow.store import owners
 
 from aepflow.aep.client import aep_client
-from aepflow.store import records
 from aepflow.aep import resources
 from aepflow.core import scrub
 from aepflow.core.errors import AepflowError, AepNotFound, step
@@ -59,38 +59,38 @@ def roll_back(state: dict[str, Any], execution: str) -> RollBackResult:
     result = RollBackResult(status=status, name=name if isinstance(name, str) else None, errors=[failure])
     if status == "FAILED" and "resolved" in state:
         client = aep_client((spec_raw or {}).get("sandbox"))
-        journal = journal_mod.Journal(execution, client.sandbox)
-        journal_mod.begin_roll_back(execution)  # before the journal is read: see journal.ROLLING_BACK
-        for entry in journal.entries_newest_first():
+        entries = journal.Journal(execution, client.sandbox)
+        journal.begin_roll_back(execution)  # before the journal is read: see journal.ROLLING_BACK
+        for entry in entries.entries_newest_first():
             kind, resource_id = entry["kind"], entry.get("resourceId")
             if entry.get("state") in ("deleted", "left-behind", "found"):  # "found": not this execution's
                 continue
             try:
                 resource_id = resource_id or resources.find_id_by_name(client, kind, entry["name"])
                 if not resource_id:
-                    journal.mark(entry["sk"], "deleted")
+                    entries.mark(entry["sk"], "deleted")
                     continue
-                if kind == "flow" and records.flow_owner(resource_id) not in (None, name):
+                if kind == "flow" and owners.flow_owner(resource_id) not in (None, name):
                     # Found by its name on a retry, and another dataflow's: never this roll-back's to delete.
-                    journal.mark(entry["sk"], "found")
+                    entries.mark(entry["sk"], "found")
                     continue
                 if kind == "mappingSet":
                     # Data Prep's API has no DELETE for mapping sets (data-prep.yaml); a re-run finds
                     # and reuses this one by name, so it is never duplicated.
                     result.leftBehind.append({"kind": kind, "id": resource_id,
-                                              "reason": journal_mod.MAPPING_SET_KEPT})
-                    journal.mark(entry["sk"], "left-behind")
+                                              "reason": journal.MAPPING_SET_KEPT})
+                    entries.mark(entry["sk"], "left-behind")
                     continue
                 try:
                     resources.delete_by_kind(client, kind, resource_id)
                 except AepNotFound:
                     pass  # already gone: what roll-back wants
-                journal.mark(entry["sk"], "deleted")
+                entries.mark(entry["sk"], "deleted")
                 result.rolledBack.append({"kind": kind, "id": resource_id})
             except AepflowError as exc:
                 logger.error("roll-back could not delete", extra={"kind": kind, "id": resource_id, "error": exc.to_dict()})
                 result.leftBehind.append({"kind": kind, "id": str(resource_id), "reason": exc.message})
-    journal_mod.put_outcome(execution, {"status": result.status, "name": result.name or "",
+    journal.put_outcome(execution, {"status": result.status, "name": result.name or "",
                                         "errors": json.dumps(result.errors), "rolledBack": json.dumps(result.rolledBack),
                                         "leftBehind": json.dumps(result.leftBehind)})
     return result

@@ -3,7 +3,7 @@ even when the failing branch of a Parallel state took the other branches' result
 with it. An entry is written before the POST (the intent, with the deterministic name)
 and completed with the id after it, so a create whose answer was lost is still found.
 
-The entries go through the process's one low-level DynamoDB client (aws.dynamodb): a boto3
+The entries go through the process's one low-level DynamoDB client (table.client): a boto3
 resource is not safe to share between threads, and making one costs more than the write.
 
 `DATAFLOW#<name>` / `FIRST-PROVISIONING` is the dataflow's record of the execution that first
@@ -16,66 +16,48 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from collections.abc import Iterator
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-from aepflow.core import aws
-
-# The sparse index of dataflow records (template.yaml: DataflowsTable, index Dataflows).
-DATAFLOWS_INDEX = "Dataflows"
-LIST_KEY = "listKey"
-DATAFLOW_LIST = "DATAFLOW"
+from aepflow.store import keys, table
 
 KINDS = ("baseConnection", "sourceConnection", "schema", "dataset", "targetConnection", "mappingSet", "flow")
-FIRST_PROVISIONING = "FIRST-PROVISIONING"
-_serialize, _deserialize = TypeSerializer().serialize, TypeDeserializer().deserialize
 
 
-def table():
-    return aws.table()
-
-
-def _item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serialize(v) for k, v in values.items()}
+def _key(execution: str, sort_key: str) -> dict[str, Any]:
+    return table.typed({"pk": keys.execution_pk(execution), "sk": sort_key})
 
 
 def _put(values: dict[str, Any]) -> None:
-    aws.dynamodb().put_item(TableName=aws.settings().table_name, Item=_item(values))
+    table.client().put_item(TableName=table.name(), Item=table.typed(values))
+
+
+def _get(execution: str, sort_key: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    item = table.client().get_item(TableName=table.name(), Key=_key(execution, sort_key),
+                                   ConsistentRead=consistent).get("Item")
+    return table.plain(item) if item else None
 
 
 def _set_state(execution: str, sort_key: str, state: str, resource_id: str | None = None) -> None:
     update, values = "SET #s = :s", {":s": state}
     if resource_id is not None:
         update, values = update + ", resourceId = :id", {**values, ":id": resource_id}
-    aws.dynamodb().update_item(TableName=aws.settings().table_name,
-                                   Key=_item({"pk": execution_key(execution), "sk": sort_key}),
-                                   UpdateExpression=update, ExpressionAttributeNames={"#s": "state"},
-                                   ExpressionAttributeValues=_item(values))
+    table.client().update_item(TableName=table.name(), Key=_key(execution, sort_key), UpdateExpression=update,
+                               ExpressionAttributeNames={"#s": "state"}, ExpressionAttributeValues=table.typed(values))
 
 
 def _query(execution: str, prefix: str, newest_first: bool = False) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    query: dict[str, Any] = {"TableName": aws.settings().table_name,
+    query: dict[str, Any] = {"TableName": table.name(),
                              "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-                             "ExpressionAttributeValues": _item({":pk": execution_key(execution), ":prefix": prefix}),
+                             "ExpressionAttributeValues": table.typed({":pk": keys.execution_pk(execution),
+                                                                       ":prefix": prefix}),
                              "ScanIndexForward": not newest_first}
     while True:
-        page = aws.dynamodb().query(**query)
-        items.extend({k: _deserialize(v) for k, v in item.items()} for item in page.get("Items", []))
+        page = table.client().query(**query)
+        items.extend(table.plain(item) for item in page.get("Items", []))
         if "LastEvaluatedKey" not in page:
             return items
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def execution_key(execution: str) -> str:
-    return f"EXECUTION#{execution}"
-
-
-def dataflow_key(name: str) -> str:
-    return f"DATAFLOW#{name}"
 
 
 @dataclass
@@ -85,7 +67,7 @@ class Journal:
 
     def intend(self, kind: str, name: str) -> str:
         sort_key = f"RESOURCE#{time.time_ns():020d}#{kind}"
-        _put({"pk": execution_key(self.execution), "sk": sort_key, "kind": kind, "name": name,
+        _put({"pk": keys.execution_pk(self.execution), "sk": sort_key, "kind": kind, "name": name,
               "sandbox": self.sandbox, "state": "intended"})
         return sort_key
 
@@ -102,7 +84,7 @@ class Journal:
         characters each, more than any step has)."""
         kept = [{"path": str(w.get("path", "")), "message": str(w.get("message", ""))[:1000]} for w in warnings[:200]]
         if kept:
-            _put({"pk": execution_key(self.execution), "sk": f"WARNING#{time.time_ns():020d}", "step": step,
+            _put({"pk": keys.execution_pk(self.execution), "sk": f"WARNING#{time.time_ns():020d}", "step": step,
                   "warnings": json.dumps(kept)})
 
     def mark(self, sort_key: str, state: str) -> None:
@@ -110,27 +92,6 @@ class Journal:
 
     def rolling_back(self) -> bool:
         return rolling_back(self.execution)
-
-
-def dataflow_record(name: str, **attributes: Any) -> dict[str, Any]:
-    """A dataflow record's keys (the table's and the index's) with its attributes."""
-    return {"pk": dataflow_key(name), "sk": "RECORD", LIST_KEY: DATAFLOW_LIST, "name": name, **attributes}
-
-
-def dataflow_record_pages(table_resource, *, start_after: str | None = None,
-                          page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
-    """Pages of dataflow records in name order, from the index (no scan of the whole table)."""
-    query: dict[str, Any] = {"IndexName": DATAFLOWS_INDEX, "KeyConditionExpression": Key(LIST_KEY).eq(DATAFLOW_LIST)}
-    if page_size:
-        query["Limit"] = page_size
-    if start_after:
-        query["ExclusiveStartKey"] = {LIST_KEY: DATAFLOW_LIST, "pk": dataflow_key(start_after), "sk": "RECORD"}
-    while True:
-        page = table_resource.query(**query)
-        yield page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def warnings(execution: str) -> list[dict[str, str]]:
@@ -156,13 +117,11 @@ ROLLING_BACK = "ROLLING-BACK"
 
 
 def begin_roll_back(execution: str) -> None:
-    _put({"pk": execution_key(execution), "sk": ROLLING_BACK, "at": time.time_ns()})
+    _put({"pk": keys.execution_pk(execution), "sk": ROLLING_BACK, "at": time.time_ns()})
 
 
 def rolling_back(execution: str) -> bool:
-    item = aws.dynamodb().get_item(TableName=aws.settings().table_name, ConsistentRead=True,
-                                       Key=_item({"pk": execution_key(execution), "sk": ROLLING_BACK})).get("Item")
-    return item is not None
+    return _get(execution, ROLLING_BACK, consistent=True) is not None
 
 
 # Why a mapping set outlives a roll-back (the roll-back's, a late create's and a delete's word for it).
@@ -170,26 +129,20 @@ MAPPING_SET_KEPT = "Data Prep offers no way to delete a mapping set"
 
 
 def put_outcome(execution: str, outcome: dict[str, Any]) -> None:
-    _put({"pk": execution_key(execution), "sk": "OUTCOME", **outcome})
-
-
-def _outcome_item(execution: str) -> dict[str, Any] | None:
-    return aws.dynamodb().get_item(TableName=aws.settings().table_name,
-                                       Key=_item({"pk": execution_key(execution), "sk": "OUTCOME"})).get("Item")
+    _put({"pk": keys.execution_pk(execution), "sk": "OUTCOME", **outcome})
 
 
 def has_outcome(execution: str) -> bool:
     """Whether the execution's roll-back (or its invalid spec's) has written an outcome: it has ended."""
-    return _outcome_item(execution) is not None
+    return _get(execution, "OUTCOME") is not None
 
 
 def get_outcome(execution: str) -> dict[str, Any] | None:
     """The outcome the roll-back wrote, with what creates that ended after it undid (see
     ROLLING_BACK): their journal entries say so, the roll-back's lists (written when it ended) do not."""
-    item = _outcome_item(execution)
-    if not item:
+    outcome = _get(execution, "OUTCOME")
+    if not outcome:
         return None
-    outcome = {k: _deserialize(v) for k, v in item.items()}
     if outcome.get("status") != "FAILED":
         return outcome
     rolled_back = json.loads(outcome.get("rolledBack") or "[]")
@@ -205,3 +158,17 @@ def get_outcome(execution: str) -> dict[str, Any] | None:
             left_behind.append({"kind": key[0], "id": key[1], "reason": MAPPING_SET_KEPT})
     outcome["rolledBack"], outcome["leftBehind"] = json.dumps(rolled_back), json.dumps(left_behind)
     return outcome
+
+
+# --- What an execution's apply step did ----------------------------------------------------------
+
+def put_applied(execution: str, summary: dict[str, Any]) -> None:
+    """The plan an execution applied (in place, or what it deleted to replace), kept under the
+    execution's key, so its result says it whichever path the execution took after."""
+    _put({"pk": keys.execution_pk(execution), "sk": "APPLIED", "summary": json.dumps(summary, sort_keys=True,
+                                                                                   default=str)})
+
+
+def applied(execution: str) -> dict[str, Any] | None:
+    item = _get(execution, "APPLIED")
+    return table.json_object(item, "summary") if item else None

@@ -1,7 +1,8 @@
 """Every DynamoDB read and write of the monitor (table DATAFLOWS_TABLE, keys pk/sk):
 
-  pk="MONITOR#SHARD#<sandbox>", sk="<shards>#<n>"   one shard's state (monitor/state.py), zlib JSON in
-                                                     `state`, written with optimistic versioning
+  pk="MONITOR#SHARD#<sandbox>", sk="<shards>#<n>"   one shard's state, zlib JSON in `state` (what it
+                                                     holds is monitor/state.py's; monitor/shards.py
+                                                     decodes it), written with optimistic versioning
   pk="MONITOR", sk="REGISTRY"                        when the registry was last synced from the dataflow
                                                      records, the sandboxes, flows per sandbox, and each
                                                      sandbox's watermark (`wm:<sandbox>`, ms: every run
@@ -10,25 +11,22 @@
                                                      by key, and (registry sync) one segment of the
                                                      Dataflows index at a time
 
-The alert claims (ALERT#..., MONITOR#PENDING) belong to aepflow.alerts."""
+The alert claims (ALERT#..., MONITOR#PENDING) are store/alerts.py's."""
 
 from __future__ import annotations
 
 import json
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import Binary
 
-from aepflow.store.journal import DATAFLOWS_INDEX, dataflow_key
-from aepflow.core import aws
-from aepflow.monitor.state import Delta, ShardState, apply
+from aepflow.store import keys, table as table_mod
 
-SHARD_PK = "MONITOR#SHARD#"
-REGISTRY_KEY = {"pk": {"S": "MONITOR"}, "sk": {"S": "REGISTRY"}}
+REGISTRY_KEY = table_mod.typed(keys.REGISTRY)
 WM_PREFIX = "wm:"
 RECORD_ATTRIBUTES = ("pk", "name", "status", "flowId", "ids", "spec", "connector", "updatedAt")
 SYNC_ATTRIBUTES = ("name", "status", "flowId", "ids", "spec", "updatedAt")  # what a registry entry needs
@@ -37,35 +35,35 @@ BATCH_GET_MAX = 100
 SAVE_ATTEMPTS = 50
 BATCH_ROUNDS = 8
 
-_ser, _de = TypeSerializer(), TypeDeserializer()
+_plain = table_mod.plain
 
 
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in item.items()}
+def _ddb() -> Any:
+    return table_mod.client()
 
 
 def shard_key(sandbox: str, shards: int, number: int) -> dict[str, Any]:
-    return {"pk": {"S": SHARD_PK + sandbox}, "sk": {"S": f"{shards:04d}#{number:04d}"}}
+    return table_mod.typed(keys.shard(sandbox, shards, number))
 
 
 @dataclass
-class Loaded:
-    """A shard as read: its version (0 when it does not exist yet) and state."""
+class StoredShard:
+    """A shard as read: its version (0 when it does not exist yet) and its encoded state."""
     version: int
-    state: ShardState
+    blob: bytes | None
 
 
-def _loaded(item: dict[str, Any] | None) -> Loaded:
+def _stored(item: dict[str, Any] | None) -> StoredShard:
     if not item:
-        return Loaded(0, ShardState())
+        return StoredShard(0, None)
     blob = item["state"]["B"]
-    return Loaded(int(item["version"]["N"]), ShardState.decode(bytes(blob.value if isinstance(blob, Binary) else blob)))
+    return StoredShard(int(item["version"]["N"]), bytes(blob.value if isinstance(blob, Binary) else blob))
 
 
 def _batch_get(table: str, keys: list[dict[str, Any]], *, consistent: bool,
                projection: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """BatchGetItem in chunks of 100, following UnprocessedKeys a bounded number of rounds."""
-    ddb = aws.aws_client("dynamodb")
+    ddb = _ddb()
     found: list[dict[str, Any]] = []
     for i in range(0, len(keys), BATCH_GET_MAX):
         request: dict[str, Any] = {"Keys": keys[i:i + BATCH_GET_MAX], "ConsistentRead": consistent}
@@ -85,29 +83,30 @@ def _batch_get(table: str, keys: list[dict[str, Any]], *, consistent: bool,
     return found
 
 
-def load_shards(table: str, sandbox: str, shards: int, numbers: Iterable[int]) -> dict[int, Loaded]:
+def load_shards(table: str, sandbox: str, shards: int, numbers: Iterable[int]) -> dict[int, StoredShard]:
     numbers = list(numbers)
     items = _batch_get(table, [shard_key(sandbox, shards, n) for n in numbers], consistent=True)
     by_sk = {item["sk"]["S"]: item for item in items}
-    return {n: _loaded(by_sk.get(shard_key(sandbox, shards, n)["sk"]["S"])) for n in numbers}
+    return {n: _stored(by_sk.get(shard_key(sandbox, shards, n)["sk"]["S"])) for n in numbers}
 
 
-def save_shard(table: str, sandbox: str, shards: int, number: int, known: Loaded | None, delta: Delta) -> ShardState:
-    """Apply `delta` to the stored shard, re-reading and merging again when another writer got
-    there first. Returns the state written."""
-    ddb = aws.aws_client("dynamodb")
+def save_shard(table: str, sandbox: str, shards: int, number: int, known: StoredShard | None,
+               merge: Callable[[StoredShard], tuple[bytes, int]]) -> None:
+    """Write what `merge` makes of the stored shard (its new encoded state and how many flows it
+    holds), reading and merging again when another writer got there first."""
+    ddb = _ddb()
     key = shard_key(sandbox, shards, number)
     for _ in range(SAVE_ATTEMPTS):
         if known is None:
-            known = _loaded(ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item"))
-        state = apply(known.state, delta)
+            known = _stored(ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item"))
+        blob, flows = merge(known)
         try:
             ddb.put_item(TableName=table, Item={**key, "version": {"N": str(known.version + 1)},
-                                                "state": {"B": state.encode()}, "flows": {"N": str(len(state.flows))},
+                                                "state": {"B": blob}, "flows": {"N": str(flows)},
                                                 "updatedAt": {"N": str(int(time.time() * 1000))}},
                          ConditionExpression="attribute_not_exists(pk) OR version = :v",
                          ExpressionAttributeValues={":v": {"N": str(known.version)}})
-            return state
+            return
         except ddb.exceptions.ConditionalCheckFailedException:
             known = None  # another writer: read again and merge again
             time.sleep(random.uniform(0, 0.02))
@@ -117,8 +116,8 @@ def save_shard(table: str, sandbox: str, shards: int, number: int, known: Loaded
 def read_records(table: str, names: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The dataflow records named, by name (absent when there is none), read consistently:
     a missing record is what makes a check stop watching a flow."""
-    keys = [{"pk": {"S": dataflow_key(n)}, "sk": {"S": "RECORD"}} for n in sorted(set(names))]
-    items = _batch_get(table, keys, consistent=True, projection=RECORD_ATTRIBUTES)
+    wanted = [table_mod.typed(keys.dataflow(n, keys.RECORD)) for n in sorted(set(names))]
+    items = _batch_get(table, wanted, consistent=True, projection=RECORD_ATTRIBUTES)
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         plain = _plain(item)
@@ -133,9 +132,9 @@ def read_record(table: str, name: str) -> dict[str, Any] | None:
 
 def record_pages(table: str, segment: int, segments: int) -> Iterator[list[dict[str, Any]]]:
     """One segment of a parallel Scan of the Dataflows index (dataflow records only), page by page."""
-    ddb = aws.aws_client("dynamodb")
+    ddb = _ddb()
     request: dict[str, Any] = {
-        "TableName": table, "IndexName": DATAFLOWS_INDEX, "Segment": segment, "TotalSegments": segments,
+        "TableName": table, "IndexName": keys.DATAFLOWS_INDEX, "Segment": segment, "TotalSegments": segments,
         "ProjectionExpression": ", ".join(f"#a{j}" for j in range(len(SYNC_ATTRIBUTES))),
         "ExpressionAttributeNames": {f"#a{j}": name for j, name in enumerate(SYNC_ATTRIBUTES)}}
     for _ in range(1_000_000):  # a bound far above any index (1 MB pages)
@@ -158,7 +157,7 @@ class Registry:
 
 
 def read_registry(table: str) -> Registry:
-    item = aws.aws_client("dynamodb").get_item(TableName=table, Key=REGISTRY_KEY, ConsistentRead=True).get("Item")
+    item = _ddb().get_item(TableName=table, Key=REGISTRY_KEY, ConsistentRead=True).get("Item")
     plain = _plain(item) if item else {}
     synced = plain.get("syncedAt")
     return Registry(synced_at=int(synced) if synced is not None else None,
@@ -171,7 +170,7 @@ def read_registry(table: str) -> Registry:
 def table_items(table: str) -> int:
     """DynamoDB's item count of the whole table (refreshed about every six hours): an upper
     bound of the dataflow records, to size a first registry sync."""
-    return int(aws.aws_client("dynamodb").describe_table(TableName=table)["Table"].get("ItemCount") or 0)
+    return int(_ddb().describe_table(TableName=table)["Table"].get("ItemCount") or 0)
 
 
 def record_sync(table: str, synced_at: int, shards: int, counts: dict[str, int]) -> None:
@@ -183,7 +182,7 @@ def record_sync(table: str, synced_at: int, shards: int, counts: dict[str, int])
     if counts:
         expression += " ADD sandboxes :s"
         values[":s"] = {"SS": sorted(counts)}
-    aws.aws_client("dynamodb").update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression=expression,
+    _ddb().update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression=expression,
                                ExpressionAttributeValues=values)
 
 
@@ -191,18 +190,18 @@ def record_counts(table: str, counts: dict[str, int]) -> None:
     """Flows per sandbox as the last poll found them (what the next poll splits its work by)."""
     if not counts:
         return
-    aws.aws_client("dynamodb").update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression="SET counts = :c",
+    _ddb().update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression="SET counts = :c",
                                ExpressionAttributeValues={":c": {"S": json.dumps(counts, sort_keys=True)}})
 
 
 def add_sandbox(table: str, sandbox: str) -> None:
-    aws.aws_client("dynamodb").update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression="ADD sandboxes :s",
+    _ddb().update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression="ADD sandboxes :s",
                                ExpressionAttributeValues={":s": {"SS": [sandbox]}})
 
 
 def advance_watermark(table: str, sandbox: str, value: int) -> bool:
     """Move a sandbox's watermark forward (never back: overlapping polls). True when it moved."""
-    ddb = aws.aws_client("dynamodb")
+    ddb = _ddb()
     try:
         ddb.update_item(TableName=table, Key=REGISTRY_KEY, UpdateExpression="SET #w = :w",
                         ConditionExpression="attribute_not_exists(#w) OR #w < :w",

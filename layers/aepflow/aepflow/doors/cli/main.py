@@ -253,11 +253,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
+    from aepflow.core import settings
 
     args = parser().parse_args(argv)
     if getattr(args, "api", None) is None and "api" in args:
-        args.api = os.environ.get("AEPFLOW_API")
+        args.api = settings.load(settings.CommandSettings).api
     out = sys.stdout
     try:
         return args.run(args, out)

@@ -12,6 +12,8 @@ from typing import Any
 
 from aepflow.ops.apply.changes import Applier, precondition_failed, replacement_problems
 from aepflow.aep.client import aep_client
+from aepflow.store import claims
+from aepflow.spec import digest
 from aepflow.store import records
 from aepflow.core.errors import ChangeRefused, DataflowConflict, DataflowNotFound, SpecInvalid
 from aepflow.ops.plan.model import Plan
@@ -46,7 +48,7 @@ def in_place(plan: Plan, inputs: Inputs, *, if_match: str | None = None, now: fl
     if not credentials and inputs.credentials:
         credentials = inputs.credentials  # first apply since provisioning: the version now in AEP
     records.save(rec, spec, applier.ids, etags=applier.etags, credentials=credentials)
-    records.set_claim_hash(plan.name, records.spec_hash(spec), origin)
+    claims.set_claim_hash(plan.name, digest.spec_hash(spec), origin)
     records.clear_drift(plan.name)
     changed = sorted(set(applier.changed) | {f"record.{c.field}" for r in plan.resources if r.kind == "record"
                                              for c in r.changes})
@@ -133,7 +135,7 @@ def patch(name: str, changes: dict[str, Any], *, if_match: str | None = None, no
     if records.record(name) is None:
         raise DataflowNotFound(f"no provisioned dataflow named {name!r}", code="DataflowNotFound", status=404)
     refuse_while_provisioning(name)
-    with records.changing(name):  # one change of a name at a time; what it reads is read inside
+    with claims.changing(name):  # one change of a name at a time; what it reads is read inside
         rec = records.record(name)
         if rec is None:
             raise DataflowNotFound(f"no provisioned dataflow named {name!r}", code="DataflowNotFound", status=404)
@@ -143,12 +145,12 @@ def patch(name: str, changes: dict[str, Any], *, if_match: str | None = None, no
         if inputs.live.flow is None and "flow" in inputs.live.missing:
             raise DataflowNotFound(f"the dataflow's flow {rec.flow_id} no longer exists in AEP", code="FlowNotFound",
                                    status=404)
-        return in_place(plan, inputs, if_match=if_match, now=now, origin=records.API)
+        return in_place(plan, inputs, if_match=if_match, now=now, origin=claims.API)
 
 
 def refuse_while_provisioning(name: str) -> None:
     """A change in place, or a delete, waits for the execution provisioning the name (409)."""
-    claim = records.claim(name)
-    if claim is not None and not records.holder_finished(claim, records.record(name)):
+    claim = claims.claim(name)
+    if claim is not None and not claims.holder_finished(claim, claims.recorded_execution(name)):
         raise DataflowConflict(f"dataflow {name!r} is being provisioned by {claim.get('executionArn')}; "
                                "change it when that is done", code="ProvisioningInProgress", status=409)

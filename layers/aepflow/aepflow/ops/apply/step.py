@@ -15,6 +15,8 @@ from aepflow.ops.created import created_by_aepflow
 from aepflow.aep.client import aep_client
 from aepflow.aep import live as live_mod
 from aepflow.aep import resources
+from aepflow.store import journal
+from aepflow.store import owners
 from aepflow.store import records
 from aepflow.aep.client import AepClient
 from aepflow.core.errors import AepNotFound, AepValidationError
@@ -59,7 +61,7 @@ def prepare_replacement(plan: Plan, inputs: Inputs, client: AepClient | None = N
             deleted.append({"kind": kind, "id": created[kind], "kept": f"still in use: {exc.message}"})
             replaced.discard(kind)
         if kind == "flow":
-            records.release_flow(created[kind], rec.name)  # its replacement is claimed when recorded
+            owners.release_flow(created[kind], rec.name)  # its replacement is claimed when recorded
     for kind in replaced | set(plan.kinds("create")):
         ids[ID_KEY.get(kind, kind)] = None
     ids.update(flowEtag=None, mappingVersion=None)
@@ -139,5 +141,5 @@ def apply_step(state: dict[str, Any], client: AepClient, *, check_source=None,
         summary["replacedBecause"] = sorted({p["path"].split(".")[0] for p in replacement_problems(plan)})
     ids.update(etags=etags, credentials=credentials, applied=summary)
     if execution:
-        records.put_applied(execution, summary)
+        journal.put_applied(execution, summary)
     return {**state, "ids": ids}
