@@ -114,8 +114,8 @@ def floor_seconds(python: str, code: str, env: dict[str, str]) -> tuple[float, f
     """A bare `import boto3` (and the layer's package), then `code`, in a fresh interpreter: the seconds of each."""
     # The layer's package is imported with boto3, as a handler's first import does: in a Lambda
     # container it freezes what boto3 made (aepflow/__init__.py), and the floor is measured after it.
-    program = ("import time\nt0 = time.perf_counter()\nimport boto3\nimport aepflow\nt1 = time.perf_counter()\n" + code +
-               "\nprint(t1 - t0, time.perf_counter() - t1)")
+    program = ("import time\nt0 = time.perf_counter()\nimport boto3\nimport aepflow\nt1 = time.perf_counter()\n"
+               + code + "\nprint(t1 - t0, time.perf_counter() - t1)")
     done = subprocess.run([python, "-c", program], env=env, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{code!r} failed: {done.stderr[-2000:]}")
@@ -128,7 +128,8 @@ def build_layer(target: Path, python: str, platform_tag: str = "manylinux2014_aa
     runtime's Python compiles its bytecode. The command run."""
     command = ["make", "-s", "-C", str(LAYER), "build-AepflowLayer", f"ARTIFACTS_DIR={target}",
                f"PIP={python} -m pip", f"PYTHON312={python}",
-               f"LAMBDA_PLATFORM=--platform {platform_tag} --python-version 3.12 --implementation cp --only-binary=:all:"]
+               f"LAMBDA_PLATFORM=--platform {platform_tag} --python-version 3.12 --implementation cp "
+               "--only-binary=:all:"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"layer build failed: {done.stderr[-3000:]}")
@@ -214,9 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     print("cold imports ...", file=sys.stderr)
     imports = measure_imports(args.repeat)
     boto3 = imports["boto3"]["seconds"]
-    print(f"\nCold imports as in Lambda (fastest of {args.repeat}): Python 3.12 (.venv/runtime), each handler from the "
-          f"layer as built, with no bytecode written, after a bare `import boto3` in the same interpreter; that boto3 "
-          f"here: {boto3:.3f} s. Over boto3 also with tracing on, and from the layer without its bytecode (fastest of 2)")
+    print(f"\nCold imports as in Lambda (fastest of {args.repeat}): Python 3.12 (.venv/runtime), each handler from "
+          f"the layer as built, with no bytecode written, after a bare `import boto3` in the same interpreter; that "
+          f"boto3 here: {boto3:.3f} s. Over boto3 also with tracing on, and from the layer without its bytecode "
+          f"(fastest of 2)")
     print(f"{'handler':26} {'import s':>8} {'+ boto3':>8} {'x boto3':>7} {'tracing on':>10} {'no bytecode':>11}"
           "  what it adds most")
     for name in handlers():
@@ -244,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{worst_over:+.3f} s (target <= +{MAX_OVER_BOTO3_SECONDS}); {sum(not r['ok'] for r in rows)} of {len(rows)} "
           f"over a budget -> {'PASS' if ok else 'FAIL'}; without the layer's bytecode the most over boto3 would be "
           f"{max(r['noBytecodeOverBoto3'] for r in rows):+.3f} s")
-    result = {"boto3Seconds": round(boto3, 3), "floorSeconds": round(floor_s, 3), "apiFloorSeconds": round(api_floor, 3),
+    result = {"boto3Seconds": round(boto3, 3), "floorSeconds": round(floor_s, 3),
+              "apiFloorSeconds": round(api_floor, 3),
               "handlers": {n: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in imports[n].items()}
                            for n in handlers()}}
     if not args.no_layer:

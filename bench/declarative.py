@@ -29,7 +29,8 @@ def spec_for(i: int) -> dict[str, Any]:
     return {"name": f"bench-oracle-{i:05d}", "description": f"bench dataflow {i}",
             "source": {"connector": "oracle", "credentialsSecret": "aep/sources/acme-oracle", "table": "ADMIN.E2E"},
             "target": {"schema": {"id": SCHEMA}, "dataset": {"id": DATASET}},
-            "mapping": [{"source": "NAME", "destination": "person.name.fullName"}, {"source": "ID", "destination": "_id"}],
+            "mapping": [{"source": "NAME", "destination": "person.name.fullName"},
+                        {"source": "ID", "destination": "_id"}],
             "deltaColumn": {"name": "updatedAt", "dateFormat": "YYYY-MM-DD", "timezone": "UTC"},
             "schedule": {"frequency": "minute", "interval": 15, "startTime": 1590523836, "backfill": True}}
 
@@ -37,11 +38,11 @@ def spec_for(i: int) -> dict[str, Any]:
 def make_managed(stack, count: int) -> list[dict[str, Any]]:
     """`count` dataflows as provisioning leaves them: in the emulator and in the records."""
     from aepflow.aep import naming
-    from aepflow.store.keys import record_item as dataflow_record
     from aepflow.aep.mapping import mapping_set_body
-    from aepflow.steps.validate import schedule_params, schedule_params_for_request, validate_spec
     from aepflow.aep.resources import TARGET_SCHEMA_VERSION
     from aepflow.spec.model import DataflowSpec, ResolvedSource
+    from aepflow.steps.validate import schedule_params, schedule_params_for_request, validate_spec
+    from aepflow.store.keys import record_item as dataflow_record
 
     emu = stack.emulator
     sb = emu._sandboxes["prod"]
@@ -50,9 +51,11 @@ def make_managed(stack, count: int) -> list[dict[str, Any]]:
     with emu._lock, table.batch_writer() as batch:
         for i in range(count):
             validated = validate_spec(spec_for(i))
-            spec, resolved = DataflowSpec.model_validate(validated["spec"]), ResolvedSource.model_validate(validated["resolved"])
+            spec = DataflowSpec.model_validate(validated["spec"])
+            resolved = ResolvedSource.model_validate(validated["resolved"])
             _, base, _ = emu._create_connection({
-                "name": naming.base_connection(spec), "description": naming.base_connection_description(spec, resolved.label),
+                "name": naming.base_connection(spec),
+                "description": naming.base_connection_description(spec, resolved.label),
                 "auth": {"specName": "ConnectionString", "params": {"connectionString": "Driver=Oracle;Password=x"}},
                 "connectionSpec": {"id": ORACLE, "version": "1.0"}}, sb)
             _, source, _ = emu._create_source({
@@ -63,14 +66,16 @@ def make_managed(stack, count: int) -> list[dict[str, Any]]:
                 "name": naming.target_connection(spec), "description": naming.target_connection_description(spec),
                 "data": {"schema": {"id": SCHEMA, "version": TARGET_SCHEMA_VERSION}}, "params": {"dataSetId": DATASET},
                 "connectionSpec": {"id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c", "version": "1.0"}}, sb)
-            _, mapping, _ = emu._create_mapping(mapping_set_body(name=naming.mapping_set(spec), schema_id=SCHEMA,
-                                                                 rules=spec.mapping, dialect=resolved.mappingDialect), sb)
+            _, mapping, _ = emu._create_mapping(mapping_set_body(
+                name=naming.mapping_set(spec), schema_id=SCHEMA, rules=spec.mapping,
+                dialect=resolved.mappingDialect), sb)
             _, flow, _ = emu._create_flow({
                 "name": naming.dataflow(spec), "description": naming.flow_description(spec),
                 "flowSpec": {"id": CRM_TO_AEP, "version": "1.0"}, "sourceConnectionIds": [source["id"]],
                 "targetConnectionIds": [target["id"]],
-                "transformations": [{"name": "Copy", "params": {"deltaColumn": spec.deltaColumn.model_dump(exclude_none=True)}},
-                                    {"name": "Mapping", "params": {"mappingId": mapping["id"], "mappingVersion": "0"}}],
+                "transformations": [
+                    {"name": "Copy", "params": {"deltaColumn": spec.deltaColumn.model_dump(exclude_none=True)}},
+                    {"name": "Mapping", "params": {"mappingId": mapping["id"], "mappingVersion": "0"}}],
                 "scheduleParams": schedule_params_for_request(schedule_params(spec))}, sb)
             ids = {"baseConnectionId": base["id"], "sourceConnectionId": source["id"], "schemaId": SCHEMA,
                    "datasetId": DATASET, "targetConnectionId": target["id"], "mappingId": mapping["id"],

@@ -36,21 +36,21 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    from aepflow.core.errors import SpecInvalid
     from aepflow.doors.api import handler
     from aepflow.spec import document
-    from aepflow.core.errors import SpecInvalid
     from aepflow.spec.parse import parse_spec
     from local.serve import proxy_event
     from tests.hostile import ALL
 
     rows = []
     for case in ALL:
-        elapsed, peak, outcome = _measure(lambda: parse_spec(document.read(case.data)))
+        elapsed, peak, outcome = _measure(lambda case=case: parse_spec(document.read(case.data)))
         refused = isinstance(outcome, SpecInvalid) and any(
             p["path"] == case.path and case.says in p["message"] for p in outcome.problems)
         event = proxy_event("POST", "/dataflows", headers={"Content-Type": "application/yaml"}, body=case.data,
                             resource="/dataflows")
-        api_elapsed, api_peak, answer = _measure(lambda: handler.handle(event, None))
+        api_elapsed, api_peak, answer = _measure(lambda event=event: handler.handle(event, None))
         status = answer.get("statusCode") if isinstance(answer, dict) else None
         rows.append({"case": case.name, "bytes": len(case.data), "readerRefused": refused,
                      "readerSeconds": elapsed, "readerPeakBytes": peak, "apiStatus": status,

@@ -40,6 +40,7 @@ class Waits:
 
     def __init__(self) -> None:
         import botocore.httpsession
+
         from aepflow.aep.transport import HttpSession
 
         self.aep = self.aws = 0.0
@@ -76,7 +77,8 @@ class Context:
     def __init__(self, name: str, memory_mb: int, timeout_s: int):
         self.function_name, self.memory_limit_in_mb, self.function_version = name, memory_mb, "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
-        self.aws_request_id, self.log_group_name, self.log_stream_name = str(time.time_ns()), f"/aws/lambda/{name}", "bench"
+        self.aws_request_id = str(time.time_ns())
+        self.log_group_name, self.log_stream_name = f"/aws/lambda/{name}", "bench"
         self._deadline = time.monotonic() + timeout_s
 
     def get_remaining_time_in_millis(self) -> int:

@@ -85,7 +85,8 @@ class Workers:
                            "aepWaitSeconds": answer["aepWaitSeconds"], "awsWaitSeconds": answer["awsWaitSeconds"],
                            "peakMb": answer["peakMb"], "memoryMb": fn["memory"], "timeoutS": fn["timeout"],
                            # a unit's own calls (the finish step reports the sum again)
-                           "aepCalls": result.get("aep_calls", 0) if isinstance(result, dict) and "last" in result else 0,
+                           "aepCalls": (result.get("aep_calls", 0)
+                                        if isinstance(result, dict) and "last" in result else 0),
                            "failed": "error" in answer})
         if "error" in answer:
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -232,7 +233,8 @@ def _verdicts(result: dict[str, Any]) -> list[str]:
         # Both polls: the first one's registry sync recurs every MONITOR_REGISTRY_SYNC_MINUTES.
         ok = all(f["maxWallSeconds"] <= DONE_WHEN_10K["wallSeconds"] and f["maxPeakMb"] <= DONE_WHEN_10K["peakMb"]
                  for f in fns.values())
-        lines.append(f"  every function of both polls (the registry sync's too) <= {DONE_WHEN_10K['wallSeconds']:.0f} s "
+        lines.append(f"  every function of both polls (the registry sync's too) "
+                     f"<= {DONE_WHEN_10K['wallSeconds']:.0f} s "
                      f"and <= {DONE_WHEN_10K['peakMb']:.0f} MB: {'yes' if ok else 'NO'}")
     return lines
 

@@ -64,7 +64,6 @@ def _forget_the_token(stack: LocalStack) -> None:
     containers stay warm otherwise)."""
     import boto3
 
-
     from aepflow.aep.client import aep_client
 
     aep_client().tokens.invalidate()
@@ -178,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         # The least any wait can be: its longest chain of requests, one latency each, and nothing else.
         floor = max(r[token]["chain"] * args.latency_ms / 1000 / r["sequentialWait"] for r in rows)
         print(f"token {token}: worst wait ratio aepflow / sequential {worst[token]['ratio']:.2f} ({worst['example']}; "
-              f"target <= {TARGET_RATIO}); longest chain {chain} (target <= {MAX_CHAIN}) -> {'PASS' if ok else 'FAIL'}; "
+              f"target <= {TARGET_RATIO}); longest chain {chain} (target <= {MAX_CHAIN}) "
+              f"-> {'PASS' if ok else 'FAIL'}; "
               f"the chains alone, at {args.latency_ms} ms a request, would be a ratio of up to {floor:.2f}")
     print(json.dumps({"latencyMs": args.latency_ms, "repeat": args.repeat, "rows": rows}))
     return 0

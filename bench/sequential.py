@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aepflow.aep.mapping import mapping_set_body
 from aepflow.spec.auth import choose
 from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
-from aepflow.aep.mapping import mapping_set_body
 from aepflow.spec.parse import parse_spec, resolve_source
 
 # The requests of each seed tutorial, in its order (see the module docstring).

@@ -41,7 +41,8 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-ms", type=int, default=0, help="latency the emulator adds to every call")
     parser.add_argument("--faults", type=float, default=0.0, metavar="RATE",
                         help="rate of injected 429/500/503/504 answers")
-    parser.add_argument("--secrets", metavar="FILE", help="JSON object, secret name to value, for the local Secrets Manager")
+    parser.add_argument("--secrets", metavar="FILE",
+                        help="JSON object, secret name to value, for the local Secrets Manager")
     parser.add_argument("--sources", metavar="FILE", help=SOURCES_HELP)
     parser.add_argument("--seed", type=int, default=0, help="seed of the emulator's fault injection")
 
@@ -136,7 +137,7 @@ def _provision_in_rounds(stack: Any, specs: list[Any]) -> list[dict[str, Any]]:
     results: dict[int, dict[str, Any]] = {}
     for round_ in in_rounds([specs[i] for i in readable]):
         indexes = [readable[i] for i in round_]
-        for index, result in zip(indexes, stack.provision([specs[i] for i in indexes])):
+        for index, result in zip(indexes, stack.provision([specs[i] for i in indexes]), strict=True):
             results[index] = result
     return [s.result() if isinstance(s, Unreadable) else results[i] for i, s in enumerate(specs)]
 
@@ -177,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     scenario.add_argument("--flows", type=int, default=1000, help="how many managed flows")
     scenario.add_argument("--runs-per-flow", type=int, default=4, help="schedule intervals each flow runs for")
     scenario.add_argument("--alerts", metavar="FILE", help="write every message that reached SNS as a JSON line")
-    scenario.add_argument("--shards", type=int, metavar="N", help="MONITOR_SHARDS for the scenario (default: the stack's, 64)")
+    scenario.add_argument("--shards", type=int, metavar="N",
+                          help="MONITOR_SHARDS for the scenario (default: the stack's, 64)")
     _options(scenario)
     plan = sub.add_parser("plan", help="plan each spec against what --current provisioned (GETs only): a table, "
                                        "or JSON Lines with --json")
@@ -192,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="first make a flow in the emulator with AEP's own API, as the UI would, and adopt it")
     adopt.add_argument("--name", help="the dataflow's name (default: from the flow's name)")
     _options(adopt)
-    rotate = sub.add_parser("rotate", help="provision SPEC, put a new value of its source secret, and show it reach AEP")
+    rotate = sub.add_parser("rotate",
+                            help="provision SPEC, put a new value of its source secret, and show it reach AEP")
     rotate.add_argument("spec", metavar="SPEC")
     rotate.add_argument("--value", required=True, metavar="JSON", help="the secret's new value (a JSON object)")
     _options(rotate)
@@ -208,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     _options(run)
     serve = sub.add_parser("serve", help="keep the local stack up with its API and S3 on 127.0.0.1 until interrupted")
     serve.add_argument("--port", type=int, default=0, help="port of the API (default: any free port)")
-    serve.add_argument("--secrets", metavar="FILE", help="JSON object, secret name to value, for the local Secrets Manager")
+    serve.add_argument("--secrets", metavar="FILE",
+                       help="JSON object, secret name to value, for the local Secrets Manager")
     serve.add_argument("--sources", metavar="FILE", help=SOURCES_HELP)
     args = parser.parse_args(argv)
 
@@ -232,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             return _declarative(args, out)
         if args.command == "provision":
             results = _run(args, [_read_spec(p) for p in args.specs], out)
-            for path, result in zip(args.specs, results):
+            for path, result in zip(args.specs, results, strict=True):
                 result.setdefault("file", path)
                 out.write(json.dumps(result) + "\n")
         else:
@@ -280,11 +284,12 @@ def _print_demo(out, paths: list[Path], results: list[dict[str, Any]], summary: 
     header = f"{'example':<34} {'dataflow':<28} {'status':<8} {'flow id':<38} {'dataset':<26}"
     out.write("aepflow demo: every example spec provisioned through the real state machine\n\n")
     out.write(header + "\n" + "-" * len(header) + "\n")
-    for path, result in zip(paths, results):
+    for path, result in zip(paths, results, strict=True):
         out.write(f"{path.name:<34} {str(result['name']):<28} {result['status']:<8} "
                   f"{str(result.get('flowId')):<38} {str(result.get('datasetId')):<26}\n")
         for error in result.get("errors") or []:
-            out.write(f"    {error.get('path') or error.get('step') or ''}: {error.get('code') or ''} {error.get('message')}\n")
+            where = error.get("path") or error.get("step") or ""
+            out.write(f"    {where}: {error.get('code') or ''} {error.get('message')}\n")
     out.write(f"\n{sum(r['status'] == 'ACTIVE' for r in results)}/{len(results)} ACTIVE in {summary['seconds']}s; "
               f"{summary['requests']} AEP/IMS requests, {summary['imsTokens']} IMS token request(s), "
               f"{len(summary['alerts'])} failure alert(s) on SNS\n")

@@ -129,7 +129,7 @@ class Operation:
 
 
 class Contract:
-    _cache: "Contract | None" = None
+    _cache: Contract | None = None
     _cache_lock = threading.Lock()
 
     def __init__(self, spec_dir: Path = SPEC_DIR):
@@ -153,7 +153,7 @@ class Contract:
         self._validators: dict[int, Draft4Validator] = {}
 
     @classmethod
-    def load(cls) -> "Contract":
+    def load(cls) -> Contract:
         with cls._cache_lock:
             if cls._cache is None:
                 cls._cache = cls()
@@ -235,7 +235,7 @@ class Contract:
             if len(tsegs) != len(segs):
                 continue
             score = 0
-            for t, s in zip(tsegs, segs):
+            for t, s in zip(tsegs, segs, strict=True):  # lengths compared just above
                 if t.startswith("{") and t.endswith("}"):
                     if not s:
                         break
@@ -250,7 +250,8 @@ class Contract:
 
     def path_params(self, op: Operation, path: str) -> dict:
         out = {}
-        for t, s in zip(_segments(op.full_template), _segments(path)):
+        # `op` is the operation find_operation matched to `path`: as many segments as its template
+        for t, s in zip(_segments(op.full_template), _segments(path), strict=True):
             if t.startswith("{"):
                 out[t[1:-1]] = s
         return out

@@ -56,18 +56,12 @@ class CausalRequests:
                                   "startedAt": start, "endedAt": start + 1})
 
 
-@contextmanager
-def tracing(log: CausalRequests) -> Iterator[CausalRequests]:
-    from aepflow.aep.ims import TokenProvider
-    from aepflow.aep.transport import HttpSession
-    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl import BranchWorkerPool
+Patch = tuple[Any, str, Any]  # (owner, attribute, replacement)
 
+
+def _thread_patches() -> list[Patch]:
+    """A thread starts at the time of the thread that started it; a join takes its end time."""
     thread_start, thread_join = threading.Thread.start, threading.Thread.join
-    event_set, event_wait = threading.Event.set, threading.Event.wait
-    submit, result = ThreadPoolExecutor.submit, Future.result
-    branch_done, branches_wait = BranchWorkerPool.on_terminated, BranchWorkerPool.wait
-    send, ask_ims, token = HttpSession.request, TokenProvider._ask_ims, TokenProvider.token
-    ready: dict[str, int] = {}  # IMS token -> the time it became available
 
     def start(thread):
         begin, run = now(), thread.run
@@ -86,6 +80,13 @@ def tracing(log: CausalRequests) -> Iterator[CausalRequests]:
         if not thread.is_alive():
             _at_least(getattr(thread, "_causal_end", 0))
 
+    return [(threading.Thread, "start", start), (threading.Thread, "join", join)]
+
+
+def _event_patches() -> list[Patch]:
+    """A set Event hands its setter's time to whoever its wait returned for."""
+    event_set, event_wait = threading.Event.set, threading.Event.wait
+
     def set_event(event):
         event._causal_time = max(getattr(event, "_causal_time", 0), now())
         event_set(event)
@@ -95,6 +96,13 @@ def tracing(log: CausalRequests) -> Iterator[CausalRequests]:
         if happened:
             _at_least(getattr(event, "_causal_time", 0))
         return happened
+
+    return [(threading.Event, "set", set_event), (threading.Event, "wait", wait_event)]
+
+
+def _executor_patches() -> list[Patch]:
+    """A task starts at the time of its submitter, and `future.result()` takes the task's end time."""
+    submit, result = ThreadPoolExecutor.submit, Future.result
 
     def submit_task(pool, fn, /, *args, **kwargs):
         begin, end = now(), {}
@@ -115,6 +123,15 @@ def tracing(log: CausalRequests) -> Iterator[CausalRequests]:
         finally:
             _at_least(getattr(future, "_causal_end", {}).get("t", 0))
 
+    return [(ThreadPoolExecutor, "submit", submit_task), (Future, "result", task_result)]
+
+
+def _branch_patches() -> list[Patch]:
+    """The branches of a Parallel state hand their end times to the state, which waits on them."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl import BranchWorkerPool
+
+    branch_done, branches_wait = BranchWorkerPool.on_terminated, BranchWorkerPool.wait
+
     def branch_terminated(pool, env):
         pool._causal_time = max(getattr(pool, "_causal_time", 0), now())
         return branch_done(pool, env)
@@ -122,6 +139,17 @@ def tracing(log: CausalRequests) -> Iterator[CausalRequests]:
     def branches_done(pool):
         branches_wait(pool)
         _at_least(getattr(pool, "_causal_time", 0))
+
+    return [(BranchWorkerPool, "on_terminated", branch_terminated), (BranchWorkerPool, "wait", branches_done)]
+
+
+def _aep_patches(log: CausalRequests) -> list[Patch]:
+    """AEP requests are logged at their thread's time; an IMS token is ready when its request ended."""
+    from aepflow.aep.ims import TokenProvider
+    from aepflow.aep.transport import HttpSession
+
+    send, ask_ims, token = HttpSession.request, TokenProvider._ask_ims, TokenProvider.token
+    ready: dict[str, int] = {}  # IMS token -> the time it became available
 
     def request(session, method, url, *args, **kwargs):
         if not str(url).startswith(log.base_url):
@@ -143,13 +171,15 @@ def tracing(log: CausalRequests) -> Iterator[CausalRequests]:
         _at_least(ready.get(value, 0))
         return value
 
+    return [(HttpSession, "request", request), (TokenProvider, "_ask_ims", ims),
+            (TokenProvider, "token", use_token)]
+
+
+@contextmanager
+def tracing(log: CausalRequests) -> Iterator[CausalRequests]:
+    replacements = [*_thread_patches(), *_event_patches(), *_executor_patches(), *_branch_patches(),
+                    *_aep_patches(log)]
     with ExitStack() as patches:
-        for owner, name, replacement in (
-                (threading.Thread, "start", start), (threading.Thread, "join", join),
-                (threading.Event, "set", set_event), (threading.Event, "wait", wait_event),
-                (ThreadPoolExecutor, "submit", submit_task), (Future, "result", task_result),
-                (BranchWorkerPool, "on_terminated", branch_terminated), (BranchWorkerPool, "wait", branches_done),
-                (HttpSession, "request", request), (TokenProvider, "_ask_ims", ims),
-                (TokenProvider, "token", use_token)):
+        for owner, name, replacement in replacements:
             patches.enter_context(mock.patch.object(owner, name, replacement))
         yield log

@@ -51,10 +51,11 @@ def _time_module_with(sleep) -> types.SimpleNamespace:
 @contextmanager
 def sleeps_on(clock: EmulatedClock) -> Iterator[EmulatedClock]:
     """While active, the layer's and moto's waits are emulated sleeps on `clock`."""
-    from aepflow.aep import ims
-    from aepflow.aep.client import AepClient
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    from aepflow.aep import ims
+    from aepflow.aep.client import AepClient
 
     real_init = AepClient.__init__
 

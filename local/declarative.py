@@ -45,7 +45,8 @@ def _provision(stack, specs: list[Any]) -> list[dict[str, Any]]:
 
 def plan(stack, specs: list[Any], current: list[Any], out, as_json: bool) -> int:
     from aepflow.ops import lifecycle
-    from aepflow.ops.plan import read as plan_read, render as plan_render
+    from aepflow.ops.plan import read as plan_read
+    from aepflow.ops.plan import render as plan_render
 
     if current:
         _provision(stack, current)
@@ -78,7 +79,6 @@ def _valid(spec: Any) -> bool:
 def adopt(stack, flow_id: str | None, hand_made: bool, name: str | None, out, err) -> int:
     from aepflow.ops import lifecycle
     from aepflow.ops.plan import render as plan_render
-
     from local import handmade
 
     if hand_made:

@@ -19,13 +19,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+
 from aepflow.core import settings
 from aepflow.store.keys import record_item as dataflow_record
-
 from local.stack import LocalStack
 
 # The mix of outcomes the emulator draws from; `skipped` ticks make flows overdue.
@@ -51,7 +51,7 @@ def start_clock_at(emu, at_ms: int = SCENARIO_START_MS) -> int:
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def create_flows(stack: LocalStack, count: int, rng: random.Random) -> dict[str, dict[str, Any]]:
@@ -134,7 +134,7 @@ class Scenario:
         self.messages: list[dict[str, Any]] = []
         self.failed_polls: list[str] = []
 
-    def __enter__(self) -> "Scenario":
+    def __enter__(self) -> Scenario:
         if self._own_stack:
             self.stack.__enter__()
         else:

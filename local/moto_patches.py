@@ -16,9 +16,10 @@ the local stack AWS's guarantees back: each request is atomic, as if applied in 
 
 moto's Step Functions interpreter parses the state machine's ASL (with ANTLR) on every
 StartExecution (see asl_parsed_once). It also builds a new boto3 client for every Lambda task
-and service integration it runs, and parses every JSONPath of a state's Parameters, ResultSelector and Choices again each time it
-evaluates it (tens of milliseconds each, which Step Functions does not spend). boto3 clients are
-thread-safe and parsed JSONPaths are only read, so one of each serves every execution."""
+and service integration it runs, and parses every JSONPath of a state's Parameters,
+ResultSelector and Choices again each time it evaluates it (tens of milliseconds each, which
+Step Functions does not spend). boto3 clients are thread-safe and parsed JSONPaths are only
+read, so one of each serves every execution."""
 
 from __future__ import annotations
 
@@ -142,7 +143,8 @@ def one_client_per_service_for_step_functions() -> Iterator[None]:
             return clients[key]
 
     users = [m for m in list(sys.modules.values())
-             if getattr(m, "__name__", "").startswith("moto.stepfunctions.") and getattr(m, "boto_client_for", None) is build]
+             if getattr(m, "__name__", "").startswith("moto.stepfunctions.")
+             and getattr(m, "boto_client_for", None) is build]
     with ExitStack() as stack:
         for module in users:
             stack.enter_context(mock.patch.object(module, "boto_client_for", cached))

@@ -40,7 +40,8 @@ def result_of(stack: Any, spec: Any, execution_arn: str, described: dict[str, An
     errors = json.loads(outcome.get("errors") or "[]")
     result["status"] = outcome.get("status") or "FAILED"
     if result["status"] == "INVALID":
-        result["errors"] = [p for e in errors for p in (e.get("problems") or [{"path": "(spec)", "message": e.get("message")}])]
+        result["errors"] = [p for e in errors
+                            for p in (e.get("problems") or [{"path": "(spec)", "message": e.get("message")}])]
     else:
         result["errors"] = [{k: e[k] for k in ("code", "message", "step", "type", "status", "requestId") if k in e}
                             for e in errors] or [{"message": described.get("error") or described["status"]}]

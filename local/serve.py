@@ -60,7 +60,8 @@ def proxy_event(method: str, path: str, *, query: list[tuple[str, str]] | None =
         "stageVariables": None,
         "requestContext": {
             "resourceId": "local", "resourcePath": resource or path, "httpMethod": method.upper(),
-            "extendedRequestId": uuid.uuid4().hex[:16], "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "extendedRequestId": uuid.uuid4().hex[:16],
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "path": f"/{STAGE}{path}", "accountId": ACCOUNT, "protocol": "HTTP/1.1", "stage": STAGE,
             "domainPrefix": "local", "requestTimeEpoch": int(now * 1000), "requestId": str(uuid.uuid4()),
             "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent") or headers.get("user-agent"),
@@ -145,7 +146,7 @@ class Server:
         self.stack: LocalStack | None = stack
         self._own_stack = stack is None
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         from moto.server import ThreadedMotoServer
 
         if self._own_stack:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, quote
 
 SERVICE = "execute-api"
@@ -53,12 +53,12 @@ def verify(method: str, path: str, query: str, headers: dict[str, str], body: by
         return "INVALID_SIGNATURE", f"Credential should be scoped to a valid region and service {SERVICE}"
     amz_date = lower.get("x-amz-date", "")
     try:
-        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         return "INCOMPLETE_SIGNATURE", "The X-Amz-Date header is missing or not in the form yyyyMMddTHHmmssZ"
     if not amz_date.startswith(match["date"]):
         return "INVALID_SIGNATURE", "The credential date does not match the X-Amz-Date header"
-    if abs((now or datetime.now(timezone.utc)) - signed_at) > MAX_SKEW:
+    if abs((now or datetime.now(UTC)) - signed_at) > MAX_SKEW:
         return "INVALID_SIGNATURE", "Signature expired: the request is more than 15 minutes away from now"
     signed = match["signed"].split(";")
     if "host" not in signed or any(name not in lower for name in signed):
@@ -74,7 +74,7 @@ def verify(method: str, path: str, query: str, headers: dict[str, str], body: by
     ])
     scope = f"{match['date']}/{region}/{SERVICE}/aws4_request"
     to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
-    key = _hmac(f"AWS4{keys[match['key']]}".encode("utf-8"), match["date"])
+    key = _hmac(f"AWS4{keys[match['key']]}".encode(), match["date"])
     for part in (region, SERVICE, "aws4_request"):
         key = _hmac(key, part)
     expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -87,11 +87,11 @@ def sign(method: str, url: str, body: bytes | None = None, headers: dict[str, st
          access_key: str, secret_key: str, region: str, session_token: str | None = None) -> dict[str, str]:
     """The headers of `method url` signed for execute-api with botocore, as the aepflow command
     and any AWS SDK sign them (the client side of `verify`)."""
+    from urllib.parse import urlsplit
+
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
-
-    from urllib.parse import urlsplit
 
     sent = dict(headers or {})
     if not any(k.lower() == "host" for k in sent):

@@ -16,9 +16,9 @@ import traceback
 import uuid
 import warnings
 import zipfile
-from contextlib import ExitStack, contextmanager
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -28,9 +28,16 @@ import boto3
 from . import template as cfn
 from .causality import CausalRequests, tracing
 from .clock import EmulatedClock, sleeps_on
-from .moto_patches import (action_names_cached, asl_parsed_once, atomic_dynamodb, declared_timeouts_always_counted,
-                           one_client_per_service_for_step_functions,
-                           parse_each_json_path_once, stopped_branches_end, unsigned_requests)
+from .moto_patches import (
+    action_names_cached,
+    asl_parsed_once,
+    atomic_dynamodb,
+    declared_timeouts_always_counted,
+    one_client_per_service_for_step_functions,
+    parse_each_json_path_once,
+    stopped_branches_end,
+    unsigned_requests,
+)
 
 ROOT = cfn.ROOT
 LAYER = ROOT / "layers" / "aepflow"
@@ -87,7 +94,7 @@ def _clone_state_machine(self, memo):
 _rule_lock = threading.Lock()
 
 
-def _deliver_rules_to_lambda(stack: "LocalStack"):
+def _deliver_rules_to_lambda(stack: LocalStack):
     """moto's EventBridge rules deliver to SQS, logs and buses but not to Lambda; here a
     Lambda target is invoked in-process, asynchronously in spirit (retries, then the DLQ)."""
     from moto.events.models import Rule
@@ -176,7 +183,7 @@ class LocalStack:
     trace_causality, `causal.requests` orders the AEP requests by the program's own
     synchronisation (local/causality.py)."""
 
-    _active: "LocalStack | None" = None
+    _active: LocalStack | None = None
     _active_lock = threading.Lock()
 
     def __init__(self, *, latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0,
@@ -204,7 +211,7 @@ class LocalStack:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         with LocalStack._active_lock:
             if LocalStack._active is not None:
                 raise RuntimeError("a LocalStack is already running in this process (moto and the environment are "
@@ -231,7 +238,7 @@ class LocalStack:
 
     def reset(self, *, latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0,
               secrets: dict[str, Any] | None = None, trace_causality: bool = False,
-              sources: dict[str, Any] | None = None) -> "LocalStack":
+              sources: dict[str, Any] | None = None) -> LocalStack:
         """Back to a fresh stack with these arguments: a new emulator, moto's every backend
         emptied and the template's resources created again, aepflow's caches dropped, the
         invocation log and the emulated clock cleared. Raises LeakedWork (after stopping it)
@@ -380,7 +387,7 @@ class LocalStack:
         while execution.status == "RUNNING" and time.monotonic() < deadline:
             worker = execution.exec_worker
             if worker is not None and worker.env is not None:
-                execution.stop(stop_date=datetime.now(timezone.utc), error="LeakedWork",
+                execution.stop(stop_date=datetime.now(UTC), error="LeakedWork",
                                cause="still running when its LocalStack exited or was reset")
                 return
             time.sleep(0.005)
@@ -410,7 +417,7 @@ class LocalStack:
         secrets.update(self.extra_secrets)
         for name, value in secrets.items():
             sm.create_secret(Name=name, SecretString=value if isinstance(value, str) else json.dumps(value))
-        for name, res in cfn.resources_of_type(t, "AWS::SecretsManager::Secret").items():
+        for name, _res in cfn.resources_of_type(t, "AWS::SecretsManager::Secret").items():
             refs[name] = sm.create_secret(Name=f"aepflow-local-{name}")["ARN"]
         ddb = self.client("dynamodb")
         for name in cfn.resources_of_type(t, "AWS::DynamoDB::Table"):
@@ -420,12 +427,13 @@ class LocalStack:
         sns = self.client("sns")
         sqs = self.client("sqs")
         self.topic_queues: dict[str, str] = {}
-        for name, res in cfn.resources_of_type(t, "AWS::SNS::Topic").items():
+        for name, _res in cfn.resources_of_type(t, "AWS::SNS::Topic").items():
             arn = sns.create_topic(Name=f"aepflow-local-{name}")["TopicArn"]
             refs[name], refs[f"{name}.TopicName"] = arn, arn.rsplit(":", 1)[-1]
             # Locally, an SQS queue subscribed to each topic shows what reached SNS.
             queue_url = sqs.create_queue(QueueName=f"aepflow-local-{name}-inbox")["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            queue_arn = sqs.get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"})
             self.topic_queues[name] = queue_url
         refs["AepflowLayer"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:aepflow:1"
@@ -444,7 +452,7 @@ class LocalStack:
             refs[name], refs[f"{name}.Arn"] = bucket, f"arn:aws:s3:::{bucket}"
             self.buckets[name] = bucket
         self.queues: dict[str, str] = {}
-        for name, res in cfn.resources_of_type(t, "AWS::SQS::Queue").items():
+        for name, _res in cfn.resources_of_type(t, "AWS::SQS::Queue").items():
             queue_url = sqs.create_queue(QueueName=f"aepflow-local-{name}")["QueueUrl"]
             refs[name] = queue_url
             refs[f"{name}.Arn"] = sqs.get_queue_attributes(
@@ -498,7 +506,7 @@ class LocalStack:
             props = res["Properties"]
             definition = (ROOT / props["DefinitionUri"]).read_text()
             subs = {k: str(cfn.resolve(v, refs)) for k, v in props.get("DefinitionSubstitutions", {}).items()}
-            definition = cfn.re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: subs[m.group(1)], definition)
+            definition = cfn.re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m, subs=subs: subs[m.group(1)], definition)
             arn = sfn.create_state_machine(name=f"aepflow-local-{name}", definition=definition,
                                            roleArn=f"arn:aws:iam::{ACCOUNT}:role/aepflow-local-sfn")["stateMachineArn"]
             refs[name] = arn
@@ -556,7 +564,8 @@ class LocalStack:
             text = text.replace("<aws.scheduler.scheduled-time>", stamp).replace(
                 "<aws.scheduler.execution-id>", str(uuid.uuid4()))
             arn = self.client("stepfunctions").start_execution(
-                stateMachineArn=self.state_machines[scheduled[0]], name=f"poll-{uuid.uuid4().hex}", input=text)["executionArn"]
+                stateMachineArn=self.state_machines[scheduled[0]], name=f"poll-{uuid.uuid4().hex}",
+                input=text)["executionArn"]
             done = self.wait(arn, timeout)
             if done["status"] != "SUCCEEDED":
                 raise RuntimeError(f"monitor poll failed: {done.get('error')}: {done.get('cause')}")
@@ -660,7 +669,7 @@ class LocalStack:
         # A branch's Lambda may outlive its execution (Step Functions stops branches, not a Lambda
         # already invoked): what it undoes after a roll-back is in the journal once it returns.
         self._await_invocations()
-        return [result_of(self, spec, arn, done) for spec, arn, done in zip(specs, arns, ended)]
+        return [result_of(self, spec, arn, done) for spec, arn, done in zip(specs, arns, ended, strict=True)]
 
     def _await_invocations(self, timeout: float = EXECUTION_TIMEOUT_SECONDS) -> None:
         """Wait (at most `timeout`) until no Lambda invocation is in flight."""

@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.exceptions import (IdempotencyItemAlreadyExistsError,
-                                                                    IdempotencyItemNotFoundError)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from botocore.exceptions import ClientError
 
@@ -92,7 +94,8 @@ class FakeStore:
     def reserve(self, name: str, digest: str, current: dict[str, Any] | None) -> None:
         stored = self._get(self._claim_key(name))
         if not (stored is None or stored.get("specHash") == digest
-                or (current is not None and current.get("updatedAt") and stored.get("updatedAt") == current["updatedAt"])):
+                or (current is not None and current.get("updatedAt")
+                    and stored.get("updatedAt") == current["updatedAt"])):
             raise DataflowConflict(f"dataflow {name!r} was claimed by another spec at the same time; "
                                    "read it and try again", code="DataflowExists", status=409)
         now = table.now_iso()

@@ -49,7 +49,7 @@ DOCUMENTS: list[Hostile] = [
     Hostile("malformed-json", b'{"name": "acme-hostile", "source": {]}', "(document)", "not JSON"),
     Hostile("utf-16", _spec().decode().encode("utf-16"), "(document)", "UTF-16"),
     Hostile("utf-16-no-bom", _spec().decode().encode("utf-16-le"), "(document)", "UTF-16"),
-    Hostile("latin-1", _spec("description: caf\xe9\n".encode("utf-8").decode()).replace(b"\xc3\xa9", b"\xe9"),
+    Hostile("latin-1", _spec("description: caf\xe9\n".encode().decode()).replace(b"\xc3\xa9", b"\xe9"),
             "(document)", "not UTF-8"),
     Hostile("binary-tag", _spec("description: !!binary aGVsbG8=\n"), "description", "tags"),
     Hostile("timestamp-tag", _spec("description: !!timestamp 2021-02-03\n"), "description", "tags"),

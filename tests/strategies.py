@@ -130,58 +130,90 @@ def specs(draw, name: str | None = None) -> dict[str, Any]:
         source["credentialsSecret"] = secret_name(connector)
     spec: dict[str, Any] = {"name": name, "source": source}
     if family == "rest":
-        attributes = REST_ATTRIBUTES[connector]
-        if connector == "mixpanel":
-            source["params"] = {"projectId": str(draw(st.integers(1, 9_999_999))), "timezone": "UTC"}
-        chosen = draw(st.lists(st.sampled_from(attributes), min_size=1, max_size=4, unique=True))
-        destinations = draw(st.permutations(REST_FIELDS))
-        spec["mapping"] = [{"source": a, "destination": d} for a, d in zip(chosen, destinations)]
-        spec["target"] = {"schema": {"id": REST_SCHEMA},
-                          "dataset": draw(st.sampled_from([{"id": d} for d in REST_DATASETS]
-                                                          + [{"create": {"name": f"dataset of {name}"}}]))}
+        _draw_rest_source(draw, spec)
     else:
-        tables = CRM_TABLES[connector] if family == "crm" else DATABASE_TABLES
-        table = draw(st.sampled_from(sorted(tables)))
-        columns = tables[table]
-        source["table"] = table
-        if draw(st.booleans()):  # columns given (a subset, in any order), or explored
-            usable = draw(st.lists(st.sampled_from(columns), min_size=1, max_size=min(6, len(columns)),
-                                   unique_by=lambda c: c["name"]))
-            source["columns"] = [{"name": c["name"], "type": c.get("type", "string"),
-                                  **({"xdmType": c["meta:xdmType"]} if c.get("meta:xdmType") else {})}
-                                 for c in usable]
-        else:
-            usable = columns
-        spec["deltaColumn"] = {"name": draw(st.sampled_from(usable))["name"]}
-        if draw(st.booleans()):
-            spec["deltaColumn"].update(dateFormat="YYYY-MM-DD", timezone="UTC")
-        strings = [c for c in usable if not c.get("meta:xdmType")]
-        dates = [c for c in usable if c.get("meta:xdmType") in ("date", "date-time")]
-        mapping = []
-        if strings:
-            chosen = draw(st.lists(st.sampled_from(strings), min_size=1, max_size=3, unique_by=lambda c: c["name"]))
-            mapping = [{"source": c["name"], "destination": d}
-                       for c, d in zip(chosen, draw(st.permutations(STRING_FIELDS)))]
-        if dates and (not mapping or draw(st.booleans())):
-            mapping.append({"source": draw(st.sampled_from(dates))["name"], "destination": DATE_FIELDS[0]})
-        target_kind = draw(st.sampled_from(["create", "profile", "accounts", "referenced"]))
-        if target_kind in ("create", "profile"):
-            spec["target"] = {"schema": {"create": {"title": f"Schema of {name}", "class": PROFILE,
-                                                    "fieldGroups": FIELD_GROUPS}},
-                              "dataset": {"create": {"name": f"dataset of {name}",
-                                                     "profileEnabled": target_kind == "profile"}}}
-            if target_kind == "profile":
-                identity = (strings or usable)[0]
-                mapping = [m for m in mapping if m["source"] != identity["name"]]
-                mapping.append({"source": identity["name"], "destination": EMAIL, "identity": True,
-                                "namespaceCode": "Email", "primary": True})
-        elif target_kind == "accounts":
-            spec["target"] = {"schema": {"id": ACCOUNTS_SCHEMA}, "dataset": {"id": ACCOUNTS_DATASET}}
-        else:
-            spec["target"] = {"schema": {"id": draw(st.sampled_from([ACME_PROFILE, ACME_CONTACT]))},
-                              "dataset": {"create": {"name": f"dataset of {name}",
-                                                     "profileEnabled": draw(st.booleans())}}}
-        spec["mapping"] = mapping
+        _draw_table_source(draw, spec)
+    _draw_options(draw, spec)
+    return spec
+
+
+def _draw_rest_source(draw, spec: dict[str, Any]) -> None:
+    """A REST source's params, its attributes mapped, and a target on the REST schema."""
+    source, name = spec["source"], spec["name"]
+    connector = source["connector"]
+    attributes = REST_ATTRIBUTES[connector]
+    if connector == "mixpanel":
+        source["params"] = {"projectId": str(draw(st.integers(1, 9_999_999))), "timezone": "UTC"}
+    chosen = draw(st.lists(st.sampled_from(attributes), min_size=1, max_size=4, unique=True))
+    destinations = draw(st.permutations(REST_FIELDS))
+    # up to 4 attributes onto as many of the (more) REST fields
+    spec["mapping"] = [{"source": a, "destination": d} for a, d in zip(chosen, destinations, strict=False)]
+    spec["target"] = {"schema": {"id": REST_SCHEMA},
+                      "dataset": draw(st.sampled_from([{"id": d} for d in REST_DATASETS]
+                                                      + [{"create": {"name": f"dataset of {name}"}}]))}
+
+
+def _draw_table_source(draw, spec: dict[str, Any]) -> None:
+    """A CRM's or database's table, its columns given or explored, a delta column, the mapping and
+    the target."""
+    source = spec["source"]
+    connector = source["connector"]
+    tables = CRM_TABLES[connector] if CONNECTORS[connector].family == "crm" else DATABASE_TABLES
+    table = draw(st.sampled_from(sorted(tables)))
+    columns = tables[table]
+    source["table"] = table
+    if draw(st.booleans()):  # columns given (a subset, in any order), or explored
+        usable = draw(st.lists(st.sampled_from(columns), min_size=1, max_size=min(6, len(columns)),
+                               unique_by=lambda c: c["name"]))
+        source["columns"] = [{"name": c["name"], "type": c.get("type", "string"),
+                              **({"xdmType": c["meta:xdmType"]} if c.get("meta:xdmType") else {})}
+                             for c in usable]
+    else:
+        usable = columns
+    spec["deltaColumn"] = {"name": draw(st.sampled_from(usable))["name"]}
+    if draw(st.booleans()):
+        spec["deltaColumn"].update(dateFormat="YYYY-MM-DD", timezone="UTC")
+    strings = [c for c in usable if not c.get("meta:xdmType")]
+    dates = [c for c in usable if c.get("meta:xdmType") in ("date", "date-time")]
+    mapping = []
+    if strings:
+        chosen = draw(st.lists(st.sampled_from(strings), min_size=1, max_size=3, unique_by=lambda c: c["name"]))
+        # up to 3 columns onto as many of the (more) profile string fields
+        mapping = [{"source": c["name"], "destination": d}
+                   for c, d in zip(chosen, draw(st.permutations(STRING_FIELDS)), strict=False)]
+    if dates and (not mapping or draw(st.booleans())):
+        mapping.append({"source": draw(st.sampled_from(dates))["name"], "destination": DATE_FIELDS[0]})
+    spec["mapping"] = _draw_table_target(draw, spec, mapping, strings or usable)
+
+
+def _draw_table_target(draw, spec: dict[str, Any], mapping: list[dict[str, Any]],
+                       identities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The target of a table source (created, Profile-enabled, the seeds' accounts or a seeds'
+    schema); the mapping, with the identity (the first of `identities`) when Profile takes it."""
+    name = spec["name"]
+    target_kind = draw(st.sampled_from(["create", "profile", "accounts", "referenced"]))
+    if target_kind in ("create", "profile"):
+        spec["target"] = {"schema": {"create": {"title": f"Schema of {name}", "class": PROFILE,
+                                                "fieldGroups": FIELD_GROUPS}},
+                          "dataset": {"create": {"name": f"dataset of {name}",
+                                                 "profileEnabled": target_kind == "profile"}}}
+        if target_kind == "profile":
+            identity = identities[0]
+            mapping = [m for m in mapping if m["source"] != identity["name"]]
+            mapping.append({"source": identity["name"], "destination": EMAIL, "identity": True,
+                            "namespaceCode": "Email", "primary": True})
+    elif target_kind == "accounts":
+        spec["target"] = {"schema": {"id": ACCOUNTS_SCHEMA}, "dataset": {"id": ACCOUNTS_DATASET}}
+    else:
+        spec["target"] = {"schema": {"id": draw(st.sampled_from([ACME_PROFILE, ACME_CONTACT]))},
+                          "dataset": {"create": {"name": f"dataset of {name}",
+                                                 "profileEnabled": draw(st.booleans())}}}
+    return mapping
+
+
+def _draw_options(draw, spec: dict[str, Any]) -> None:
+    """What any spec may add: schedule, description, enabled, options, alerts, onDrift, resource names."""
+    source, name = spec["source"], spec["name"]
     spec["schedule"] = draw(schedules())
     if draw(st.booleans()):
         spec["description"] = draw(texts)
@@ -203,7 +235,6 @@ def specs(draw, name: str | None = None) -> dict[str, Any]:
         spec["resources"] = {kind: {"name": f"{kind} of {name}",
                                     **({"description": draw(texts)} if draw(st.booleans()) else {})}
                              for kind in named}
-    return spec
 
 
 def shape(spec: dict[str, Any]) -> str:

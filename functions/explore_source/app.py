@@ -1,4 +1,5 @@
-"""Explore the source (GET /connections/{id}/explore): table columns for CRMs, the JSON schema for REST sources (checked against the mapping)."""
+"""Explore the source (GET /connections/{id}/explore): table columns for CRMs, the JSON schema for
+REST sources (checked against the mapping)."""
 
 from aepflow.core import settings
 from aepflow.core.settings import Settings

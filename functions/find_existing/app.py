@@ -1,4 +1,7 @@
-"""Look up what already exists when an earlier execution may have created some of it: every resource the spec would create, by its deterministic name, and every resource it references (which must exist), in one round of concurrent GETs. Or check one resource the spec names (its base connection, its dataset) in the branch that needs it."""
+"""Look up what already exists when an earlier execution may have created some of it: every resource
+the spec would create, by its deterministic name, and every resource it references (which must
+exist), in one round of concurrent GETs. Or check one resource the spec names (its base connection,
+its dataset) in the branch that needs it."""
 
 from aepflow.core import settings
 from aepflow.core.settings import Settings

@@ -17,4 +17,5 @@ SETTINGS = settings.load(MonitorSettings)
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return plan_poll(PlanEvent.model_validate(event or {}), lease_seconds=lease_seconds(context)).model_dump(mode="json")
+    report = plan_poll(PlanEvent.model_validate(event or {}), lease_seconds=lease_seconds(context))
+    return report.model_dump(mode="json")

@@ -2,6 +2,7 @@
 return the failure notification the state machine publishes to SNS."""
 
 from dataclasses import asdict
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -22,5 +23,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step_event = StepEvent.parse(event)
     result = roll_back(step_event.state, step_event.execution)
     count_roll_back(result)
-    spec = step_event.state.get("spec") if isinstance(step_event.state.get("spec"), dict) else {}
+    raw = step_event.state.get("spec")
+    spec: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return {**asdict(result), **failure_notification(result, spec.get("sandbox"))}

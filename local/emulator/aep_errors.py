@@ -4,8 +4,10 @@ Error bodies (FACTS §4):
   gateway      {"error_code": "401013", "message": ...}
   Flow Service {"type": ".../FLOW-<code>-<status>", "title", "status", "report": {...}, "errorMessage", "errorDetails"}
   Schema Reg.  {"type": ".../XDM-<code>-<status>", "title", "status", "report": {...}, "detail"}
-  Catalog      {"type": ".../CAT-<code>-<status>", "title", "status", "detail"}        (shape not in the spec; our choice)
-  Data Prep    {"type": ".../MAPPER-<code>-<status>", "title", "status", "detail", "report"} (shape not in the spec; our choice)
+  Catalog      {"type": ".../CAT-<code>-<status>", "title", "status", "detail"}
+               (shape not in the spec; our choice)
+  Data Prep    {"type": ".../MAPPER-<code>-<status>", "title", "status", "detail", "report"}
+               (shape not in the spec; our choice)
 Codes FACTS documents are used as documented (1401, 1403, 1404, 1418, 1366, 1367, 1307,
 1432/1433, 1439, 1440…1453, XDM-1012-404, XDM-1007-400); the others are listed in INVENTED_CODES.
 
@@ -38,8 +40,10 @@ INVENTED_CODES = {
     "FLOW-1421-400": "field cannot be changed by PATCH (sourceConnectionIds/targetConnectionIds/connectionSpec)",
     "FLOW-1422-400": "source connection params invalid for the connector",
     "FLOW-1423-400": "flow options do not satisfy the flow spec's optionSpec",
-    "FLOW-1425-400": "POST /runs for a flow not scheduled for one-time ingestion (on-demand-ingestion.md says it must be)",
-    "FLOW-1426-400": "POST /runs with a params.deltaColumn other than the flow's Copy deltaColumn (on-demand-ingestion.md)",
+    "FLOW-1425-400": ("POST /runs for a flow not scheduled for one-time ingestion "
+                      "(on-demand-ingestion.md says it must be)"),
+    "FLOW-1426-400": ("POST /runs with a params.deltaColumn other than the flow's Copy deltaColumn "
+                      "(on-demand-ingestion.md)"),
     "FLOW-1427-400": "POST /runs with a windowEndTime before its windowStartTime",
     "XDM-1010-400": "allOf/meta:class references a class or field group that does not exist",
     "XDM-1011-409": "a schema with this title already exists in the sandbox",

@@ -205,6 +205,33 @@ class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, Schem
         if prefix is None:
             return 404, {"error_code": "404000", "message": "Not Found"}, {}
         h = {k.lower(): v for k, v in headers.items()}
+        sb = self._gateway_sandbox(h)
+        if req.method in ("POST", "PUT", "PATCH") and raw:
+            self._check_json_body(prefix, h, body)
+        # "Descriptors are not versioned, therefore no Accept header is required in the lookup
+        # request" (help/xdm/api/descriptors.md#lookup).
+        if prefix == SR and req.method == "GET" and not re.search(r"/descriptors/[^/]+$", path):
+            self._check_xdm_accept(h)
+        op = self._contract.find_operation(req.method, path)
+        if op is None:
+            if self._contract.path_exists(path):
+                return 405, service_error(prefix)(405, "1405", "Method Not Allowed",
+                                                   f"{req.method} is not defined for {path}").body, {}
+            raise service_error(prefix)(
+                404, "1439" if prefix == FS else "1012" if prefix == SR else "1002", "Resource not found",
+                f"No operation {req.method} {path}")
+        if prefix == FS and req.method == "PATCH" and "if-match" not in h:
+            raise flow_error(400, "1403", "Missing If-Match", "If-Match header is required for PATCH")
+        problems = self._contract.validate_request(req.method, path, query, headers, body)
+        if problems:
+            raise bad_request(prefix, "; ".join(problems))
+        pp = {k: unquote(v) for k, v in self._contract.path_params(op, path).items()}
+        with self._lock:
+            return self._route(prefix, op.template, req.method, pp, query, h, body, sb)
+
+    def _gateway_sandbox(self, h):
+        """The gateway's checks of the token, API key, org and sandbox headers (`h`: lower-cased
+        names), in AEP's order; the sandbox the request is for."""
         auth = h.get("authorization")
         if not auth:
             raise gw_error(403, "403010", "Oauth token is missing")
@@ -224,41 +251,30 @@ class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, Schem
         sb = self._sandboxes.get(sbname)
         if sb is None:
             raise gw_error(403, "403027", f"Sandbox '{sbname}' is not found or not accessible")
-        if req.method in ("POST", "PUT", "PATCH") and raw:
-            ct = h.get("content-type", "")
-            if "json" not in ct.lower():
-                raise ApiError(400, {"type": "http://ns.adobe.com/aep/errors/400", "status": 400,
-                                     "title": "BadRequestError",
-                                     "detail": f"Content-Type '{ct}' is not supported; use application/json"})
-            if body is None:
-                raise bad_request(prefix, "Request body is not valid JSON")
-        # "Descriptors are not versioned, therefore no Accept header is required in the lookup
-        # request" (help/xdm/api/descriptors.md#lookup).
-        if prefix == SR and req.method == "GET" and not re.search(r"/descriptors/[^/]+$", path):
-            acc = h.get("accept", "")
-            if not acc:
-                raise xdm_error(406, "1007", "Accept header missing",
-                                "An Accept header of application/vnd.adobe.xed…+json is required")
-            if not re.search(r"application/vnd\.adobe\.(xed|xdm)[a-z0-9-]*\+json", acc):
-                raise xdm_error(400, "1007", "Accept header invalid",
-                                f"The supplied Accept header is not valid: {acc} - A valid Accept value should look "
-                                "like application/vnd.adobe.'{xed|xdm'}+json")
-        op = self._contract.find_operation(req.method, path)
-        if op is None:
-            if self._contract.path_exists(path):
-                return 405, service_error(prefix)(405, "1405", "Method Not Allowed",
-                                                   f"{req.method} is not defined for {path}").body, {}
-            raise service_error(prefix)(
-                404, "1439" if prefix == FS else "1012" if prefix == SR else "1002", "Resource not found",
-                f"No operation {req.method} {path}")
-        if prefix == FS and req.method == "PATCH" and "if-match" not in h:
-            raise flow_error(400, "1403", "Missing If-Match", "If-Match header is required for PATCH")
-        problems = self._contract.validate_request(req.method, path, query, headers, body)
-        if problems:
-            raise bad_request(prefix, "; ".join(problems))
-        pp = {k: unquote(v) for k, v in self._contract.path_params(op, path).items()}
-        with self._lock:
-            return self._route(prefix, op.template, req.method, pp, query, h, body, sb)
+        return sb
+
+    @staticmethod
+    def _check_json_body(prefix, h, body):
+        """A request that sends a body sends JSON, declared as such."""
+        ct = h.get("content-type", "")
+        if "json" not in ct.lower():
+            raise ApiError(400, {"type": "http://ns.adobe.com/aep/errors/400", "status": 400,
+                                 "title": "BadRequestError",
+                                 "detail": f"Content-Type '{ct}' is not supported; use application/json"})
+        if body is None:
+            raise bad_request(prefix, "Request body is not valid JSON")
+
+    @staticmethod
+    def _check_xdm_accept(h):
+        """A Schema Registry read names the XDM format it wants in its Accept header."""
+        acc = h.get("accept", "")
+        if not acc:
+            raise xdm_error(406, "1007", "Accept header missing",
+                            "An Accept header of application/vnd.adobe.xed…+json is required")
+        if not re.search(r"application/vnd\.adobe\.(xed|xdm)[a-z0-9-]*\+json", acc):
+            raise xdm_error(400, "1007", "Accept header invalid",
+                            f"The supplied Accept header is not valid: {acc} - A valid Accept value should look "
+                            "like application/vnd.adobe.'{xed|xdm'}+json")
 
     def _route(self, prefix, tmpl, method, pp, query, h, body, sb):
         key = (prefix, method, tmpl)

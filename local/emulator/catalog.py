@@ -63,7 +63,7 @@ class CatalogMixin:
         try:
             start, limit = int(query.get("start", 0)), int(query.get("limit", 50))
         except ValueError:
-            raise cat_error(400, "1000", "Bad Request", "start/limit must be integers")
+            raise cat_error(400, "1000", "Bad Request", "start/limit must be integers") from None
         return 200, {k: copy.deepcopy(v) for k, v in items[start:start + limit]}, {}
 
     def _get_dataset(self, sb, dsid):

@@ -136,7 +136,7 @@ class DataPrepMixin:
             # answers it (local/aep_contract.py, _DOCUMENTED_OPTIONAL_QUERY): the first page.
             start, limit = int(query.get("start", 0)), int(query.get("limit", 10))
         except ValueError:
-            raise dp_error(400, "1000", "Bad Request", "start/limit must be integers")
+            raise dp_error(400, "1000", "Bad Request", "start/limit must be integers") from None
         page = items[start:start + limit]
         links = {}
         if start + limit < len(items):
@@ -153,7 +153,8 @@ class DataPrepMixin:
                 v = int(query["version"])
                 return 200, copy.deepcopy(versions[v]), {}
             except (ValueError, IndexError):
-                raise dp_error(404, "1002", "Mapping set not found", f"Mapping set {mid} version {query['version']}")
+                raise dp_error(404, "1002", "Mapping set not found",
+                               f"Mapping set {mid} version {query['version']}") from None
         return 200, copy.deepcopy(versions[-1]), {}
 
     def _put_mapping(self, sb, mid, body):

@@ -45,7 +45,7 @@ class ExploreMixin:
                     s = query["sourceParams"]
                     sp = json.loads(base64.b64decode(s + "=" * (-len(s) % 4)).decode())
                 except Exception:
-                    raise flow_error(400, "1400", "Bad Request", "sourceParams is not base64-encoded JSON")
+                    raise flow_error(400, "1400", "Bad Request", "sourceParams is not base64-encoded JSON") from None
             req = spec.get("sourceSpec", {}).get("spec", {}).get("required", []) or spec.get("_sourceParams", [])
             missing = [r for r in req if not sp.get(r)]
             if missing:

@@ -192,7 +192,7 @@ class FlowRunsMixin:
             for name, sb in self._sandboxes.items():
                 st = self._store(name)
                 added = False
-                for fid, flow in list(sb.flows.items()):
+                for _fid, flow in list(sb.flows.items()):
                     added |= self._generate(st, sb, flow, now)
                 if added:
                     st.order.sort()
@@ -336,7 +336,7 @@ class FlowRunsMixin:
                 self._sync_runs()
                 return 200, self._list_runs_unlocked(sb, query), {}
         except ListError as e:
-            raise flow_error(400, e.code, "Bad Request", e.message)
+            raise flow_error(400, e.code, "Bad Request", e.message) from e
 
     def _list_runs_unlocked(self, sb, query: dict) -> dict:
         st, now = self._store(sb.name), self._clock_ms
@@ -348,32 +348,11 @@ class FlowRunsMixin:
         limit = query.get("limit")
         if count and limit is not None:
             raise ListError("1401", "The 'limit' parameter is not supported together with 'count'")
-        orderby = query.get("orderby")
-        if orderby is not None:
-            if isinstance(orderby, list) or "," in orderby or orderby.strip() in ("", "+", "-"):
-                raise ListError("1433", f"Invalid orderby '{orderby}'")
-            desc, sort_field = orderby.startswith("-"), orderby.lstrip("+-")
-            if sort_field not in SORTABLE:
-                raise ListError("1432", f"Sorting on field '{sort_field}' is not supported")
-        else:
-            desc, sort_field = True, "createdAt"
+        desc, sort_field = _sort_order(query.get("orderby"))
         n = parse_limit(limit) if limit is not None else None
 
         # Narrow the candidates with an index when a filter allows it; every filter still applies.
-        cand: set[str] | None = None
-        for field, op, values in filters:
-            ids: set[str] | None = None
-            if field == "id" and op == "==":
-                ids = {v for v in values if v in st.runs}
-            elif field == "flowId" and op == "==":
-                ids = {rid for v in values for rid in st.by_flow.get(v, ())}
-            elif field == STARTED and op in (">", ">="):
-                t = int(values[0])
-                ids = {rid for _, rid in st.order[bisect.bisect_left(st.order, (t, "")):]}
-            elif field == STARTED and op == "<":
-                ids = {rid for _, rid in st.order[:bisect.bisect_left(st.order, (int(values[0]), ""))]}
-            if ids is not None:
-                cand = ids if cand is None else cand & ids
+        cand = _indexed_candidates(st, filters)
         pool = st.runs.keys() if cand is None else cand
         items = []
         for rid in pool:
@@ -388,28 +367,62 @@ class FlowRunsMixin:
 
         items.sort(key=key, reverse=desc)
         if cursor is not None:
-            try:
-                after = (tuple(cursor[0]), cursor[1])
-            except Exception:
-                raise ListError("1400", "Invalid continuationToken")
-            keys = [key(i) for i in items]
-            if desc:  # descending: first index whose key is below the cursor
-                lo, hi = 0, len(keys)
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if keys[mid] < after or keys[mid] == after:
-                        hi = mid
-                    else:
-                        lo = mid + 1
-                items = items[lo + (1 if lo < len(keys) and keys[lo] == after else 0):]
-            else:
-                items = items[bisect.bisect_right(keys, after):]
+            items = _after_cursor(items, [key(i) for i in items], cursor, desc)
         links: dict = {}
         if n is not None and len(items) > n:
             items = items[:n]
             k = key(items[-1])
             links = {"next": {"href": continuation_href("runs", query, [list(k[0]), k[1]])}}
         return {"items": items, "_links": links}
+
+
+def _sort_order(orderby) -> tuple[bool, str]:
+    """(descending, field) of a runs listing's `orderby` parameter; newest first without one."""
+    if orderby is None:
+        return True, "createdAt"
+    if isinstance(orderby, list) or "," in orderby or orderby.strip() in ("", "+", "-"):
+        raise ListError("1433", f"Invalid orderby '{orderby}'")
+    desc, sort_field = orderby.startswith("-"), orderby.lstrip("+-")
+    if sort_field not in SORTABLE:
+        raise ListError("1432", f"Sorting on field '{sort_field}' is not supported")
+    return desc, sort_field
+
+
+def _indexed_candidates(st: _Store, filters: list) -> set[str] | None:
+    """The run ids the store's indexes allow for `filters`; None when no filter uses an index."""
+    cand: set[str] | None = None
+    for field, op, values in filters:
+        ids: set[str] | None = None
+        if field == "id" and op == "==":
+            ids = {v for v in values if v in st.runs}
+        elif field == "flowId" and op == "==":
+            ids = {rid for v in values for rid in st.by_flow.get(v, ())}
+        elif field == STARTED and op in (">", ">="):
+            t = int(values[0])
+            ids = {rid for _, rid in st.order[bisect.bisect_left(st.order, (t, "")):]}
+        elif field == STARTED and op == "<":
+            ids = {rid for _, rid in st.order[:bisect.bisect_left(st.order, (int(values[0]), ""))]}
+        if ids is not None:
+            cand = ids if cand is None else cand & ids
+    return cand
+
+
+def _after_cursor(items: list, keys: list, cursor, desc: bool) -> list:
+    """The sorted `items` (their sort `keys` alongside) that come after the continuation `cursor`."""
+    try:
+        after = (tuple(cursor[0]), cursor[1])
+    except Exception:
+        raise ListError("1400", "Invalid continuationToken") from None
+    if desc:  # descending: first index whose key is below the cursor
+        lo, hi = 0, len(keys)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if keys[mid] < after or keys[mid] == after:
+                hi = mid
+            else:
+                lo = mid + 1
+        return items[lo + (1 if lo < len(keys) and keys[lo] == after else 0):]
+    return items[bisect.bisect_right(keys, after):]
 
 
 def _match(item: dict, field: str, op: str, values: list[str]) -> bool:

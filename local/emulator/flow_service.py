@@ -66,7 +66,7 @@ class FlowServiceMixin:
         try:
             return 200, apply_list(copy.deepcopy(items), query, collection, sortable), {}
         except ListError as e:
-            raise flow_error(400, e.code, "Bad Request", e.message)
+            raise flow_error(400, e.code, "Bad Request", e.message) from e
 
     def _list_connection_specs(self, query):
         return self._list(list(map(public, self._conn_specs.values())), query, "connectionSpecs")
@@ -185,7 +185,8 @@ class FlowServiceMixin:
         cs = (body.get("connectionSpec") or {}).get("id")
         if cs != preloaded.DATA_LAKE_SPEC_ID:
             raise flow_error(400, "1307", "Invalid target connection spec",
-                             f"Target connection spec {cs} is not allowed; only {preloaded.DATA_LAKE_SPEC_ID} (Data Lake)")
+                             f"Target connection spec {cs} is not allowed; "
+                             f"only {preloaded.DATA_LAKE_SPEC_ID} (Data Lake)")
         ds = (body.get("params") or {}).get("dataSetId")
         if not ds or ds not in sb.dataSets:
             raise flow_error(400, "1419", "Dataset not found", f"params.dataSetId {ds} does not exist")
@@ -214,7 +215,8 @@ class FlowServiceMixin:
             raise flow_error(400, "1410", "Invalid flow spec", f"Flow spec {body['flowSpec'].get('id')} does not exist")
         srcs, tgts = body.get("sourceConnectionIds") or [], body.get("targetConnectionIds") or []
         if not srcs or not tgts:
-            raise flow_error(400, "1413", "Connections required", "sourceConnectionIds and targetConnectionIds are required")
+            raise flow_error(400, "1413", "Connections required",
+                             "sourceConnectionIds and targetConnectionIds are required")
         for s in srcs:
             if s not in sb.sourceConnections:
                 raise flow_error(400, "1413", "Source connection not found", f"Source connection {s} does not exist")
@@ -292,7 +294,7 @@ class FlowServiceMixin:
         try:
             new = json_patch(res, ops)
         except (KeyError, IndexError, ValueError, TypeError) as e:
-            raise flow_error(400, "1400", "Invalid patch", f"Cannot apply patch: {e!r}")
+            raise flow_error(400, "1400", "Invalid patch", f"Cannot apply patch: {e!r}") from e
         if coll is sb.flows:
             fspec = self._flow_specs[new["flowSpec"]["id"]]
             old_start = (res.get("scheduleParams") or {}).get("startTime")

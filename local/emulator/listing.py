@@ -40,7 +40,7 @@ def resume(query: dict) -> tuple[dict, object]:
         state = json.loads(base64.urlsafe_b64decode(str(token) + "=" * (-len(str(token)) % 4)).decode())
         saved, cursor = dict(state["q"]), state["c"]
     except Exception:
-        raise ListError("1400", "Invalid continuationToken")
+        raise ListError("1400", "Invalid continuationToken") from None
     return {**saved, **{k: v for k, v in query.items() if k != "continuationToken"}}, cursor
 
 

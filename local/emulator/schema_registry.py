@@ -129,7 +129,7 @@ class SchemaRegistryMixin:
             start = int(query.get("start", 0))
             limit = int(query.get("limit", 300))
         except ValueError:
-            raise xdm_error(400, "1000", "Invalid paging", "start/limit must be integers")
+            raise xdm_error(400, "1000", "Invalid paging", "start/limit must be integers") from None
         page = filtered[start:start + limit]
         short = "xed-id+json" in h.get("accept", "")
         results = [{k: i[k] for k in ("$id", "meta:altId", "version", "title")} if short else i for i in page]
@@ -277,7 +277,7 @@ class SchemaRegistryMixin:
         try:
             new = json_patch(s, ops)
         except (KeyError, IndexError, ValueError, TypeError) as e:
-            raise xdm_error(400, "1000", "Invalid patch", f"Cannot apply patch: {e!r}")
+            raise xdm_error(400, "1000", "Invalid patch", f"Cannot apply patch: {e!r}") from e
         old_tags, new_tags = s.get("meta:immutableTags") or [], new.get("meta:immutableTags") or []
         # "Immutable tags are tags that are intended to be set, but never removed" (schemas.md#union).
         if not set(old_tags) <= set(new_tags):

@@ -59,7 +59,7 @@ def read(path: str | Path) -> dict[str, Any]:
         with open(path, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise SourcesInvalid(name, [{"path": "(file)", "message": f"cannot be read: {exc.strerror or exc}"}])
+        raise SourcesInvalid(name, [{"path": "(file)", "message": f"cannot be read: {exc.strerror or exc}"}]) from exc
     return parse(data, name)
 
 
@@ -72,16 +72,16 @@ def parse(data: bytes, name: str = "sources") -> dict[str, Any]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise refuse(f"not UTF-8 (byte {exc.start})")
+        raise refuse(f"not UTF-8 (byte {exc.start})") from exc
     depth = _depth(text)
     if depth > MAX_DEPTH:
         raise refuse(f"nested deeper than {MAX_DEPTH} levels")
     try:
         document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except _Refused as exc:
-        raise refuse(str(exc))
+        raise refuse(str(exc)) from None
     except ValueError as exc:
-        raise refuse(f"not JSON: {exc}")
+        raise refuse(f"not JSON: {exc}") from exc
     problems = check(document)
     if problems:
         raise SourcesInvalid(name, problems)
@@ -139,33 +139,37 @@ def _check_table(where: str, described: dict, *, rest: bool, bad) -> None:
         return
     types: dict[str, str] = {}
     for i, column in enumerate(columns):
-        at = f"{where}.columns[{i}]"
-        if not isinstance(column, dict):
-            bad(at, "must be an object: {name, type, xdmType?}")
-            continue
-        for key in column:
-            if key not in ("name", "type", "xdmType"):
-                bad(f"{at}.{key}", "not a field (a column has name, type and xdmType)")
-        name, kind, xdm = column.get("name"), column.get("type"), column.get("xdmType")
-        if name is None:
-            bad(f"{at}.name", "required")
-        elif _name_problem(name):
-            bad(f"{at}.name", _name_problem(name))
-        elif name in types:
-            bad(f"{at}.name", f"{name!r} is listed twice")
-        elif rest and _path_clash(name, types):
-            bad(f"{at}.name", f"{name!r} and {_path_clash(name, types)!r}: an attribute cannot also hold attributes")
-        if kind is None:
-            bad(f"{at}.type", "required")
-        elif kind not in TYPES:
-            bad(f"{at}.type", f"one of {', '.join(TYPES)} (as Adobe's explore answers print them)")
-        if xdm is not None and xdm not in XDM_TYPES:
-            bad(f"{at}.xdmType", f"one of {', '.join(XDM_TYPES)} (a date column; the other types follow from type)")
-        elif xdm is not None and kind != "string":
-            bad(f"{at}.xdmType", "a date or date-time column has type string")
-        if isinstance(name, str) and not _name_problem(name) and name not in types:
-            types[name] = xdm if xdm in XDM_TYPES else kind if kind in TYPES else "string"
+        _check_column(f"{where}.columns[{i}]", column, types, rest=rest, bad=bad)
     _check_rows(where, described.get("rows"), types, bad)
+
+
+def _check_column(at: str, column: Any, types: dict[str, str], *, rest: bool, bad) -> None:
+    """One column of a table; a column with a usable name joins `types` (the table's columns so far)."""
+    if not isinstance(column, dict):
+        bad(at, "must be an object: {name, type, xdmType?}")
+        return
+    for key in column:
+        if key not in ("name", "type", "xdmType"):
+            bad(f"{at}.{key}", "not a field (a column has name, type and xdmType)")
+    name, kind, xdm = column.get("name"), column.get("type"), column.get("xdmType")
+    if name is None:
+        bad(f"{at}.name", "required")
+    elif _name_problem(name):
+        bad(f"{at}.name", _name_problem(name))
+    elif name in types:
+        bad(f"{at}.name", f"{name!r} is listed twice")
+    elif rest and _path_clash(name, types):
+        bad(f"{at}.name", f"{name!r} and {_path_clash(name, types)!r}: an attribute cannot also hold attributes")
+    if kind is None:
+        bad(f"{at}.type", "required")
+    elif kind not in TYPES:
+        bad(f"{at}.type", f"one of {', '.join(TYPES)} (as Adobe's explore answers print them)")
+    if xdm is not None and xdm not in XDM_TYPES:
+        bad(f"{at}.xdmType", f"one of {', '.join(XDM_TYPES)} (a date column; the other types follow from type)")
+    elif xdm is not None and kind != "string":
+        bad(f"{at}.xdmType", "a date or date-time column has type string")
+    if isinstance(name, str) and not _name_problem(name) and name not in types:
+        types[name] = xdm if xdm in XDM_TYPES else kind if kind in TYPES else "string"
 
 
 def _check_rows(where: str, rows: Any, types: dict[str, str], bad) -> None:

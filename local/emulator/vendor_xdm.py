@@ -201,7 +201,7 @@ class Resolver:
                 continue
             leaf = self.node(node, base, chain, depth + len(path))
             parent = out
-            for i, name in enumerate(path[:-1]):
+            for name in path[:-1]:
                 holder = parent.setdefault(name, {"type": "object", "meta:xdmType": "object", "properties": {}})
                 parent = holder.setdefault("properties", {})
             parent[path[-1]] = _merge_tree(parent.get(path[-1]), leaf)

@@ -13,10 +13,10 @@
 
 from __future__ import annotations
 
+import _socket
 import os
 import socket
 
-import _socket
 import pytest
 
 STACK_VARIABLE = "AEPFLOW_E2E_STACK"

@@ -30,7 +30,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -92,7 +92,7 @@ def api_region(api_url: str, default: str | None) -> str | None:
 
 def unique_name(base: Any, now: datetime, token: str) -> str:
     """`base` with a suffix of the time and a token, within NAME_PATTERN (at most 64 characters)."""
-    suffix = f"-e2e-{now.astimezone(timezone.utc):%Y%m%d%H%M%S}-{token}"
+    suffix = f"-e2e-{now.astimezone(UTC):%Y%m%d%H%M%S}-{token}"
     stem = re.sub(r"[^a-z0-9-]", "-", base.lower()) if isinstance(base, str) else ""
     stem = stem[: 64 - len(suffix)].strip("-") or "aepflow"
     return stem + suffix
@@ -227,7 +227,7 @@ def dataflow(deployed: Deployed):
 
     path = Path(os.environ.get("AEPFLOW_E2E_SPEC") or DEFAULT_SPEC)
     document = read(path.read_bytes(), json_only=path.suffix.lower() == ".json")
-    name = unique_name(document.get("name"), datetime.now(timezone.utc), secrets.token_hex(2))
+    name = unique_name(document.get("name"), datetime.now(UTC), secrets.token_hex(2))
     spec = e2e_spec(document, name, int(time.time()))
     state: dict[str, Any] = {"name": name, "spec": spec, "file": str(path), "deleted": False}
     try:
@@ -289,7 +289,8 @@ def test_a_spec_provisions_reads_back_and_deletes(deployed, dataflow):
     assert {k["kind"] for k in deleted["kept"]} & {"dataset", "schema"} <= named, deleted["kept"]
     assert {b["kind"] for b in deleted["leftBehind"]} <= {"mappingSet"}, deleted["leftBehind"]
     for behind in deleted["leftBehind"]:  # Data Prep has no DELETE for mapping sets (README, DELETE)
-        warnings.warn(f"left in AEP: {behind['kind']} {behind['id']} of {name} ({behind.get('reason')})")
+        warnings.warn(f"left in AEP: {behind['kind']} {behind['id']} of {name} ({behind.get('reason')})",
+                      stacklevel=1)
 
     status, gone = api.call("GET", path)
     assert status == 404 and gone["code"] == "DataflowNotFound", (status, gone)
@@ -305,7 +306,7 @@ def _cloudformation():
 
 
 def _described(status: str, outputs: dict[str, str]) -> dict[str, Any]:
-    return {"Stacks": [{"StackName": "aepflow-dev", "CreationTime": datetime(2026, 1, 1, tzinfo=timezone.utc),
+    return {"Stacks": [{"StackName": "aepflow-dev", "CreationTime": datetime(2026, 1, 1, tzinfo=UTC),
                         "StackStatus": status,
                         "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]}
 
@@ -337,7 +338,7 @@ def test_api_region_comes_from_the_api_url():
 
 
 def test_unique_names_fit_the_name_pattern_and_differ():
-    now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
     assert unique_name("acme-oracle-e2e", now, "0a1b") == "acme-oracle-e2e-e2e-20260304050607-0a1b"
     assert len(unique_name("a" * 64, now, "ffff")) == 64
     cut = unique_name("a" * 39 + "-" + "b" * 24, now, "ffff")  # cut right after a hyphen: no "--"

@@ -18,7 +18,7 @@ def test_only_one_of_two_racing_specs_under_one_name_starts(stack):
         outcomes: list[object] = []
         gate = threading.Barrier(2)
 
-        def post(spec):
+        def post(spec, gate=gate, outcomes=outcomes):
             gate.wait()
             try:
                 outcomes.append(start.start(spec))

@@ -3,9 +3,9 @@ pages in name order, and none of the journal, alert or claim items that share th
 
 import boto3
 
-from aepflow.store import keys
-from aepflow.ops import describe
 from aepflow.monitor import flows as monitor_flows
+from aepflow.ops import describe
+from aepflow.store import keys
 from aepflow.store import monitor as monitor_store
 
 

@@ -44,14 +44,15 @@ def stack():
             as running:
         results = running.provision(list(SPECS.values()))
         assert [r["status"] for r in results] == ["ACTIVE"] * len(SPECS), results
-        running.provisioned = {key: result for key, result in zip(SPECS, results)}
+        running.provisioned = {key: result for key, result in zip(SPECS, results, strict=True)}
         running.messages()
         yield running
 
 
 def api(stack, method, path, body=None, headers=None):
     data = json.dumps(body).encode() if body is not None else None
-    signed = sigv4.sign(method, f"http://127.0.0.1{path}", data, {"Content-Type": "application/json", **(headers or {})},
+    signed = sigv4.sign(method, f"http://127.0.0.1{path}", data,
+                        {"Content-Type": "application/json", **(headers or {})},
                         access_key=sigv4.LOCAL_ACCESS_KEY, secret_key=sigv4.LOCAL_SECRET_KEY, region="us-east-1")
     status, answer_headers, raw = dispatch(stack, method, path, signed, data)
     return status, json.loads(raw or b"null")
@@ -88,7 +89,8 @@ def test_a_plan_makes_only_gets_and_says_update_or_replace_and_why(stack):
     requests = since(stack, mark)
     assert requests and {r["method"] for r in requests} == {"GET"}
     # Nothing changed: the flow is the one provisioned, with its etag.
-    flow_now = next(f for f in stack.emulator.dump_state()["flows"] if f["id"] == stack.provisioned["schedule"]["flowId"])
+    flow_now = next(f for f in stack.emulator.dump_state()["flows"]
+                    if f["id"] == stack.provisioned["schedule"]["flowId"])
     assert flow_now["etag"] == stack.provisioned["schedule"]["etag"]
 
 
@@ -143,8 +145,9 @@ def test_two_patches_with_one_if_match_leave_aep_and_the_record_equal(stack):
         etag = view["flow"]["etag"]
         intervals = (31 + 2 * attempt, 32 + 2 * attempt)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            answers = list(pool.map(lambda n: api(stack, "PATCH", f"/dataflows/{name}",
-                                                  {"schedule": {"interval": n}}, {"If-Match": etag}), intervals))
+            answers = list(pool.map(lambda n, etag=etag: api(stack, "PATCH", f"/dataflows/{name}",
+                                                             {"schedule": {"interval": n}}, {"If-Match": etag}),
+                                    intervals))
         statuses = sorted(a[0] for a in answers)
         assert statuses[0] == 200 and statuses[1] in (409, 412), answers
         refused = next(a[1] for a in answers if a[0] != 200)
@@ -153,7 +156,8 @@ def test_two_patches_with_one_if_match_leave_aep_and_the_record_equal(stack):
         recorded = records.record(name)
         assert flow["scheduleParams"]["interval"] == str(recorded.spec["schedule"]["interval"]), attempt
         assert flow["etag"] == recorded.ids["flowEtag"]
-        assert recorded.spec["schedule"]["interval"] == next(n for a, n in zip(answers, intervals) if a[0] == 200)
+        assert recorded.spec["schedule"]["interval"] == next(
+            n for a, n in zip(answers, intervals, strict=True) if a[0] == 200)
     # An If-Match that is not the flow's etag changes nothing, and the answer does not echo it.
     before = stack.emulator.dump_state()["flows"]
     status, refused = api(stack, "PATCH", f"/dataflows/{name}", {"description": "x"}, {"If-Match": '"stale-etag"'})
@@ -364,7 +368,7 @@ def test_two_specs_started_at_once_under_one_name_make_one_dataflow_and_one_conf
     results = [stack.wait(arn) for arn in arns]
     assert sorted(r["status"] for r in results) == ["FAILED", "SUCCEEDED"]
     from aepflow.store import journal
-    [failed] = [arn for arn, r in zip(arns, results) if r["status"] == "FAILED"]
+    [failed] = [arn for arn, r in zip(arns, results, strict=True) if r["status"] == "FAILED"]
     errors = json.loads(journal.get_outcome(failed)["errors"])
     # Refused by the name's claim: the other holds it, or won the conditional write at the same moment.
     assert errors[0]["code"] in ("ProvisioningInProgress", "DataflowExists") and errors[0]["step"] == "reserve-name"

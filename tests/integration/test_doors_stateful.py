@@ -16,13 +16,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
-from aepflow.core import settings as aepflow_settings
 import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
+from aepflow.core import settings as aepflow_settings
 from local.examples import example
 from local.stack import LocalStack
 from tests.integration.test_properties import api

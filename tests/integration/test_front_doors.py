@@ -5,10 +5,10 @@ import json
 import time
 
 import boto3
-from aepflow.core import settings
 import pytest
 import yaml
 
+from aepflow.core import settings
 from local.examples import example
 from local.serve import Server
 from tests import signed_http
@@ -82,7 +82,8 @@ def test_the_api_provisions_changes_and_deletes_a_dataflow(server):
     status, second = http("POST", f"{api}/dataflows", json.dumps(spec).encode())
     assert status == 202 and second["executionArn"] == first["executionArn"]
 
-    view = wait_for(lambda: (v := http("GET", f"{api}/dataflows/acme-salesforce-contacts")[1])["status"] == "ACTIVE" and v)
+    view = wait_for(lambda: (v := http("GET", f"{api}/dataflows/acme-salesforce-contacts")[1])["status"] == "ACTIVE"
+                    and v)
     assert view["flow"]["state"] == "enabled" and view["flow"]["scheduleParams"]["frequency"] == "minute"
     first_flow_id = view["ids"]["flowId"]
     assert len(executions(server)) == 1
@@ -96,12 +97,14 @@ def test_the_api_provisions_changes_and_deletes_a_dataflow(server):
     view = http("GET", f"{api}/dataflows/acme-salesforce-contacts")[1]
     assert view["flow"]["description"] == "another spec under the same name"
     assert view["ids"]["flowId"] == first_flow_id and len(executions(server)) == 2
-    assert any(a["detail-type"] == "aepflow.DataflowProvisioned" and a["detail"]["name"] == "acme-salesforce-contacts"
+    assert any(a["detail-type"] == "aepflow.DataflowProvisioned"
+               and a["detail"]["name"] == "acme-salesforce-contacts"
                for a in _announcements(server.announcements))
 
     flow_id, etag = view["ids"]["flowId"], view["flow"]["etag"]
     status, updated = http("PATCH", f"{api}/dataflows/acme-salesforce-contacts",
-                           json.dumps({"schedule": {"frequency": "day", "interval": 1}}).encode(), "application/merge-patch+json")
+                           json.dumps({"schedule": {"frequency": "day", "interval": 1}}).encode(),
+                           "application/merge-patch+json")
     assert status == 200, updated
     assert updated["changed"] == ["schedule"] and updated["etag"] != etag
     flow = next(f for f in server.stack.emulator.dump_state()["flows"] if f["id"] == flow_id)
@@ -189,7 +192,8 @@ def test_a_custom_event_starts_provisioning_and_a_failing_intake_lands_in_the_dl
     server.stack.settle()
     assert executions(server) == [] and server.stack.emulator.records == []
     events.put_events(Entries=[{"Source": "aepflow.requests", "EventBusName": bus,
-                                "DetailType": "aepflow.DataflowRequested", "Detail": json.dumps({"spec": example("002")})}])
+                                "DetailType": "aepflow.DataflowRequested",
+                                "Detail": json.dumps({"spec": example("002")})}])
     [execution] = executions(server)
     assert server.stack.wait(execution["executionArn"])["status"] == "SUCCEEDED"
 
@@ -201,7 +205,8 @@ def test_a_custom_event_starts_provisioning_and_a_failing_intake_lands_in_the_dl
 
     monkeypatch.setattr(start, "start_if_changed", broken)
     events.put_events(Entries=[{"Source": "aepflow.requests", "EventBusName": bus,
-                                "DetailType": "aepflow.DataflowRequested", "Detail": json.dumps({"spec": example("003")})}])
+                                "DetailType": "aepflow.DataflowRequested",
+                                "Detail": json.dumps({"spec": example("003")})}])
     queue = server.stack.queues["SpecIntakeDeadLetterQueue"]
     [message] = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert json.loads(message["Body"])["detail"]["spec"]["name"] == example("003")["name"]
@@ -274,8 +279,8 @@ def test_deleting_a_copy_of_a_spec_file_deletes_nothing_and_delete_waits_for_a_p
     assert status == 200 and view["status"] == "ACTIVE"
 
     # A new version starts a re-provisioning: a DELETE meanwhile is refused, and deletes nothing.
-    from aepflow.store import claims
     from aepflow.spec import digest
+    from aepflow.store import claims
     changed = {**spec, "description": "version two"}
     claim = claims.claim(spec["name"])
     claims.hold(spec["name"], digest.spec_hash(changed), "arn:aws:states:us-east-1:123456789012:execution:"

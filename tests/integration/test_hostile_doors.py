@@ -55,7 +55,8 @@ def test_the_api_refuses_what_it_cannot_read_before_any_work(server):
             "use one of application/json, application/merge-patch+json, application/yaml, application/x-yaml, "
             "text/yaml, text/x-yaml, application/x-www-form-urlencoded")}]})
     status, body, _ = _post(f"{api}/dataflows", b"")
-    assert status == 400 and body["problems"] == [{"path": "(body)", "message": "the body is empty; send a JSON or YAML object"}]
+    assert status == 400 and body["problems"] == [
+        {"path": "(body)", "message": "the body is empty; send a JSON or YAML object"}]
     status, body, _ = _post(f"{api}/dataflows", b"\xff\xfe\x00garbage", "application/json")
     assert status == 400 and body["code"] == "RequestInvalid"
     status, body, _ = _post(f"{api}/dataflows", b'{"name": "x",}', "application/json")
@@ -114,7 +115,7 @@ def test_the_cli_gives_every_hostile_file_its_own_invalid_line_in_one_batch(tmp_
     assert "Traceback" not in done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(lines) == len(ALL)
-    for case, path, line in zip(ALL, paths, lines):
+    for case, path, line in zip(ALL, paths, lines, strict=True):
         assert line["status"] == "INVALID" and line["file"] == str(path), (case.name, line)
         assert _refused(line["errors"], case.path, case.says), (case.name, line)
     assert record.read_text() == ""
@@ -124,7 +125,8 @@ def test_the_api_wants_a_sigv4_signature_as_api_gateway_does(server):
     api = server.info["api"]
     status, body, _, _ = signed_http.call("GET", f"{api}/dataflows", signed=False)
     assert (status, body) == (403, {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing Authentication Token"})
-    status, body, _, _ = signed_http.call("GET", f"{api}/dataflows", headers={"Authorization": "Bearer x"}, signed=False)
+    status, body, _, _ = signed_http.call("GET", f"{api}/dataflows", headers={"Authorization": "Bearer x"},
+                                          signed=False)
     assert status == 403 and body["code"] == "INCOMPLETE_SIGNATURE"
     signed = sigv4.sign("GET", f"{api}/dataflows?limit=2", access_key="testing", secret_key="testing",
                         region="us-east-1")

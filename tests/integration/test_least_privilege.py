@@ -15,8 +15,7 @@ import pytest
 import yaml
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
 
-from aepflow.core import settings
-from aepflow.core import aws
+from aepflow.core import aws, settings
 from local import sigv4
 from local import template as cfn
 from local.examples import example
@@ -214,7 +213,8 @@ def _exercise_every_door(stack):
     secret = once["source"]["credentialsSecret"]
     arn = boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(
         {"username": "acme", "password": "rotated", "securityToken": "t0ken-rotated"}))["ARN"]
-    boto3.client("events").put_events(Entries=[{"Source": "aws.secretsmanager", "DetailType": "AWS API Call via CloudTrail",
+    boto3.client("events").put_events(Entries=[{"Source": "aws.secretsmanager",
+                                                "DetailType": "AWS API Call via CloudTrail",
                                                 "Detail": json.dumps({"eventSource": "secretsmanager.amazonaws.com",
                                                                       "eventName": "PutSecretValue",
                                                                       "requestParameters": {"secretId": secret},

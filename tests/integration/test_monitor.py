@@ -12,7 +12,7 @@ import math
 import os
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -54,7 +54,7 @@ class Stack:
                 "schedule": sched, "alerts": alerts or {}}
         if sandbox:
             spec["sandbox"] = sandbox
-        updated = datetime.fromtimestamp(self.emu.now_ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+        updated = datetime.fromtimestamp(self.emu.now_ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
         self.table.put_item(Item=dataflow_record(
             name, status="ACTIVE", connector=connector, flowId=fid,
             ids=json.dumps({"flowId": fid, "datasetId": "5c8c3c555033b814b69f947f"}),
@@ -153,7 +153,7 @@ def _scenario(stack, overlapping: bool):
         if overlapping:
             reports, errors = [], []
 
-            def run():
+            def run(reports=reports, errors=errors):
                 try:
                     reports.append(stack.poll())
                 except Exception as exc:  # pragma: no cover - surfaced below
@@ -283,7 +283,7 @@ def test_handlers_take_the_schedule_time_and_pass_json(stack):
                                                                                        "finish")}
     stack.flow("handled", outcomes=["failed"])
     stack.emu.advance(minutes=20)
-    when = datetime.fromtimestamp(stack.emu.now_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = datetime.fromtimestamp(stack.emu.now_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     state = step["plan"]({"time": when}, FakeLambdaContext("plan", 256, 60))  # the schedule's Input
     assert state["now"] == stack.emu.now_ms and state["syncDue"] and not state["units"]
     state["synced"] = [step["registry"](segment, FakeLambdaContext("registry", 256, 60)) for segment in state["sync"]]
@@ -308,7 +308,8 @@ def test_a_poll_reads_only_the_state_and_records_it_needs(stack, monkeypatch):
     real_load, real_read = monitor_store.load_shards, monitor_store.read_records
     monkeypatch.setattr(monitor_store, "load_shards", lambda t, sb, k, numbers: loads.append(list(numbers)) or
                         real_load(t, sb, k, numbers))
-    monkeypatch.setattr(monitor_store, "read_records", lambda t, names: reads.append(sorted(names)) or real_read(t, names))
+    monkeypatch.setattr(monitor_store, "read_records",
+                        lambda t, names: reads.append(sorted(names)) or real_read(t, names))
     stack.emu.advance(minutes=15)
     report = stack.poll()
     assert report.units == 4 and report.runs_seen >= len(healthy) + 1
@@ -349,8 +350,7 @@ def test_a_sync_in_many_segments_enters_every_flow_once(stack, monkeypatch):
     """A registry sync split over segments of a parallel Scan (MONITOR_RECORDS_PER_SEGMENT), run
     at once as the state machine's Map runs them: each record is read by one segment, each flow is
     entered in its one shard, and a segment beyond the Scan's numbering is refused."""
-    from aepflow.monitor import poll_plan, registry
-    from aepflow.monitor import shards
+    from aepflow.monitor import poll_plan, registry, shards
     from aepflow.monitor.models import PlanEvent, Segment
     from aepflow.monitor.state import shard_of
 

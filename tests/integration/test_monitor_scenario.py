@@ -36,7 +36,7 @@ def test_every_problem_is_alerted_exactly_once_across_overlapping_polls(seed, st
     assert summary["runs"] == runs_in_emulator
     # Calls grow with the pages of new runs and the in-progress re-checks, not with the flows.
     for calls, pages, chunks in zip(summary["aepCallsPerPoll"], summary["pagesPerPoll"],
-                                    summary["recheckChunksPerPoll"]):
+                                    summary["recheckChunksPerPoll"], strict=True):
         assert calls <= pages + chunks + 1
         assert calls < summary["flows"] / 10
 

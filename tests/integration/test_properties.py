@@ -53,7 +53,8 @@ def writes(stack: LocalStack, mark: int) -> list[str]:
 
 def api(stack: LocalStack, method: str, path: str, body=None, headers=None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    signed = sigv4.sign(method, f"http://127.0.0.1{path}", data, {"Content-Type": "application/json", **(headers or {})},
+    signed = sigv4.sign(method, f"http://127.0.0.1{path}", data,
+                        {"Content-Type": "application/json", **(headers or {})},
                         access_key=sigv4.LOCAL_ACCESS_KEY, secret_key=sigv4.LOCAL_SECRET_KEY, region="us-east-1")
     status, _, raw = dispatch(stack, method, path, signed, data)
     return status, json.loads(raw or b"null")
@@ -127,16 +128,17 @@ def test_a_spec_applied_plans_none_and_applying_it_again_from_any_door_changes_n
 
     # Adopt writes the spec that reproduces the flow: its plan against AEP is none.
     from aepflow.ops import adopt
-    from aepflow.ops.plan import compare as plan_compare, read as plan_read
-    from aepflow.store import records
+    from aepflow.ops.plan import compare as plan_compare
+    from aepflow.ops.plan import read as plan_read
     from aepflow.spec.parse import parse_spec, resolve_source
+    from aepflow.store import records
 
     written, adopted_ids, _ = adopt.describe(made["flowId"], sandbox=spec.get("sandbox"))
     rec = records.record(name)
     live = plan_read.read_live(stack_client(spec), rec)
     parsed = parse_spec(written)
-    resources = plan_compare.compare(parsed, resolve_source(parsed), applied=None, applied_resolved=None, ids=adopted_ids,
-                             live=live)
+    resources = plan_compare.compare(parsed, resolve_source(parsed), applied=None, applied_resolved=None,
+                                     ids=adopted_ids, live=live)
     moved = [(r.kind, r.action, [c.field for c in r.changes]) for r in resources
              if r.action != "none" and r.kind not in ("schema", "dataset", "record")]
     assert not moved, (written, moved)
@@ -155,16 +157,17 @@ def test_a_database_spec_with_columns_plans_none_for_every_database_connector(st
     plan right after provisioning expects none (it planned a replacement of the source connection)."""
     from aepflow.ops.plan import read as plan_read
     from aepflow.spec.connectors import CONNECTORS
-    from tests.strategies import DATABASE_TABLES, secret_name
+    from tests.strategies import ACME_CONTACT, DATABASE_TABLES, secret_name
 
     columns = [{"name": c["name"], "type": c["type"]} for c in DATABASE_TABLES["ADMIN.E2E"]]
     specs = []
     for name in sorted(n for n, c in CONNECTORS.items() if c.family == "database"):
         spec = {"name": f"db-columns-{name}", "source": {"connector": name, "credentialsSecret": secret_name(name),
                                                          "table": "ADMIN.E2E", "columns": columns},
-                "target": {"schema": {"id": "https://ns.adobe.com/acme/schemas/52b59140414aa6a370ef5e21155fd7a686744b8739ecc168"},
+                "target": {"schema": {"id": ACME_CONTACT},
                            "dataset": {"create": {"name": f"dataset of db-columns-{name}"}}},
-                "mapping": [{"source": "ID", "destination": "_id"}, {"source": "NAME", "destination": "person.name.fullName"}],
+                "mapping": [{"source": "ID", "destination": "_id"},
+                            {"source": "NAME", "destination": "person.name.fullName"}],
                 "deltaColumn": {"name": "updatedAt"}, "schedule": {"frequency": "hour", "interval": 1,
                                                                     "startTime": 1590523836}}
         specs.append(spec)

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from local.aep_contract import Contract
-from local.results import longest_sequential_chain
 from local.examples import all_examples, example
+from local.results import longest_sequential_chain
 from local.stack import FIXTURE_SECRETS
 
 CREATED_KINDS = ("connections", "sourceConnections", "targetConnections", "schemas", "dataSets", "mappingSets", "flows")
@@ -47,7 +47,8 @@ def test_every_example_provisions_to_active_with_contract_valid_requests(stack):
     assert contacts["tags"]["unifiedProfile"] == ["enabled:true"]
     # Every spec's mapping was held against its source once: the REST previews (Zendesk, Mixpanel)
     # and the tables (Salesforce Contact and Accounts, Oracle ADMIN.E2E), given columns or not.
-    explores = sorted((r["query"]["objectType"], r["query"].get("object")) for r in aep if r["path"].endswith("/explore"))
+    explores = sorted((r["query"]["objectType"], r["query"].get("object"))
+                      for r in aep if r["path"].endswith("/explore"))
     assert explores == [("rest", "json"), ("rest", "json"), ("table", "ADMIN.E2E"), ("table", "Accounts"),
                         ("table", "Contact")]
 
@@ -90,7 +91,8 @@ def test_a_missing_dataset_fails_with_aeps_code_and_leaves_nothing_behind(stack)
     assert result["status"] == "FAILED"
     assert result["errors"][0]["code"] == "CAT-1002-404" and result["errors"][0]["step"] == "find-existing"
     assert {k: _names(before, k) for k in CREATED_KINDS} == {k: _names(after, k) for k in CREATED_KINDS}
-    assert len(alerts) == 1 and "acme-missing-dataset" in alerts[0]["Subject"] and "CAT-1002-404" in alerts[0]["Message"]
+    assert len(alerts) == 1 and "acme-missing-dataset" in alerts[0]["Subject"]
+    assert "CAT-1002-404" in alerts[0]["Message"]
 
 
 def test_a_late_failure_rolls_back_what_the_execution_created_newest_first(stack):
@@ -108,7 +110,8 @@ def test_a_late_failure_rolls_back_what_the_execution_created_newest_first(stack
     after = stack.emulator.dump_state()
     assert result["status"] == "FAILED"
     assert result["errors"][0]["step"] in ("find-existing", "resolve-flow-spec")
-    created_then_removed = {k: set(_names(after, k)) - set(_names(before, k)) for k in CREATED_KINDS if k != "mappingSets"}
+    created_then_removed = {k: set(_names(after, k)) - set(_names(before, k))
+                            for k in CREATED_KINDS if k != "mappingSets"}
     assert created_then_removed == {k: set() for k in created_then_removed}
     left = {r["kind"] for r in result["leftBehind"]}
     assert left <= {"mappingSet"}  # Data Prep has no DELETE; reported, and reused by a re-run
@@ -222,10 +225,10 @@ def test_a_create_that_ends_after_its_roll_back_began_deletes_what_it_made(stack
     # A sibling branch failed and the roll-back read the journal while this step's POST was under
     # way (Step Functions stops the branches, not a Lambda already invoked): the step sees the
     # roll-back's mark after its create and undoes it, so nothing outlives the roll-back.
-    from aepflow.store import journal
-    from aepflow.steps.validate import validate_spec
-    from aepflow.steps.source import create_base_connection
     from aepflow.steps.context import Context, StepEvent
+    from aepflow.steps.source import create_base_connection
+    from aepflow.steps.validate import validate_spec
+    from aepflow.store import journal
 
     state = validate_spec(example("004"))
     execution = "arn:aws:states:us-east-1:123456789012:execution:test:rolled-back-meanwhile"

@@ -35,7 +35,7 @@ def test_a_spec_can_name_only_source_secrets():
         ]
         results = stack.provision(specs)
         assert stack.emulator.records == []
-    for spec, result in zip(specs, results):
+    for spec, result in zip(specs, results, strict=True):
         assert result["status"] == "INVALID", (spec["name"], result)
         assert [e["path"] for e in result["errors"]] == ["source.credentialsSecret"], (spec["name"], result)
     assert "own AEP credentials" in results[0]["errors"][0]["message"]

@@ -21,7 +21,8 @@ FLOW = {
     "sourceConnectionIds": ["b7581b59-c603-4df1-a689-d23d7ac440f3"],
     "targetConnectionIds": ["320f119a-5ac1-4ab1-88ea-eb19e674ea2e"],
     "transformations": [
-        {"name": "Copy", "params": {"deltaColumn": {"name": "Datefield", "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}}},
+        {"name": "Copy",
+         "params": {"deltaColumn": {"name": "Datefield", "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}}},
         {"name": "Mapping", "params": {"mappingId": "93ddfa69c4864d978832b1e5ef6ec3b9", "mappingVersion": "0"}},
     ],
     "scheduleParams": {"startTime": 1612310466, "frequency": "minute", "interval": "15", "backfill": True},
@@ -99,7 +100,8 @@ def test_data_prep_limit_required_start_excused_for_aepp(contract):
     # against AEP, so `start` alone is excused (aep_contract._DOCUMENTED_OPTIONAL_QUERY).
     problems = contract.validate_request("GET", "/data/foundation/conversion/mappingSets", {"name": "x"}, HEADERS, None)
     assert problems == ["missing required query parameter limit"]
-    assert contract.validate_request("GET", "/data/foundation/conversion/mappingSets", {"limit": "2"}, HEADERS, None) == []
+    assert contract.validate_request("GET", "/data/foundation/conversion/mappingSets",
+                                     {"limit": "2"}, HEADERS, None) == []
     assert contract.validate_request("GET", "/data/foundation/conversion/mappingSets",
                                      {"limit": "10", "start": "0"}, HEADERS, None) == []
 

@@ -7,7 +7,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from aepflow.aep.transport import HttpSession
-
 from local.causality import CausalRequests, tracing
 from local.results import longest_sequential_chain
 from local.stack import emulator_running

@@ -89,7 +89,8 @@ def flow_code(r):
 def test_ims_token_and_refusals(emu):
     base = emu.base_url + "/ims/token/v3"
     assert requests.post(base, data={"grant_type": "client_credentials", "client_id": emu.client_id,
-                                     "client_secret": "wrong", "scope": "openid"}, timeout=T).json()["error"] == "invalid_client"
+                                     "client_secret": "wrong", "scope": "openid"},
+                         timeout=T).json()["error"] == "invalid_client"
     assert requests.post(base, data={"grant_type": "client_credentials"}, timeout=T).status_code == 400
     r = requests.post(base, params={"grant_type": "client_credentials", "client_id": emu.client_id,
                                     "client_secret": SECRET, "scope": "openid"}, timeout=T)
@@ -142,7 +143,8 @@ def test_create_schema_dataset_and_refusals(api):
     assert api.req("POST", sr, json=body).status_code == 409
     bad = {**body, "title": "x", "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/nope"}]}
     assert api.req("POST", sr, json=bad).status_code == 400
-    dataset = {"name": "ds", "schemaRef": {"id": sid, "contentType": "application/vnd.adobe.xed-full-notext+json; version=1"},
+    dataset = {"name": "ds",
+               "schemaRef": {"id": sid, "contentType": "application/vnd.adobe.xed-full-notext+json; version=1"},
                "tags": {"unifiedProfile": ["enabled:true"]}}
     # Profile needs the schema's union tag, and the tag a primary identity (enable-for-profile.md, XDM-1528-400).
     r = api.req("POST", "/data/foundation/catalog/dataSets", json=dataset)
@@ -182,9 +184,11 @@ def test_flow_lifecycle_and_refusals(api, emu):
     no_copy = {**body, "transformations": body["transformations"][1:]}
     r = api.fs("POST", "/flows", json=no_copy)
     assert r.status_code == 400 and flow_code(r) == "FLOW-1367-400"
-    r = api.fs("POST", "/flows", json={**body, "scheduleParams": {"startTime": 1, "frequency": "minute", "interval": "10"}})
+    r = api.fs("POST", "/flows",
+               json={**body, "scheduleParams": {"startTime": 1, "frequency": "minute", "interval": "10"}})
     assert r.status_code == 400 and "minimum" in r.json()["errorMessage"]
-    r = api.fs("POST", "/flows", json={**body, "scheduleParams": {"startTime": 1, "frequency": "once", "interval": "15"}})
+    r = api.fs("POST", "/flows",
+               json={**body, "scheduleParams": {"startTime": 1, "frequency": "once", "interval": "15"}})
     assert r.status_code == 400
     r = api.fs("POST", "/flows", json={**body, "scheduleParams": {"startTime": 1, "frequency": "hour"}})
     assert r.status_code == 400
@@ -279,7 +283,8 @@ def test_fault_504_after_processing_keeps_resource(api, emu):
     emu._rng.choice = lambda seq: "504"  # force the lost-response fault
     r = api.fs("POST", "/connections", json={
         "name": "lost", "connectionSpec": {"id": SALESFORCE, "version": "1.0"},
-        "auth": {"specName": "Basic Authentication", "params": {"username": "u", "password": "p", "securityToken": "t"}}})
+        "auth": {"specName": "Basic Authentication",
+                 "params": {"username": "u", "password": "p", "securityToken": "t"}}})
     assert r.status_code == 504
     emu.set_faults(fault_rate=0.0)
     assert [c["name"] for c in emu.dump_state()["connections"]].count("lost") == 1

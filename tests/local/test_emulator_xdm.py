@@ -231,7 +231,8 @@ def test_seed_004_maps_into_the_schema_it_creates(api):
             "meta:class": f"{XDM}/profile"}
     sid = api.req("POST", f"{SR}/tenant/schemas", json=body).json()["$id"]
     r = api.mapping_set(sid, [{"destinationXdmPath": d, "sourceAttribute": s, "identity": False, "version": 0}
-                              for s, d in (("NAME", "person.name.fullName"), ("DOB", "_repo.createDate"), ("ID", "_id"))])
+                              for s, d in (("NAME", "person.name.fullName"), ("DOB", "_repo.createDate"),
+                                           ("ID", "_id"))])
     assert r.status_code == 200, r.text
 
 

@@ -39,7 +39,7 @@ def test_only_one_of_many_racing_conditional_puts_wins():
             wins: list[int] = []
             start = threading.Barrier(8)
 
-            def claim(n: int) -> None:
+            def claim(n: int, start=start, round_=round_, wins=wins) -> None:
                 start.wait()
                 try:
                     ddb.put_item(TableName="t", Item={"pk": {"S": f"k{round_}"}, "by": {"N": str(n)}},
@@ -212,7 +212,8 @@ def test_a_definition_parsed_before_is_not_preprocessed_again_to_validate_and_a_
 
     from local.moto_patches import asl_parsed_once
 
-    good = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Comment": "validated-once test", "End": True}}})
+    good = json.dumps({"StartAt": "A",
+                       "States": {"A": {"Type": "Pass", "Comment": "validated-once test", "End": True}}})
     bad = json.dumps({"StartAt": "A", "States": {"A": {"Type": "NoSuchType", "End": True}}})
     role = "arn:aws:iam::123456789012:role/r"
     visits = []

@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-
 from aepflow.aep.client import aep_client
 from aepflow.core.errors import AepError
 from local.examples import example
@@ -56,7 +55,7 @@ def test_a_retry_waits_on_the_emulated_clock_as_long_as_retry_after_asks(stack, 
     statuses = [r["status"] for r in stack.emulator.records][-5:]
     assert statuses.count(429) == 3, statuses
     assert len(stack.clock.sleeps) == 5  # a backoff after each failed attempt
-    for status, waited in zip(statuses, stack.clock.sleeps):
+    for status, waited in zip(statuses, stack.clock.sleeps, strict=True):  # each attempt, then its backoff
         if status == 429:
             assert waited >= 1.0  # the emulator's Retry-After: 1
     assert [s for s in real_sleeps if s > 0] == []

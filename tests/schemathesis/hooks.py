@@ -8,8 +8,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import requests
-import schemathesis
 
+import schemathesis
 from local import sigv4
 
 MARKER = "sigv4-local"

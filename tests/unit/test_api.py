@@ -11,12 +11,17 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
+from aepflow.core.errors import (  # noqa: E402
+    AepPreconditionFailed,
+    AepServerError,
+    DataflowConflict,
+    DataflowNotFound,
+    SpecInvalid,
+)
 from aepflow.doors.api import openapi, routes
-from aepflow.core.errors import DataflowConflict, DataflowNotFound
 from aepflow.ops import adopt, dataflow_runs, delete, describe, start
 from aepflow.ops.apply import patch as apply_patch
 from aepflow.ops.plan import read as plan_read
-from aepflow.core.errors import AepPreconditionFailed, AepServerError, SpecInvalid  # noqa: E402
 from local.stack import FakeLambdaContext, load_handler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +118,8 @@ def test_patch_passes_the_merge_patch_with_explicit_nulls(monkeypatch):
     ev["body"] = json.dumps({"schedule": {"frequency": "day", "interval": 1, "backfill": None}})
     status, body = call(ev)
     assert status == 200 and body["changed"] == ["schedule"]
-    assert seen == {"name": "acme-oracle-e2e", "patch": {"schedule": {"frequency": "day", "interval": 1, "backfill": None}},
+    assert seen == {"name": "acme-oracle-e2e",
+                    "patch": {"schedule": {"frequency": "day", "interval": 1, "backfill": None}},
                     "if_match": None}
     ev["headers"]["If-Match"] = '"e1"'
     ev["multiValueHeaders"]["If-Match"] = ['"e1"']
@@ -133,7 +139,8 @@ def test_another_method_of_a_known_path_is_a_405_with_allow():
     ev["httpMethod"] = ev["requestContext"]["httpMethod"] = "PUT"
     result = HANDLER(ev, _context())
     assert result["statusCode"] == 405 and json.loads(result["body"])["code"] == "MethodNotAllowed"
-    headers = {**(result.get("headers") or {}), **{k: ", ".join(v) for k, v in (result.get("multiValueHeaders") or {}).items()}}
+    headers = {**(result.get("headers") or {}),
+               **{k: ", ".join(v) for k, v in (result.get("multiValueHeaders") or {}).items()}}
     assert headers["Allow"] == "DELETE, GET, PATCH"
 
 
@@ -150,7 +157,8 @@ def test_delete_and_runs_and_list_route_to_their_operations(monkeypatch):
     monkeypatch.setattr(delete, "delete", lambda name, delete_data: asked.append(delete_data) or {
         "name": name, "status": "DELETED", "deleted": [], "kept": [], "leftBehind": [], "alreadyDeleted": True})
     monkeypatch.setattr(dataflow_runs, "recent", lambda name, limit=20: {"name": name, "flowId": "f", "runs": [
-        {"id": "r1", "status": "failed", "problem": "failed", "errors": [{"code": "CONNECTOR-2001-500", "message": "x"}]}]})
+        {"id": "r1", "status": "failed", "problem": "failed",
+         "errors": [{"code": "CONNECTOR-2001-500", "message": "x"}]}]})
     monkeypatch.setattr(describe, "list_dataflows", lambda limit, cursor: {"items": [{"name": "a"}], "next": None})
     assert call(event("api_delete_dataflow")) == (200, {"name": "acme-oracle-e2e", "status": "DELETED", "deleted": [],
                                                        "kept": [], "leftBehind": [], "alreadyDeleted": True})
@@ -177,7 +185,8 @@ def test_a_bad_name_or_limit_is_refused_before_any_work():
 def test_the_committed_openapi_document_is_generated_from_the_code():
     committed = json.loads((ROOT / "functions" / "api" / "openapi.json").read_text())
     assert committed == openapi.openapi_document(), (
-        "functions/api/openapi.json is stale: PYTHONPATH=.:layers/aepflow python -m aepflow.doors.api.openapi > functions/api/openapi.json")
+        "functions/api/openapi.json is stale: "
+        "PYTHONPATH=.:layers/aepflow python -m aepflow.doors.api.openapi > functions/api/openapi.json")
 
 
 def test_the_openapi_document_and_the_template_name_the_same_routes():
@@ -208,10 +217,12 @@ def test_dry_run_answers_the_plan_and_starts_nothing(monkeypatch):
 
 def test_adopt_and_runs_route_to_their_operations(monkeypatch):
     monkeypatch.setattr(adopt, "adopt", lambda flow_id, name=None, sandbox=None: {
-        "name": "adopted", "flowId": flow_id, "status": "ACTIVE", "spec": {"name": "adopted"}, "yaml": "name: adopted\n",
+        "name": "adopted", "flowId": flow_id, "status": "ACTIVE", "spec": {"name": "adopted"},
+        "yaml": "name: adopted\n",
         "plan": {"name": "adopted", "action": "none", "managed": True, "resources": [], "calls": 4}})
     status, body = call(event("api_adopt_dataflow"))
-    assert status == 201 and body["flowId"] == "b08a30a9-d716-43b6-8dc2-2073ea56638f" and body["plan"]["action"] == "none"
+    assert status == 201 and body["flowId"] == "b08a30a9-d716-43b6-8dc2-2073ea56638f"
+    assert body["plan"]["action"] == "none"
     seen = {}
 
     def start_run(name, window=None):

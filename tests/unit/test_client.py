@@ -9,7 +9,14 @@ import pytest
 
 from aepflow.aep.client import AepClient
 from aepflow.aep.ims import AepCredentials
-from aepflow.core.errors import AepAuthError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled, AepValidationError
+from aepflow.core.errors import (
+    AepAuthError,
+    AepNotFound,
+    AepPreconditionFailed,
+    AepServerError,
+    AepThrottled,
+    AepValidationError,
+)
 from aepflow.core.settings import Settings
 
 

@@ -21,9 +21,10 @@ def test_the_catalog_carries_every_seed_connector_with_cited_auth_specs():
     assert set(CONNECTORS) == {"salesforce", "dynamics", "zendesk", "mixpanel"} | SEED_004_DATABASES
     for connector in CONNECTORS.values():
         assert connector.auth_specs, connector.name
-        for auth in connector.auth_specs:
-            assert auth.documented_in and all(":" in page for page in auth.documented_in), (connector.name, auth.name)
-            assert auth.schema["type"] == "object" and set(auth.required) <= set(auth.params)
+        for auth_spec in connector.auth_specs:
+            assert auth_spec.documented_in and all(":" in page for page in auth_spec.documented_in), (
+                connector.name, auth_spec.name)
+            assert auth_spec.schema["type"] == "object" and set(auth_spec.required) <= set(auth_spec.params)
     assert {c.name for c in CONNECTORS.values() if c.deprecated} == {"couchbase", "phoenix"}
     # Couchbase, Phoenix and the generic CRM are in older documented CRMToAEP lists.
     assert {"1fe283f6-9bec-11ea-bb37-0242ac130002", "102706fb-a5cd-42ee-afe0-bc42f017ff43",
@@ -50,9 +51,9 @@ def test_every_auth_spec_adobe_documents_is_carried_with_its_params():
         for body in bodies:
             if body["connectionSpec"]["id"] != connector.connection_spec_id:
                 continue  # Adobe's page shows another connector's id (the file's notes say so)
-            auth = connector.auth_spec(body["auth"]["specName"])
-            assert auth is not None, (connector.name, body["auth"]["specName"])
-            assert set(body["auth"]["params"]) <= set(auth.params), (connector.name, auth.name)
+            auth_spec = connector.auth_spec(body["auth"]["specName"])
+            assert auth_spec is not None, (connector.name, body["auth"]["specName"])
+            assert set(body["auth"]["params"]) <= set(auth_spec.params), (connector.name, auth_spec.name)
 
 
 BIGQUERY = CONNECTORS["bigquery"]

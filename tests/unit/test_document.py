@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aepflow.spec import document
 from aepflow.core.errors import DocumentTooLarge, SpecInvalid
+from aepflow.spec import document
 from tests.hostile import DOCUMENTS
 
 
@@ -63,7 +63,8 @@ def test_json_only_refuses_what_only_yaml_would_accept():
 
 
 _json_leaf = st.none() | st.booleans() | st.integers(min_value=-(2 ** 63), max_value=2 ** 63 - 1) | \
-    st.floats(allow_nan=False, allow_infinity=False) | st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]))
+    st.floats(allow_nan=False, allow_infinity=False) | \
+    st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]))
 _trees = st.recursive(_json_leaf, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
     st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=8), inner, max_size=4),
                       max_leaves=30)

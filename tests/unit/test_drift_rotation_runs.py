@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from aepflow.ops import adopt, drift, rotation, dataflow_runs
-from aepflow.doors import intake
-from aepflow.store import claims
-from aepflow.store import records
 from aepflow.core.errors import SpecInvalid
+from aepflow.doors import intake
+from aepflow.ops import adopt, dataflow_runs, drift, rotation
+from aepflow.store import claims, records
 from local.examples import example
 from tests.unit.test_plan import ids_of, live_of
 

@@ -86,7 +86,8 @@ def test_an_invalid_spec_writes_errors_json_beside_it_notifies_and_starts_nothin
     assert report["code"] == "SpecInvalid" and report["message"]
     assert {p["path"] for p in report["problems"]} == {"schedule.interval", "target"}
     [message] = aws["sns"].published
-    assert "invalid spec" in message["Subject"] and message["TopicArn"] == settings.load(settings.IntakeSettings).alerts_topic_arn
+    assert "invalid spec" in message["Subject"]
+    assert message["TopicArn"] == settings.load(settings.IntakeSettings).alerts_topic_arn
     assert "schedule.interval" in message["Message"] and "target" in message["Message"]
     # The same event again: answered from the idempotency record, no second report or notification.
     assert handler(ev, _context()) == first

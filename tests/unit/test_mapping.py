@@ -54,7 +54,8 @@ def test_mapping_set_names_follow_the_mapping_and_the_target_schema():
     remapped["mapping"][0]["destination"] = "person.name.firstName"
     retargeted = example("004")
     retargeted["target"]["schema"] = {"id": "https://ns.adobe.com/acme/schemas/52b59140414aa6a370ef5e21155fd7a686744b8739ecc168"}
-    names = {naming.mapping_set(base), naming.mapping_set(parse_spec(remapped)), naming.mapping_set(parse_spec(retargeted))}
+    names = {naming.mapping_set(base), naming.mapping_set(parse_spec(remapped)),
+             naming.mapping_set(parse_spec(retargeted))}
     assert len(names) == 3
     described = example("004")
     described["description"] = "only the description changed"

@@ -12,25 +12,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shard_merges_are_monotonic_whatever_the_order():
-    from aepflow.monitor.state import Delta, ShardState, apply
+    from aepflow.monitor.state import Delta, ShardState, merge
 
-    base = apply(ShardState(), Delta(register={"f1": {"n": "one", "sc": ["minute", 15, 0], "b": 0, "due": 900_000,
+    base = merge(ShardState(), Delta(register={"f1": {"n": "one", "sc": ["minute", 15, 0], "b": 0, "due": 900_000,
                                                       "from": 10}}))
     newer = Delta(flows={"f1": {"s": 200, "due": 2_000_000, "d": 150, "p": 1}}, run_adds={"r2": ["f1", 200]})
     older = Delta(flows={"f1": {"s": 100, "due": 1_000_000, "d": 100, "p": 0}}, run_removes={"r1"})
-    one, two = apply(apply(base, newer), older), apply(apply(base, older), newer)
+    one, two = merge(merge(base, newer), older), merge(merge(base, older), newer)
     assert one == two and one.runs == {"r2": ["f1", 200]}
     assert one.flows["f1"] | {} == {"n": "one", "sc": ["minute", 15, 0], "b": 0, "due": 2_000_000, "from": 10,
                                     "s": 200, "d": 150, "p": 1}
     # a sync that finds the flow again renews what the record says, not what the monitor saw
-    again = apply(one, Delta(register={"f1": {"n": "one", "sc": ["hour", 1, 0], "b": 5, "due": 1, "from": 1}}))
-    assert again.flows["f1"]["s"] == 200 and again.flows["f1"]["due"] == 2_000_000 and again.flows["f1"]["sc"][0] == "hour"
+    again = merge(one, Delta(register={"f1": {"n": "one", "sc": ["hour", 1, 0], "b": 5, "due": 1, "from": 1}}))
+    assert again.flows["f1"]["s"] == 200 and again.flows["f1"]["due"] == 2_000_000
+    assert again.flows["f1"]["sc"][0] == "hour"
     # an overdue alert already claimed (due null) stays claimed against a stale writer of the same run
-    claimed = apply(one, Delta(flows={"f1": {"due": None}}))
-    assert apply(claimed, Delta(flows={"f1": {"due": 3_000_000}})).flows["f1"]["due"] is None
+    claimed = merge(one, Delta(flows={"f1": {"due": None}}))
+    assert merge(claimed, Delta(flows={"f1": {"due": 3_000_000}})).flows["f1"]["due"] is None
     # a dropped flow stays dropped; a late update of it is ignored
-    dropped = apply(one, Delta(drop={"f1"}))
-    assert apply(dropped, Delta(flows={"f1": {"s": 999}})).flows == {}
+    dropped = merge(one, Delta(drop={"f1"}))
+    assert merge(dropped, Delta(flows={"f1": {"s": 999}})).flows == {}
     assert ShardState.decode(one.encode()) == one and not Delta(flows={"f1": {}}) and Delta(clear_from={"f1"})
 
 

@@ -6,13 +6,15 @@ import copy
 
 import pytest
 
-from aepflow.ops import start
-from aepflow.spec.digest import spec_hash
-from aepflow.ops.apply import changes as apply_changes, patch as apply_patch
-
-from aepflow.ops.plan import compare as plan_compare, model as plan_model, render as plan_render
 from aepflow.aep import bodies
 from aepflow.aep.live import Live
+from aepflow.ops import start
+from aepflow.ops.apply import changes as apply_changes
+from aepflow.ops.apply import patch as apply_patch
+from aepflow.ops.plan import compare as plan_compare
+from aepflow.ops.plan import model as plan_model
+from aepflow.ops.plan import render as plan_render
+from aepflow.spec.digest import spec_hash
 from aepflow.spec.parse import parse_spec, resolve_source
 from local.examples import example
 
@@ -182,7 +184,8 @@ def test_the_table_says_each_change_and_reason():
     v1 = example("004")
     v2 = copy.deepcopy(v1)
     v2["source"]["table"] = "ADMIN.OTHER"
-    text = plan_render.table([plan_model.Plan("acme-oracle-e2e", None, list(planned(v1, v2).values()), calls=5).to_dict()])
+    text = plan_render.table([plan_model.Plan("acme-oracle-e2e", None, list(planned(v1, v2).values()),
+                                              calls=5).to_dict()])
     assert "acme-oracle-e2e (default sandbox): replace  [5 AEP GET call(s)]" in text
     assert "params.path: ADMIN.E2E -> ADMIN.OTHER" in text and "because its sourceConnection is replaced" in text
 
@@ -191,7 +194,8 @@ def test_the_table_says_each_change_and_reason():
 
 def test_merge_patch_follows_rfc_7386():
     target = {"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]}
-    assert apply_patch.merge_patch(target, {"a": "z", "c": {"f": None}, "l": [3]}) == {"a": "z", "c": {"d": "e"}, "l": [3]}
+    assert apply_patch.merge_patch(target, {"a": "z", "c": {"f": None}, "l": [3]}) == {
+        "a": "z", "c": {"d": "e"}, "l": [3]}
     assert apply_patch.merge_patch({"a": 1}, {"b": {"c": None}}) == {"a": 1, "b": {}}
     assert target["c"] == {"d": "e", "f": "g"}  # never mutated
 

@@ -10,12 +10,11 @@ import pytest
 from pydantic import BaseModel
 
 from aepflow.spec.parse import parse_spec, resolve_source
-
 from aepflow.spec.schema import view_fields
 from aepflow.spec.view import FIELDS, SpecView, View, validated
 from aepflow.steps.context import StepEvent
-from tests.function_env import FUNCTION_ENVIRONMENT
 from local.examples import all_examples
+from tests.function_env import FUNCTION_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "specs").glob("*.yaml"))
@@ -35,7 +34,7 @@ def _same(view, model, path: str) -> None:
             _same(getattr(view, name), getattr(model, name), f"{path}.{name}")
     elif isinstance(model, list):
         assert isinstance(view, list) and len(view) == len(model), path
-        for i, (v, m) in enumerate(zip(view, model)):
+        for i, (v, m) in enumerate(zip(view, model, strict=True)):
             _same(v, m, f"{path}[{i}]")
     else:
         assert view == model and type(view) is type(model), (path, view, model)

@@ -73,7 +73,7 @@ def test_lambda_tasks_retry_only_transient_errors_and_catch_into_roll_back():
                 yield name, state
 
     seen = set()
-    for name, state in tasks(definition["States"]):
+    for _name, state in tasks(definition["States"]):
         seen.add(state["Resource"][2:-1].removesuffix("Arn"))
         for retrier in state.get("Retry", []):
             assert "States.ALL" not in retrier["ErrorEquals"] and "States.TaskFailed" not in retrier["ErrorEquals"]
@@ -102,8 +102,8 @@ def test_lambda_tasks_retry_only_transient_errors_and_catch_into_roll_back():
 AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreSourceFunction",
                "CreateSourceConnectionFunction", "CreateTargetSchemaFunction", "CreateDatasetFunction",
                "CreateTargetConnectionFunction", "CreateMappingSetFunction", "ResolveFlowSpecFunction",
-               "CreateDataflowFunction", "RollBackFunction", "MonitorCheckFunction", "SpecIntakeFunction", "ApiFunction",
-               "DriftFunction", "RotateCredentialsFunction", "ApplyPlanFunction"}
+               "CreateDataflowFunction", "RollBackFunction", "MonitorCheckFunction", "SpecIntakeFunction",
+               "ApiFunction", "DriftFunction", "RotateCredentialsFunction", "ApplyPlanFunction"}
 # validate_spec (provisioning._secret_problems), create-base-connection (the auth params, held
 # against the live connection spec when AEP refuses the catalog's), and the doors, which validate a
 # spec before they start it (lifecycle.start/apply -> validate_spec).
@@ -473,8 +473,8 @@ def test_the_drift_check_runs_on_its_own_schedule_a_stack_parameter_hourly_by_de
     assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1 and "DeadLetterConfig" in target
     role = TEMPLATE["Resources"][target["RoleArn"]["Fn::GetAtt"][0]]
     statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    assert {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": {"Fn::GetAtt": ["DriftFunction", "Arn"]}} \
-        in statements
+    assert {"Effect": "Allow", "Action": "lambda:InvokeFunction",
+            "Resource": {"Fn::GetAtt": ["DriftFunction", "Arn"]}} in statements
 
 
 def test_secrets_manager_value_changes_reach_the_rotation_function():
@@ -509,8 +509,8 @@ def _emf_names():
 
 
 def test_the_dashboard_shows_provisionings_alerts_aep_calls_and_the_dead_letter_queues():
-    from aepflow.monitor.alerts import SEVERITY
     from aepflow.aep.client import SERVICE_METRIC_NAMES, SERVICES
+    from aepflow.monitor.alerts import SEVERITY
     shown = _dashboard_metrics()
     namespace = _emf_names()
     for metric in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"):

@@ -5,10 +5,10 @@ import copy
 
 import pytest
 
-from aepflow.steps import validate
-from aepflow.spec import xdm
 from aepflow.core.errors import SpecInvalid
+from aepflow.spec import xdm
 from aepflow.spec.parse import parse_spec, resolve_source
+from aepflow.steps import validate
 from local.examples import example
 
 PROFILE = "https://ns.adobe.com/xdm/context/profile"

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aepflow.aep import naming, schedule
-from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
 from aepflow.aep.mapping import mapping_set_body
 from aepflow.aep.resources import TARGET_SCHEMA_VERSION
+from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
 
 if TYPE_CHECKING:
     from aepflow.spec.model import DataflowSpec, ResolvedSource

@@ -13,11 +13,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from aepflow.aep.ims import AepCredentials, TokenProvider, load_credentials
+from aepflow.aep.transport import ConnectFailed, ConnectTimeout, HttpSession, ReadTimeout
 from aepflow.core import aws
 from aepflow.core.errors import AepTimeout, error_for_status, parse_error_body
 from aepflow.core.observability import metrics
 from aepflow.core.settings import Settings
-from aepflow.aep.transport import ConnectFailed, ConnectTimeout, HttpSession, ReadTimeout
 
 logger = Logger(child=True)
 
@@ -78,7 +78,7 @@ class AepClient:
         self._rng = rng or random.Random()
         self.calls = 0
 
-    def with_sandbox(self, sandbox: str | None) -> "AepClient":
+    def with_sandbox(self, sandbox: str | None) -> AepClient:
         if not sandbox or sandbox.lower() == self.sandbox:
             return self
         return AepClient(self.settings, self.credentials, self.tokens, sandbox=sandbox, session=self.session,

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 
+from aepflow.aep.transport import HttpError, HttpSession
 from aepflow.core import scrub
 from aepflow.core.errors import AepAuthError, AepTimeout, error_for_status, parse_error_body
 from aepflow.core.settings import Settings
-from aepflow.aep.transport import HttpError, HttpSession
 
 logger = Logger(child=True)
 
@@ -35,7 +35,7 @@ class AepCredentials:
     sandbox: str
 
     @classmethod
-    def from_secret(cls, value: dict) -> "AepCredentials":
+    def from_secret(cls, value: dict) -> AepCredentials:
         missing = [k for k in ("clientId", "clientSecret", "orgId") if not value.get(k)]
         if missing:
             raise AepAuthError(f"AEP credentials secret lacks {', '.join(missing)}")
@@ -52,8 +52,9 @@ class AepCredentials:
 def load_credentials(settings: Settings, secrets: parameters.SecretsProvider) -> AepCredentials:
     """aepflow's AEP credentials, read through `secrets` (runtime.secrets(): its cache and client)."""
     value = secrets.get(settings.credentials_secret, transform="json", max_age=300)
-    if isinstance(value, dict):
-        scrub.remember(value.get("clientSecret"))
+    if not isinstance(value, dict):  # what from_secret's value.get(...) raised on a secret that is not a JSON object
+        raise AttributeError(f"{type(value).__name__!r} object has no attribute 'get'")
+    scrub.remember(value.get("clientSecret"))
     return AepCredentials.from_secret(value)
 
 

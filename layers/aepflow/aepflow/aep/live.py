@@ -4,14 +4,15 @@ a comma list is any-of), IDS_PER_QUERY ids a call, so a thousand flows cost a fe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from aepflow.aep.bodies import mapping_in_use  # noqa: F401 - the readers of live flows take it from here
 from aepflow.aep.client import AepClient, segment
-from aepflow.core.errors import AepNotFound
 from aepflow.aep.resources import FLOW_COLLECTIONS
+from aepflow.core.errors import AepNotFound
 
 # Ids in one `property=id==…` filter: 100 UUIDs make a query string of about 4 KB, well inside what
 # HTTP gateways accept (8 KB is the usual line limit); AEP documents no bound of its own.
@@ -38,7 +39,7 @@ class Live:
         return getattr(self, kind)
 
 
-def _get(client: AepClient, kind: str, resource_id: str) -> dict[str, Any] | None:
+def get_one(client: AepClient, kind: str, resource_id: str) -> dict[str, Any] | None:
     try:
         body = client.get("flowservice", f"{FLOW_COLLECTIONS[kind]}/{segment(resource_id)}") or {}
     except AepNotFound:
@@ -61,9 +62,9 @@ def read(client: AepClient, ids: dict[str, Any], *, with_mapping: bool = True) -
     flow uses (a version never changes, so this is what the flow maps with)."""
     client.tokens.token()  # one IMS request at most, before the GETs fan out
     live = Live()
-    jobs = {kind: ids.get(ID_KEYS[kind]) for kind in FLOW_SERVICE_KINDS if ids.get(ID_KEYS[kind])}
+    jobs: dict[str, str] = {kind: resource_id for kind in FLOW_SERVICE_KINDS if (resource_id := ids.get(ID_KEYS[kind]))}
     with ThreadPoolExecutor(max_workers=len(jobs) + 1) as pool:
-        futures = {kind: pool.submit(_get, client, kind, resource_id) for kind, resource_id in jobs.items()}
+        futures = {kind: pool.submit(get_one, client, kind, resource_id) for kind, resource_id in jobs.items()}
         mapping_future = None
         if with_mapping and ids.get("mappingId"):
             mapping_future = pool.submit(mapping_set, client, ids["mappingId"], ids.get("mappingVersion"))
@@ -84,9 +85,9 @@ def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
         yield values[start:start + size]
 
 
-def list_by_ids(client: AepClient, kind: str, resource_ids: Iterable[str], counter: dict[str, int] | None = None
-                ) -> dict[str, dict[str, Any]]:
-    """id -> resource, for every id AEP still has, with IDS_PER_QUERY ids a list query."""
+def list_by_ids(client: AepClient, kind: str, resource_ids: Iterable[str | None],
+                counter: dict[str, int] | None = None) -> dict[str, dict[str, Any]]:
+    """id -> resource, for every id AEP still has (None and "" skipped), with IDS_PER_QUERY ids a list query."""
     wanted = sorted({i for i in resource_ids if i})
     found: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(wanted, IDS_PER_QUERY):

@@ -9,10 +9,10 @@ import json
 from typing import Any
 
 from aepflow.aep.client import XED, AepClient, segment
+from aepflow.core.errors import AepNotFound
 
 # Descriptors answer with `xdm` media types, not `xed` (help/xdm/api/descriptors.md#list).
 XDM_DESCRIPTORS = "application/vnd.adobe.xdm+json"
-from aepflow.core.errors import AepNotFound
 
 DATASET_SCHEMA_CONTENT_TYPE = "application/vnd.adobe.xed-full-notext+json; version=1"
 TARGET_SCHEMA_VERSION = "application/vnd.adobe.xed-full+json;version=1"

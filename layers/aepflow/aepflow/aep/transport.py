@@ -16,8 +16,7 @@ from urllib.parse import urlencode
 
 import urllib3
 from botocore.httpsession import get_cert_path
-from urllib3.exceptions import (ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError,
-                                ReadTimeoutError)
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError, ReadTimeoutError
 
 # Connections kept per host, as requests keeps them: a Parallel state's branches share one client.
 POOL_SIZE = 10

@@ -36,7 +36,7 @@ def _client(service: str):
     """The process's client of `service`; call with _lock held."""
     key = f"aws:{service}"
     if key not in _state:
-        _state[key] = _session().client(service)  # type: ignore[attr-defined]
+        _state[key] = _session().client(service)
     return _state[key]
 
 
@@ -70,7 +70,7 @@ def table():
     cached = getattr(_local, "table", None)
     if cached is None or cached[0] != (name, generation):
         with _lock:
-            resource = _session().resource("dynamodb")  # type: ignore[attr-defined]
+            resource = _session().resource("dynamodb")
         cached = _local.table = ((name, generation), resource.Table(name))
     return cached[1]
 

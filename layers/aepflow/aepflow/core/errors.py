@@ -132,7 +132,8 @@ def error_for_status(status: int) -> type[AepError]:
     return AepValidationError
 
 
-def parse_error_body(status: int, body: Any, headers: dict[str, str] | None = None) -> tuple[str | None, str, str | None]:
+def parse_error_body(status: int, body: Any,
+                     headers: dict[str, str] | None = None) -> tuple[str | None, str, str | None]:
     """(code, message, request id) from the error shapes of FACTS.md §4:
     Flow Service / Schema Registry `{type, title, report, ...}`, the gateway's
     `{error_code, message}`, IMS `{error, error_description}`, or plain text."""
@@ -143,7 +144,8 @@ def parse_error_body(status: int, body: Any, headers: dict[str, str] | None = No
     if not isinstance(body, dict):
         text = (body or "").strip() if isinstance(body, str) else ""
         return None, text[:300] or f"HTTP {status}", request_id
-    report = body.get("report") if isinstance(body.get("report"), dict) else {}
+    raw_report = body.get("report")
+    report: dict[str, Any] = raw_report if isinstance(raw_report, dict) else {}
     request_id = report.get("request-id") or report.get("registryRequestId") or body.get("requestId") or request_id
     code = None
     if isinstance(body.get("type"), str):

@@ -11,21 +11,24 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from aepflow.core import settings
 from aepflow.core.scrub import scrub
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.logging.types import LogRecord
+
 
 class ScrubbingFormatter(LambdaPowertoolsFormatter):
     """Powertools' JSON lines, with every remembered secret value replaced by ***."""
 
-    def serialize(self, log: dict[str, Any]) -> str:
+    def serialize(self, log: LogRecord) -> str:
         return scrub(super().serialize(log))
 
 
@@ -37,7 +40,8 @@ class _Metrics(Metrics):
 
     _lock = threading.Lock()
 
-    def add_metric(self, name: str, unit: MetricUnit | str, value: float, resolution: int = 60) -> None:
+    def add_metric(self, name: str, unit: MetricUnit | str, value: float,
+                   resolution: MetricResolution | int = 60) -> None:
         if is_metrics_disabled() or not self.namespace:
             return
         with self._lock:

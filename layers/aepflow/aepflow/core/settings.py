@@ -256,7 +256,7 @@ def load(model: type[M]) -> M:
             if problems:
                 raise SettingsError(f"{model.__name__}: " + "; ".join(problems))
             _loaded[model] = model(**values)
-        return _loaded[model]  # type: ignore[no-any-return]
+        return _loaded[model]
 
 
 def forget() -> None:

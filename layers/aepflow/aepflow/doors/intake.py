@@ -18,7 +18,7 @@ dataflows table (store/idempotency.py)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -53,7 +53,7 @@ def _s3():
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def event_kind(event: dict[str, Any]) -> str | None:
@@ -93,7 +93,7 @@ def _notify_invalid(where: str, problems: list[dict[str, str]], name: str | None
                            "severity": {"DataType": "String", "StringValue": "medium"}})
 
 
-def _read_object(bucket: str, key: str, version: str | None) -> tuple[str, bytes]:
+def _read_object(bucket: str | None, key: str, version: str | None) -> tuple[str, bytes]:
     """(the key that exists, its bytes: at most one byte more than a document may hold, so a
     huge object is refused by document.read without being read whole). EventBridge may deliver
     the key URL-encoded."""
@@ -125,7 +125,7 @@ def error_report(exc: SpecInvalid) -> dict[str, Any]:
             "problems": exc.problems or [{"path": "(spec)", "message": exc.message}]}
 
 
-def _created(bucket: str, key: str, version: str | None) -> dict[str, Any]:
+def _created(bucket: str | None, key: str, version: str | None) -> dict[str, Any]:
     key, data = _read_object(bucket, key, version)
     origin = f"s3://{bucket}/{key}"
     raw: Any = None
@@ -153,7 +153,7 @@ def _created(bucket: str, key: str, version: str | None) -> dict[str, Any]:
     return {"origin": origin, **outcome}
 
 
-def _planned(bucket: str, key: str, version: str | None) -> dict[str, Any]:
+def _planned(bucket: str | None, key: str, version: str | None) -> dict[str, Any]:
     """A spec under plans/: its plan beside it, nothing changed."""
     key, data = _read_object(bucket, key, version)
     try:
@@ -168,7 +168,7 @@ def _planned(bucket: str, key: str, version: str | None) -> dict[str, Any]:
     return {"action": action, "origin": f"s3://{bucket}/{key}", "written": written, "plan": report.get("action")}
 
 
-def _deleted(bucket: str, key: str) -> dict[str, Any]:
+def _deleted(bucket: str | None, key: str) -> dict[str, Any]:
     origin = f"s3://{bucket}/{key}"
     if not settings.load(IntakeSettings).teardown_on_spec_delete:
         return {"action": "kept", "origin": origin, "reason": "TeardownOnSpecDelete is off"}
@@ -203,7 +203,9 @@ def process(request: dict[str, Any]) -> dict[str, Any]:
     if kind == "requested":
         return _requested(event)
     detail = event.get("detail") or {}
-    bucket, obj = (detail.get("bucket") or {}).get("name"), detail.get("object") or {}
+    # bucket: None only in an event without detail.bucket.name (S3 then refuses the GET of a created or plan key)
+    bucket: str | None = (detail.get("bucket") or {}).get("name")
+    obj = detail.get("object") or {}
     if kind == "created":
         return _created(bucket, obj["key"], obj.get("version-id"))
     if kind == "plan":

@@ -9,10 +9,11 @@ machine (statemachine/monitor_poll.asl.json) on an EventBridge Scheduler schedul
                 that had runs, classification, exactly-once alerts (alerts.py), state written
   finish.py     one report and the poll's metrics
 
-and the parts they share: classify.py (failed, partial, stuck, overdue), run_query.py (GET /runs),
+and the parts they share: run_query.py (GET /runs),
 flows.py (a dataflow record as the monitor reads it), state.py (a shard's state and its merge
 rules), shards.py (a shard read and merged through the store), alerts.py (what an alert says and
-how it goes out once) and models.py (what the steps pass each other). Its settings are
+how it goes out once) and models.py (what the steps pass each other). What a run came to (failed,
+partial, stuck, overdue) is aep/run_outcome.py's, which `aepflow runs` shares. Its settings are
 core/settings.py's MonitorSettings (MONITOR_*); every DynamoDB item it reads or writes is the
 store's (store/monitor.py, store/alerts.py).
 

@@ -17,21 +17,26 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
-from aepflow.core import aws
-
-from aepflow.aep.client import aep_client
-from aepflow.monitor.alerts import AlertSender, build_alert, iso
-from aepflow.aep.client import AepClient
-from aepflow.spec.thresholds import Alerts
+from aepflow.aep.client import AepClient, aep_client
+from aepflow.aep.run_outcome import (
+    classify,
+    completed,
+    needs_thresholds,
+    overdue_deadline,
+    overdue_due,
+    run_detail,
+    started,
+)
+from aepflow.core import aws, settings
+from aepflow.core.settings import MonitorSettings
 from aepflow.monitor import run_query as aep_runs
 from aepflow.monitor import shards
-from aepflow.store import monitor as monitor_store
-from aepflow.monitor.classify import classify, completed, needs_thresholds, overdue_deadline, overdue_due, run_detail, started
-from aepflow.core import settings
-from aepflow.core.settings import MonitorSettings
+from aepflow.monitor.alerts import AlertSender, build_alert, iso
 from aepflow.monitor.flows import DEFAULT_SANDBOX, ManagedFlow, compact_schedule, expand_schedule, from_record
 from aepflow.monitor.models import CheckEvent, UnitReport
 from aepflow.monitor.state import Delta
+from aepflow.spec.thresholds import Alerts
+from aepflow.store import monitor as monitor_store
 
 Problem = tuple[str, str, ManagedFlow, "dict | None", dict]  # (alert key, kind, flow, run, detail)
 

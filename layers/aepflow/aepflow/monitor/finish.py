@@ -9,11 +9,11 @@ from collections import defaultdict
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
-from aepflow.core.observability import metrics
-from aepflow.store import monitor as monitor_store
 from aepflow.core import settings
+from aepflow.core.observability import metrics
 from aepflow.core.settings import MonitorSettings
 from aepflow.monitor.models import FinishEvent, PollReport, Tally
+from aepflow.store import monitor as monitor_store
 
 logger = Logger(child=True)
 # The counters a poll adds up from its units.

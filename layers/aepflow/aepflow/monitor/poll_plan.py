@@ -7,12 +7,11 @@ from __future__ import annotations
 import math
 import time
 
-from aepflow.monitor.alerts import AlertSender
-from aepflow.core import aws
-from aepflow.store import monitor as monitor_store
-from aepflow.core import settings
+from aepflow.core import aws, settings
 from aepflow.core.settings import MonitorSettings
+from aepflow.monitor.alerts import AlertSender
 from aepflow.monitor.models import MAX_SEGMENTS, MAX_UNITS, PlanEvent, PlanResult, Segment, Unit
+from aepflow.store import monitor as monitor_store
 
 
 def split(counts: dict[str, int], sandboxes: set[str], cfg: MonitorSettings,

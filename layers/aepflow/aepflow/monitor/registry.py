@@ -18,13 +18,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from aepflow.monitor.classify import overdue_deadline
+from aepflow.aep.run_outcome import overdue_deadline
 from aepflow.core import settings
 from aepflow.core.settings import MonitorSettings
+from aepflow.monitor import shards
 from aepflow.monitor.flows import ManagedFlow, compact_schedule, from_record
 from aepflow.monitor.models import Segment, SegmentReport
 from aepflow.monitor.state import Delta, shard_of
-from aepflow.monitor import shards
 from aepflow.store import monitor as monitor_store
 
 logger = Logger(child=True)
@@ -91,8 +91,10 @@ def register_provisioned(event: dict[str, Any], cfg: MonitorSettings | None = No
     """Enter the flow an aepflow.DataflowProvisioned event announces, from its record (the
     event says which; the record, written before the event was sent, says what)."""
     cfg = cfg or settings.load(MonitorSettings)
-    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
-    name, ids = detail.get("name"), detail.get("ids") if isinstance(detail.get("ids"), dict) else {}
+    raw_detail = event.get("detail")
+    detail: dict[str, Any] = raw_detail if isinstance(raw_detail, dict) else {}
+    raw_ids = detail.get("ids")
+    name, ids = detail.get("name"), raw_ids if isinstance(raw_ids, dict) else {}
     if event.get("detail-type") != PROVISIONED or not isinstance(name, str) or not name or len(name) > 200:
         return {"registered": False, "reason": "not an aepflow.DataflowProvisioned event with a dataflow name"}
     record = monitor_store.read_record(cfg.table_name, name)

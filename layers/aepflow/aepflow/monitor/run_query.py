@@ -1,7 +1,7 @@
 """Reading runs from AEP: the runs of a list of flows started since a time (one paged
 GET /runs?property=flowId==a,b,...&property=metrics.durationSummary.startedAtUTC>T query), and
 runs re-checked by id (id==a,b,...). Pages are streamed; what is kept of a run is only what the
-classification and the alert need (monitor/classify.py)."""
+classification and the alert need (aep/run_outcome.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aepflow.aep.client import MAX_PAGES, AepClient
+from aepflow.aep.run_outcome import needs_thresholds
 from aepflow.core.errors import AepTimeout
-from aepflow.monitor.classify import needs_thresholds
 
 STARTED = "metrics.durationSummary.startedAtUTC"
 
@@ -50,8 +50,8 @@ def compact(run: Any, now_ms: int) -> dict | None:
     m = run.get("metrics")
     if not isinstance(m, dict):
         return None
-    ds, ss, rs = (m.get(k) if isinstance(m.get(k), dict) else {} for k in
-                  ("durationSummary", "statusSummary", "recordSummary"))
+    summaries = [m.get(k) for k in ("durationSummary", "statusSummary", "recordSummary")]
+    ds, ss, rs = (summary if isinstance(summary, dict) else {} for summary in summaries)
     try:
         started = int(ds.get("startedAtUTC") or 0)
         completed = ds.get("completedAtUTC")

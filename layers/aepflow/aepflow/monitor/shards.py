@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from aepflow.monitor.state import Delta, ShardState, apply
+from aepflow.monitor.state import Delta, ShardState, merge
 from aepflow.store import monitor as monitor_store
 from aepflow.store.monitor import StoredShard
 
@@ -25,8 +25,8 @@ def load(table: str, sandbox: str, shards: int, numbers: Iterable[int]) -> dict[
 
 def save(table: str, sandbox: str, shards: int, number: int, known: Loaded | None, delta: Delta) -> None:
     """Apply `delta` to the stored shard (to `known` first, the state this writer read)."""
-    def merge(stored: StoredShard) -> tuple[bytes, int]:
-        state = apply(stored.state if isinstance(stored, Loaded) else ShardState.decode(stored.blob), delta)
+    def merged(stored: StoredShard) -> tuple[bytes, int]:
+        state = merge(stored.state if isinstance(stored, Loaded) else ShardState.decode(stored.blob), delta)
         return state.encode(), len(state.flows)
 
-    monitor_store.save_shard(table, sandbox, shards, number, known, merge)
+    monitor_store.save_shard(table, sandbox, shards, number, known, merged)

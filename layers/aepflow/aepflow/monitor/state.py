@@ -37,7 +37,7 @@ class ShardState:
     runs: dict[str, list] = field(default_factory=dict)
 
     @classmethod
-    def decode(cls, blob: bytes | None) -> "ShardState":
+    def decode(cls, blob: bytes | None) -> ShardState:
         if not blob:
             return cls()
         doc = json.loads(zlib.decompress(blob))
@@ -63,7 +63,7 @@ class Delta:
                     or self.run_removes)
 
 
-def apply(state: ShardState, delta: Delta) -> ShardState:
+def merge(state: ShardState, delta: Delta) -> ShardState:
     """The state after `delta`, merged into what is stored now."""
     flows = {fid: dict(entry) for fid, entry in state.flows.items()}
     for fid in delta.drop:

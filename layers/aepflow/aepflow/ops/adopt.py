@@ -15,16 +15,14 @@ import re
 from typing import Any
 
 from aepflow.aep import live as live_mod
-
-from aepflow.aep.client import aep_client
-from aepflow.ops.plan import read as plan_read
-from aepflow.store import owners
-from aepflow.store import records
 from aepflow.aep import resources
-from aepflow.spec.connectors import CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, connector_for_spec_id
+from aepflow.aep.client import aep_client
 from aepflow.core.errors import AepAuthError, DataflowNotFound, SpecInvalid
+from aepflow.ops.plan import read as plan_read
+from aepflow.spec.connectors import CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, connector_for_spec_id
 from aepflow.spec.fields import NAME_PATTERN, UUID_PATTERN
 from aepflow.spec.parse import build_models, parse_spec
+from aepflow.store import owners, records
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 
@@ -77,7 +75,8 @@ def _flow_spec_name(client, flow_spec_id: str | None) -> str | None:
     return (found or {}).get("name")
 
 
-def describe(flow_id: str, *, name: str | None = None, sandbox: str | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def describe(flow_id: str, *, name: str | None = None,
+             sandbox: str | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(the spec that reproduces the flow, the ids, the etags), from GETs only."""
     if not re.fullmatch(UUID_PATTERN, flow_id or ""):
         raise SpecInvalid("flowId is not a flow id", code="RequestInvalid", status=400,
@@ -87,7 +86,7 @@ def describe(flow_id: str, *, name: str | None = None, sandbox: str | None = Non
     flow_id = flow_id.lower()
     client = aep_client(sandbox)
     try:
-        flow = live_mod._get(client, "flow", flow_id)
+        flow = live_mod.get_one(client, "flow", flow_id)
     except AepAuthError as exc:
         if exc.code != "403027":  # FACTS §4: the gateway's "Sandbox ... is not found or not accessible"
             raise
@@ -98,8 +97,8 @@ def describe(flow_id: str, *, name: str | None = None, sandbox: str | None = Non
     flow_id = str(flow.get("id") or flow_id)  # AEP's own id, however it was asked for (one owner per flow)
     source_id = (flow.get("sourceConnectionIds") or [None])[0]
     target_id = (flow.get("targetConnectionIds") or [None])[0]
-    source = live_mod._get(client, "sourceConnection", source_id) if source_id else None
-    target = live_mod._get(client, "targetConnection", target_id) if target_id else None
+    source = live_mod.get_one(client, "sourceConnection", source_id) if source_id else None
+    target = live_mod.get_one(client, "targetConnection", target_id) if target_id else None
     if source is None or target is None:
         raise SpecInvalid(f"flow {flow_id} has no source or target connection AEP still has", code="NotAdoptable",
                           status=400, problems=[{"path": "flowId", "message": "its connections are gone"}])

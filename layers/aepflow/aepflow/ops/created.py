@@ -3,13 +3,7 @@ the executions that provisioned it, never what the spec only referenced."""
 
 from __future__ import annotations
 
-
-
-
-
-from aepflow.store import claims
-from aepflow.store import journal
-from aepflow.store import records
+from aepflow.store import claims, journal, records
 
 
 def created_by_aepflow(rec: records.Record, spec) -> dict[str, str]:

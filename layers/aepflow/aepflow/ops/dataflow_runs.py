@@ -13,12 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from aepflow.store import records
-
 from aepflow.aep.client import aep_client
+from aepflow.aep.run_outcome import classify
 from aepflow.core.errors import ChangeRefused, DataflowConflict, DataflowNotFound, SpecInvalid
-from aepflow.monitor.classify import classify
 from aepflow.spec.parse import build_models, parse_spec
+from aepflow.store import records
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 
@@ -47,7 +46,7 @@ class RunRequest(BaseModel):
                            description="epoch seconds: when the run starts (default: now)")
 
     @model_validator(mode="after")
-    def _window(self) -> "RunRequest":
+    def _window(self) -> RunRequest:
         if (self.windowStartTime is None) != (self.windowEndTime is None):
             raise ValueError("give both windowStartTime and windowEndTime, or neither")
         if self.windowStartTime is not None and self.windowEndTime is not None:

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from aepflow.aep import resources
 from aepflow.aep.client import aep_client
 from aepflow.core.errors import AepNotFound, AepValidationError, DataflowConflict, DataflowNotFound
 from aepflow.ops.apply import patch as apply_patch
 from aepflow.ops.created import created_by_aepflow
+from aepflow.ops.executions import describe_execution
 from aepflow.ops.plan.model import ID_KEY
 from aepflow.spec.parse import build_models, parse_spec
-from aepflow.store import claims
-from aepflow.store import journal
-from aepflow.store import records
-from aepflow.ops.executions import describe_execution
+from aepflow.store import claims, journal, records
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from aepflow.aep import live as live_mod
 from aepflow.aep.client import aep_client
 from aepflow.core.errors import DataflowNotFound
-from aepflow.store import claims
-from aepflow.store import records
 from aepflow.ops.executions import describe_execution, execution_steps, outcome_errors, status_of
+from aepflow.store import claims, records
+
 
 def _live_flow(client, flow_id: str | None) -> dict[str, Any] | None:
     if not flow_id:
         return None
-    flow = live_mod._get(client, "flow", flow_id)
+    flow = live_mod.get_one(client, "flow", flow_id)
     if flow is None:
         return {"id": flow_id, "state": "missing"}
     return {"id": flow["id"], "state": flow.get("state"), "etag": flow.get("etag"),

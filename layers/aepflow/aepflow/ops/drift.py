@@ -23,26 +23,24 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from aepflow.ops import start
-from aepflow.ops.apply.patch import in_place
-from aepflow.ops.plan.read import make
-
-from aepflow.aep.client import aep_client
 from aepflow.aep import live as live_mod
-from aepflow.store import claims
-from aepflow.store import records
+from aepflow.aep.client import aep_client
+from aepflow.aep.live import Live
 from aepflow.core import aws, settings
 from aepflow.core.errors import AepflowError, ChangeRefused, SpecInvalid
-from aepflow.aep.live import Live
-from aepflow.ops.plan.compare import expected, field_differences, observed
 from aepflow.core.scrub import scrub
 from aepflow.core.settings import DriftSettings
+from aepflow.ops import start
+from aepflow.ops.apply.patch import in_place
+from aepflow.ops.plan.compare import expected, field_differences, observed
+from aepflow.ops.plan.read import make
 from aepflow.spec.parse import build_models, parse_spec, resolve_source
+from aepflow.store import claims, records
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 
@@ -70,7 +68,7 @@ class DriftReport:
 
 def _iso(ms: Any) -> str | None:
     try:
-        return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -214,7 +212,7 @@ def _check_one(rec: records.Record, live: Live, sns, topic_arn: str, report: Dri
         return
     report.drifted += 1
     print_ = fingerprint(found)
-    drift: dict[str, Any] = {"fingerprint": print_, "detectedAt": datetime.now(timezone.utc).strftime(
+    drift: dict[str, Any] = {"fingerprint": print_, "detectedAt": datetime.now(UTC).strftime(
         "%Y-%m-%dT%H:%M:%SZ"), "differences": found, "reverted": False}
     if (rec.drift or {}).get("fingerprint") == print_:
         report.unchanged += 1

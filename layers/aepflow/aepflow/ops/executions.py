@@ -12,6 +12,7 @@ from aepflow.core import aws, settings
 from aepflow.core.settings import StarterSettings
 from aepflow.store import journal
 
+
 def sfn():
     return aws.aws_client("stepfunctions")
 

@@ -20,18 +20,17 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from aepflow.aep import live as live_mod
-
 from aepflow.aep.client import aep_client
-from aepflow.store import records
 from aepflow.core import aws, settings
-from aepflow.spec import secret_names, source_secrets
-from aepflow.ops.apply.changes import patch_connection, test_connection
 from aepflow.core.errors import AepflowError, DataflowNotFound
-from aepflow.steps.validate import validate_spec
 from aepflow.core.scrub import scrub
 from aepflow.core.settings import RotationSettings
+from aepflow.ops.apply.changes import patch_connection, test_connection
+from aepflow.spec import secret_names, source_secrets
 from aepflow.spec.model import ResolvedSource
 from aepflow.spec.parse import build_models, parse_spec
+from aepflow.steps.validate import validate_spec
+from aepflow.store import records
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 
@@ -55,7 +54,9 @@ def secret_of(event: dict[str, Any]) -> str | None:
 
 
 def _same_secret(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and source_secrets.name_of(a) == source_secrets.name_of(b)
+    if not a or not b:
+        return False
+    return source_secrets.name_of(a) == source_secrets.name_of(b)
 
 
 def users_of(secret: str, limit: int = 100_000) -> list[records.Record]:
@@ -91,7 +92,7 @@ def rotate_one(rec: records.Record) -> dict[str, Any]:
     resolved = ResolvedSource.model_validate(validate_spec(rec.spec)["resolved"])
     params = {k: v for k, v in value.items() if not resolved.authParams or k in resolved.authParams}
     client = aep_client(spec.sandbox)
-    current = live_mod._get(client, "baseConnection", connection_id or "")
+    current = live_mod.get_one(client, "baseConnection", connection_id or "")
     if current is None:
         raise DataflowNotFound(f"base connection {connection_id} of {rec.name} no longer exists in AEP",
                                code="ResourceNotFound", status=404)

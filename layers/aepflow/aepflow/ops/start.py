@@ -10,12 +10,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from aepflow.core.errors import DataflowConflict
+from aepflow.ops.executions import describe_execution, execution_arn_for, sfn, state_machine_arn, status_of
+from aepflow.spec.digest import spec_hash
 from aepflow.spec.parse import build_models
 from aepflow.steps.validate import validate_spec
-from aepflow.store import claims
-from aepflow.spec.digest import spec_hash
-from aepflow.store import records
-from aepflow.ops.executions import describe_execution, execution_arn_for, sfn, state_machine_arn, status_of
+from aepflow.store import claims, records
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 

@@ -78,7 +78,8 @@ def _text(data: bytes | str) -> str:
 
 def _too_large() -> SpecInvalid:
     message = f"the document is larger than {MAX_DOCUMENT_BYTES} bytes"
-    return DocumentTooLarge(f"the spec document is refused: {message}", problems=[{"path": DOCUMENT, "message": message}])
+    return DocumentTooLarge(f"the spec document is refused: {message}",
+                            problems=[{"path": DOCUMENT, "message": message}])
 
 
 # --- Values -------------------------------------------------------------------------------------
@@ -138,94 +139,115 @@ class _Node:
         self.has_key = False
 
 
+class _YamlTree:
+    """The tree a YAML document's events build, refused at the first event that breaks a rule (an
+    alias, an anchor, a tag, a merge key, a key that is not text, a duplicate key, too deep)."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Node] = []
+        self.path: list[str | int] = []
+        self.root: Any = None
+        self.documents = 0
+
+    @staticmethod
+    def position(event: Any) -> str:
+        mark = getattr(event, "start_mark", None)
+        return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+
+    def child_path(self) -> list[str | int]:
+        if not self.stack:
+            return []
+        top = self.stack[-1]
+        if isinstance(top.value, list):
+            return [*self.path, len(top.value)]
+        return [*self.path, top.key] if top.has_key and top.key is not None else list(self.path)
+
+    def expecting_key(self) -> bool:
+        return bool(self.stack) and isinstance(self.stack[-1].value, dict) and not self.stack[-1].has_key
+
+    def add(self, value: Any, event: Any) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        top = self.stack[-1]
+        if isinstance(top.value, list):
+            top.value.append(value)
+        elif not top.has_key:
+            where = self.position(event)
+            if not isinstance(value, str):
+                raise _refuse(_path(self.path), f"a mapping key must be text, not {type(value).__name__}{where}")
+            if value == "<<":
+                raise _refuse(_path(self.path), f"YAML merge keys (<<) are not allowed{where}")
+            if value in top.value:
+                raise _refuse(_path([*self.path, value]), f"duplicate key {value!r}{where}")
+            top.key, top.has_key = value, True
+        else:
+            top.value[top.key] = value
+            top.key, top.has_key = None, False
+
+    def node_event(self, event: Any) -> None:
+        """A scalar or the start of a mapping or sequence: no anchor, no tag."""
+        where = self.child_path()
+        if event.anchor is not None:
+            raise _refuse(_path(where), f"YAML anchors (&{event.anchor}) are not allowed{self.position(event)}")
+        if event.tag is not None:
+            raise _refuse(_path(where), f"YAML tags ({event.tag}) are not allowed{self.position(event)}")
+
+    def scalar(self, event: Any) -> None:
+        where = list(self.path) if self.expecting_key() else self.child_path()  # a key: at its mapping's path
+        plain = event.implicit[0]  # untagged and unquoted
+        self.add(_plain_scalar(event.value, where) if plain else _check_text(event.value, where), event)
+
+    def start(self, value: dict | list, event: Any) -> None:
+        where = self.child_path()
+        if len(self.stack) >= MAX_DEPTH:
+            raise _refuse(_path(where), f"the document is nested deeper than {MAX_DEPTH} levels")
+        if self.expecting_key():
+            raise _refuse(_path(self.path), f"a mapping key must be text, not a collection{self.position(event)}")
+        node = _Node(value)
+        self.add(node.value, event)
+        if self.stack:
+            self.path.append(where[-1])
+        self.stack.append(node)
+
+    def end(self) -> None:
+        self.stack.pop()
+        if self.stack:
+            self.path.pop()
+
+
 def _yaml(text: str) -> Any:
     # PyYAML is imported here, not at the top: a JSON document (every spec a step or the state
     # machine passes on) never needs it, and most handlers' cold starts stay without it.
     import yaml
 
     parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    stack: list[_Node] = []
-    path: list[str | int] = []
-    root: Any = None
-    documents = 0
-
-    def position(event: Any) -> str:
-        mark = getattr(event, "start_mark", None)
-        return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-
-    def child_path() -> list[str | int]:
-        if not stack:
-            return []
-        top = stack[-1]
-        if isinstance(top.value, list):
-            return [*path, len(top.value)]
-        return [*path, top.key] if top.has_key and top.key is not None else list(path)
-
-    def add(value: Any, event: Any) -> None:
-        nonlocal root
-        if not stack:
-            root = value
-            return
-        top = stack[-1]
-        if isinstance(top.value, list):
-            top.value.append(value)
-        elif not top.has_key:
-            if not isinstance(value, str):
-                raise _refuse(_path(path), f"a mapping key must be text, not {type(value).__name__}{position(event)}")
-            if value == "<<":
-                raise _refuse(_path(path), f"YAML merge keys (<<) are not allowed{position(event)}")
-            if value in top.value:
-                raise _refuse(_path([*path, value]), f"duplicate key {value!r}{position(event)}")
-            top.key, top.has_key = value, True
-        else:
-            top.value[top.key] = value
-            top.key, top.has_key = None, False
-
+    tree = _YamlTree()
     try:
         for event in yaml.parse(text, Loader=parser):
             if isinstance(event, yaml.AliasEvent):
-                raise _refuse(_path(child_path()), f"YAML aliases (*{event.anchor}) are not allowed{position(event)}")
+                raise _refuse(_path(tree.child_path()),
+                              f"YAML aliases (*{event.anchor}) are not allowed{tree.position(event)}")
             if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise _refuse(DOCUMENT, f"the file holds more than one YAML document{position(event)}")
-                continue
-            if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                where = child_path()
-                if event.anchor is not None:
-                    raise _refuse(_path(where), f"YAML anchors (&{event.anchor}) are not allowed{position(event)}")
-                if event.tag is not None:
-                    raise _refuse(_path(where), f"YAML tags ({event.tag}) are not allowed{position(event)}")
-            if isinstance(event, yaml.ScalarEvent):
-                where = child_path()
-                if stack and isinstance(stack[-1].value, dict) and not stack[-1].has_key:
-                    where = list(path)  # a key: refused at its mapping's path
-                plain = event.implicit[0]  # untagged and unquoted
-                value = _plain_scalar(event.value, where) if plain else _check_text(event.value, where)
-                add(value, event)
+                tree.documents += 1
+                if tree.documents > 1:
+                    raise _refuse(DOCUMENT, f"the file holds more than one YAML document{tree.position(event)}")
+            elif isinstance(event, yaml.ScalarEvent):
+                tree.node_event(event)
+                tree.scalar(event)
             elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                where = child_path()
-                if len(stack) >= MAX_DEPTH:
-                    raise _refuse(_path(where), f"the document is nested deeper than {MAX_DEPTH} levels")
-                if stack and isinstance(stack[-1].value, dict) and not stack[-1].has_key:
-                    raise _refuse(_path(path), f"a mapping key must be text, not a collection{position(event)}")
-                node = _Node({} if isinstance(event, yaml.MappingStartEvent) else [])
-                add(node.value, event)
-                if stack:
-                    path.append(where[-1])
-                stack.append(node)
+                tree.node_event(event)
+                tree.start({} if isinstance(event, yaml.MappingStartEvent) else [], event)
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                stack.pop()
-                if stack:
-                    path.pop()
+                tree.end()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise _refuse(DOCUMENT, f"not YAML or JSON: {problem}{where}") from None
-    if documents == 0:
+    if tree.documents == 0:
         raise _refuse(DOCUMENT, "the document is empty")
-    return root
+    return tree.root
 
 
 # --- JSON ---------------------------------------------------------------------------------------
@@ -288,6 +310,21 @@ def _json(text: str) -> Any:
 
 # --- The tree -----------------------------------------------------------------------------------
 
+def _checked_scalar(value: Any, path: list[str | int]) -> Any:
+    """A leaf of the tree, checked (or refused with its path)."""
+    if isinstance(value, _Marker):
+        raise _refuse(_path(path), value.message)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return _check_int(value, path)
+    if isinstance(value, float):
+        return _check_float(value, path)
+    if isinstance(value, str):
+        return _check_text(value, path)
+    raise _refuse(_path(path), f"{type(value).__name__} is not a JSON value")
+
+
 def check_tree(tree: Any) -> Any:
     """Check an already parsed tree (an event's detail, a state machine input) against the same
     limits, without recursion; returns a plain copy (no decoder markers)."""
@@ -312,18 +349,8 @@ def check_tree(tree: Any) -> Any:
             copy = [None] * len(value)
             for index, item in enumerate(value):
                 work.append((item, [*path, index], copy, index))
-        elif isinstance(value, _Marker):
-            raise _refuse(_path(path), value.message)
-        elif isinstance(value, bool) or value is None:
-            copy = value
-        elif isinstance(value, int):
-            copy = _check_int(value, path)
-        elif isinstance(value, float):
-            copy = _check_float(value, path)
-        elif isinstance(value, str):
-            copy = _check_text(value, path)
         else:
-            raise _refuse(_path(path), f"{type(value).__name__} is not a JSON value")
+            copy = _checked_scalar(value, path)
         parent[slot] = copy
     if isinstance(root[0], (dict, list)):  # the depth is bounded now, so dumping cannot recurse far
         if len(json.dumps(root[0], separators=(",", ":"), ensure_ascii=False).encode("utf-8")) > MAX_DOCUMENT_BYTES:

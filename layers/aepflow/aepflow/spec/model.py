@@ -2,15 +2,41 @@
 fields' bounds are fields.py's; parse.py turns a raw document into one, or into every problem by
 field path)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from aepflow.spec.thresholds import Alerts
 from aepflow.spec.connectors import Connector, connector_of_source
-from aepflow.spec.fields import LONG, DATASET_ID_PATTERN, FLOW_SPEC_PATTERN, LongText, MAX_INTERVAL, MAX_START_TIME, MIN_INTERVAL, NAMESPACE_PATTERN, NAME_PATTERN, SANDBOX_PATTERN, SCHEMA_ID_PATTERN, ShortText, UUID_PATTERN, XDM_REF_PATTERN, _ISO_DATE, _printable
+from aepflow.spec.fields import (
+    _ISO_DATE,
+    DATASET_ID_PATTERN,
+    FLOW_SPEC_PATTERN,
+    LONG,
+    MAX_INTERVAL,
+    MAX_START_TIME,
+    MIN_INTERVAL,
+    NAME_PATTERN,
+    NAMESPACE_PATTERN,
+    SANDBOX_PATTERN,
+    SCHEMA_ID_PATTERN,
+    UUID_PATTERN,
+    XDM_REF_PATTERN,
+    LongText,
+    ShortText,
+    _printable,
+)
+from aepflow.spec.thresholds import Alerts
+
 
 class _Model(BaseModel):
     # strict: a number is never text, a boolean never a number, "yes" never true.
@@ -202,7 +228,7 @@ class Schedule(_Model):
             text = value.strip()
             if _ISO_DATE.match(text):
                 when = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
-                when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+                when = when if when.tzinfo else when.replace(tzinfo=UTC)
                 raise ValueError(f"startTime is a date ({text}); give epoch seconds, e.g. {int(when.timestamp())}")
             raise ValueError("startTime is epoch seconds, a number, not text")
         if isinstance(value, int) and not isinstance(value, bool) and value > MAX_START_TIME:

@@ -5,13 +5,22 @@ to a spec's source (resolve_source)."""
 import re
 from typing import Any
 
-from pydantic import (ValidationError)
+from pydantic import ValidationError
 
-from aepflow.spec.connectors import CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, Connector, connector_for_spec_id, connector_named, retired_spec_id
 from aepflow.core.errors import SpecInvalid
+from aepflow.spec.connectors import (
+    CRM_FLOW_SPEC,
+    FLOW_SPEC_IDS,
+    REST_FLOW_SPEC,
+    Connector,
+    connector_for_spec_id,
+    connector_named,
+    retired_spec_id,
+)
 from aepflow.spec.fields import PATTERN_MESSAGES
 from aepflow.spec.model import DataflowSpec, ResolvedSource
 from aepflow.spec.secret_names import boundary_problem
+
 
 def _loc(loc: tuple) -> str:
     parts: list[str] = []
@@ -30,7 +39,8 @@ def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
     """Checks that need the connector catalog, run on the raw document so they are
     reported together with the model's own problems."""
     problems: list[dict[str, str]] = []
-    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+    raw_source = raw.get("source")
+    source: dict[str, Any] = raw_source if isinstance(raw_source, dict) else {}
     name = source.get("connector")
     connector: Connector | None = None
     if isinstance(name, str) and name:
@@ -62,7 +72,8 @@ def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
     if connector.family in ("crm", "database") and not source.get("table"):
         what = "params.tableName" if connector.family == "crm" else "params.path"
         problems.append({"path": "source.table", "message": f"{connector.label} needs a table ({what})"})
-    params = source.get("params") if isinstance(source.get("params"), dict) else {}
+    raw_params = source.get("params")
+    params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
     for key in connector.source_params:
         if not params.get(key):
             problems.append({"path": f"source.params.{key}", "message": f"{connector.label} needs {key}"})
@@ -75,9 +86,10 @@ def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
 def _duplicate_destinations(raw: dict[str, Any]) -> list[dict[str, str]]:
     """A field is mapped once: Data Prep asks to "fix any duplicated mapping fields"
     (help/data-prep/ui/mapping.md), and refuses a mapping set that maps one destination twice."""
-    rules = raw.get("mapping") if isinstance(raw.get("mapping"), list) else []
+    raw_rules = raw.get("mapping")
+    rules: list[Any] = raw_rules if isinstance(raw_rules, list) else []
     first: dict[str, int] = {}
-    problems = []
+    problems: list[dict[str, str]] = []
     for index, rule in enumerate(rules):
         destination = rule.get("destination") if isinstance(rule, dict) else None
         if not isinstance(destination, str):
@@ -92,7 +104,8 @@ def _duplicate_destinations(raw: dict[str, Any]) -> list[dict[str, str]]:
 
 def _boundary_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
     """The credentials boundary (secret_names): a spec names only source secrets."""
-    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+    raw_source = raw.get("source")
+    source: dict[str, Any] = raw_source if isinstance(raw_source, dict) else {}
     secret = source.get("credentialsSecret")
     problem = boundary_problem(secret) if isinstance(secret, str) and secret else None
     return [{"path": "source.credentialsSecret", "message": f"secret {secret!r} {problem}"}] if problem else []
@@ -144,13 +157,19 @@ def parse_spec(raw: Any) -> DataflowSpec:
         for err in exc.errors(include_url=False):
             message = re.sub(r"^Value error, ", "", err["msg"])
             if err["type"] == "string_pattern_mismatch":
-                message = PATTERN_MESSAGES.get((err.get("ctx") or {}).get("pattern"), "is not in the expected form")
+                pattern = (err.get("ctx") or {}).get("pattern")
+                message = PATTERN_MESSAGES.get(pattern, "is not in the expected form") if isinstance(pattern, str) \
+                    else "is not in the expected form"
             problems.append({"path": _loc(err["loc"]), "message": message})
     problems.extend(_catalog_problems(raw))
     problems.extend(_duplicate_destinations(raw))
     problems.extend(_boundary_problems(raw))
     if problems or spec is None:
         seen: set[tuple[str, str]] = set()
-        unique = [p for p in problems if (p["path"], p["message"]) not in seen and not seen.add((p["path"], p["message"]))]
+        unique: list[dict[str, str]] = []
+        for p in problems:
+            if (p["path"], p["message"]) not in seen:
+                seen.add((p["path"], p["message"]))
+                unique.append(p)
         raise SpecInvalid(f"the dataflow spec has {len(unique)} problem(s)", problems=unique)
     return spec

@@ -6,9 +6,10 @@ Regenerate them with `python -m aepflow.spec.schema > schemas/dataflow-spec-v1.s
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import (BaseModel)
+from pydantic import BaseModel
 
 from aepflow.spec.model import DataflowSpec, ResolvedSource
+
 
 def view_fields() -> dict[str, dict[str, list[str | None]]]:
     """What spec_view needs to read a dump of these models without them (committed as

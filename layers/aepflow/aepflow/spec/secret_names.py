@@ -32,9 +32,11 @@ def _without_suffix(name: str) -> str:
 
 
 def _own_secrets(cfg: SecretBoundary) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for reference in (cfg.credentials_secret, cfg.token_cache_secret):
-        name = _name_of(reference) if reference else None
+        if not reference:
+            continue
+        name = _name_of(reference)
         if name:
             names |= {name, _without_suffix(name) if _ARN.match(reference) else name}
     return names

@@ -25,9 +25,22 @@ if TYPE_CHECKING:
 # model -> attribute -> [key in the dump, model of the value or None]
 FIELDS: dict[str, dict[str, list[str | None]]] = json.loads(
     (Path(__file__).resolve().parent / "view_fields.json").read_text())
+
+
+def _pair(entry: list[str | None]) -> tuple[str, str | None]:
+    """One [key in the dump, model of the value or None] of view_fields.json, as a typed pair."""
+    key, nested = entry
+    if not isinstance(key, str):
+        raise ValueError(f"view_fields.json: {entry!r} names no key in the dump")
+    return key, nested
+
+
+# model -> attribute -> (key in the dump, model of the value or None): FIELDS, typed
+_BY_NAME: dict[str, dict[str, tuple[str, str | None]]] = {
+    model: {name: _pair(entry) for name, entry in fields.items()} for model, fields in FIELDS.items()}
 # model -> key in the dump -> (attribute, model of the value or None), for model_dump
 _BY_KEY: dict[str, dict[str, tuple[str, str | None]]] = {
-    model: {key: (name, nested) for name, (key, nested) in fields.items()} for model, fields in FIELDS.items()}
+    model: {key: (name, nested) for name, (key, nested) in fields.items()} for model, fields in _BY_NAME.items()}
 
 
 class View:
@@ -41,7 +54,7 @@ class View:
 
     def __getattr__(self, name: str) -> Any:
         try:
-            key, nested = FIELDS[self._model][name]
+            key, nested = _BY_NAME[self._model][name]
         except KeyError:
             raise AttributeError(f"{self._model} has no field {name!r}") from None
         value = self._data.get(key)

@@ -106,7 +106,7 @@ def mapping_problems(spec: Any, fields: dict[str, Any], schema: str, *, tabular:
             problems.append({"path": path, "message": f"{rule.destination!r} is not a field of {schema}: {why}"})
         elif tabular and rule.sourceType == "ATTRIBUTE" and _holds_records(node):
             kind = "an object" if node.get("type") == "object" else "an array of objects"
-            inner = sorted((node.get("properties") or (node.get("items") or {}).get("properties") or {}))[:10]
+            inner = sorted(node.get("properties") or (node.get("items") or {}).get("properties") or {})[:10]
             problems.append({"path": path, "message": (
                 f"{rule.destination!r} is {kind}, and column {rule.source!r} holds one value: map it to one of "
                 f"its fields ({', '.join(inner)})" if inner else f"{rule.destination!r} is {kind}")})

@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 
-from aepflow.store.journal import Journal
-
-from aepflow.aep.client import aep_client
 from aepflow.aep import resources
+from aepflow.aep.client import aep_client
 from aepflow.core.errors import TRANSIENT_ERRORS, AepNotFound, AepValidationError
 from aepflow.spec.view import validated
+from aepflow.store.journal import Journal
 
 if TYPE_CHECKING:
     from aepflow.aep.client import AepClient
@@ -52,7 +51,7 @@ class StepEvent:
         self.state, self.execution, self.retryCount, self.check = state, execution, retryCount, check
 
     @classmethod
-    def parse(cls, event: Any) -> "StepEvent":
+    def parse(cls, event: Any) -> StepEvent:
         """The event, typed; ValueError naming the field when it is not what the state machine sends."""
         if not isinstance(event, dict):
             raise ValueError(f"(event): expected an object, not {type(event).__name__}")

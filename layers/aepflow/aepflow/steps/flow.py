@@ -8,9 +8,9 @@ from typing import Any
 
 from aepflow.aep import bodies, resources
 from aepflow.aep.client import segment
-from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
-from aepflow.core.errors import AepNotFound, FlowSpecMismatch, step
 from aepflow.aep.schedule import schedule_params
+from aepflow.core.errors import AepNotFound, FlowSpecMismatch, step
+from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
 from aepflow.steps.context import Context
 
 
@@ -73,7 +73,7 @@ def create_dataflow(ctx: Context) -> dict[str, Any]:
                        with_copy=bool(flow_spec.get("hasCopy")))
     body["flowSpec"]["version"] = flow_spec.get("version", body["flowSpec"]["version"])
     name = body["name"]
-    etags: dict[str, str] = {}
+    etags: dict[str, str | None] = {}
 
     def find() -> str | None:
         item = resources.find_flow_service(client, "flow", name)

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aepflow.aep import naming, resources
-from aepflow.spec import xdm
 from aepflow.core.errors import AepValidationError, SpecInvalid, step
-from aepflow.steps.source import explore_and_check, explores_first
+from aepflow.spec import xdm
 from aepflow.steps.context import Context
+from aepflow.steps.source import explore_and_check, explores_first
 
 
 def _base_connection(ctx: Context) -> str:
@@ -44,8 +44,30 @@ def _schema(ctx: Context) -> str:
         raise AepValidationError(
             f"schema {spec.target.schema_.id} is not enabled for Profile (its meta:immutableTags has no "
             "'union'), so AEP refuses a Profile-enabled dataset on it", status=400, problems=[
-                {"path": "target.dataset.create.profileEnabled", "message": "the target schema is not enabled for Profile"}])
+                {"path": "target.dataset.create.profileEnabled",
+                 "message": "the target schema is not enabled for Profile"}])
     return found.get("$id") or spec.target.schema_.id or ""
+
+
+def _base_connection_id(ctx: Context) -> str | None:
+    """The base connection the spec names (checked), else the one its deterministic name finds."""
+    if ctx.spec.source.baseConnectionId:
+        return _base_connection(ctx)
+    return (resources.find_flow_service(ctx.client, "baseConnection", naming.base_connection(ctx.spec)) or {}).get("id")
+
+
+def _schema_id(ctx: Context) -> str | None:
+    """The schema the spec names (checked), else the one its deterministic title finds."""
+    if ctx.spec.target.schema_.id:
+        return _schema(ctx)
+    return (resources.find_schema(ctx.client, naming.schema_title(ctx.spec)) or {}).get("$id")
+
+
+def _dataset_id(ctx: Context) -> str | None:
+    """The dataset the spec names (checked), else the one its deterministic name finds."""
+    if ctx.spec.target.dataset.id:
+        return _dataset(ctx)
+    return resources.find_dataset(ctx.client, naming.dataset(ctx.spec))
 
 
 def _explores_with_the_check(ctx: Context) -> bool:
@@ -102,13 +124,10 @@ def find_existing(ctx: Context) -> dict[str, Any]:
         return lambda: resources.find_flow_service(client, kind, name)
 
     jobs: dict[str, Callable[[], Any]] = {
-        "baseConnectionId": (lambda: _base_connection(ctx)) if spec.source.baseConnectionId else
-        (lambda: (by_name("baseConnection", naming.base_connection(spec))() or {}).get("id")),
+        "baseConnectionId": lambda: _base_connection_id(ctx),
         "sourceConnection": by_name("sourceConnection", naming.source_connection(spec)),
-        "schemaId": (lambda: _schema(ctx)) if spec.target.schema_.id else
-        (lambda: (resources.find_schema(client, naming.schema_title(spec)) or {}).get("$id")),
-        "datasetId": (lambda: _dataset(ctx)) if spec.target.dataset.id else
-        (lambda: resources.find_dataset(client, naming.dataset(spec))),
+        "schemaId": lambda: _schema_id(ctx),
+        "datasetId": lambda: _dataset_id(ctx),
         "targetConnection": by_name("targetConnection", naming.target_connection(spec)),
         "mappingSet": lambda: resources.find_mapping_set(client, naming.mapping_set(spec)),
         "flow": by_name("flow", naming.dataflow(spec)),

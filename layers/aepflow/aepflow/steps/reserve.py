@@ -11,5 +11,6 @@ from aepflow.store import claims
 
 @step("reserve-name")
 def reserve_name(state: dict[str, Any], execution: str) -> dict[str, Any]:
-    spec = state.get("spec") if isinstance(state.get("spec"), dict) else {}
+    raw = state.get("spec")
+    spec: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return claims.reserve_for_execution(str(spec.get("name")), spec, execution)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from aepflow.aep import bodies, naming, resources
+from aepflow.aep.mapping import flatten_properties
+from aepflow.core.errors import AepNotFound, AepValidationError, SourceMismatch, SpecInvalid, step
 from aepflow.spec import source_secrets
 from aepflow.spec.auth import choose_auth
 from aepflow.spec.connectors import auth_specs_of
-from aepflow.core.errors import AepNotFound, AepValidationError, SourceMismatch, SpecInvalid, step
-from aepflow.aep.mapping import flatten_properties
 from aepflow.steps.context import Context
 
 
@@ -82,7 +82,8 @@ def explore_and_check(ctx: Context, connection_id: str) -> dict[str, Any]:
                      "message": f"{rule.source!r} is not in {resolved.label}'s preview (it shows "
                                 f"{', '.join(attributes[:12])}{', ...' if len(attributes) > 12 else ''}); "
                                 "the preview is a sample, so it is mapped anyway"}
-                    for i, rule in enumerate(spec.mapping) if rule.sourceType == "ATTRIBUTE" and rule.source not in known]
+                    for i, rule in enumerate(spec.mapping)
+                    if rule.sourceType == "ATTRIBUTE" and rule.source not in known]
         warnings += [{"path": f"source.columns[{i}].name",
                       "message": f"{column.name!r} is not in {resolved.label}'s preview"}
                      for i, column in enumerate(spec.source.columns or []) if column.name not in known]
@@ -100,7 +101,8 @@ def explore_and_check(ctx: Context, connection_id: str) -> dict[str, Any]:
     problems += [{"path": f"source.columns[{i}].name", "message": f"{column.name!r} is not a column of {table}"}
                  for i, column in enumerate(spec.source.columns or []) if column.name not in names]
     if spec.deltaColumn and spec.deltaColumn.name not in names:
-        problems.append({"path": "deltaColumn.name", "message": f"{spec.deltaColumn.name!r} is not a column of {table}"})
+        problems.append({"path": "deltaColumn.name",
+                         "message": f"{spec.deltaColumn.name!r} is not a column of {table}"})
     if problems:
         missing = ", ".join(p["message"].split("'")[1] for p in problems)
         raise SourceMismatch(f"table {table!r} of {resolved.label} has no column {missing}; it has "

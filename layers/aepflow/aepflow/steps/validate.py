@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aepflow.spec import document, source_secrets, xdm
-from aepflow.spec.auth import choose_auth
-from aepflow.core.errors import SpecInvalid, step
 # lifecycle reads the schedule helpers from here.
 from aepflow.aep.schedule import schedule_params, schedule_params_for_request  # noqa: F401
+from aepflow.core.errors import SpecInvalid, step
+from aepflow.spec import document, source_secrets, xdm
+from aepflow.spec.auth import choose_auth
 from aepflow.spec.model import DataflowSpec, ResolvedSource
 from aepflow.spec.parse import build_models, parse_spec, resolve_source
 

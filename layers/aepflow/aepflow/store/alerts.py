@@ -79,7 +79,8 @@ def release(table: str, key: str) -> None:
 
 def mark_sent(table: str, key: str, message_id: str) -> None:
     """Published: the claim says so, then its marker goes."""
-    _ddb().update_item(TableName=table, Key=_alert_key(key), UpdateExpression="SET #s = :sent, sentAt = :t, messageId = :m",
+    _ddb().update_item(TableName=table, Key=_alert_key(key),
+                       UpdateExpression="SET #s = :sent, sentAt = :t, messageId = :m",
                        ExpressionAttributeNames={"#s": "state"},
                        ExpressionAttributeValues=table_mod.typed({":sent": "sent", ":t": int(time.time() * 1000),
                                                                   ":m": message_id}))

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aepflow.core.errors import DataflowConflict
@@ -81,10 +81,10 @@ def holder_finished(current: dict[str, Any], recorded: str | None, now: float | 
     RESERVATION_SECONDS."""
     def age(stamp: Any) -> float:
         try:
-            since = datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+            since = datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         except ValueError:
             return float("inf")
-        return (now or datetime.now(timezone.utc).timestamp()) - since.timestamp()
+        return (now or datetime.now(UTC).timestamp()) - since.timestamp()
 
     if current.get("pendingSince"):
         return age(current["pendingSince"]) > RESERVATION_SECONDS

@@ -24,7 +24,8 @@ from typing import Any
 
 from boto3.dynamodb.types import Binary
 
-from aepflow.store import keys, table as table_mod
+from aepflow.store import keys
+from aepflow.store import table as table_mod
 
 REGISTRY_KEY = table_mod.typed(keys.REGISTRY)
 WM_PREFIX = "wm:"
@@ -57,7 +58,9 @@ def _stored(item: dict[str, Any] | None) -> StoredShard:
     if not item:
         return StoredShard(0, None)
     blob = item["state"]["B"]
-    return StoredShard(int(item["version"]["N"]), bytes(blob.value if isinstance(blob, Binary) else blob))
+    # boto3-stubs' Binary lacks the `value` attribute boto3's Binary.__init__ sets (boto3/dynamodb/types.py).
+    return StoredShard(int(item["version"]["N"]),
+                       bytes(blob.value if isinstance(blob, Binary) else blob))  # type: ignore[attr-defined]
 
 
 def _batch_get(table: str, keys: list[dict[str, Any]], *, consistent: bool,

@@ -39,9 +39,10 @@ class Record:
         apply step puts the etags and credentials version AEP has (an apply outside it, or a
         rotation, sets them as attributes of their own, which win)."""
         ids = table.json_object(item, "ids")
-        etags = table.json_object(item, "etags") or (ids.get("etags") if isinstance(ids.get("etags"), dict) else {})
+        in_ids_etags, in_ids_credentials = ids.get("etags"), ids.get("credentials")
+        etags = table.json_object(item, "etags") or (in_ids_etags if isinstance(in_ids_etags, dict) else {})
         credentials = table.json_object(item, "credentials") or (
-            ids.get("credentials") if isinstance(ids.get("credentials"), dict) else {})
+            in_ids_credentials if isinstance(in_ids_credentials, dict) else {})
         return cls(name=item.get("name") or str(item["pk"]).removeprefix("DATAFLOW#"), item=item,
                    spec=table.json_object(item, "spec"),
                    ids={k: v for k, v in ids.items() if k not in ("etags", "credentials", "applied")},
@@ -164,7 +165,8 @@ def claim_drift(name: str, fingerprint: str, drift: dict[str, Any]) -> bool:
     before (it sends the alert): one alert per change, however many checks overlap."""
     return table.write_if(lambda: table.resource().update_item(
         Key=keys.dataflow(name, keys.RECORD), UpdateExpression="SET driftFingerprint = :f, drift = :d",
-        ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(driftFingerprint) OR driftFingerprint <> :f)",
+        ConditionExpression="attribute_exists(pk) AND "
+                            "(attribute_not_exists(driftFingerprint) OR driftFingerprint <> :f)",
         ExpressionAttributeValues={":f": fingerprint, ":d": json.dumps(drift, sort_keys=True, default=str)}))
 
 

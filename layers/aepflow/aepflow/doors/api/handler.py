@@ -11,11 +11,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from aepflow.spec import document
 from aepflow.core.errors import DocumentTooLarge, SpecInvalid
 from aepflow.doors.api.models import error_response
 from aepflow.doors.api.routes import BODY_ROUTES, OPTIONAL_BODY_ROUTES, app
-
+from aepflow.spec import document
 
 # Media types a body may come in. curl --data-binary sends form encoding by default, so a
 # form-encoded body is read as the raw document it is; anything else is a 415.
@@ -56,7 +55,8 @@ def _read_body(event: dict[str, Any]) -> dict[str, Any]:
                                               [{"path": "(body)", "message": "not valid base64"}])) from None
     if not body:
         raise _BodyRefused(error_response(400, code, "the request has no body",
-                                          [{"path": "(body)", "message": "the body is empty; send a JSON or YAML object"}]))
+                                          [{"path": "(body)",
+                                            "message": "the body is empty; send a JSON or YAML object"}]))
     try:
         tree = document.read(body, json_only=media in _JSON_MEDIA_TYPES)
     except SpecInvalid as exc:

@@ -9,10 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from aepflow.ops.dataflow_runs import RunRequest
 from aepflow.doors.api.models import Accepted, AdoptRequest, DataflowPatch, ErrorBody, GatewayError, PlanView, Problem
 from aepflow.doors.api.routes import app
-
+from aepflow.ops.dataflow_runs import RunRequest
 
 API_TITLE = "aepflow"
 API_VERSION = "1.0.0"
@@ -20,6 +19,11 @@ API_VERSION = "1.0.0"
 
 SPEC_MEDIA_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 PATCH_MEDIA_TYPES = ("application/merge-patch+json", "application/json", "application/yaml")
+# The model and media types of a request body: by method, else by path, else a spec's.
+_BODY_BY_METHOD: dict[str, tuple[str, tuple[str, ...]]] = {"patch": ("DataflowPatch", PATCH_MEDIA_TYPES)}
+_BODY_BY_PATH: dict[str, tuple[str, tuple[str, ...]]] = {
+    "/dataflows:adopt": ("AdoptRequest", ("application/json",)),
+    "/dataflows/{name}/runs": ("RunRequest", ("application/json",))}
 _BY_NAME = {"name": "$response.body#/name"}
 _LINKS = {"GetDataflow": {"operationId": "getDataflow", "parameters": _BY_NAME},
           "PatchDataflow": {"operationId": "patchDataflow", "parameters": _BY_NAME},
@@ -58,10 +62,8 @@ def openapi_document() -> dict[str, Any]:
             operation["security"] = [{"sigv4": []}]
             body = operation.get("requestBody")
             if body is not None:
-                model, media = {"patch": ("DataflowPatch", PATCH_MEDIA_TYPES)}.get(method) or {
-                    "/dataflows:adopt": ("AdoptRequest", ("application/json",)),
-                    "/dataflows/{name}/runs": ("RunRequest", ("application/json",))}.get(
-                    path, ("DataflowSpec", SPEC_MEDIA_TYPES))
+                model, media = (_BODY_BY_METHOD.get(method)
+                                or _BODY_BY_PATH.get(path, ("DataflowSpec", SPEC_MEDIA_TYPES)))
                 body["content"] = {m: {"schema": {"$ref": f"#/components/schemas/{model}"}} for m in media}
         if "post" in operations and path == "/dataflows":
             operations["post"]["responses"]["202"]["links"] = _LINKS

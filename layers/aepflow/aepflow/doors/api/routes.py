@@ -11,27 +11,54 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
+from aepflow.core.errors import (
+    AepAuthError,
+    AepflowError,
+    AepNotFound,
+    AepPreconditionFailed,
+    AepServerError,
+    AepThrottled,
+    AepTimeout,
+    AepValidationError,
+    ChangeRefused,
+    DataflowConflict,
+    DataflowNotFound,
+    DataflowPreconditionFailed,
+    SpecInvalid,
+)
+from aepflow.doors.api.models import (
+    Accepted,
+    Adopted,
+    AdoptRequest,
+    DataflowPage,
+    DataflowPatch,
+    DataflowView,
+    Deleted,
+    PlanView,
+    Runs,
+    RunStarted,
+    Updated,
+    error_response,
+)
 from aepflow.ops import adopt, dataflow_runs, delete, describe, start
 from aepflow.ops.apply import patch as apply_patch
+from aepflow.ops.dataflow_runs import RunRequest
 from aepflow.ops.plan import read as plan_read
 from aepflow.spec.fields import NAME_PATTERN
-from aepflow.ops.dataflow_runs import RunRequest
-from aepflow.core.errors import AepAuthError, AepflowError, AepNotFound, AepPreconditionFailed, AepServerError, AepThrottled, AepTimeout, AepValidationError, ChangeRefused, DataflowConflict, DataflowNotFound, DataflowPreconditionFailed, SpecInvalid
-from aepflow.doors.api.models import Accepted, AdoptRequest, Adopted, DataflowPage, DataflowPatch, DataflowView, Deleted, PlanView, RunStarted, Runs, Updated, error_response
-
 
 logger = Logger(child=True)
 
 app = APIGatewayRestResolver(enable_validation=True)
 
 
-def _error(description: str, schema: str = "ErrorBody") -> dict[str, Any]:
+def _error(description: str, schema: str = "ErrorBody") -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"schema": {
         "$ref": f"#/components/schemas/{schema}"}}}}
 
 
-def _ok(status: int, description: str, schema: str, *, etag: bool = False) -> dict[int, dict[str, Any]]:
+def _ok(status: int, description: str, schema: str, *, etag: bool = False) -> dict[int, OpenAPIResponse]:
     answer = _error(description, schema)
     if etag:
         answer["headers"] = {"ETag": {"description": "The flow's etag in AEP; send it back in If-Match to PATCH "
@@ -39,21 +66,25 @@ def _ok(status: int, description: str, schema: str, *, etag: bool = False) -> di
     return {status: answer}
 
 
-_COMMON_ERRORS = {
-    400: _error("Invalid request; every problem by field path (code RequestInvalid, SpecInvalid, FieldNotChangeable, ...)"),
+_COMMON_ERRORS: dict[int, OpenAPIResponse] = {
+    400: _error("Invalid request; every problem by field path "
+                "(code RequestInvalid, SpecInvalid, FieldNotChangeable, ...)"),
     403: _error("Not signed, badly signed or not allowed (IAM; answered by API Gateway)", "GatewayError"),
     405: _error("The path exists but not with this method (MethodNotAllowed); the Allow header lists the methods"),
     429: _error("AEP or API Gateway throttled the request (Throttled)"),
 }
-_AEP_ERRORS = {
+_AEP_ERRORS: dict[int, OpenAPIResponse] = {
     502: _error("AEP failed (AepServerError, AepAuthFailed)"),
     504: _error("AEP did not answer in time (AepTimeout)"),
 }
-_NOT_FOUND = {404: _error("No such dataflow (DataflowNotFound), or its flow is gone from AEP (FlowNotFound)")}
-_CONFLICT = {409: _error("Another spec holds the name (DataflowExists), provisioning still runs "
-                         "(ProvisioningInProgress), or a concurrent change (ConcurrentUpdate)")}
-_BODY_ERRORS = {413: _error("The body is larger than 64 KiB (PayloadTooLarge)"),
-                415: _error("The Content-Type is not one the API reads (UnsupportedMediaType)")}
+_NOT_FOUND: dict[int, OpenAPIResponse] = {
+    404: _error("No such dataflow (DataflowNotFound), or its flow is gone from AEP (FlowNotFound)")}
+_CONFLICT: dict[int, OpenAPIResponse] = {409: _error(
+    "Another spec holds the name (DataflowExists), provisioning still runs (ProvisioningInProgress), or a "
+    "concurrent change (ConcurrentUpdate)")}
+_BODY_ERRORS: dict[int, OpenAPIResponse] = {
+    413: _error("The body is larger than 64 KiB (PayloadTooLarge)"),
+    415: _error("The Content-Type is not one the API reads (UnsupportedMediaType)")}
 
 NameParam = Annotated[str, Path(pattern=NAME_PATTERN, description="The dataflow's name (the spec's name)")]
 
@@ -104,7 +135,8 @@ def _request_invalid(exc: RequestValidationError) -> Response:
 def _unexpected(exc: Exception) -> Response:
     logger.exception("unexpected error")
     return error_response(500, "InternalError", "an internal error occurred; it has been logged",
-                          request_id=app.lambda_context.aws_request_id if getattr(app, "lambda_context", None) else None)
+                          request_id=(app.lambda_context.aws_request_id
+                                      if getattr(app, "lambda_context", None) else None))
 
 
 @app.not_found
@@ -140,7 +172,8 @@ ROUTES = (("POST", r"/dataflows"), ("GET", r"/dataflows"), ("GET", r"/dataflows/
 def post_dataflow(spec: Annotated[dict[str, Any], Body(description="The dataflow spec v1, as JSON or YAML")],
                   dryRun: Annotated[bool, Query(description="true: answer the plan (what would be created, "
                                                                   "updated in place or replaced) and change "
-                                                                  "nothing; GETs only")] = False) -> Response[Accepted | PlanView]:
+                                                                  "nothing; GETs only")] = False,
+                  ) -> Response[Accepted | PlanView]:
     if dryRun:
         return Response(status_code=200, content_type="application/json", body=PlanView(**plan_read.of(spec)))
     answer = start.start(spec, origin=start.API)
@@ -154,7 +187,8 @@ def post_dataflow(spec: Annotated[dict[str, Any], Body(description="The dataflow
                      **_COMMON_ERRORS, 404: _error("No such flow in the sandbox (FlowNotFound)"),
                      409: _error("The flow is managed already (AlreadyManaged), or the name is taken (DataflowExists)"),
                      **_BODY_ERRORS, **_AEP_ERRORS})
-def adopt_dataflow(request: Annotated[AdoptRequest, Body(description="{flowId, name?, sandbox?}")]) -> Response[Adopted]:
+def adopt_dataflow(request: Annotated[AdoptRequest, Body(description="{flowId, name?, sandbox?}")],
+                   ) -> Response[Adopted]:
     answer = adopt.adopt(request.flowId, name=request.name, sandbox=request.sandbox)
     return Response(status_code=201, content_type="application/json", body=Adopted(**answer),
                     headers={"Location": f"/dataflows/{answer['name']}"})

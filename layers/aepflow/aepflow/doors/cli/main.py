@@ -12,9 +12,9 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from aepflow.spec.fields import NAME_PATTERN
 from aepflow.doors.cli import render
 from aepflow.doors.cli.remote import Answer, Api, ApiUnreachable
+from aepflow.spec.fields import NAME_PATTERN
 
 OK, FAILED, INVALID = 0, 1, 2
 POLL_SECONDS = 1.0
@@ -33,10 +33,10 @@ def validate_file(path: str) -> dict[str, Any]:
     """The checks of the state machine's first step that need neither AWS nor AEP, with the same
     messages: the document reader, the spec model, the connector catalog and the credentials
     boundary. What the named secret holds is checked when the spec is provisioned."""
-    from aepflow.spec.document import read
     from aepflow.core.errors import SpecInvalid
-    from aepflow.steps.validate import mapping_problems
+    from aepflow.spec.document import read
     from aepflow.spec.parse import parse_spec, resolve_source
+    from aepflow.steps.validate import mapping_problems
 
     result: dict[str, Any] = {"file": path, "name": None, "status": "VALID", "errors": [], "warnings": []}
     try:
@@ -52,7 +52,8 @@ def validate_file(path: str) -> dict[str, Any]:
     except SpecInvalid as exc:
         result.update(status="INVALID", errors=exc.problems)
     except OSError as exc:
-        result.update(status="INVALID", errors=[{"path": "(file)", "message": f"cannot be read: {exc.strerror or exc}"}])
+        result.update(status="INVALID",
+                      errors=[{"path": "(file)", "message": f"cannot be read: {exc.strerror or exc}"}])
     return result
 
 
@@ -134,7 +135,8 @@ def cmd_apply(args: argparse.Namespace, out) -> int:
             continue
         name = answer.body["name"]
         view = _wait(api, name, out, args) if not args.no_wait else answer.body
-        result = {"file": path, "name": name, "status": view.get("status"), "flowId": (view.get("ids") or {}).get("flowId"),
+        result = {"file": path, "name": name, "status": view.get("status"),
+                  "flowId": (view.get("ids") or {}).get("flowId"),
                   "errors": view.get("errors") or []}
         results.append(result)
         worst = max(worst, FAILED if result["status"] == "FAILED" else OK)

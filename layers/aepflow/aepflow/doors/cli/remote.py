@@ -39,13 +39,13 @@ class Api:
         self.session = requests.Session()
 
     @classmethod
-    def local(cls, base_url: str | None = None) -> "Api":
+    def local(cls, base_url: str | None = None) -> Api:
         from botocore.credentials import Credentials
 
         return cls(base_url or LOCAL_API, Credentials(*LOCAL_KEY), LOCAL_REGION)
 
     @classmethod
-    def deployed(cls, stack: str, *, profile: str | None = None, region: str | None = None) -> "Api":
+    def deployed(cls, stack: str, *, profile: str | None = None, region: str | None = None) -> Api:
         import boto3
 
         session = boto3.session.Session(profile_name=profile, region_name=region)

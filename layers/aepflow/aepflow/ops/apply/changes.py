@@ -4,22 +4,26 @@ flow's JSON Patch, the mapping as a new version of its set, enable/disable, the 
 
 from __future__ import annotations
 
-
-
 import copy
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-
-from aepflow.aep import live as live_mod
 from aepflow.aep import bodies
-from aepflow.spec import source_secrets
+from aepflow.aep import live as live_mod
 from aepflow.aep.client import AepClient, segment
-from aepflow.core.errors import AepNotFound, AepPreconditionFailed, AepValidationError, ChangeRefused, DataflowNotFound, DataflowPreconditionFailed
+from aepflow.core.errors import (
+    AepNotFound,
+    AepPreconditionFailed,
+    AepValidationError,
+    ChangeRefused,
+    DataflowNotFound,
+    DataflowPreconditionFailed,
+)
 from aepflow.ops.plan.compare import compare
 from aepflow.ops.plan.model import Change, Plan, ResourcePlan
 from aepflow.ops.plan.read import Inputs
+from aepflow.spec import source_secrets
 from aepflow.spec.parse import resolve_source
 
 logger = Logger(child=True)
@@ -51,7 +55,12 @@ def replacement_problems(plan: Plan) -> list[dict[str, str]]:
         why = "; ".join(resource.reasons) or "AEP has no such resource"
         problems.append({"path": path, "message": f"{resource.kind} would be {resource.action}d: {why}"})
     seen: set[str] = set()
-    return [p for p in problems if not (p["path"] in seen or seen.add(p["path"]))]
+    unique = []
+    for p in problems:  # the first problem at each path
+        if p["path"] not in seen:
+            seen.add(p["path"])
+            unique.append(p)
+    return unique
 
 
 # --- One resource at a time --------------------------------------------------------------------
@@ -90,7 +99,7 @@ def _refusal(exc: AepValidationError, path: str) -> ChangeRefused:
 
 
 def _get(client: AepClient, kind: str, resource_id: str) -> dict[str, Any]:
-    found = live_mod._get(client, kind, resource_id)
+    found = live_mod.get_one(client, kind, resource_id)
     if found is None:
         raise DataflowNotFound(f"the dataflow's {kind} {resource_id} no longer exists in AEP",
                                code="FlowNotFound" if kind == "flow" else "ResourceNotFound", status=404)

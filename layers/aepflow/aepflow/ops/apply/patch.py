@@ -3,21 +3,17 @@ place, planned and applied at once, one change of a name at a time, with the cli
 
 from __future__ import annotations
 
-
-
 import copy
 from typing import Any
 
-
-
-from aepflow.ops.apply.changes import Applier, precondition_failed, replacement_problems
 from aepflow.aep.client import aep_client
-from aepflow.store import claims
-from aepflow.spec import digest
-from aepflow.store import records
 from aepflow.core.errors import ChangeRefused, DataflowConflict, DataflowNotFound, SpecInvalid
+from aepflow.ops.apply.changes import Applier, precondition_failed, replacement_problems
 from aepflow.ops.plan.model import Plan
 from aepflow.ops.plan.read import Inputs, make
+from aepflow.spec import digest
+from aepflow.store import claims, records
+
 
 def in_place(plan: Plan, inputs: Inputs, *, if_match: str | None = None, now: float | None = None,
              origin: str | None = None) -> dict[str, Any]:
@@ -123,7 +119,8 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def patch(name: str, changes: dict[str, Any], *, if_match: str | None = None, now: float | None = None) -> dict[str, Any]:
+def patch(name: str, changes: dict[str, Any], *, if_match: str | None = None,
+          now: float | None = None) -> dict[str, Any]:
     """PATCH /dataflows/{name}: a JSON Merge Patch over the spec, planned and applied in place."""
     if not isinstance(changes, dict):
         raise SpecInvalid("the body must be a JSON Merge Patch object", code="SpecInvalid", status=400,

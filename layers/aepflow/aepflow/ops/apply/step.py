@@ -4,27 +4,20 @@ deletes first what a replacement makes anew (the create path then makes it)."""
 
 from __future__ import annotations
 
-
-
 from typing import Any
 
-
-
-from aepflow.ops.apply.changes import Applier, replacement_problems
-from aepflow.ops.created import created_by_aepflow
-from aepflow.aep.client import aep_client
 from aepflow.aep import live as live_mod
 from aepflow.aep import resources
-from aepflow.store import journal
-from aepflow.store import owners
-from aepflow.store import records
-from aepflow.aep.client import AepClient
-from aepflow.core.errors import AepNotFound, AepValidationError
+from aepflow.aep.client import AepClient, aep_client
+from aepflow.core.errors import AepNotFound, AepValidationError, step
+from aepflow.ops.apply.changes import Applier, replacement_problems
+from aepflow.ops.created import created_by_aepflow
 from aepflow.ops.plan.compare import compare
 from aepflow.ops.plan.model import ID_KEY, Plan, ResourcePlan
 from aepflow.ops.plan.read import Inputs
-from aepflow.core.errors import step
 from aepflow.spec.parse import parse_spec, resolve_source
+from aepflow.store import journal, owners, records
+
 
 def prepare_replacement(plan: Plan, inputs: Inputs, client: AepClient | None = None) -> dict[str, Any]:
     """Before a replacement is provisioned: change in place what stays (a connection's name, new
@@ -131,8 +124,9 @@ def apply_step(state: dict[str, Any], client: AepClient, *, check_source=None,
         summary["changed"] = sorted(set(applier.changed))
         credentials = applier.credentials or inputs.credentials or {}
     else:
-        if check_source is not None and "sourceConnection" in plan.kinds("replace") and rec.ids.get("baseConnectionId") \
-                and "baseConnection" not in plan.kinds("replace"):
+        replaced = plan.kinds("replace")
+        if check_source is not None and "sourceConnection" in replaced and rec.ids.get("baseConnectionId") \
+                and "baseConnection" not in replaced:
             check_source(rec.ids["baseConnectionId"])
         prepared = prepare_replacement(plan, inputs, client)
         ids = {**{k: found.get(k) for k in ID_FIELDS}, **{k: v for k, v in prepared["ids"].items() if k in ID_FIELDS}}

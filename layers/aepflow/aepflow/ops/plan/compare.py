@@ -9,8 +9,16 @@ from typing import Any
 from aepflow.aep import bodies
 from aepflow.aep.live import Live
 from aepflow.aep.mapping import mapping_set_body
-from aepflow.ops.plan.model import (DEFAULT_REPLACED, DEPENDANTS, ID_KEY, IN_PLACE, KINDS, WHY_REPLACED, Change,
-                                    ResourcePlan)
+from aepflow.ops.plan.model import (
+    DEFAULT_REPLACED,
+    DEPENDANTS,
+    ID_KEY,
+    IN_PLACE,
+    KINDS,
+    WHY_REPLACED,
+    Change,
+    ResourcePlan,
+)
 from aepflow.spec.connectors import FLOW_SPEC_IDS
 from aepflow.spec.model import DataflowSpec, ResolvedSource
 
@@ -180,7 +188,8 @@ def _compare_applied(spec: DataflowSpec, resolved: ResolvedSource, applied: Data
                                        IN_PLACE["baseConnection"]["credentials"]))
             base.action = "update"
     if applied_resolved is not None and applied_resolved.flowSpecName != resolved.flowSpecName:
-        _replace(plans, "flow", f"the flow spec changes from {applied_resolved.flowSpecName} to {resolved.flowSpecName}")
+        _replace(plans, "flow",
+                 f"the flow spec changes from {applied_resolved.flowSpecName} to {resolved.flowSpecName}")
     flow = plans["flow"]
     if spec.deltaColumn != applied.deltaColumn and not any(c.field == "deltaColumn" for c in flow.changes):
         old = applied.deltaColumn.model_dump(exclude_none=True) if applied.deltaColumn else None
@@ -211,7 +220,8 @@ def _mapping(spec: DataflowSpec, resolved: ResolvedSource, applied: DataflowSpec
         flow = plans.get("flow")
         if flow is not None and flow.action in ("none", "update"):
             version = str(ids.get("mappingVersion") or 0)
-            flow.changes.append(Change("mappingVersion", version, "(the new version)", IN_PLACE["flow"]["mappingVersion"]))
+            flow.changes.append(Change("mappingVersion", version, "(the new version)",
+                                       IN_PLACE["flow"]["mappingVersion"]))
             flow.action = "update"
     plans["mappingSet"] = plan
 

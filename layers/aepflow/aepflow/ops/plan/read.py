@@ -88,7 +88,8 @@ def make_many(raws: list[Any], *, now: float | None = None) -> list[dict[str, An
     calls per kind for a thousand dataflows, instead of four GETs each. A spec that is not valid
     gets {name, action: "invalid", problems}."""
     out: list[dict[str, Any] | None] = [None] * len(raws)
-    managed: dict[str, list[tuple[int, Inputs]]] = {}
+    # sandbox -> (index, inputs, its record, the spec the record applied) of each managed dataflow
+    managed: dict[str, list[tuple[int, Inputs, records.Record, DataflowSpec]]] = {}
     for index, raw in enumerate(raws):
         try:
             validated = validate_spec(raw)
@@ -97,30 +98,31 @@ def make_many(raws: list[Any], *, now: float | None = None) -> list[dict[str, An
             out[index] = {"name": name, "action": "invalid", "resources": [], "problems": exc.problems}
             continue
         spec = DataflowSpec.model_validate(validated["spec"])
-        inputs = Inputs(spec, ResolvedSource.model_validate(validated["resolved"]), records.record(spec.name))
-        if inputs.record is None:
+        record = records.record(spec.name)
+        inputs = Inputs(spec, ResolvedSource.model_validate(validated["resolved"]), record)
+        if record is None:
             out[index] = Plan(spec.name, spec.sandbox, for_new(spec), managed=False).to_dict()
             continue
-        inputs.applied = parse_spec(inputs.record.spec)
-        managed.setdefault(aep_client(inputs.applied.sandbox).sandbox, []).append((index, inputs))
+        inputs.applied = applied = parse_spec(record.spec)
+        managed.setdefault(aep_client(applied.sandbox).sandbox, []).append((index, inputs, record, applied))
     for sandbox, group in managed.items():
         client = aep_client(sandbox)
         before = client.calls
-        lives = live_mod.read_many(client, {str(i): inputs.record.ids for i, inputs in group})
-        for index, inputs in group:
+        lives = live_mod.read_many(client, {str(i): record.ids for i, _, record, _ in group})
+        for index, inputs, record, _ in group:
             inputs.live = lives[str(index)]
-            _mapping_drifted(client, inputs.record, inputs.live)
+            _mapping_drifted(client, record, inputs.live)
         calls = client.calls - before
         versions: dict[str | None, dict[str, Any] | None] = {}  # one read per secret, however many use it
-        for index, inputs in group:
+        for index, inputs, record, applied in group:
             secret = inputs.spec.source.credentialsSecret
             if secret not in versions:
                 versions[secret] = current_credentials(inputs.spec)
             inputs.credentials = versions[secret]
-            resources = compare(inputs.spec, inputs.resolved, applied=inputs.applied,
-                                applied_resolved=resolve_source(inputs.applied), ids=inputs.record.ids,
+            resources = compare(inputs.spec, inputs.resolved, applied=applied,
+                                applied_resolved=resolve_source(applied), ids=record.ids,
                                 live=inputs.live, credentials=inputs.credentials,
-                                applied_credentials=inputs.record.credentials, now=now)
+                                applied_credentials=record.credentials, now=now)
             out[index] = Plan(inputs.spec.name, inputs.spec.sandbox, resources, calls=calls).to_dict()
     return [plan for plan in out if plan is not None]
 

@@ -35,7 +35,8 @@ def table(plans: list[dict[str, Any]]) -> str:
             lines.append(f"  {resource['action']:<8} {resource['kind']:<17} {ident}")
             for change in resource["changes"]:
                 how = f"   ({change['how']})" if change.get("how") else ""
-                if change["field"] == "mappings" and isinstance(change["old"], list) and isinstance(change["new"], list):
+                lists = isinstance(change["old"], list) and isinstance(change["new"], list)
+                if change["field"] == "mappings" and lists:
                     lines.append(f"      mappings: {_rules_change(change['old'], change['new'])}{how}")
                     continue
                 lines.append(f"      {change['field']}: {_short(change['old'])} -> {_short(change['new'])}{how}")

@@ -1,6 +1,7 @@
-"""What a run or a flow's schedule says: failed, partial (failed records over the spec's
-threshold), stuck (in progress too long), overdue (no run within two intervals of when one was
-due). Pure functions of the run, the flow's alert settings and the clock."""
+"""What a flow run came to, or what a flow's schedule says (the monitor's alerts and `aepflow runs`
+alike): failed, partial (failed records over the spec's threshold), stuck (in progress too long),
+overdue (no run within two intervals of when one was due). Pure functions of the run, the flow's
+alert settings and the clock."""
 
 from __future__ import annotations
 
