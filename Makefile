@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/aepflow
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test fuzz tools unit integration lint checkov validate api-contract sam-check deploy e2e bench clean
+.PHONY: demo test fuzz tools unit integration lint checkov validate api-contract sam-check ruff typecheck import-contracts deploy e2e bench clean
 
 # The SAM CLI is pinned in requirements-dev.txt; the layer builds with python3.12 (pyenv's).
 SAM := $(VENV)/bin/sam
@@ -52,7 +52,19 @@ test:
 	$(PY) -m pytest -q $(PYTEST_PARALLEL) tests
 
 # `sam validate --lint` runs cfn-lint on the template (`make lint` runs it alone).
-tools: checkov validate api-contract sam-check
+tools: checkov validate api-contract sam-check ruff typecheck import-contracts
+
+# ruff on every Python file (the rules: pyproject.toml's [tool.ruff]).
+ruff: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# mypy on the layer and functions/ (pyproject.toml's [tool.mypy]); its cache stays in .venv.
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy --cache-dir $(VENV)/mypy-cache
+
+# import-linter: the layer's packages import only those below them, never local/ (.importlinter).
+import-contracts: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
 
 # schemathesis holds functions/api/openapi.json against `python -m local serve`.
 api-contract: $(STAMP)
