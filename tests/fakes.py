@@ -207,6 +207,26 @@ class FakeStore:
             item["credentials"] = json.dumps(credentials, sort_keys=True)
         self._put(item)
 
+    def create(self, name: str, spec: dict[str, Any], ids: dict[str, Any], *, connector: str,
+               etags: dict[str, Any], origin: str) -> None:
+        flow_id = ids["flowId"]
+        self.claim_flow(flow_id, name)
+        current = self.claim_item(name)
+        try:
+            self.reserve(name, spec_hash(spec), current if current and current.get("status") == "DELETED" else None)
+            made = self._get(keys.dataflow(name, keys.RECORD)) is None
+        except DataflowConflict:
+            made = False
+        if not made:
+            self.release_flow(flow_id, name)
+            raise DataflowConflict(f"a dataflow named {name!r} exists already; adopt under another name",
+                                   code="DataflowExists", status=409)
+        self._put(keys.record_item(name, status="ACTIVE", connector=connector, flowId=flow_id,
+                                   ids=json.dumps(ids, sort_keys=True), spec=canonical(spec),
+                                   etags=json.dumps(etags, sort_keys=True), etag=ids.get("flowEtag") or "",
+                                   origin=origin, updatedAt=table.now_iso()))
+        self.adopted(name, origin)
+
     def delete(self, name: str, rec: records.Record | None = None) -> None:
         self.items.pop((keys.dataflow_pk(name), keys.RECORD), None)
         if rec is not None and rec.flow_id:
@@ -246,7 +266,7 @@ class FakeStore:
                                         "adopted", "changing", "set_claim_hash", "mark_deleted")),
                               (owners, ("flow_owner", "claim_flow", "release_flow")),
                               (origins, ("applied_from", "dataflow_from")),
-                              (records, ("record", "save", "delete", "pages", "every")),
+                              (records, ("record", "save", "create", "delete", "pages", "every")),
                               (journal, ("has_outcome", "get_outcome", "put_applied", "applied"))):
             for name in names:
                 monkeypatch.setattr(module, name, getattr(self, name))
