@@ -20,6 +20,7 @@ only ever adds to an import's time, so the fastest is the closest to what the im
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -28,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -43,12 +45,24 @@ MAX_LAYER_MB = 20.0
 RUNTIME_SHIPPED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
 
 
+# What template.yaml's Globals set in every function (values of no real account): each handler
+# checks its settings at import (core/settings.py), as its cold start in Lambda does.
+FUNCTION_ENVIRONMENT = {
+    "DATAFLOWS_TABLE": "aepflow-bench-dataflows", "AEP_CREDENTIALS_SECRET": "aepflow/aep-credentials",
+    "AEP_TOKEN_CACHE_SECRET": "aepflow/aep-token-cache", "SOURCE_SECRETS_PREFIX": "aep/sources/",
+    "AEP_PLATFORM_URL": "https://platform.adobe.io", "AEP_IMS_URL": "https://ims-na1.adobelogin.com",
+    "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:aepflow-bench-alerts",
+    "AEPFLOW_STACK_NAME": "aepflow-bench",
+    "TEARDOWN_ON_SPEC_DELETE": "false"}
+
+
 def _env(extra_path: list[Path], tracing: bool = False) -> dict[str, str]:
     # AWS_LAMBDA_FUNCTION_NAME: a Lambda container, as aepflow's package knows it (aepflow/__init__.py).
     # PYTHONDONTWRITEBYTECODE and no cache prefix: nothing compiled is kept, as on Lambda's read-only /opt.
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": os.pathsep.join(map(str, extra_path)),
            "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "aepflow",
-           "POWERTOOLS_METRICS_NAMESPACE": "aepflow/bench", "AWS_LAMBDA_FUNCTION_NAME": "bench"}
+           "POWERTOOLS_METRICS_NAMESPACE": "aepflow/bench", "AWS_LAMBDA_FUNCTION_NAME": "bench",
+           **FUNCTION_ENVIRONMENT}
     if tracing:  # the rest of what Lambda sets, which is how Powertools knows tracing is on
         env.update({"LAMBDA_TASK_ROOT": "/var/task", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12"})
     return env
@@ -123,10 +137,11 @@ def floor_seconds(python: str, code: str, env: dict[str, str]) -> tuple[float, f
     return boto3, added
 
 
-def build_layer(target: Path, python: str, platform_tag: str = "manylinux2014_aarch64") -> list[str]:
-    """The layer as its Makefile (SAM's BuildMethod: makefile) makes it, for `platform_tag`; the
-    runtime's Python compiles its bytecode. The command run."""
-    command = ["make", "-s", "-C", str(LAYER), "build-AepflowLayer", f"ARTIFACTS_DIR={target}",
+def build_layer(target: Path, python: str, platform_tag: str = "manylinux2014_aarch64",
+                layer: Path = LAYER) -> list[str]:
+    """The layer (`layer`: this tree's unless told) as its Makefile (SAM's BuildMethod: makefile)
+    makes it, for `platform_tag`; the runtime's Python compiles its bytecode. The command run."""
+    command = ["make", "-s", "-C", str(layer), "build-AepflowLayer", f"ARTIFACTS_DIR={target}",
                f"PIP={python} -m pip", f"PYTHON312={python}",
                f"LAMBDA_PLATFORM=--platform {platform_tag} --python-version 3.12 --implementation cp "
                "--only-binary=:all:"]
@@ -192,6 +207,39 @@ def measure_imports(repeat: int) -> dict[str, dict]:
     return out
 
 
+def _tree_at(ref: str, into: Path) -> Path:
+    """The layer and functions/ of git revision `ref`, written under `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref, "layers/aepflow", "functions"],
+                             capture_output=True, timeout=120, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def compare_imports(ref: str, repeat: int) -> dict[str, dict[str, float]]:
+    """Each handler's import over a bare `import boto3`, from this tree's layer and from `ref`'s, in
+    the same rounds (interleaved, shuffled): {handler: {"before": s, "after": s}}, the fastest of each."""
+    python = runtime_python()
+    with tempfile.TemporaryDirectory(prefix="aepflow-coldstart-against-") as tmp:
+        trees = {"after": ROOT, "before": _tree_at(ref, Path(tmp) / "before")}
+        envs: dict[tuple[str, str], dict[str, str]] = {}
+        for label, tree in trees.items():
+            built = Path(tmp) / f"layer-{label}"
+            print(f"building the {label} layer ({ref if label == 'before' else 'this tree'}) ...", file=sys.stderr)
+            build_layer(built, python, f"manylinux2014_{platform.machine()}", layer=tree / "layers" / "aepflow")
+            for name in sorted(p.parent.name for p in (tree / "functions").glob("*/app.py")):
+                envs[(label, name)] = _env([built / "python", tree / "functions" / name])
+        names = sorted({name for _, name in envs if ("before", name) in envs and ("after", name) in envs})
+        samples: dict[tuple[str, str], list[float]] = {key: [] for key in envs}
+        for round_ in range(repeat):
+            order = [(label, name) for label in trees for name in names]
+            random.Random(round_).shuffle(order)
+            for key in order:
+                totals, _ = import_seconds(python, "import boto3; import app", ("boto3", "app"), envs[key])
+                samples[key].append(totals["app"])
+    return {name: {label: min(samples[(label, name)]) for label in ("before", "after")} for name in names}
+
+
 def layer_size() -> dict:
     with tempfile.TemporaryDirectory(prefix="aepflow-layer-") as tmp:
         target = Path(tmp)
@@ -207,11 +255,32 @@ def layer_size() -> dict:
             "runtimeShippedMb": {k: round(v / 1e6, 2) for k, v in shipped.items()}}
 
 
+def print_comparison(ref: str, repeat: int) -> int:
+    compared = compare_imports(ref, repeat)
+    print(f"\nCold imports over a bare `import boto3` (fastest of {repeat}, the two trees interleaved in the same "
+          f"rounds): {ref} (before) and this tree (after)")
+    print(f"{'handler':26} {'before s':>8} {'after s':>8} {'after-before':>12} {'ratio':>6}")
+    for name, row in compared.items():
+        print(f"{name:26} {row['before']:8.3f} {row['after']:8.3f} {row['after'] - row['before']:+12.3f} "
+              f"{row['after'] / row['before']:6.2f}")
+    before, after = (sum(r[k] for r in compared.values()) for k in ("before", "after"))
+    slower = [n for n, r in compared.items() if r["after"] - r["before"] > 0.005]
+    print(f"all handlers: before {before:.3f} s, after {after:.3f} s (ratio {after / before:.2f}); slower by more "
+          f"than 5 ms: {', '.join(slower) or 'none'}")
+    print(json.dumps({"against": ref, "handlers": {n: {k: round(v, 4) for k, v in r.items()}
+                                                   for n, r in compared.items()}}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench coldstart", description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-layer", action="store_true", help="skip building the arm64 layer for its size")
+    parser.add_argument("--against", metavar="REF", help="also import every handler from git revision REF's layer "
+                        "and functions/, in the same rounds, and print before and after side by side")
     args = parser.parse_args(argv)
+    if args.against:
+        return print_comparison(args.against, args.repeat)
     print("cold imports ...", file=sys.stderr)
     imports = measure_imports(args.repeat)
     boto3 = imports["boto3"]["seconds"]

@@ -10,11 +10,12 @@ StarterSettings for the functions that start provisionings; AlertingSettings for
 alerts; ...), and the layer's code asks for the part it needs with load(ThatModel): validated once
 per process and model, kept until forget() (aws.reset(): a cold start in tests and on the local stack).
 
-The models are frozen dataclasses whose fields say their variable and bounds (var()), checked by
-the few lines below rather than by pydantic: the provisioning steps after validation import no
-pydantic at all (tests/unit/test_spec_view.py), and pydantic with one model would add 0.06-0.07 s
-to each of their cold starts (measured: pydantic's import 0.043-0.048 s, its first model 0.02 s),
-all of aepflow's budget over its floor. The rules are the ones pydantic would apply: the value's
+The models are frozen classes whose fields say their variable and bounds (var()), checked by the
+few lines below rather than by pydantic: the provisioning steps after validation import no pydantic
+at all (tests/unit/test_spec_view.py), and pydantic with one model would add 0.06-0.07 s to each of
+their cold starts (measured: pydantic's import 0.043-0.048 s, its first model 0.02 s), all of
+aepflow's budget over its floor. Nor are they dataclasses: making nine of them took 9 ms of every
+handler's import (bench coldstart --against). The rules are the ones pydantic would apply: the value's
 type, its bounds, a pattern; an empty variable is an unset one."""
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from dataclasses import MISSING, Field, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from aws_lambda_powertools.shared import constants
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
@@ -33,79 +33,127 @@ class SettingsError(ValueError):
     """A variable of the function's environment is missing or wrong (the message names it)."""
 
 
-def var(env: str, default: Any = MISSING, *, ge: float | None = None, gt: float | None = None,
-        le: float | None = None, min_length: int | None = None, max_length: int | None = None,
-        pattern: str | None = None, doc: str = "") -> Any:
-    """A field read from the variable `env` (required unless it has a default), with its bounds."""
-    metadata = {"env": env, "ge": ge, "gt": gt, "le": le, "min_length": min_length, "max_length": max_length,
-                "pattern": re.compile(pattern) if pattern else None, "doc": doc}
-    return field(metadata=metadata) if default is MISSING else field(default=default, metadata=metadata)
-
-
+MISSING: Any = object()
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
-def _parse(f: Field, raw: str) -> Any:
-    """The variable's text as the field's type (ValueError saying why not)."""
-    kind = str(f.type).replace(" | None", "")
-    if kind == "int":
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f"is not an integer: {raw[:40]!r}") from None
-    if kind == "float":
-        try:
-            return float(raw)
-        except ValueError:
-            raise ValueError(f"is not a number: {raw[:40]!r}") from None
-    if kind == "bool":
-        if raw.strip().lower() in _TRUE + _FALSE:
-            return raw.strip().lower() in _TRUE
-        raise ValueError(f"is not true or false: {raw[:40]!r}")
-    if kind == "str":
+class _Var:
+    """A setting: the variable it is read from, its default (MISSING: required) and its bounds; its
+    type is its annotation's (str, int, float or bool, or None with one of them)."""
+
+    __slots__ = ("env", "default", "ge", "gt", "le", "min_length", "max_length", "pattern", "doc", "name", "kind",
+                 "optional")
+
+    def __init__(self, env: str, default: Any, bounds: dict[str, Any]) -> None:
+        self.env, self.default = env, default
+        self.ge, self.gt, self.le = bounds["ge"], bounds["gt"], bounds["le"]
+        self.min_length, self.max_length = bounds["min_length"], bounds["max_length"]
+        self.pattern, self.doc = bounds["pattern"], bounds["doc"]
+        self.name, self.kind, self.optional = "", "str", False
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        annotation = str(owner.__dict__.get("__annotations__", {}).get(name, "str"))
+        self.name, self.kind, self.optional = name, annotation.replace(" | None", ""), "None" in annotation
+        if self.kind not in ("str", "int", "float", "bool"):
+            raise TypeError(f"{owner.__name__}.{name}: settings hold str, int, float and bool, not {annotation}")
+
+    def parse(self, raw: str) -> Any:
+        """The variable's text as the setting's type (ValueError saying why not)."""
+        if self.kind == "int":
+            try:
+                return int(raw)
+            except ValueError:
+                raise ValueError(f"is not an integer: {raw[:40]!r}") from None
+        if self.kind == "float":
+            try:
+                return float(raw)
+            except ValueError:
+                raise ValueError(f"is not a number: {raw[:40]!r}") from None
+        if self.kind == "bool":
+            if raw.strip().lower() in _TRUE + _FALSE:
+                return raw.strip().lower() in _TRUE
+            raise ValueError(f"is not true or false: {raw[:40]!r}")
         return raw
-    raise TypeError(f"{f.name}: settings hold str, int, float and bool, not {f.type}")
+
+    def problem(self, value: Any) -> str | None:
+        """Why a value breaks the setting's type or bounds, or None."""
+        if value is None:
+            return None if self.optional else "is required"
+        if self.kind in ("int", "float"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                    self.kind == "int" and not isinstance(value, int)):
+                return f"must be {'an integer' if self.kind == 'int' else 'a number'}"
+            if self.ge is not None and value < self.ge:
+                return f"must be at least {self.ge}"
+            if self.gt is not None and value <= self.gt:
+                return f"must be more than {self.gt}"
+            if self.le is not None and value > self.le:
+                return f"must be at most {self.le}"
+            return None
+        if not isinstance(value, str if self.kind == "str" else bool):
+            return f"must be {'text' if self.kind == 'str' else 'true or false'}"
+        if isinstance(value, str):
+            if self.min_length is not None and len(value) < self.min_length:
+                return f"must be at least {self.min_length} characters"
+            if self.max_length is not None and len(value) > self.max_length:
+                return f"must be at most {self.max_length} characters"
+            if self.pattern is not None and not re.match(self.pattern, value):
+                return f"must match {self.pattern}"
+        return None
 
 
-def _problem(f: Field, value: Any) -> str | None:
-    """Why a field's value breaks its bounds, or None."""
-    m = f.metadata
-    if value is None:
-        return None if "None" in str(f.type) else "is required"
-    if isinstance(value, str):
-        if m.get("min_length") is not None and len(value) < m["min_length"]:
-            return f"must be at least {m['min_length']} characters"
-        if m.get("max_length") is not None and len(value) > m["max_length"]:
-            return f"must be at most {m['max_length']} characters"
-        if m.get("pattern") is not None and not m["pattern"].match(value):
-            return f"must match {m['pattern'].pattern}"
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if m.get("ge") is not None and value < m["ge"]:
-            return f"must be at least {m['ge']}"
-        if m.get("gt") is not None and value <= m["gt"]:
-            return f"must be more than {m['gt']}"
-        if m.get("le") is not None and value > m["le"]:
-            return f"must be at most {m['le']}"
-    return None
+def var(env: str, default: Any = MISSING, *, ge: float | None = None, gt: float | None = None,
+        le: float | None = None, min_length: int | None = None, max_length: int | None = None,
+        pattern: str | None = None, doc: str = "") -> Any:
+    """A setting read from the variable `env` (required unless it has a default), with its bounds."""
+    return _Var(env, default, {"ge": ge, "gt": gt, "le": le, "min_length": min_length, "max_length": max_length,
+                               "pattern": pattern, "doc": doc})
 
 
-@dataclass(frozen=True, kw_only=True)
 class _Model:
-    """Checks every field against its bounds when made, however it was made."""
+    """Settings made from keyword values (load() reads them from the environment): every value
+    checked against its setting's type and bounds however it was made, and frozen after."""
+
+    _vars: ClassVar[dict[str, _Var]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, _Var] = {}
+        for klass in reversed(cls.__mro__):  # a subclass's setting of a name wins
+            found.update((name, value) for name, value in vars(klass).items() if isinstance(value, _Var))
+        cls._vars = found
+
+    def __init__(self, **values: Any) -> None:
+        unknown = sorted(set(values) - set(self._vars))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no setting {', '.join(unknown)}")
+        for name, setting in self._vars.items():
+            object.__setattr__(self, name, values.get(name, None if setting.default is MISSING else setting.default))
+        self.__post_init__()
 
     def __post_init__(self) -> None:
-        problems = [f"{f.metadata.get('env', f.name)}: {p}" for f in fields(self)
-                    if (p := _problem(f, getattr(self, f.name)))]
+        problems = [f"{s.env}: {p}" for s in self._vars.values() if (p := s.problem(getattr(self, s.name)))]
         problems += self._rules()
         if problems:
             raise SettingsError(f"{type(self).__name__}: " + "; ".join(problems))
 
     def _rules(self) -> list[str]:
-        """Rules across fields (a model's own)."""
+        """Rules across settings (a model's own)."""
         return []
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: {name} cannot change")
 
-@dataclass(frozen=True, kw_only=True)
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted((k, repr(v)) for k, v in vars(self).items()))))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+
 class SecretBoundary(_Model):
     """Which secrets a spec may name (spec/secret_names.py): those under the source secrets' prefix,
     never aepflow's own. The functions read all three (Settings); the command line, which validates
@@ -120,7 +168,6 @@ class SecretBoundary(_Model):
 _URL = r"^https?://[^\s/]+(:\d+)?/?$"
 
 
-@dataclass(frozen=True, kw_only=True)
 class Settings(SecretBoundary):
     """What every function reads: the dataflows table and how to reach AEP."""
 
@@ -136,12 +183,12 @@ class Settings(SecretBoundary):
     backoff_cap_seconds: float = var("AEP_BACKOFF_CAP_SECONDS", 5.0, ge=0, le=300)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "platform_url", self.platform_url.rstrip("/"))
-        object.__setattr__(self, "ims_url", self.ims_url.rstrip("/"))
+        for name in ("platform_url", "ims_url"):
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, getattr(self, name).rstrip("/"))
         super().__post_init__()
 
 
-@dataclass(frozen=True, kw_only=True)
 class StarterSettings(Settings):
     """Functions that start provisionings (the API, the spec intake, the drift check's re-apply).
     The state machine's ARN cannot be a Globals variable (every step function would then depend on
@@ -158,36 +205,30 @@ class StarterSettings(Settings):
         return []
 
 
-@dataclass(frozen=True, kw_only=True)
 class AlertingSettings(Settings):
     """Functions that publish alerts (invalid specs, credentials not rotated, drift)."""
 
     alerts_topic_arn: str = var("ALERTS_TOPIC_ARN", pattern=r"^arn:[\w-]+:sns:")
 
 
-@dataclass(frozen=True, kw_only=True)
 class ApiSettings(StarterSettings):
     """functions/api."""
 
 
-@dataclass(frozen=True, kw_only=True)
 class IntakeSettings(StarterSettings, AlertingSettings):
     """functions/spec_intake."""
 
     teardown_on_spec_delete: bool = var("TEARDOWN_ON_SPEC_DELETE", False)
 
 
-@dataclass(frozen=True, kw_only=True)
 class DriftSettings(StarterSettings, AlertingSettings):
     """functions/drift."""
 
 
-@dataclass(frozen=True, kw_only=True)
 class RotationSettings(AlertingSettings):
     """functions/rotate_credentials."""
 
 
-@dataclass(frozen=True, kw_only=True)
 class MonitorSettings(Settings):
     """The run monitor's functions (monitor_plan, monitor_registry, monitor_check, monitor_finish)."""
 
@@ -223,7 +264,6 @@ class MonitorSettings(Settings):
         return self.topic_arn
 
 
-@dataclass(frozen=True, kw_only=True)
 class CommandSettings(_Model):
     """The `aepflow` command's: the API it calls when --api is not given."""
 
@@ -242,17 +282,16 @@ def load(model: type[M]) -> M:
         if model not in _loaded:
             values: dict[str, Any] = {}
             problems: list[str] = []
-            for f in fields(model):
-                env = f.metadata["env"]
-                raw = os.environ.get(env, "")
+            for setting in model._vars.values():
+                raw = os.environ.get(setting.env, "")
                 if raw == "":
-                    if f.default is MISSING:
-                        problems.append(f"{env}: is required")
+                    if setting.default is MISSING:
+                        problems.append(f"{setting.env}: is required")
                     continue
                 try:
-                    values[f.name] = _parse(f, raw)
+                    values[setting.name] = setting.parse(raw)
                 except ValueError as exc:
-                    problems.append(f"{env}: {exc}")
+                    problems.append(f"{setting.env}: {exc}")
             if problems:
                 raise SettingsError(f"{model.__name__}: " + "; ".join(problems))
             _loaded[model] = model(**values)
