@@ -10,10 +10,10 @@ import boto3
 import pytest
 import yaml
 
-from local import handmade, sigv4
+from local import handmade
 from local.examples import example, load_spec
-from local.serve import dispatch
 from local.stack import LocalStack
+from tests.signed_http import in_process as api
 
 ONCE = "examples/on-demand/salesforce-accounts-once.yaml"
 
@@ -49,13 +49,6 @@ def stack():
         yield running
 
 
-def api(stack, method, path, body=None, headers=None):
-    data = json.dumps(body).encode() if body is not None else None
-    signed = sigv4.sign(method, f"http://127.0.0.1{path}", data,
-                        {"Content-Type": "application/json", **(headers or {})},
-                        access_key=sigv4.LOCAL_ACCESS_KEY, secret_key=sigv4.LOCAL_SECRET_KEY, region="us-east-1")
-    status, answer_headers, raw = dispatch(stack, method, path, signed, data)
-    return status, json.loads(raw or b"null")
 
 
 def since(stack, mark):

@@ -25,7 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from aepflow.core import settings as aepflow_settings
 from local.examples import example
 from local.stack import LocalStack
-from tests.integration.test_properties import api
+from tests.signed_http import in_process as api
 
 NAMES = ("st-oracle", "st-salesforce")
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")

@@ -22,9 +22,8 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from local import sigv4
-from local.serve import dispatch
 from local.stack import LocalStack
+from tests.signed_http import in_process as api
 from tests.strategies import SECRETS, shape, specs
 
 # In `make test` a failing draw is reported as drawn (no shrinking: each draw provisions a dataflow,
@@ -51,13 +50,6 @@ def writes(stack: LocalStack, mark: int) -> list[str]:
             if r["method"] not in ("GET", "HEAD") and not r["path"].startswith("/ims/")]
 
 
-def api(stack: LocalStack, method: str, path: str, body=None, headers=None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    signed = sigv4.sign(method, f"http://127.0.0.1{path}", data,
-                        {"Content-Type": "application/json", **(headers or {})},
-                        access_key=sigv4.LOCAL_ACCESS_KEY, secret_key=sigv4.LOCAL_SECRET_KEY, region="us-east-1")
-    status, _, raw = dispatch(stack, method, path, signed, data)
-    return status, json.loads(raw or b"null")
 
 
 def ids(result: dict) -> dict:
