@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from aepflow.aep.ims import AepCredentials, TokenProvider, load_credentials
 from aepflow.aep.transport import ConnectFailed, ConnectTimeout, HttpSession, ReadTimeout
-from aepflow.core import aws
+from aepflow.core import aws, settings
 from aepflow.core.errors import AepTimeout, error_for_status, parse_error_body
 from aepflow.core.observability import metrics
 from aepflow.core.settings import Settings
@@ -209,7 +209,7 @@ def aep_client(sandbox: str | None = None) -> AepClient:
     """The process's AEP client (its credentials read once from Secrets Manager, its token provider),
     for `sandbox` (default: the credentials secret's)."""
     def make() -> AepClient:
-        cfg = aws.settings()
+        cfg = settings.load(Settings)
         credentials = load_credentials(cfg, aws.secrets())
         return AepClient(cfg, credentials, TokenProvider(cfg, credentials,
                                                          secrets_client=aws.aws_client("secretsmanager")))

@@ -65,7 +65,7 @@ def _secrets() -> parameters.SecretsProvider:
 def table():
     """The dataflows table (DATAFLOWS_TABLE) as a boto3 Table, one per thread: resources are not
     thread-safe. Forgotten by reset(), like the clients."""
-    name = settings().table_name
+    name = settings_mod.load(Settings).table_name
     generation = _state.get("generation", 0)
     cached = getattr(_local, "table", None)
     if cached is None or cached[0] != (name, generation):
@@ -73,11 +73,6 @@ def table():
             resource = _session().resource("dynamodb")
         cached = _local.table = ((name, generation), resource.Table(name))
     return cached[1]
-
-
-def settings() -> Settings:
-    """What every function reads (core/settings.py): validated on first use, kept until reset()."""
-    return settings_mod.load(Settings)
 
 
 def cached(key: str, make: Callable[[], T]) -> T:

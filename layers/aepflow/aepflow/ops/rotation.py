@@ -116,7 +116,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     secret = secret_of(event)
     if secret is None:
         return {"action": "ignored", "reason": "not a secret value change"}
-    if secret_names.boundary_problem(secret, aws.settings()):
+    if secret_names.boundary_problem(secret):
         return {"action": "ignored", "reason": "not a source secret", "secret": source_secrets.name_of(secret)}
     results = []
     for rec in users_of(secret):

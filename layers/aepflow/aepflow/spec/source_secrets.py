@@ -26,7 +26,7 @@ class SecretUnreadable(Exception):
 
 def read(reference: str) -> dict[str, Any]:
     """The secret's JSON object. Raises SecretUnreadable; refuses what the boundary refuses."""
-    problem = secret_names.boundary_problem(reference, aws.settings())
+    problem = secret_names.boundary_problem(reference)
     if problem:
         raise SecretUnreadable(f"secret {reference!r} {problem}")
     try:
@@ -45,7 +45,7 @@ def read(reference: str) -> dict[str, Any]:
 def read_versioned(reference: str) -> tuple[dict[str, Any], str | None]:
     """(the secret's JSON object, its current Secrets Manager VersionId), read now, not from the
     cache: a rotation or a plan must see the value AEP is about to get. Refused like read()."""
-    problem = secret_names.boundary_problem(reference, aws.settings())
+    problem = secret_names.boundary_problem(reference)
     if problem:
         raise SecretUnreadable(f"secret {reference!r} {problem}")
     try:

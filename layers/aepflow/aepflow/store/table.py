@@ -12,7 +12,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from aepflow.core import aws
+from aepflow.core import aws, settings
+from aepflow.core.settings import Settings
 
 _serialize, _deserialize = TypeSerializer().serialize, TypeDeserializer().deserialize
 
@@ -28,7 +29,7 @@ def client() -> Any:
 
 
 def name() -> str:
-    return aws.settings().table_name
+    return settings.load(Settings).table_name
 
 
 def typed(values: dict[str, Any]) -> dict[str, Any]:
