@@ -44,14 +44,13 @@ def _provision(stack, specs: list[Any]) -> list[dict[str, Any]]:
 
 
 def plan(stack, specs: list[Any], current: list[Any], out, as_json: bool) -> int:
-    from aepflow.ops import lifecycle
     from aepflow.ops.plan import read as plan_read
     from aepflow.ops.plan import render as plan_render
 
     if current:
         _provision(stack, current)
     # One spec: a GET per resource; several: list queries filtered by id (plan.make_many).
-    plans = [lifecycle.plan(specs[0])] if len(specs) == 1 and _valid(specs[0]) else plan_read.make_many(specs)
+    plans = [plan_read.of(specs[0])] if len(specs) == 1 and _valid(specs[0]) else plan_read.make_many(specs)
     status = 2 if any(p["action"] == "invalid" for p in plans) else 0
     if as_json:
         for found in plans:
@@ -77,7 +76,7 @@ def _valid(spec: Any) -> bool:
 
 
 def adopt(stack, flow_id: str | None, hand_made: bool, name: str | None, out, err) -> int:
-    from aepflow.ops import lifecycle
+    from aepflow.ops import adopt as adopt_op
     from aepflow.ops.plan import render as plan_render
     from local import handmade
 
@@ -85,7 +84,7 @@ def adopt(stack, flow_id: str | None, hand_made: bool, name: str | None, out, er
         flow_id = handmade.make_flow()["flowId"]
         err.write(f"made flow {flow_id} in the emulator with AEP's own API (not aepflow's provisioning)\n")
     before = len(stack.emulator.records)
-    adopted = lifecycle.adopt(flow_id or "", name=name)
+    adopted = adopt_op.adopt(flow_id or "", name=name)
     methods = sorted({r["method"] for r in _calls(stack, before)})
     out.write(adopted["yaml"])
     err.write(f"adopted as {adopted['name']}; AEP calls: {', '.join(methods)}; the plan right after:\n")
@@ -139,7 +138,7 @@ def drift(stack, spec: dict[str, Any], change: str, checks: int, out) -> int:
 
 
 def run(stack, spec: dict[str, Any], window: list[int] | None, outcome: str | None, out) -> int:
-    from aepflow.ops import lifecycle
+    from aepflow.ops import dataflow_runs
 
     [result] = _provision(stack, [spec])
     stack.emulator.advance(seconds=0)  # the flow's own one-time run, from its schedule, comes first
@@ -148,11 +147,11 @@ def run(stack, spec: dict[str, Any], window: list[int] | None, outcome: str | No
     stack.messages()
     before = len(stack.emulator.records)
     body = {"windowStartTime": window[0], "windowEndTime": window[1]} if window else None
-    started = lifecycle.start_run(spec["name"], body)
+    started = dataflow_runs.start(spec["name"], body)
     posted = [c for c in _calls(stack, before, reads=False) if c["path"].endswith("/runs")]
     stack.emulator.advance(minutes=10)
     polled = stack.run_monitor()
-    runs = lifecycle.runs(spec["name"])
+    runs = dataflow_runs.recent(spec["name"])
     mine = next((r for r in runs["runs"] if r["id"] == started["runId"]), None)
     out.write(json.dumps({"started": started, "request": posted, "run": mine,
                           "monitor": {k: polled.get(k) for k in ("runs_seen", "problems", "alerts_sent")},

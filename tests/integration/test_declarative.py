@@ -388,3 +388,27 @@ def test_started_is_true_for_exactly_one_of_many_identical_posts(stack):
     assert len({body["executionArn"] for _, body in answers}) == 1
     assert sum(body["started"] for _, body in answers) == 1
     assert stack.wait(answers[0][1]["executionArn"])["status"] == "SUCCEEDED"
+
+
+def test_the_local_commands_plan_adopt_and_run_through_their_own_code(stack):
+    """`python -m local plan --current X X`, `adopt --hand-made` and `run` (local/declarative.py, on
+    this module's stack): their imports of the layer are only made when they run, so only running
+    them shows they still reach the operations they call."""
+    import io
+
+    from local import declarative
+
+    spec = variant("004", "acme-local-commands")
+    out = io.StringIO()
+    assert declarative.plan(stack, [spec], [spec], out, as_json=True) == 0
+    [planned] = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert planned["name"] == "acme-local-commands" and planned["action"] == "none"
+    out, err = io.StringIO(), io.StringIO()
+    assert declarative.adopt(stack, None, True, "acme-local-adopted", out, err) == 0
+    assert yaml.safe_load(out.getvalue())["name"] == "acme-local-adopted" and ": none" in err.getvalue()
+    once = load_spec(ONCE)
+    out = io.StringIO()
+    assert declarative.run(stack, once, [1700000000, 1700086400], "failed", out) == 0
+    shown = json.loads(out.getvalue())
+    assert shown["started"]["runId"] and shown["run"]["id"] == shown["started"]["runId"]
+    assert shown["request"][0]["body"]["params"]["windowStartTime"] == 1700000000
