@@ -126,3 +126,26 @@ def test_the_layout_names_only_files_that_exist():
             if not (list(here.rglob(name.rstrip("/"))) or (here / name).exists()):
                 missing.append(f"{package}/{name}")
     assert missing == []
+
+
+def test_every_import_of_the_layer_names_what_is_there_even_inside_a_function():
+    """A move of a module is seen wherever it is imported, not only where a test happens to run the
+    import: every `from aepflow... import name` in the project resolves."""
+    import ast
+    import importlib
+    import importlib.util
+
+    broken = []
+    for path in sorted(p for root in ("layers", "functions", "local", "bench", "tests", "docs")
+                       for p in (ROOT / root).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "aepflow":
+                if importlib.util.find_spec(str(node.module)) is None:
+                    broken.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}")
+                    continue
+                module = importlib.import_module(str(node.module))
+                for alias in node.names:
+                    if not hasattr(module, alias.name) and importlib.util.find_spec(
+                            f"{node.module}.{alias.name}") is None:
+                        broken.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}.{alias.name}")
+    assert broken == []
