@@ -40,8 +40,9 @@ def make_managed(stack, count: int) -> list[dict[str, Any]]:
     from aepflow.aep import naming
     from aepflow.aep.mapping import mapping_set_body
     from aepflow.aep.resources import TARGET_SCHEMA_VERSION
+    from aepflow.aep.schedule import schedule_params, schedule_params_for_request
     from aepflow.spec.model import DataflowSpec, ResolvedSource
-    from aepflow.steps.validate import schedule_params, schedule_params_for_request, validate_spec
+    from aepflow.steps.validate import validate_spec
     from aepflow.store.keys import record_item as dataflow_record
 
     emu = stack.emulator

@@ -93,20 +93,20 @@ def test_lambda_tasks_retry_only_transient_errors_and_catch_into_roll_back():
 
 # --- Least privilege ---------------------------------------------------------------------------
 # Who needs what, from each function's code (functions/*/app.py and what it calls in the layer):
-# every provisioning step but validate-spec builds an AEP client (step_context.Context); the
+# every provisioning step but validate-spec builds an AEP client (steps/context.Context); the
 # roll-back deletes through AEP; the API and the intake describe, update and delete through AEP
-# (lifecycle.py); the monitor's check polls AEP (its plan, registry and finish steps do not).
-# validate-spec only parses the spec and reads the source secret it names (provisioning._secret_problems).
-# The drift check lists the managed flows and connections (drift.py, live.read_many); the credential
-# rotation PATCHes base connections (rotation.py).
+# (ops/describe.py, ops/apply/, ops/delete.py); the monitor's check polls AEP (its plan, registry and
+# finish steps do not). validate-spec only parses the spec and reads the source secret it names
+# (steps/validate._secret_problems). The drift check lists the managed flows and connections
+# (ops/drift.py, aep/live.read_many); the credential rotation PATCHes base connections (ops/rotation.py).
 AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreSourceFunction",
                "CreateSourceConnectionFunction", "CreateTargetSchemaFunction", "CreateDatasetFunction",
                "CreateTargetConnectionFunction", "CreateMappingSetFunction", "ResolveFlowSpecFunction",
                "CreateDataflowFunction", "RollBackFunction", "MonitorCheckFunction", "SpecIntakeFunction",
                "ApiFunction", "DriftFunction", "RotateCredentialsFunction", "ApplyPlanFunction"}
-# validate_spec (provisioning._secret_problems), create-base-connection (the auth params, held
+# validate_spec (steps/validate._secret_problems), create-base-connection (the auth params, held
 # against the live connection spec when AEP refuses the catalog's), and the doors, which validate a
-# spec before they start it (lifecycle.start/apply -> validate_spec).
+# spec before they start it (ops/start.start and start_if_changed -> validate_spec).
 # The rotation sends the secret's value; the drift check's onDrift: revert validates the spec again;
 # apply-plan sends changed credentials.
 SOURCE_SECRET_READERS = {"ValidateSpecFunction", "CreateBaseConnectionFunction", "SpecIntakeFunction", "ApiFunction",

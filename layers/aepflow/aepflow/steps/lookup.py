@@ -1,4 +1,4 @@
-"""Look up what already exists, when there is a reason to (see step_context): every resource this
+"""Look up what already exists, when there is a reason to (see steps/context.py): every resource this
 spec would create, found by its deterministic name, and every resource it names, checked. And the
 two checks a first provisioning makes in the branch that needs them, alongside the creates that do
 not: the base connection the spec names (its connection spec must be the source's) and the dataset

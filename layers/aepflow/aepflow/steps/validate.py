@@ -1,14 +1,12 @@
 """The first step of a provisioning, "Validate the dataflow spec": the spec, the connector catalog
 and the credentials secret it names, before any AEP call. The steps that call AEP are in
 lookup_steps, source_steps, target_steps, flow_steps and rollback (one module per part of the state
-machine, so each step's Lambda imports only what it needs); step_context holds what they share."""
+machine, so each step's Lambda imports only what it needs); steps/context.py holds what they share."""
 
 from __future__ import annotations
 
 from typing import Any
 
-# lifecycle reads the schedule helpers from here.
-from aepflow.aep.schedule import schedule_params, schedule_params_for_request  # noqa: F401
 from aepflow.core.errors import SpecInvalid, step
 from aepflow.spec import document, source_secrets, xdm
 from aepflow.spec.auth import choose_auth

@@ -112,7 +112,7 @@ def warnings(execution: str) -> list[dict[str, str]]:
 # Written by the roll-back before it reads the journal. A create step that is still running when a
 # sibling branch fails (Step Functions stops the branches, not a Lambda already invoked) finishes
 # its create after the roll-back may have read the journal; it reads this item after its create and
-# undoes what it made (step_context.Context.ensure), so nothing it made outlives the roll-back.
+# undoes what it made (steps/context.Context.ensure), so nothing it made outlives the roll-back.
 ROLLING_BACK = "ROLLING-BACK"
 
 
