@@ -151,7 +151,7 @@ SPECS: list[Hostile] = [
     Hostile("percent-as-text", _with("alerts.failedRecordsPercent", "1"), "alerts.failedRecordsPercent",
             "valid number"),
     Hostile("description-too-long", _with("description", "x" * 1001), "description", "at most 1000"),
-    Hostile("unknown-field", _with("surprise", 1), "surprise", "Extra inputs"),
+    Hostile("unknown-field", _with("surprise", 1), "surprise", "unknown field 'surprise'"),
     # Text that reads one way and is another (bidirectional overrides, zero-width characters).
     Hostile("bidi-override-in-description", _with("description", "invoice \u202egnp.exe"), "description",
             "bidirectional control character U+202E"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aepflow.spec import suggest
 from aepflow.spec.connectors import AuthSpec
 
 if TYPE_CHECKING:
@@ -35,8 +36,18 @@ def shortfalls(spec: AuthSpec, secret: dict[str, Any]) -> list[str]:
         else:
             out.append(f"{where or 'the secret'} fails {error.validator}")
     if missing:
-        out.insert(0, "lacks " + ", ".join(dict.fromkeys(missing)))
+        out.insert(0, "lacks " + ", ".join(dict.fromkeys(missing)) + _misspelt(spec, secret, missing))
     return out
+
+
+def _misspelt(spec: AuthSpec, secret: dict[str, Any], missing: list[str]) -> str:
+    """' (the secret has usrname: did you mean username?)' for the secret's keys the auth spec does not
+    define that are close to a param it lacks (key names only, never a value)."""
+    strangers = [k for k in secret if k not in spec.params]
+    pairs = [(k, near[0]) for k in strangers if (near := suggest.closest(k, dict.fromkeys(missing), n=1))]
+    if not pairs:
+        return ""
+    return " (the secret has " + ", ".join(f"{k}: did you mean {m}?" for k, m in pairs) + ")"
 
 
 @dataclass
@@ -61,8 +72,9 @@ def choose(specs: tuple[AuthSpec, ...], secret: dict[str, Any], name: str | None
     if name:
         spec = next((s for s in specs if s.name == name), None)
         if spec is None:
-            return Choice(None, [f"authSpecName {name!r} is not an auth spec of {label}; it has "
-                                 + ", ".join(repr(s.name) for s in specs)])
+            names = [s.name for s in specs]
+            return Choice(None, [f"authSpecName {name!r} is not an auth spec of {label}"
+                                 f"{suggest.did_you_mean(name, names)}; it has " + ", ".join(map(repr, names))])
         found = shortfalls(spec, secret)
         if found:
             return Choice(spec, [f"{'; '.join(found)} for {spec.name!r}"])
@@ -92,5 +104,12 @@ def choose_auth(spec: DataflowSpec, specs: tuple[AuthSpec, ...], label: str,
                  "message": p if p.startswith("authSpecName") else f"secret {name!r} {p}"} for p in choice.problems]
     warnings = [{"path": "source.credentialsSecret",
                  "message": f"secret {name!r} keys {', '.join(choice.unsent)} are not params of "
-                            f"{choice.spec.name!r} and are not sent"}] if choice.unsent and choice.spec else []
+                            f"{choice.spec.name!r} and are not sent"
+                            + _unsent_hint(choice.spec, choice.unsent)}] if choice.unsent and choice.spec else []
     return choice, problems, warnings
+
+
+def _unsent_hint(spec: AuthSpec, unsent: list[str]) -> str:
+    """' (did you mean password for passwrd?)': the auth spec's params closest to keys it does not define."""
+    pairs = [(k, near[0]) for k in unsent if (near := suggest.closest(k, spec.params, n=1))]
+    return " (" + "; ".join(f"did you mean {m} for {k}?" for k, m in pairs) + ")" if pairs else ""

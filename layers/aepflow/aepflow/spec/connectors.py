@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aepflow.spec import suggest
+
 DATA_LAKE_CONNECTION_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 CRM_FLOW_SPEC = "CRMToAEP"
 # The self-serve (generic REST) flow spec of the Zendesk and Mixpanel tutorials. FACTS §8: the
@@ -94,6 +96,12 @@ class Connector:
     def auth_spec(self, name: str) -> AuthSpec | None:
         return next((a for a in self.auth_specs if a.name == name), None)
 
+    def unknown_auth_spec(self, name: str) -> str:
+        """What a refusal of an auth spec name the connector lacks says: the closest, and them all."""
+        names = [a.name for a in self.auth_specs]
+        return (f"{name!r} is not an auth spec of {self.label}{suggest.did_you_mean(name, names)} "
+                f"(Adobe documents {', '.join(map(repr, names))})")
+
 
 def _connector(entry: dict[str, Any]) -> Connector:
     pages = {a["name"]: a for a in entry["authSpecs"]}
@@ -111,7 +119,27 @@ RETIRED_SPEC_IDS: dict[str, dict[str, Any]] = _DATA["retiredConnectionSpecIds"]
 
 
 def connector_named(name: str) -> Connector | None:
+    """The connector by its name, in any case (`PostgreSQL` is postgresql), as specs and commands name it."""
     return CONNECTORS.get(name.strip().lower())
+
+
+find = connector_named  # the name the commands look a connector up by
+
+
+def closest(name: str) -> list[str]:
+    """The names of the connectors closest to `name` (by name or label: `Microsoft SQL Server` finds
+    sqlserver), best first; [] when none is close."""
+    by_label = {c.label: c.name for c in CONNECTORS.values()}
+    found = suggest.closest(name, [*CONNECTORS, *by_label])
+    return list(dict.fromkeys(by_label.get(n, n) for n in found))
+
+
+def unknown_connector(name: str) -> str:
+    """What a refusal of an unknown connector name says: the closest ones, else them all."""
+    near = closest(name)
+    if near:
+        return f"unknown connector {name!r}; did you mean {suggest.quoted(near)}?"
+    return f"unknown connector {name!r}; the connectors are {suggest.listing(sorted(CONNECTORS), len(CONNECTORS))}"
 
 
 def connector_for_spec_id(connection_spec_id: str) -> Connector | None:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from aepflow.core.errors import SpecInvalid
+from aepflow.spec import suggest, unknown
 from aepflow.spec.connectors import (
     CRM_FLOW_SPEC,
     FLOW_SPEC_IDS,
@@ -16,6 +17,7 @@ from aepflow.spec.connectors import (
     connector_for_spec_id,
     connector_named,
     retired_spec_id,
+    unknown_connector,
 )
 from aepflow.spec.fields import PATTERN_MESSAGES
 from aepflow.spec.model import DataflowSpec, ResolvedSource
@@ -27,7 +29,7 @@ def _loc(loc: tuple) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in ("function-after", "function-before") or str(item).startswith(("function-", "literal[")):
+        elif unknown.is_tag(item):
             continue
         else:
             parts.append(("." if parts else "") + ("schema" if item == "schema_" else "class" if item == "class_"
@@ -46,7 +48,7 @@ def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
     if isinstance(name, str) and name:
         connector = connector_named(name)
         if connector is None:
-            problems.append({"path": "source.connector", "message": f"unknown connector {name!r}"})
+            problems.append({"path": "source.connector", "message": unknown_connector(name)})
     elif isinstance(source.get("connectionSpecId"), str):
         retired = retired_spec_id(source["connectionSpecId"])
         if retired:
@@ -62,9 +64,7 @@ def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
         return problems
     auth_name = source.get("authSpecName")
     if isinstance(auth_name, str) and auth_name and connector.auth_spec(auth_name) is None:
-        problems.append({"path": "source.authSpecName", "message": (
-            f"{auth_name!r} is not an auth spec of {connector.label}; Adobe documents "
-            + ", ".join(repr(a.name) for a in connector.auth_specs))})
+        problems.append({"path": "source.authSpecName", "message": connector.unknown_auth_spec(auth_name)})
     fmt = source.get("format")
     if fmt and fmt != connector.data_format:
         problems.append({"path": "source.format",
@@ -144,26 +144,59 @@ def build_models() -> None:
     ResolvedSource.model_rebuild()
 
 
+def _message(err: Any) -> str:
+    """A pydantic error said in the spec's words: a pattern by what it means, a value outside a
+    literal's choices with the closest choice."""
+    message = re.sub(r"^Value error, ", "", err["msg"])
+    if err["type"] == "string_pattern_mismatch":
+        pattern = (err.get("ctx") or {}).get("pattern")
+        return PATTERN_MESSAGES.get(pattern, "is not in the expected form") if isinstance(pattern, str) \
+            else "is not in the expected form"
+    if err["type"] == "literal_error" and isinstance(err.get("input"), str):
+        choices = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected") or ""))
+        return message + suggest.did_you_mean(err["input"], choices)
+    return message
+
+
+def _folded(problems: list[dict[str, str]], folds: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+    """The problems, each about an absent field that an unknown field's problem names as its closest
+    taken in by that problem (`deltaColum: unknown field; did you mean 'deltaColumn'? (deltaColumn: ...)`)."""
+    out: list[dict[str, str]] = []
+    for problem in problems:
+        into = folds.get(problem["path"])
+        if into is not None and problem is not into and problem["message"] not in into["message"]:
+            into["message"] += f" ({problem['path'].rsplit('.', 1)[-1]}: {problem['message']})"
+        elif into is None:
+            out.append(problem)
+    return out
+
+
 def parse_spec(raw: Any) -> DataflowSpec:
     """Return the spec, or raise SpecInvalid listing every problem by field path."""
     if not isinstance(raw, dict):
         raise SpecInvalid("the dataflow spec must be an object", problems=[
             {"path": "(spec)", "message": "expected a YAML or JSON object"}])
     problems: list[dict[str, str]] = []
+    # An unknown field whose closest name is a field the document lacks takes in the problem about
+    # that absence (`deltaColum` and "need a deltaColumn" are one mistake): the absent field's path ->
+    # the unknown field's problem.
+    folds: dict[str, dict[str, str]] = {}
     spec: DataflowSpec | None = None
     try:
         spec = DataflowSpec.model_validate(raw)
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
-            message = re.sub(r"^Value error, ", "", err["msg"])
-            if err["type"] == "string_pattern_mismatch":
-                pattern = (err.get("ctx") or {}).get("pattern")
-                message = PATTERN_MESSAGES.get(pattern, "is not in the expected form") if isinstance(pattern, str) \
-                    else "is not in the expected form"
-            problems.append({"path": _loc(err["loc"]), "message": message})
+            problem = {"path": _loc(err["loc"]), "message": _message(err)}
+            if err["type"] == "extra_forbidden":
+                loc = tuple(err["loc"])
+                problem["message"], near = unknown.message(loc, _loc(loc[:-1]))
+                if near and not unknown.present(raw, (*loc[:-1], near)):
+                    folds.setdefault(_loc((*loc[:-1], near)), problem)
+            problems.append(problem)
     problems.extend(_catalog_problems(raw))
     problems.extend(_duplicate_destinations(raw))
     problems.extend(_boundary_problems(raw))
+    problems = _folded(problems, folds)
     if problems or spec is None:
         seen: set[tuple[str, str]] = set()
         unique: list[dict[str, str]] = []

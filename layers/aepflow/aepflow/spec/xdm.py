@@ -24,6 +24,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from aepflow.spec import suggest
+
 _FILE = Path(__file__).resolve().parent / "xdm_definitions.json"
 # A dot path's segment: a name (a `\.` escapes a dot in it) and its array indexes ([0], [*]).
 _SEGMENT = re.compile(r"((?:\\.|[^\[])*)((?:\[(?:\d+|\*)\])*)")
@@ -77,7 +79,8 @@ def field_at(fields: dict[str, Any], path: str) -> tuple[dict[str, Any] | None, 
             if child is None:
                 choices = sorted(node.get("properties") or {})
                 shown = ", ".join(choices[:15]) + (", ..." if len(choices) > 15 else "")
-                return None, f"{here} has no field {name!r}" + (f" (it has {shown})" if choices else "")
+                return None, (f"{here} has no field {name!r}{suggest.did_you_mean(name, choices)}"
+                              + (f" (it has {shown})" if choices else ""))
         else:
             return None, f"{here} is a {node.get('meta:xdmType') or node.get('type')} field, with no field {name!r}"
         for _ in re.findall(r"\[(\d+|\*)\]", match.group(2)):
