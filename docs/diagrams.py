@@ -1,11 +1,11 @@
-"""The README's architecture diagrams, made from the code: the layer's packages and what each imports
+"""docs/architecture.md's diagrams, made from the code: the layer's packages and what each imports
 (grimp's import graph of layers/aepflow/aepflow, imports inside functions included), and the
 provisioning state machine (statemachine/provision_dataflow.asl.json). Mermaid, which the code host
 renders.
 
     python docs/diagrams.py            # print both blocks
-    python docs/diagrams.py --check    # exit 1 when README.md's blocks are not what the code says
-    python docs/diagrams.py --write    # put them in README.md
+    python docs/diagrams.py --check    # exit 1 when docs/architecture.md's blocks are not what the code says
+    python docs/diagrams.py --write    # put them in docs/architecture.md
 
 tests/unit/test_architecture.py runs the check, so the pictures cannot drift from the code."""
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+DOC = ROOT / "docs" / "architecture.md"
 ASL = ROOT / "statemachine" / "provision_dataflow.asl.json"
 # The layer's packages, top (the doors) to bottom (core); a package imports only packages below it
 # (.importlinter holds the code to it; ops and monitor are siblings, as are aep and store).
@@ -139,7 +139,7 @@ def _marked(name: str) -> re.Pattern[str]:
     return re.compile(rf"(<!-- diagram:{name} -->\n```mermaid\n)(.*?)(\n```\n<!-- /diagram:{name} -->)", re.S)
 
 
-def readme_blocks(text: str) -> dict[str, str | None]:
+def doc_blocks(text: str) -> dict[str, str | None]:
     found = {}
     for name in BLOCKS:
         match = _marked(name).search(text)
@@ -149,23 +149,24 @@ def readme_blocks(text: str) -> dict[str, str | None]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when README.md's diagrams differ")
-    parser.add_argument("--write", action="store_true", help="write the diagrams into README.md")
+    parser.add_argument("--check", action="store_true", help="exit 1 when docs/architecture.md's diagrams differ")
+    parser.add_argument("--write", action="store_true", help="write the diagrams into docs/architecture.md")
     args = parser.parse_args(argv)
     made = {name: make() for name, make in BLOCKS.items()}
-    text = README.read_text()
+    text = DOC.read_text()
     if args.write:
         for name, block in made.items():
             text, count = _marked(name).subn(lambda m, b=block: m.group(1) + b + m.group(3), text)
             if count != 1:
-                sys.stderr.write(f"README.md has no <!-- diagram:{name} --> block to write into\n")
+                sys.stderr.write(f"{DOC.relative_to(ROOT)} has no <!-- diagram:{name} --> block to write into\n")
                 return 1
-        README.write_text(text)
+        DOC.write_text(text)
         return 0
     if args.check:
-        stale = [name for name, block in readme_blocks(text).items() if block != made[name]]
+        stale = [name for name, block in doc_blocks(text).items() if block != made[name]]
         for name in stale:
-            sys.stderr.write(f"README.md's {name} diagram is not what the code says: python docs/diagrams.py --write\n")
+            sys.stderr.write(f"{DOC.relative_to(ROOT)}'s {name} diagram is not what the code says: "
+                             "python docs/diagrams.py --write\n")
         return 1 if stale else 0
     for name, block in made.items():
         print(f"<!-- diagram:{name} -->\n```mermaid\n{block}\n```\n<!-- /diagram:{name} -->\n")

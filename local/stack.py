@@ -48,6 +48,13 @@ ACCOUNT = "123456789012"
 EXECUTION_TIMEOUT_SECONDS = 600
 # How long a LocalStack waits, on exit or reset, for what it started to finish.
 SETTLE_TIMEOUT_SECONDS = 60
+# Connections the layer's HTTP pool keeps per host (aep/transport.py). In Lambda each concurrent
+# invocation has a container, and pool, of its own (POOL_SIZE there covers one invocation's fan-out);
+# here every invocation runs in this process and shares one pool to the emulator: the demo's seven
+# executions at once, each with parallel branches whose lookups fan out 7 ways, and the monitor's
+# Map states (MaxConcurrency 16 and 10). Smaller, urllib3 discards the connections that do not fit,
+# warning "Connection pool is full" for each.
+LOCAL_POOL_SIZE = 64
 # How often the emulator's HTTP server looks for a stop request (werkzeug's default: 0.5 s,
 # which every stop would wait for).
 EMULATOR_POLL_SECONDS = 0.02
@@ -300,6 +307,8 @@ class LocalStack:
         self._exit.enter_context(declared_timeouts_always_counted())
         self._exit.enter_context(unsigned_requests())
         self._exit.enter_context(_deliver_rules_to_lambda(stack))
+        from aepflow.aep import transport
+        self._exit.enter_context(mock.patch.object(transport, "POOL_SIZE", LOCAL_POOL_SIZE))
         if self.emulate_sleep:
             self._exit.enter_context(sleeps_on(self.clock))
 

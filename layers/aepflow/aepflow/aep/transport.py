@@ -18,7 +18,10 @@ import urllib3
 from botocore.httpsession import get_cert_path
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError, ReadTimeoutError
 
-# Connections kept per host, as requests keeps them: a Parallel state's branches share one client.
+# Connections kept per host. One Lambda invocation sends at most 7 requests at once (find-existing's
+# lookups; aep/live.py reads 5 at a time), and a warm container runs one invocation at a time, so 10
+# keeps every connection it opens. A process that runs many invocations at once (the local stack)
+# sets it to that concurrency, or urllib3 discards the connections that do not fit, warning each time.
 POOL_SIZE = 10
 # Sent with every request, as requests sent them: AEP's list pages come compressed (urllib3 decodes).
 DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "User-Agent": "aepflow"}
