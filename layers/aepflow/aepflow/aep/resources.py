@@ -61,9 +61,21 @@ def delete_flow_service(client: AepClient, kind: str, resource_id: str) -> None:
     client.delete("flowservice", f"{FLOW_COLLECTIONS[kind]}/{segment(resource_id)}")
 
 
-def explore_table(client: AepClient, connection_id: str, table: str) -> dict:
-    return client.get("flowservice", f"/connections/{segment(connection_id)}/explore",
-                      params={"objectType": "table", "object": table})
+def explore_table(client: AepClient, connection_id: str, table: str, *, preview: bool = False) -> dict:
+    """A table's columns; with preview, a few of its rows as `data` (explore/tabular.md, filter.md)."""
+    params = {"objectType": "table", "object": table, **({"preview": "true"} if preview else {})}
+    return client.get("flowservice", f"/connections/{segment(connection_id)}/explore", params=params)
+
+
+def explore_root(client: AepClient, connection_id: str) -> list[str]:
+    """The tables (or objects) a base connection reaches: GET /connections/{id}/explore?objectType=root
+    answers an array of {type, name, path, canPreview, canFetchSchema} (explore/tabular.md,
+    explore/database-nosql.md); each one's `path` is what objectType=table&object= takes."""
+    answer = client.get("flowservice", f"/connections/{segment(connection_id)}/explore",
+                        params={"objectType": "root"})
+    items = answer if isinstance(answer, list) else []
+    names = [item.get("path") or item.get("name") for item in items if isinstance(item, dict)]
+    return [str(name) for name in names if isinstance(name, str) and name]
 
 
 def explore_rest(client: AepClient, connection_id: str, source_params: dict[str, Any]) -> dict:

@@ -7,8 +7,8 @@ from typing import Any
 
 from aepflow.aep import bodies, naming, resources
 from aepflow.aep.mapping import flatten_properties
-from aepflow.core.errors import AepNotFound, AepValidationError, SourceMismatch, SpecInvalid, step
-from aepflow.spec import source_secrets
+from aepflow.core.errors import AepError, AepNotFound, AepValidationError, SourceMismatch, SpecInvalid, step
+from aepflow.spec import source_secrets, suggest
 from aepflow.spec.auth import choose_auth
 from aepflow.spec.connectors import auth_specs_of
 from aepflow.steps.context import Context
@@ -69,44 +69,78 @@ def create_base_connection(ctx: Context) -> dict[str, Any]:
     return {**ctx.ids, "baseConnectionId": ctx.ensure("baseConnection", name, create)}
 
 
+def _unknown_table(ctx: Context, connection_id: str, table: str) -> SourceMismatch | None:
+    """The refusal of a table explore does not find, listing the tables it sees (the closest first),
+    or None when the root lists it (then the 404 was about something else, and stands).
+
+    SourceMismatch, not SpecInvalid: a SpecInvalid ends the execution INVALID, which says nothing was
+    written and skips the roll-back, while by this step this execution may have created the base
+    connection, the schema and the dataset; a SourceMismatch ends it FAILED and rolls them back,
+    with the problem at source.table all the same (as a column the table lacks)."""
+    tables = resources.explore_root(ctx.client, connection_id)
+    if table in tables:
+        return None
+    label = ctx.resolved.label
+    seen = f"it has {suggest.ranked(table, tables)}" if tables else "explore lists no table"
+    message = f"{label} has no table {table!r}{suggest.did_you_mean(table, tables)} ({seen})"
+    return SourceMismatch(message, problems=[
+        {"path": "source.table", "message": message}])
+
+
+def _explore_rest(ctx: Context, connection_id: str) -> dict[str, Any]:
+    """A REST source's preview, a sample of records (seeds 002, 003): an attribute it did not show is
+    a warning, with the closest ones it showed."""
+    spec, resolved = ctx.spec, ctx.resolved
+    answer = resources.explore_rest(ctx.client, connection_id, spec.source.params)
+    attributes = flatten_properties(answer.get("schema") or {})
+    known = set(attributes)
+
+    def absent(name: str) -> str:
+        return (f"{name!r} is not in {resolved.label}'s preview{suggest.did_you_mean(name, attributes)} "
+                f"(it shows {suggest.ranked(name, attributes, 12)})")
+
+    warnings = [{"path": f"mapping[{i}].source",
+                 "message": absent(rule.source) + "; the preview is a sample, so it is mapped anyway"}
+                for i, rule in enumerate(spec.mapping)
+                if rule.sourceType == "ATTRIBUTE" and rule.source not in known]
+    warnings += [{"path": f"source.columns[{i}].name", "message": absent(column.name)}
+                 for i, column in enumerate(spec.source.columns or []) if column.name not in known]
+    if warnings:
+        ctx.journal.warn("explore-source", warnings)
+    return {"attributes": attributes}
+
+
 def explore_and_check(ctx: Context, connection_id: str) -> dict[str, Any]:
     """Explore the source and hold the spec against it. A table lists every column, so a mapped
-    attribute, a given column or the delta column it lacks fails (SourceMismatch); a REST preview
-    is a sample of records (seeds 002, 003), so an attribute it did not show is a warning."""
+    attribute, a given column or the delta column it lacks fails (SourceMismatch), naming the field
+    and the closest columns; a table explore does not find fails listing the tables it has. A REST
+    preview is a sample of records, so an attribute it did not show is a warning."""
     spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
     if not resolved.tabular:
-        answer = resources.explore_rest(client, connection_id, spec.source.params)
-        attributes = flatten_properties(answer.get("schema") or {})
-        known = set(attributes)
-        warnings = [{"path": f"mapping[{i}].source",
-                     "message": f"{rule.source!r} is not in {resolved.label}'s preview (it shows "
-                                f"{', '.join(attributes[:12])}{', ...' if len(attributes) > 12 else ''}); "
-                                "the preview is a sample, so it is mapped anyway"}
-                    for i, rule in enumerate(spec.mapping)
-                    if rule.sourceType == "ATTRIBUTE" and rule.source not in known]
-        warnings += [{"path": f"source.columns[{i}].name",
-                      "message": f"{column.name!r} is not in {resolved.label}'s preview"}
-                     for i, column in enumerate(spec.source.columns or []) if column.name not in known]
-        if warnings:
-            ctx.journal.warn("explore-source", warnings)
-        return {"attributes": attributes}
+        return _explore_rest(ctx, connection_id)
     table = spec.source.table or ""
-    answer = resources.explore_table(client, connection_id, table)
+    try:
+        answer = resources.explore_table(client, connection_id, table)
+    except AepNotFound:
+        refusal = _unknown_table(ctx, connection_id, table)
+        if refusal is None:
+            raise
+        raise refusal from None
     columns = (answer.get("schema") or {}).get("columns") or []
     if not columns:
         raise SourceMismatch(f"table {table!r} of {resolved.label} has no columns")
-    names = [c.get("name") for c in columns]
-    problems = [{"path": f"mapping[{i}].source", "message": f"{rule.source!r} is not a column of {table}"}
-                for i, rule in enumerate(spec.mapping) if rule.sourceType == "ATTRIBUTE" and rule.source not in names]
-    problems += [{"path": f"source.columns[{i}].name", "message": f"{column.name!r} is not a column of {table}"}
-                 for i, column in enumerate(spec.source.columns or []) if column.name not in names]
-    if spec.deltaColumn and spec.deltaColumn.name not in names:
-        problems.append({"path": "deltaColumn.name",
-                         "message": f"{spec.deltaColumn.name!r} is not a column of {table}"})
+    names = [str(c.get("name")) for c in columns]
+    wanted = [(f"mapping[{i}].source", rule.source) for i, rule in enumerate(spec.mapping)
+              if rule.sourceType == "ATTRIBUTE"]
+    wanted += [(f"source.columns[{i}].name", column.name) for i, column in enumerate(spec.source.columns or [])]
+    if spec.deltaColumn:
+        wanted.append(("deltaColumn.name", spec.deltaColumn.name))
+    problems = [{"path": path, "message": f"{name!r} is not a column of {table}{suggest.did_you_mean(name, names)}"}
+                for path, name in wanted if name not in names]
     if problems:
-        missing = ", ".join(p["message"].split("'")[1] for p in problems)
+        missing = ", ".join(dict.fromkeys(name for path, name in wanted if name not in names))
         raise SourceMismatch(f"table {table!r} of {resolved.label} has no column {missing}; it has "
-                             f"{', '.join(map(str, names[:40]))}", problems=problems)
+                             f"{suggest.listing(names, 40)}", problems=problems)
     return {"columns": columns}
 
 
@@ -133,5 +167,21 @@ def create_source_connection(ctx: Context) -> dict[str, Any]:
     explored = (ctx.event.state.get("explored") or {}).get("columns")
     body = bodies.source_connection(spec, resolved, base_connection_id=ctx.ids["baseConnectionId"],
                                     explored=explored if isinstance(explored, list) else [])
-    return {**ctx.ids, "sourceConnectionId": ctx.ensure(
-        "sourceConnection", name, lambda: resources.create_source_connection(client, body)["id"])}
+    def create() -> str:
+        try:
+            return str(resources.create_source_connection(client, body)["id"])
+        except AepValidationError as refused:
+            # This step runs beside "Explore the source" when the spec gives the columns, and AEP
+            # refuses a table it does not have here too ("Table Leads not found"): whichever branch
+            # sees it first, the refusal lists the tables explore sees, at source.table.
+            if refused.status != 400 or not resolved.tabular or not spec.source.table:
+                raise
+            try:
+                unknown = _unknown_table(ctx, ctx.ids["baseConnectionId"], spec.source.table)
+            except AepError:
+                raise refused from None  # AEP's own refusal stands when explore cannot list the tables
+            if unknown is None:
+                raise
+            raise unknown from None
+
+    return {**ctx.ids, "sourceConnectionId": ctx.ensure("sourceConnection", name, create)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from aepflow.core.errors import SpecInvalid, step
-from aepflow.spec import document, source_secrets, xdm
+from aepflow.spec import document, source_secrets, suggest, xdm
 from aepflow.spec.auth import choose_auth
 from aepflow.spec.model import DataflowSpec, ResolvedSource
 from aepflow.spec.parse import build_models, parse_spec, resolve_source
@@ -49,9 +49,22 @@ def _secret_problems(spec: DataflowSpec, resolved: ResolvedSource) -> list[dict[
     return problems
 
 
+def column_warnings(spec: DataflowSpec, resolved: ResolvedSource) -> list[dict[str, str]]:
+    """A mapped attribute none of the spec's own columns names, with the closest of them (a typo, most
+    often): a warning, for explore holds it against the table itself when provisioning starts."""
+    given = [column.name for column in spec.source.columns or []]
+    if not given or not resolved.tabular:
+        return []
+    return [{"path": f"mapping[{i}].source", "message": (
+        f"{rule.source!r} is not one of source.columns{suggest.did_you_mean(rule.source, given)}; explore "
+        "checks it against the table when the dataflow is provisioned")}
+        for i, rule in enumerate(spec.mapping) if rule.sourceType == "ATTRIBUTE" and rule.source not in given]
+
+
 def mapping_problems(spec: DataflowSpec, resolved: ResolvedSource) -> list[dict[str, str]]:
     """The mapping against a schema aepflow creates from XDM's standard class and field groups (no AEP
     call); a schema AEP alone knows is checked by "Check the mapping against the target schema"."""
+    resolved.warnings.extend(column_warnings(spec, resolved))
     refs = xdm.created_schema_refs(spec)
     fields = xdm.standard_fields(refs) if refs else None
     resolved.mappingCheckedInAep = fields is None
