@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from aepflow.aep.ims import AepCredentials, TokenProvider, load_credentials
@@ -18,8 +17,6 @@ from aepflow.core import aws, settings
 from aepflow.core.errors import AepTimeout, error_for_status, parse_error_body
 from aepflow.core.observability import metrics
 from aepflow.core.settings import Settings
-
-logger = Logger(child=True)
 
 SERVICES = {
     "flowservice": "/data/foundation/flowservice",

@@ -11,15 +11,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 
 from aepflow.aep.transport import HttpError, HttpSession
 from aepflow.core import scrub
 from aepflow.core.errors import AepAuthError, AepTimeout, error_for_status, parse_error_body
+from aepflow.core.observability import logger
 from aepflow.core.settings import Settings
-
-logger = Logger(child=True)
 
 # Refresh this long before expiry so no call starts with a token about to lapse.
 REFRESH_MARGIN_SECONDS = 600

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -79,8 +80,29 @@ class _Tracer:
         return getattr(self._powertools(), name)
 
 
-logger = Logger(logger_formatter=ScrubbingFormatter())
+# The one Logger: every module logs through it (`from aepflow.core.observability import logger`), as
+# a child Logger of Powertools (child=True) would be named `<service>.<module>`, which under
+# the package aepflow reads `aepflow.aepflow.monitor.finish`; where a line comes from is its
+# `location`. The service is named here, as template.yaml's POWERTOOLS_SERVICE_NAME names it (a test
+# holds them equal), not read from that variable: imported before the variable is set (the local
+# stack does), Powertools would call it `service_undefined`, and a module's child Logger, left without
+# its parent, would print plain lines through whatever handler the root logger has.
+SERVICE = "aepflow"
+logger = Logger(service=SERVICE, logger_formatter=ScrubbingFormatter())
 tracer = _Tracer()
 # Powertools keeps the values of every Metrics object in one store, which the handler's
 # log_metrics flushes as EMF at the end of each invocation.
 metrics = _Metrics()
+
+
+@contextmanager
+def about(dataflow: str | None, sandbox: str | None = None) -> Iterator[None]:
+    """While active, every line this thread logs names the dataflow (and its sandbox) as structured
+    keys; the keys it added are removed after (keys are per thread: the local stack runs several
+    invocations in one process at once). A worker thread a step starts logs without them."""
+    keys = {key: value for key, value in (("dataflow", dataflow), ("sandbox", sandbox)) if value}
+    logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(list(keys))

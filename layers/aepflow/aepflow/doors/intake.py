@@ -22,19 +22,17 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from botocore.exceptions import ClientError
 
 from aepflow.core import aws, settings
 from aepflow.core.errors import SpecInvalid
+from aepflow.core.observability import logger
 from aepflow.core.settings import IntakeSettings
 from aepflow.ops import delete, start
 from aepflow.ops.plan import read as plan_read
 from aepflow.spec import document
 from aepflow.store import claims, idempotency, origins
-
-logger = Logger(child=True)
 
 PREFIX = "dataflows/"
 PLANS_PREFIX = "plans/"

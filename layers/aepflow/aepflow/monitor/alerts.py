@@ -38,12 +38,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
+from aepflow.core.observability import logger
 from aepflow.core.scrub import scrub
 from aepflow.store import alerts as claims
-
-logger = Logger(child=True)
 
 SEVERITY = {"failed": "critical", "stuck": "critical", "partial": "warning", "overdue": "warning",
             "recovered": "info"}
@@ -209,7 +206,7 @@ class AlertSender:
                 claims.put_marker(self.table, key, int(item.get("leaseUntil", 0)))
             return False
         claims.put_marker(self.table, key, lease)
-        self._publish(key, args, alert["problem"])
+        self._publish(key, args, alert["problem"], alert["dataflow"])
         return True
 
     def claim_and_send_all(self, alerts: list[tuple[str, dict]]) -> None:
@@ -228,12 +225,12 @@ class AlertSender:
                 # Its owner may have died before writing the marker: make sure the sweep sees it.
                 claims.put_marker(self.table, key, int(item.get("leaseUntil", 0)))
 
-    def _publish(self, key: str, args: dict, kind: str) -> None:
+    def _publish(self, key: str, args: dict, kind: str, dataflow: str | None) -> None:
         try:
             res = self.sns.publish(**args)
         except Exception:  # SNS refused or timed out: let the next poll retry at once
             self.publish_errors += 1
-            logger.exception("alert publish failed; released for retry", extra={"alert": key})
+            logger.exception("alert publish failed; released for retry", extra={"dataflow": dataflow, "alert": key})
             claims.release(self.table, key)
             claims.put_marker(self.table, key, 0)
             return
@@ -258,7 +255,7 @@ class AlertSender:
             claims.put_marker(self.table, key, lease)
             taken += 1
             self.retried += 1
-            self._publish(key, json.loads(item["publish"]), item.get("kind", "unknown"))
+            self._publish(key, json.loads(item["publish"]), item.get("kind", "unknown"), item.get("dataflow"))
         return taken
 
 

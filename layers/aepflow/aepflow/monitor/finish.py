@@ -6,16 +6,14 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from aepflow.core import settings
-from aepflow.core.observability import metrics
+from aepflow.core.observability import logger, metrics
 from aepflow.core.settings import MonitorSettings
 from aepflow.monitor.models import FinishEvent, PollReport, Tally
 from aepflow.store import monitor as monitor_store
 
-logger = Logger(child=True)
 # The counters a poll adds up from its units.
 _SUMMED = tuple(name for name, f in Tally.model_fields.items() if f.annotation is int)
 _MERGED = tuple(name for name, f in Tally.model_fields.items() if f.annotation == dict[str, int])

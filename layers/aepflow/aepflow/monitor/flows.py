@@ -9,17 +9,15 @@ import re
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ValidationError
 
+from aepflow.core.observability import logger
 from aepflow.monitor.models import SANDBOX_KEY
 from aepflow.spec.thresholds import Alerts
 
 # The monitor validates a record's alert thresholds: their validator is built at import, as a
 # module that parses specs builds parse_spec's (spec.build_models).
 Alerts.model_rebuild()
-
-logger = Logger(child=True)
 
 
 DEFAULT_SANDBOX = "(default)"

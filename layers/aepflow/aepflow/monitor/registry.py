@@ -16,10 +16,9 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from aepflow.aep.run_outcome import overdue_deadline
 from aepflow.core import settings
+from aepflow.core.observability import logger
 from aepflow.core.settings import MonitorSettings
 from aepflow.monitor import shards
 from aepflow.monitor.flows import ManagedFlow, compact_schedule, from_record
@@ -27,7 +26,6 @@ from aepflow.monitor.models import Segment, SegmentReport
 from aepflow.monitor.state import Delta, shard_of
 from aepflow.store import monitor as monitor_store
 
-logger = Logger(child=True)
 PROVISIONED = "aepflow.DataflowProvisioned"
 
 

@@ -26,13 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from aepflow.aep import live as live_mod
 from aepflow.aep.client import aep_client
 from aepflow.aep.live import Live
 from aepflow.core import aws, settings
 from aepflow.core.errors import AepflowError, ChangeRefused, SpecInvalid
+from aepflow.core.observability import about, logger
 from aepflow.core.scrub import scrub
 from aepflow.core.settings import DriftSettings
 from aepflow.ops import start
@@ -44,7 +43,6 @@ from aepflow.store import claims, records
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 
-logger = Logger(child=True)
 
 KINDS = ("flow", "sourceConnection", "baseConnection", "targetConnection")
 MACHINE_PROTOCOLS = ("sqs", "lambda", "http", "https", "firehose")
@@ -194,7 +192,8 @@ def check(*, sns=None, topic_arn: str | None = None, limit: int = 100_000) -> Dr
         report.aepCalls += client.calls - before
         for rec in group:
             report.checked += 1
-            _check_one(rec, lives[rec.name], sns, topic_arn, report)
+            with about(rec.name, sandbox):
+                _check_one(rec, lives[rec.name], sns, topic_arn, report)
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -203,7 +202,7 @@ def _check_one(rec: records.Record, live: Live, sns, topic_arn: str, report: Dri
     try:
         found = differences(rec, live)
     except SpecInvalid:
-        logger.warning("record's spec no longer parses; not checked", extra={"dataflow": rec.name})
+        logger.warning("record's spec no longer parses; not checked")
         return
     if not found:
         if rec.drift:
@@ -230,7 +229,7 @@ def _check_one(rec: records.Record, live: Live, sns, topic_arn: str, report: Dri
         if topic_arn:
             sns.publish(**publish_args(topic_arn, rec, drift))
     except Exception:  # SNS refused or timed out: the next check sends it again
-        logger.exception("drift alert not sent; released for the next check", extra={"dataflow": rec.name})
+        logger.exception("drift alert not sent; released for the next check")
         records.release_drift(rec.name, print_)
         return
     report.alerted += 1

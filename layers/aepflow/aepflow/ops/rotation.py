@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from aepflow.aep import live as live_mod
 from aepflow.aep.client import aep_client
 from aepflow.core import aws, settings
 from aepflow.core.errors import AepflowError, DataflowNotFound
+from aepflow.core.observability import about, logger
 from aepflow.core.scrub import scrub
 from aepflow.core.settings import RotationSettings
 from aepflow.ops.apply.changes import patch_connection, test_connection
@@ -34,7 +33,6 @@ from aepflow.store import records
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 
-logger = Logger(child=True)
 
 EVENT_NAMES = ("PutSecretValue", "UpdateSecret", "RotationSucceeded")
 
@@ -120,12 +118,13 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         return {"action": "ignored", "reason": "not a source secret", "secret": source_secrets.name_of(secret)}
     results = []
     for rec in users_of(secret):
-        try:
-            results.append(rotate_one(rec))
-        except (AepflowError, source_secrets.SecretUnreadable) as exc:
-            message = getattr(exc, "message", None) or str(exc)
-            logger.warning("rotation failed", extra={"dataflow": rec.name, "error": scrub(message)})
-            _alert(rec, message)
-            results.append({"name": rec.name, "action": "failed", "error": scrub(message)})
+        with about(rec.name, rec.sandbox):
+            try:
+                results.append(rotate_one(rec))
+            except (AepflowError, source_secrets.SecretUnreadable) as exc:
+                message = getattr(exc, "message", None) or str(exc)
+                logger.warning("rotation failed", extra={"error": scrub(message)})
+                _alert(rec, message)
+                results.append({"name": rec.name, "action": "failed", "error": scrub(message)})
     return {"action": "rotation", "secret": source_secrets.name_of(secret), "dataflows": results}
 

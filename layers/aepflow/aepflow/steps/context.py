@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from aws_lambda_powertools import Logger
-
 from aepflow.aep import resources
 from aepflow.aep.client import aep_client
 from aepflow.core.errors import TRANSIENT_ERRORS, AepNotFound, AepValidationError
+from aepflow.core.observability import logger
 from aepflow.spec.view import validated
 from aepflow.store.journal import Journal
 
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from aepflow.aep.client import AepClient
     from aepflow.spec.model import DataflowSpec
 
-logger = Logger(child=True)
 
 ID_KEYS = ("baseConnectionId", "sourceConnectionId", "schemaId", "datasetId", "targetConnectionId",
            "mappingId", "flowId", "flowEtag", "flowSpecId")

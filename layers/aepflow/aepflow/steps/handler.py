@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aepflow.core.errors import StepCrashed, scrubbed_errors  # noqa: F401 - the handlers' names for them
-from aepflow.core.observability import logger, metrics, tracer
+from aepflow.core.observability import about, logger, metrics, tracer
 from aepflow.steps.context import Context, StepEvent
 
 if TYPE_CHECKING:
@@ -29,8 +29,14 @@ def step_handler(fn: Callable[[Context], Any]) -> Callable[[dict, LambdaContext]
         step_event = StepEvent.parse(event)
         # Thread-safe keys: the local stack runs several functions in one process at once.
         logger.thread_safe_append_keys(execution=step_event.execution, step=fn.__name__)
+
+        def run() -> Any:
+            ctx = Context(step_event)  # the spec parsed: every line the step logs names its dataflow
+            with about(ctx.spec.name, ctx.client.sandbox):
+                return fn(ctx)
+
         try:
-            result = scrubbed_errors(lambda: fn(Context(step_event)))
+            result = scrubbed_errors(run)
         finally:
             logger.thread_safe_clear_keys()
         metrics.add_metric(name=f"{fn.__name__}Completed", unit=MetricUnit.Count, value=1)

@@ -7,15 +7,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from aepflow.aep import resources
 from aepflow.aep.client import aep_client
 from aepflow.core import scrub
 from aepflow.core.errors import AepflowError, AepNotFound, step
+from aepflow.core.observability import logger
 from aepflow.store import journal, owners
-
-logger = Logger(child=True)
 
 
 def describe_failure(error: dict[str, Any] | None) -> dict[str, Any]:
@@ -86,8 +83,9 @@ def roll_back(state: dict[str, Any], execution: str) -> RollBackResult:
                 entries.mark(entry["sk"], "deleted")
                 result.rolledBack.append({"kind": kind, "id": resource_id})
             except AepflowError as exc:
-                logger.error("roll-back could not delete",
-                             extra={"kind": kind, "id": resource_id, "error": exc.to_dict()})
+                logger.error("roll-back could not delete", extra={"dataflow": result.name, "sandbox": client.sandbox,
+                                                                   "kind": kind, "id": resource_id,
+                                                                   "error": exc.to_dict()})
                 result.leftBehind.append({"kind": kind, "id": str(resource_id), "reason": exc.message})
     journal.put_outcome(execution, {"status": result.status, "name": result.name or "",
                                     "errors": json.dumps(result.errors), "rolledBack": json.dumps(result.rolledBack),

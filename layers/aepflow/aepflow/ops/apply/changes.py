@@ -7,8 +7,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from aepflow.aep import bodies
 from aepflow.aep import live as live_mod
 from aepflow.aep.client import AepClient, segment
@@ -20,13 +18,12 @@ from aepflow.core.errors import (
     DataflowNotFound,
     DataflowPreconditionFailed,
 )
+from aepflow.core.observability import logger
 from aepflow.ops.plan.compare import compare
 from aepflow.ops.plan.model import Change, Plan, ResourcePlan
 from aepflow.ops.plan.read import Inputs
 from aepflow.spec import source_secrets
 from aepflow.spec.parse import resolve_source
-
-logger = Logger(child=True)
 
 # The spec field a resource's change comes from, for a refusal that names it.
 SPEC_PATH = {("flow", "scheduleParams.startTime"): "schedule.startTime", ("flow", "deltaColumn"): "deltaColumn",
@@ -184,7 +181,7 @@ class Applier:
                     raise precondition_failed(self.plan.name) from None
                 if attempt:
                     raise
-                logger.info("flow etag stale, re-reading it", extra={"flowId": flow_id})
+                logger.info("flow etag stale, re-reading it", extra={"dataflow": self.plan.name, "flowId": flow_id})
                 flow = _get(self.client, "flow", flow_id)
                 etag = flow.get("etag")
                 changes = self._replan_flow(flow)
