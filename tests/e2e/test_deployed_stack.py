@@ -288,7 +288,7 @@ def test_a_spec_provisions_reads_back_and_deletes(deployed, dataflow):
     named = {kind for kind in ("dataset", "schema") if "id" in spec["target"][kind]}
     assert {k["kind"] for k in deleted["kept"]} & {"dataset", "schema"} <= named, deleted["kept"]
     assert {b["kind"] for b in deleted["leftBehind"]} <= {"mappingSet"}, deleted["leftBehind"]
-    for behind in deleted["leftBehind"]:  # Data Prep has no DELETE for mapping sets (README, DELETE)
+    for behind in deleted["leftBehind"]:  # Data Prep has no DELETE for mapping sets (docs/doors.md, DELETE)
         warnings.warn(f"left in AEP: {behind['kind']} {behind['id']} of {name} ({behind.get('reason')})",
                       stacklevel=1)
 
