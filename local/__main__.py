@@ -11,7 +11,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aepflow.core.errors import AepflowError, SpecInvalid
+from aepflow.doors.cli import render
+from aepflow.doors.cli.main import ended_by_reader, quiet_logs
+from local.declarative import Refused
+from local.emulator.flow_runs import OUTCOMES
 from local.examples import example_paths, load_spec
+
+# What `provision` (and a refused --sources file) shows of each result, as `aepflow apply` does.
+RESULT_COLUMNS = ("file", "name", "status", "action", "flowId")
+# The errors a command expects (a spec refused, a dataflow that cannot do what was asked): a message
+# and an exit code, no traceback. local/declarative.py raises Refused when a step it needs fails.
+Expected = (AepflowError, Refused)
 
 
 class Unreadable:
@@ -45,10 +56,59 @@ def _options(parser: argparse.ArgumentParser) -> None:
                         help="JSON object, secret name to value, for the local Secrets Manager")
     parser.add_argument("--sources", metavar="FILE", help=SOURCES_HELP)
     parser.add_argument("--seed", type=int, default=0, help="seed of the emulator's fault injection")
+    _output_options(parser)
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    """What every command takes, as the aepflow command does: --json for JSON lines (a table, or
+    `key: value` lines, by default) and -v for logs (on stderr, WARNING without it)."""
+    parser.add_argument("--json", action="store_true", help="JSON lines for scripts instead of a table")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log on stderr at INFO (-vv: DEBUG)")
 
 
 SOURCES_HELP = ("JSON object, connector -> table or object path -> {columns, rows}: the tables of your own "
                 "sources, which the emulator's explore answers beside the seeds' (README: Trying your own spec)")
+
+
+def _said(exc: Exception) -> str:
+    """An expected error in words: its code, message and each problem's path (AepflowError's str()
+    is the JSON the state machine reads)."""
+    if not isinstance(exc, AepflowError):
+        return str(exc)
+    problems = "".join(f"\n  {p.get('path')}: {p.get('message')}" for p in exc.problems)
+    return f"{exc.code + ': ' if exc.code else ''}{exc.message}{problems}"
+
+
+def log_level(args: argparse.Namespace) -> dict[str, str]:
+    """The local stack's LogLevel (template.yaml's parameter, its functions' POWERTOOLS_LOG_LEVEL):
+    WARNING, INFO with -v, DEBUG with -vv; the functions run in this process, so their lines are
+    this command's logs, on stderr."""
+    verbose = getattr(args, "verbose", 0)
+    return {"LogLevel": "WARNING" if not verbose else "INFO" if verbose == 1 else "DEBUG"}
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """An argument that must be a JSON object (argparse says which, and why, when it is not)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("not a JSON object")
+    return value
+
+
+def _secrets(args: argparse.Namespace) -> dict[str, Any] | None:
+    """--secrets FILE: a JSON object, secret name -> value; Refused (a message, no traceback) otherwise."""
+    if not getattr(args, "secrets", None):
+        return None
+    try:
+        value = json.loads(Path(args.secrets).read_text())
+    except (OSError, ValueError) as exc:
+        raise Refused(f"--secrets {args.secrets}: {exc}") from None
+    if not isinstance(value, dict):
+        raise Refused(f"--secrets {args.secrets}: not a JSON object of secret name -> value")
+    return value
 
 
 def _read_sources(args: argparse.Namespace, out) -> int | None:
@@ -62,8 +122,8 @@ def _read_sources(args: argparse.Namespace, out) -> int | None:
     try:
         args.sources_object = read(args.sources)
     except SourcesInvalid as refused:
-        out.write(json.dumps({"name": None, "status": "INVALID", "file": refused.source,
-                              "errors": refused.problems}) + "\n")
+        render.results(out, [{"file": refused.source, "name": None, "status": "INVALID", "errors": refused.problems}],
+                       getattr(args, "json", False), columns=RESULT_COLUMNS)
         sys.stderr.write("".join(line + "\n" for line in refused.lines()))
         return 2
     return None
@@ -83,9 +143,10 @@ def _write_lines(path: str, rows: list[Any]) -> None:
 def _monitor_scenario(args: argparse.Namespace, out) -> int:
     from local.monitor_scenario import Scenario
 
-    secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
+    secrets = _secrets(args)
     with Scenario(flows=args.flows, runs_per_flow=args.runs_per_flow, seed=args.seed, latency_ms=args.latency_ms,
-                  faults=args.faults, secrets=secrets, sources=args.sources_object, shards=args.shards) as scenario:
+                  faults=args.faults, secrets=secrets, sources=args.sources_object, shards=args.shards,
+                  parameters=log_level(args)) as scenario:
         summary = scenario.run()
         if args.record:
             _write_lines(args.record, scenario.stack.emulator.records)
@@ -93,7 +154,7 @@ def _monitor_scenario(args: argparse.Namespace, out) -> int:
             Path(args.dump_state).write_text(json.dumps(scenario.stack.emulator.dump_state()))
         if args.alerts:
             _write_lines(args.alerts, scenario.messages)
-    out.write(json.dumps(summary) + "\n")
+    render.record(out, summary, args.json)
     return 0 if summary["duplicates"] == 0 and summary["missed"] == 0 else 1
 
 
@@ -145,9 +206,9 @@ def _provision_in_rounds(stack: Any, specs: list[Any]) -> list[dict[str, Any]]:
 def _run(args: argparse.Namespace, specs: list[Any], out, watch: bool = False) -> list[dict[str, Any]]:
     from local.stack import LocalStack
 
-    secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
+    secrets = _secrets(args)
     with LocalStack(latency_ms=args.latency_ms, fault_rate=args.faults, seed=args.seed, secrets=secrets,
-                    sources=args.sources_object) as stack:
+                    sources=args.sources_object, parameters=log_level(args)) as stack:
         started = time.monotonic()
         ordered = _provision_in_rounds(stack, specs)
         elapsed = time.monotonic() - started
@@ -186,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("specs", nargs="+", metavar="SPEC")
     plan.add_argument("--current", action="append", default=[], metavar="SPEC",
                       help="provision this spec first (repeatable): what the plan is made against")
-    plan.add_argument("--json", action="store_true", help="one JSON plan per line")
+    plan.add_argument("--detailed-exitcode", action="store_true",
+                      help="exit 0 when nothing would change, 2 when something would, 1 on any error (for CI)")
     _options(plan)
     adopt = sub.add_parser("adopt", help="bring a flow aepflow did not make under management: its spec as YAML")
     adopt.add_argument("flow_id", nargs="?", metavar="FLOW_ID")
@@ -197,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     rotate = sub.add_parser("rotate",
                             help="provision SPEC, put a new value of its source secret, and show it reach AEP")
     rotate.add_argument("spec", metavar="SPEC")
-    rotate.add_argument("--value", required=True, metavar="JSON", help="the secret's new value (a JSON object)")
+    rotate.add_argument("--value", required=True, metavar="JSON", type=_json_object,
+                        help="the secret's new value (a JSON object)")
     _options(rotate)
     drift = sub.add_parser("drift", help="provision SPEC, change its flow behind aepflow's back, run the drift check")
     drift.add_argument("spec", metavar="SPEC")
@@ -207,29 +270,38 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="provision SPEC (frequency: once), start a run on demand, watch it")
     run.add_argument("spec", metavar="SPEC")
     run.add_argument("--window", nargs=2, type=int, metavar=("START", "END"), help="epoch seconds")
-    run.add_argument("--outcome", help="what the emulator makes of the run (success, failed, partial, ...)")
+    run.add_argument("--outcome", choices=OUTCOMES, help="what the emulator makes of the run")
     _options(run)
     serve = sub.add_parser("serve", help="keep the local stack up with its API and S3 on 127.0.0.1 until interrupted")
     serve.add_argument("--port", type=int, default=0, help="port of the API (default: any free port)")
     serve.add_argument("--secrets", metavar="FILE",
                        help="JSON object, secret name to value, for the local Secrets Manager")
     serve.add_argument("--sources", metavar="FILE", help=SOURCES_HELP)
+    from local.clock import speed_argument
+    serve.add_argument("--clock-speed", type=speed_argument, default=0.0, metavar="N",
+                       help="emulated minutes per real second the local clock moves, making runs and monitor polls "
+                            "(default 0: it moves only on POST /_local/clock)")
+    from local import secret_command  # python -m local secret put NAME --value JSON --endpoint URL
+    secret_command.add_parser(sub)
     args = parser.parse_args(argv)
 
-    # stdout carries results only; logs and anything a library prints go to stderr.
+    # stdout carries results only; logs (WARNING unless -v) and anything a library prints go to stderr.
     out = sys.stdout
     sys.stdout = sys.stderr
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    quiet_logs(getattr(args, "verbose", 0))
     # moto logs every Fail state as an ERROR; the result already says what failed.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     try:
+        if args.command == "secret":
+            return secret_command.run(args, out)
         refused = _read_sources(args, out)
         if refused is not None:
             return refused
         if args.command == "serve":
             from local.serve import serve as serve_forever
             secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
-            return serve_forever(out, port=args.port, secrets=secrets, sources=args.sources_object)
+            return serve_forever(out, port=args.port, secrets=secrets, sources=args.sources_object,
+                                 clock_speed=args.clock_speed)
         if args.command == "monitor-scenario":
             return _monitor_scenario(args, out)
         if args.command in ("plan", "adopt", "rotate", "drift", "run"):
@@ -238,13 +310,19 @@ def main(argv: list[str] | None = None) -> int:
             results = _run(args, [_read_spec(p) for p in args.specs], out)
             for path, result in zip(args.specs, results, strict=True):
                 result.setdefault("file", path)
-                out.write(json.dumps(result) + "\n")
+            render.results(out, results, args.json, columns=RESULT_COLUMNS)
         else:
             paths = example_paths()
             results = _run(args, [_read_spec(str(p)) for p in paths], out, watch=True)
-            _print_demo(out, paths, results, args._summary)
+            _print_demo(out, paths, results, args._summary, args.json)
         out.flush()
         return _exit_code(results)
+    except BrokenPipeError:
+        sys.stdout = out
+        return ended_by_reader()
+    except Expected as exc:  # an error the command expects: its message, no traceback
+        sys.stderr.write(f"python -m local {args.command}: {_said(exc)}\n")
+        return 2 if isinstance(exc, SpecInvalid) else 1
     finally:
         sys.stdout = out
 
@@ -253,9 +331,9 @@ def _declarative(args: argparse.Namespace, out) -> int:
     from local import declarative
     from local.stack import LocalStack
 
-    secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
+    secrets = _secrets(args)
     with LocalStack(latency_ms=args.latency_ms, fault_rate=args.faults, seed=args.seed, secrets=secrets,
-                    sources=args.sources_object) as stack:
+                    sources=args.sources_object, parameters=log_level(args)) as stack:
         try:
             if args.command == "plan":
                 specs = [_read_spec(p) for p in args.specs]
@@ -263,16 +341,16 @@ def _declarative(args: argparse.Namespace, out) -> int:
                 for spec in unreadable:
                     out.write(json.dumps(spec.result()) + "\n")
                 code = declarative.plan(stack, [s for s in specs if not isinstance(s, Unreadable)],
-                                        [_read_spec(p) for p in args.current], out, args.json)
-                code = 2 if unreadable else code
+                                        [_read_spec(p) for p in args.current], out, args.json, args.detailed_exitcode)
+                code = (1 if args.detailed_exitcode else 2) if unreadable else code
             elif args.command == "adopt":
-                code = declarative.adopt(stack, args.flow_id, args.hand_made, args.name, out, sys.stderr)
+                code = declarative.adopt(stack, args.flow_id, args.hand_made, args.name, out, sys.stderr, args.json)
             elif args.command == "rotate":
-                code = declarative.rotate(stack, load_spec(args.spec), json.loads(args.value), out)
+                code = declarative.rotate(stack, load_spec(args.spec), args.value, out, args.json)
             elif args.command == "drift":
-                code = declarative.drift(stack, load_spec(args.spec), args.change, args.checks, out)
+                code = declarative.drift(stack, load_spec(args.spec), args.change, args.checks, out, args.json)
             else:
-                code = declarative.run(stack, load_spec(args.spec), args.window, args.outcome, out)
+                code = declarative.run(stack, load_spec(args.spec), args.window, args.outcome, out, args.json)
         finally:
             if args.record:
                 _write_lines(args.record, stack.emulator.records)
@@ -280,7 +358,13 @@ def _declarative(args: argparse.Namespace, out) -> int:
     return code
 
 
-def _print_demo(out, paths: list[Path], results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+def _print_demo(out, paths: list[Path], results: list[dict[str, Any]], summary: dict[str, Any],
+                as_json: bool = False) -> None:
+    if as_json:  # a line per example's result, then one with the summary
+        render.results(out, [{"file": path.name, **r} for path, r in zip(paths, results, strict=True)], True,
+                       columns=RESULT_COLUMNS)
+        render.record(out, {"summary": summary}, True)
+        return
     header = f"{'example':<34} {'dataflow':<28} {'status':<8} {'flow id':<38} {'dataset':<26}"
     out.write("aepflow demo: every example spec provisioned through the real state machine\n\n")
     out.write(header + "\n" + "-" * len(header) + "\n")
@@ -290,6 +374,8 @@ def _print_demo(out, paths: list[Path], results: list[dict[str, Any]], summary: 
         for error in result.get("errors") or []:
             where = error.get("path") or error.get("step") or ""
             out.write(f"    {where}: {error.get('code') or ''} {error.get('message')}\n")
+        for warning in result.get("warnings") or []:
+            out.write(f"    warning: {warning.get('path') or ''}: {warning.get('message')}\n")
     out.write(f"\n{sum(r['status'] == 'ACTIVE' for r in results)}/{len(results)} ACTIVE in {summary['seconds']}s; "
               f"{summary['requests']} AEP/IMS requests, {summary['imsTokens']} IMS token request(s), "
               f"{len(summary['alerts'])} failure alert(s) on SNS\n")

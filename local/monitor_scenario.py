@@ -122,7 +122,7 @@ class Scenario:
 
     def __init__(self, *, flows: int, runs_per_flow: int, seed: int, latency_ms: int = 0, faults: float = 0.0,
                  secrets: dict | None = None, stack: LocalStack | None = None, shards: int | None = None,
-                 sources: dict | None = None):
+                 sources: dict | None = None, parameters: dict[str, str] | None = None):
         self.flow_count, self.runs_per_flow, self.seed = flows, runs_per_flow, seed
         # MONITOR_SHARDS for this scenario (the deployed default, 64, when None). A poll reads and
         # writes each shard its flows fall in, so with a hundred flows the shards, not the flows,
@@ -130,7 +130,8 @@ class Scenario:
         self.shards = shards
         self.latency_ms, self.faults, self.secrets, self.sources = latency_ms, faults, secrets, sources
         self._own_stack = stack is None
-        self.stack = LocalStack(seed=seed, secrets=secrets, sources=sources) if stack is None else stack
+        self.stack = (LocalStack(seed=seed, secrets=secrets, sources=sources, parameters=parameters)
+                      if stack is None else stack)
         self.messages: list[dict[str, Any]] = []
         self.failed_polls: list[str] = []
 

@@ -10,6 +10,7 @@ ID_FIELDS = ("baseConnectionId", "sourceConnectionId", "schemaId", "datasetId", 
 
 
 def result_of(stack: Any, spec: Any, execution_arn: str, described: dict[str, Any]) -> dict[str, Any]:
+    from aepflow.ops.executions import what_happened
     from aepflow.store import journal
 
     name = spec.get("name") if isinstance(spec, dict) else None
@@ -24,15 +25,8 @@ def result_of(stack: Any, spec: Any, execution_arn: str, described: dict[str, An
         result.update({k: ids.get(k) for k in ID_FIELDS})
         result.update(name=output.get("name", name), status="ACTIVE", etag=ids.get("flowEtag"))
         # What the provisioning did: created the dataflow, or applied a new spec's plan to it
-        # (update in place, replace, or nothing to do); ids.applied is the apply step's summary.
-        from aepflow.store import journal
-
-        applied = ids.get("applied") or journal.applied(execution_arn) or {}
-        result["action"] = applied.get("action", "create") if applied else "create"
-        if applied:
-            result["changed"] = applied.get("changed") or []
-            if applied.get("replacedBecause"):
-                result["replacedBecause"] = applied["replacedBecause"]
+        # (update in place, replace, or nothing to do), as the API's GET /dataflows/{name} says it.
+        result.update(what_happened(execution_arn, "ACTIVE"))
         if ids.get("mappingVersion") is not None:
             result["mappingVersion"] = ids["mappingVersion"]
         return result
@@ -45,8 +39,7 @@ def result_of(stack: Any, spec: Any, execution_arn: str, described: dict[str, An
     else:
         result["errors"] = [{k: e[k] for k in ("code", "message", "step", "type", "status", "requestId") if k in e}
                             for e in errors] or [{"message": described.get("error") or described["status"]}]
-        result["rolledBack"] = json.loads(outcome.get("rolledBack") or "[]")
-        result["leftBehind"] = json.loads(outcome.get("leftBehind") or "[]")
+        result.update(what_happened(execution_arn, "FAILED"))
     return result
 
 

@@ -8,6 +8,7 @@ import copy
 import importlib.util
 import io
 import json
+import logging
 import os
 import sys
 import threading
@@ -195,8 +196,10 @@ class LocalStack:
 
     def __init__(self, *, latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0,
                  secrets: dict[str, Any] | None = None, emulate_sleep: bool = True, trace_causality: bool = False,
-                 sources: dict[str, Any] | None = None):
+                 sources: dict[str, Any] | None = None, parameters: dict[str, str] | None = None):
         self.latency_ms, self.fault_rate, self.seed = latency_ms, fault_rate, seed
+        # The template's parameters, as `sam deploy --parameter-overrides` gives them (LogLevel, ...).
+        self.parameters = dict(parameters or {})
         self.extra_secrets = secrets or {}
         # What one's own source systems hold, beside the seeds' tables (a --sources file's object:
         # local/emulator/sources_file.py); the emulator refuses a malformed one (SourcesInvalid).
@@ -413,7 +416,7 @@ class LocalStack:
 
     def _create_aws_resources(self) -> None:
         t = self.template
-        params = cfn.parameter_defaults(t)
+        params = {**cfn.parameter_defaults(t), **self.parameters}
         params.update({"AepPlatformUrl": self.aep_url, "AepImsUrl": self.aep_url})
         refs: dict[str, Any] = {**params, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
                                 "AWS::StackName": "aepflow-local"}
@@ -506,6 +509,10 @@ class LocalStack:
         for fn in self.functions.values():
             env_values.update({k: str(cfn.resolve(v, refs)) for k, v in fn["env"].items()})
         os.environ.update(env_values)
+        # A function reads POWERTOOLS_LOG_LEVEL (the LogLevel parameter) when its Logger is made, at its
+        # cold start; here every function shares the process's one Logger, which may have been made
+        # before this stack set the variable.
+        logging.getLogger("aepflow").setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO")
         self.refs = refs
         self._wire_events(refs)
 

@@ -92,3 +92,46 @@ def test_a_name_is_refused_unless_it_is_a_dataflow_name_before_any_request(capsy
         for command in (["get", name], ["runs", name], ["delete", name, "--yes"]):
             code, _ = run(*command, "--api", "http://127.0.0.1:9")  # nothing listens: no request is made
             assert code == 2 and "is not a dataflow name" in capsys.readouterr().err, (command, name)
+
+
+def test_apply_says_what_it_did_and_plan_gates_ci_with_its_exit_code(api, tmp_path):
+    """apply --json carries the action and the fields changed; plan ends with a summary line and,
+    with --detailed-exitcode, exits 0 when nothing would change and 2 when something would."""
+    spec = (ROOT / "examples" / "004-oracle-table.yaml").read_text().replace("acme-oracle-e2e", "acme-oracle-ci")
+    first, second = tmp_path / "v1.yaml", tmp_path / "v2.yaml"
+    first.write_text(spec)
+    second.write_text(spec.replace("interval: 15,", "interval: 30,"))
+    code, text = run("apply", str(first), "--api", api, "--json")
+    [created] = [json.loads(line) for line in text.splitlines()]
+    assert code == 0 and created["action"] == "create" and created["status"] == "ACTIVE", created
+    code, text = run("plan", str(first), "--api", api, "--detailed-exitcode")
+    assert code == 0 and text.splitlines()[-1] == "Plan: 0 to create, 0 to update in place, 0 to replace, 1 unchanged."
+    code, text = run("plan", str(second), "--api", api, "--detailed-exitcode")
+    assert code == 2 and "1 to update in place" in text.splitlines()[-1] and "scheduleParams.interval" in text
+    code, text = run("plan", str(second), "--api", api)  # without it: 0, whatever the plan
+    assert code == 0
+    code, text = run("apply", str(second), "--api", api, "--json")
+    [updated] = [json.loads(line) for line in text.splitlines()]
+    assert code == 0 and updated["action"] == "update" and updated["flowId"] == created["flowId"]
+    assert updated["changed"] == ["flow.scheduleParams.interval"], updated
+    code, text = run("apply", str(second), "--api", api)  # the table says it too
+    assert code == 0 and " none " in text.splitlines()[-1] and "ACTIVE" in text.splitlines()[-1]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(spec.replace("interval: 15,", "interval: 5,"))
+    code, _ = run("plan", str(bad), "--api", api, "--detailed-exitcode")
+    assert code == 1  # an error, not "changes"
+
+
+def test_connector_names_match_whatever_their_case():
+    code, text = run("connectors", "Salesforce", "--json")
+    assert code == 0 and json.loads(text)["name"] == "salesforce"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """`aepflow connectors | head -1`: the reader closes the pipe; no BrokenPipeError trace."""
+    command = Path(sys.executable).with_name("aepflow")
+    process = subprocess.Popen([str(command), "connectors"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the command has written anything
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1 and err == b"", err.decode()[-2000:]

@@ -408,7 +408,7 @@ def test_the_local_commands_plan_adopt_and_run_through_their_own_code(stack):
     assert yaml.safe_load(out.getvalue())["name"] == "acme-local-adopted" and ": none" in err.getvalue()
     once = load_spec(ONCE)
     out = io.StringIO()
-    assert declarative.run(stack, once, [1700000000, 1700086400], "failed", out) == 0
+    assert declarative.run(stack, once, [1700000000, 1700086400], "failed", out, as_json=True) == 0
     shown = json.loads(out.getvalue())
     assert shown["started"]["runId"] and shown["run"]["id"] == shown["started"]["runId"]
     assert shown["request"][0]["body"]["params"]["windowStartTime"] == 1700000000

@@ -109,7 +109,8 @@ def test_the_cli_gives_every_hostile_file_its_own_invalid_line_in_one_batch(tmp_
         paths.append(path)
     record = tmp_path / "record.jsonl"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # python -m local needs none
-    done = subprocess.run([sys.executable, "-m", "local", "provision", *map(str, paths), "--record", str(record)],
+    done = subprocess.run([sys.executable, "-m", "local", "provision", "--json", *map(str, paths), "--record",
+                           str(record)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Traceback" not in done.stderr

@@ -18,7 +18,7 @@ SPEC = ROOT / "examples" / "own-sources" / "postgres-orders.yaml"
 
 def provision(*args: str) -> tuple[int, list[dict], str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # python -m local needs none
-    done = subprocess.run([sys.executable, "-m", "local", "provision", *args], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "local", "provision", "--json", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     return done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr
@@ -49,7 +49,8 @@ def test_a_missing_column_and_an_undescribed_table_fail_as_aep_refuses_them(tmp_
     assert "public.orders" in error["message"] and "order_id" in error["message"]  # what the table has
     [error] = absent["errors"]
     assert error["step"] == "explore-source" and error["code"] == "FLOW-1420-404", error
-    assert "Table 'public.refunds' was not found" in error["message"]
+    # AEP's 404 made a refusal that teaches: the tables explore sees, at source.table (issue 23).
+    assert "PostgreSQL has no table 'public.refunds'" in error["message"] and "public.orders" in error["message"]
     assert missing["leftBehind"] == [] and absent["leftBehind"] == []
 
 

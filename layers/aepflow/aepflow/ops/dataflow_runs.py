@@ -104,7 +104,8 @@ def start(name: str, body: Any = None, *, now: float | None = None) -> dict[str,
     spec = parse_spec(rec.spec)
     if spec.schedule.frequency != "once":
         raise ChangeRefused(
-            f"dataflow {name!r} runs on its schedule (every {spec.schedule.interval} {spec.schedule.frequency}); "
+            f"dataflow {name!r} runs on its schedule (frequency {spec.schedule.frequency}, interval "
+            f"{spec.schedule.interval}); "
             "AEP creates runs on demand only for a dataflow scheduled for one-time ingestion",
             code="NotOneTime", status=409,
             problems=[{"path": "schedule.frequency", "message": "on-demand runs need frequency: once"}])

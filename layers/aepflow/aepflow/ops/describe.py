@@ -8,7 +8,7 @@ from typing import Any
 from aepflow.aep import live as live_mod
 from aepflow.aep.client import aep_client
 from aepflow.core.errors import DataflowNotFound
-from aepflow.ops.executions import describe_execution, execution_steps, outcome_errors, status_of
+from aepflow.ops.executions import describe_execution, execution_steps, outcome_errors, status_of, what_happened
 from aepflow.store import claims, records
 
 
@@ -38,6 +38,8 @@ def describe(name: str, *, live: bool = True) -> dict[str, Any]:
         view["steps"] = execution_steps(claim.get("executionArn"))
         if view["status"] == "FAILED":
             view["errors"] = outcome_errors(claim["executionArn"])
+        # What the last provisioning did: its action and changes, or what its roll-back undid.
+        view.update(what_happened(claim["executionArn"], view["status"]))
     elif claim:  # an adopted dataflow: never provisioned by aepflow
         view["status"] = "ACTIVE" if rec else "PROVISIONING"
     if rec:

@@ -59,6 +59,35 @@ def outcome_errors(execution_arn: str) -> list[dict[str, Any]]:
         return []
 
 
+def what_happened(execution_arn: str | None, status: str) -> dict[str, Any]:
+    """What a provisioning did, as its result says it: for an ACTIVE one, the action (create, or the
+    applied plan's update, replace or none), the fields it changed and why it replaced; for a FAILED
+    one, what the roll-back deleted and what it left behind (and why). Empty while it runs."""
+    if not execution_arn or status not in ("ACTIVE", "FAILED"):
+        return {}
+    if status == "FAILED":
+        outcome = journal.get_outcome(execution_arn) or {}
+        return {key: _json_list(outcome.get(key)) for key in ("rolledBack", "leftBehind")}
+    applied = journal.applied(execution_arn)
+    if not applied:  # no plan was applied: the execution made the dataflow
+        return {"action": "create", "changed": []}
+    # An update lists the fields it changed; a replacement, the planned changes that made it one.
+    changed = applied.get("changed") or [f"{r.get('kind')}.{field}" for r in applied.get("plan") or []
+                                         for field in r.get("changes") or []]
+    found: dict[str, Any] = {"action": applied.get("action") or "create", "changed": changed}
+    if applied.get("replacedBecause"):
+        found["replacedBecause"] = applied["replacedBecause"]
+    return found
+
+
+def _json_list(text: Any) -> list[Any]:
+    try:
+        value = json.loads(text or "[]")
+    except (TypeError, ValueError):
+        return []
+    return value if isinstance(value, list) else []
+
+
 def status_of(execution_status: str | None) -> str:
     return {"RUNNING": "PROVISIONING", "SUCCEEDED": "ACTIVE", None: "PROVISIONING"}.get(
         execution_status, "FAILED")

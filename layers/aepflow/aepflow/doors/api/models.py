@@ -48,6 +48,16 @@ class DataflowView(_Model):
     flow: dict[str, Any] | None = Field(default=None, description="The flow's live state from AEP")
     steps: list[dict[str, str]] = Field(default=[], description=(
         "The provisioning's steps so far, in order: {step, status: running|done|failed}"))
+    action: str | None = Field(default=None, description=(
+        "What the last provisioning did once ACTIVE: create, update (in place), replace or none"))
+    changed: list[str] | None = Field(default=None, description="The fields the last provisioning changed "
+                                                                "(resource.field)")
+    replacedBecause: list[str] | None = Field(default=None, description=(
+        "Why it replaced rather than updated: the fields AEP cannot change in place"))
+    rolledBack: list[dict[str, Any]] | None = Field(default=None, description=(
+        "Once FAILED: what the roll-back deleted ({kind, id})"))
+    leftBehind: list[dict[str, Any]] | None = Field(default=None, description=(
+        "Once FAILED: what the roll-back could not delete ({kind, id, reason})"))
     drift: dict[str, Any] | None = Field(default=None, description="What the last drift check found AEP changed "
                                                                    "behind aepflow's back: differences, old -> new, "
                                                                    "who and when; null when AEP matches the record")

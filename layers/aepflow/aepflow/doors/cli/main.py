@@ -17,6 +17,7 @@ from aepflow.doors.cli.remote import Answer, Api, ApiUnreachable
 from aepflow.spec.fields import NAME_PATTERN
 
 OK, FAILED, INVALID = 0, 1, 2
+CHANGES = 2  # plan --detailed-exitcode: the plans would change something
 POLL_SECONDS = 1.0
 
 
@@ -68,7 +69,7 @@ def cmd_connectors(args: argparse.Namespace, out) -> int:
 
     rows = []
     for connector in sorted(CONNECTORS.values(), key=lambda c: c.name):
-        if args.name and connector.name != args.name:
+        if args.name and connector.name != args.name.lower():
             continue
         rows.append({"name": connector.name, "label": connector.label, "connectionSpecId": connector.connection_spec_id,
                      "family": connector.family, "deprecated": connector.deprecated,
@@ -135,25 +136,59 @@ def cmd_apply(args: argparse.Namespace, out) -> int:
             continue
         name = answer.body["name"]
         view = _wait(api, name, out, args) if not args.no_wait else answer.body
-        result = {"file": path, "name": name, "status": view.get("status"),
-                  "flowId": (view.get("ids") or {}).get("flowId"),
-                  "errors": view.get("errors") or []}
-        results.append(result)
-        worst = max(worst, FAILED if result["status"] == "FAILED" else OK)
-    render.results(out, results, args.json, columns=("file", "name", "status", "flowId"))
+        results.append(applied_result(path, name, view, started=answer.body.get("started", True)))
+        worst = max(worst, FAILED if view.get("status") == "FAILED" else OK)
+    render.results(out, results, args.json, columns=APPLY_COLUMNS)
     return worst
 
 
+APPLY_COLUMNS = ("file", "name", "status", "action", "flowId")
+# What a provisioning did, as GET /dataflows/{name} says it (ops/executions.what_happened).
+WHAT_HAPPENED = ("action", "changed", "replacedBecause", "rolledBack", "leftBehind")
+
+
+def applied_result(path: str, name: str, view: dict[str, Any], *, started: bool = True) -> dict[str, Any]:
+    """A row of `aepflow apply`: the dataflow's status and flow id, what its provisioning did (the
+    action and the fields it changed, why it replaced; or what its roll-back deleted and left
+    behind) and its errors. A spec the API had already applied (`started` false: the same spec
+    answers the same execution) changed nothing this time: its action is none."""
+    result = {"file": path, "name": name, "status": view.get("status"),
+              "flowId": (view.get("ids") or {}).get("flowId")}
+    result.update({key: view[key] for key in WHAT_HAPPENED if view.get(key) is not None})
+    if not started and result["status"] == "ACTIVE":
+        result.update(action="none", changed=[])
+        result.pop("replacedBecause", None)
+    result["errors"] = view.get("errors") or []
+    return result
+
+
 def cmd_plan(args: argparse.Namespace, out) -> int:
-    api, worst = _api(args), OK
+    """The plan of each spec (GETs only), then a summary line. Exit codes: as every command (0, 1 when
+    the API failed, 2 when a spec is INVALID); with --detailed-exitcode, as CI tools expect them: 0
+    when nothing would change, 2 when something would, 1 on any error (an invalid spec included)."""
+    from aepflow.ops.plan import render as plan_render
+
+    api, worst, plans = _api(args), OK, []
     for path in args.specs:
-        answer = api.call("POST", "/dataflows", query={"dryRun": "true"}, body=_read(path),
-                          content_type="application/yaml")
+        try:
+            data = _read(path)
+        except OSError as exc:
+            render.results(out, [{"file": path, "status": "INVALID", "errors": [
+                {"path": "(file)", "message": f"cannot be read: {exc.strerror or exc}"}]}], args.json,
+                           columns=("file", "status"))
+            worst = max(worst, INVALID)
+            continue
+        answer = api.call("POST", "/dataflows", query={"dryRun": "true"}, body=data, content_type="application/yaml")
         if answer.status != 200:
             worst = max(worst, _refused(answer))
             render.error(out, path, answer, args.json)
             continue
+        plans.append(answer.body)
         render.plan(out, path, answer.body, args.json)
+    if not args.json:
+        out.write(plan_render.summary(plans))
+    if args.detailed_exitcode:
+        return FAILED if worst != OK else CHANGES if plan_render.changes_anything(plans) else OK
     return worst
 
 
@@ -219,6 +254,7 @@ def parser() -> argparse.ArgumentParser:
                                                     "http://127.0.0.1:8080, or AEPFLOW_API)")
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--json", action="store_true", help="JSON (lines) for scripts instead of tables")
+    output.add_argument("-v", "--verbose", action="count", default=0, help="log on stderr at INFO (-vv: DEBUG)")
     sub = top.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", parents=[output], help="check specs offline (no AWS, no AEP)")
     p.add_argument("specs", nargs="+", metavar="SPEC")
@@ -233,6 +269,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_apply)
     p = sub.add_parser("plan", parents=[where, output], help="what applying the specs would change (GETs only)")
     p.add_argument("specs", nargs="+", metavar="SPEC")
+    p.add_argument("--detailed-exitcode", action="store_true",
+                   help="exit 0 when nothing would change, 2 when something would, 1 on any error (for CI)")
     p.set_defaults(run=cmd_plan)
     p = sub.add_parser("get", parents=[where, output], help="one dataflow: record, status, live flow")
     p.add_argument("name")
@@ -258,17 +296,25 @@ def main(argv: list[str] | None = None) -> int:
     from aepflow.core import settings
 
     args = parser().parse_args(argv)
+    quiet_logs(args.verbose)
     if getattr(args, "api", None) is None and "api" in args:
         args.api = settings.load(settings.CommandSettings).api
     out = sys.stdout
     try:
-        return args.run(args, out)
+        code = args.run(args, out)
+        out.flush()  # here, so that a reader gone away is seen below, not at the interpreter's exit
+        return code
     except NotAName as exc:
         sys.stderr.write(f"aepflow: {exc}\n")
         return INVALID
     except ApiUnreachable as exc:
         sys.stderr.write(f"aepflow: {exc}\n")
         return FAILED
+    except BrokenPipeError:
+        return ended_by_reader()
+    except KeyboardInterrupt:
+        sys.stderr.write("aepflow: interrupted\n")
+        return 130
     except Exception as exc:  # a botocore credentials or CloudFormation error, say: one line, no trace
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -276,6 +322,29 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"aepflow: {exc}\n")
             return FAILED
         raise
+
+
+def quiet_logs(verbose: int) -> None:
+    """Logs on stderr, at WARNING unless -v (INFO) or -vv (DEBUG): stdout carries results only."""
+    import logging
+
+    level = logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        # Records propagated from a library's logger (Powertools sets its own at INFO) pass every
+        # ancestor's level; the handler's is the one they all meet.
+        handler.setLevel(level)
+
+
+def ended_by_reader() -> int:
+    """stdout's reader went away (`aepflow get NAME | head`): end quietly, as a Unix tool does. What
+    is still buffered goes to /dev/null, so the interpreter's own flush at exit cannot fail again
+    (the recipe of Python's signal module documentation, "Note on SIGPIPE")."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return FAILED
 
 
 if __name__ == "__main__":

@@ -22,21 +22,57 @@ def _table(out, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
 
 def _problems(out, problems: list[dict[str, Any]], indent: str = "    ") -> None:
     for problem in problems or []:
-        where = problem.get("path") or problem.get("step") or problem.get("code") or ""
-        out.write(f"{indent}{where}: {problem.get('message', problem)}\n")
+        out.write(f"{indent}{_where(problem)}: {problem.get('message', problem)}\n")
 
 
 def results(out, rows: list[dict[str, Any]], as_json: bool, *, columns: tuple[str, ...]) -> None:
+    """A row per spec (the columns), then under each what it did and what went wrong: its errors and
+    warnings, the fields it changed, why it replaced, what a roll-back deleted and left behind."""
     if as_json:
         for row in rows:
             _json(out, row)
         return
     _table(out, rows, columns)
     for row in rows:
-        if row.get("errors") or row.get("warnings"):
-            out.write(f"{row.get('file') or row.get('name')}:\n")
-            _problems(out, row.get("errors") or [])
-            _problems(out, [{**w, "message": f"warning: {w.get('message')}"} for w in row.get("warnings") or []])
+        details = _details(row)
+        if details:
+            out.write(f"{row.get('file') or row.get('name')}:\n" + "".join(f"    {line}\n" for line in details))
+
+
+def _details(row: dict[str, Any]) -> list[str]:
+    lines = [f"{_where(p)}: {p.get('message', p)}" for p in row.get("errors") or []]
+    lines += [f"warning: {_where(w)}: {w.get('message')}" for w in row.get("warnings") or []]
+    if row.get("changed"):
+        lines.append("changed: " + ", ".join(map(str, row["changed"])))
+    if row.get("replacedBecause"):
+        lines.append("replaced because AEP cannot change in place: " + ", ".join(map(str, row["replacedBecause"])))
+    lines += [f"rolled back: {r.get('kind')} {r.get('id')}" for r in row.get("rolledBack") or []]
+    lines += [f"left behind: {r.get('kind')} {r.get('id')}" + (f" ({r['reason']})" if r.get("reason") else "")
+              for r in row.get("leftBehind") or []]
+    return lines
+
+
+def _where(problem: dict[str, Any]) -> str:
+    return str(problem.get("path") or problem.get("step") or problem.get("code") or "")
+
+
+def record(out, value: dict[str, Any], as_json: bool, indent: str = "") -> None:
+    """One object: a JSON line, or a line per key (`key: value`), nested objects indented under their
+    key and lists of objects a line per item."""
+    if as_json:
+        _json(out, value)
+        return
+    for key, item in value.items():
+        if isinstance(item, dict) and item:
+            out.write(f"{indent}{key}:\n")
+            record(out, item, False, indent + "  ")
+        elif isinstance(item, list) and item and all(isinstance(i, dict) for i in item):
+            out.write(f"{indent}{key}:\n")
+            for entry in item:
+                out.write(f"{indent}  - {json.dumps(entry, sort_keys=True)}\n")
+        else:
+            shown = item if isinstance(item, str) else json.dumps(item)
+            out.write(f"{indent}{key}: {shown}\n")
 
 
 def error(out, what: str, answer: Any, as_json: bool) -> None:
@@ -112,14 +148,10 @@ def deleted(out, answer: dict[str, Any], as_json: bool) -> None:
 
 
 def plan(out, path: str, body: dict[str, Any], as_json: bool) -> None:
+    """A spec's plan: a JSON line with the file's name, or the table `python -m local plan` prints."""
+    from aepflow.ops.plan import render as plan_render
+
     if as_json:
-        for item in body.get("resources") or body.get("plan") or [body]:
-            _json(out, {"file": path, **item})
+        _json(out, {"file": path, **body})
         return
-    out.write(f"{path}: {body.get('name', '')}\n")
-    for item in body.get("resources") or body.get("plan") or []:
-        out.write(f"  {item.get('action', '?'):<10} {item.get('kind', '')} {item.get('id') or ''}\n")
-        for change in item.get("changes") or []:
-            out.write(f"      {change.get('field')}: {change.get('old')!r} -> {change.get('new')!r}\n")
-        for reason in item.get("reasons") or ([item["reason"]] if item.get("reason") else []):
-            out.write(f"      because {reason}\n")
+    out.write(f"{path}:\n" + plan_render.table([body]))

@@ -46,3 +46,25 @@ def table(plans: list[dict[str, Any]]) -> str:
                 lines.append(f"      {resource['note']}")
         lines.append("")
     return "\n".join(lines)
+
+
+# --- What a set of plans would do, in a line ----------------------------------------------------
+
+# A dataflow's plan action, as the summary line counts it.
+SUMMARY = (("create", "to create"), ("update", "to update in place"), ("replace", "to replace"),
+           ("none", "unchanged"))
+
+
+def summary(plans: list[dict[str, Any]]) -> str:
+    """`Plan: 2 to create, 1 to update in place, 0 to replace, 3 unchanged.` (and how many are invalid)."""
+    counts = {action: sum(1 for p in plans if p.get("action") == action) for action, _ in SUMMARY}
+    parts = [f"{counts[action]} {words}" for action, words in SUMMARY]
+    invalid = sum(1 for p in plans if p.get("action") not in counts)
+    if invalid:
+        parts.append(f"{invalid} invalid")
+    return "Plan: " + ", ".join(parts) + ".\n"
+
+
+def changes_anything(plans: list[dict[str, Any]]) -> bool:
+    """Whether applying the plans would change anything (what --detailed-exitcode's 2 says)."""
+    return any(p.get("action") in ("create", "update", "replace") for p in plans)
