@@ -135,3 +135,8 @@ def test_a_reader_that_goes_away_ends_the_command_quietly():
     process.stdout.close()  # before the command has written anything
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1 and err == b"", err.decode()[-2000:]
+
+
+def test_an_unknown_connector_names_the_closest(capsys):
+    code, text = run("connectors", "postgres")
+    assert code == 1 and text == "" and "did you mean 'postgresql'" in capsys.readouterr().err

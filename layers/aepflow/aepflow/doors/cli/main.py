@@ -65,21 +65,22 @@ def cmd_validate(args: argparse.Namespace, out) -> int:
 
 
 def cmd_connectors(args: argparse.Namespace, out) -> int:
-    from aepflow.spec.connectors import CONNECTORS
+    from aepflow.spec.connectors import CONNECTORS, connector_named, unknown_connector
 
-    rows = []
-    for connector in sorted(CONNECTORS.values(), key=lambda c: c.name):
-        if args.name and connector.name != args.name.lower():
-            continue
-        rows.append({"name": connector.name, "label": connector.label, "connectionSpecId": connector.connection_spec_id,
-                     "family": connector.family, "deprecated": connector.deprecated,
-                     "authSpecs": [{"name": a.name, "required": a.required,
-                                    "optional": [p for p in a.params if p not in a.required]}
-                                   for a in connector.auth_specs],
-                     "sourceParams": list(connector.source_params)})
-    if args.name and not rows:
-        out.write(f"no connector named {args.name!r}; `aepflow connectors` lists them\n")
-        return FAILED
+    if args.name:
+        found = connector_named(args.name)  # in any case, as a spec names it
+        if found is None:
+            sys.stderr.write(f"aepflow: {unknown_connector(args.name)}; `aepflow connectors` lists them\n")
+            return FAILED
+        chosen = [found]
+    else:
+        chosen = sorted(CONNECTORS.values(), key=lambda c: c.name)
+    rows = [{"name": connector.name, "label": connector.label, "connectionSpecId": connector.connection_spec_id,
+             "family": connector.family, "deprecated": connector.deprecated,
+             "authSpecs": [{"name": a.name, "required": a.required,
+                            "optional": [p for p in a.params if p not in a.required]}
+                           for a in connector.auth_specs],
+             "sourceParams": list(connector.source_params)} for connector in chosen]
     render.connectors(out, rows, args.json)
     return OK
 
