@@ -199,6 +199,35 @@ class Runs(_Model):
     runs: list[RunSummary]
 
 
+class ExploredColumn(_Model):
+    name: str = Field(description="The column (a REST source's attribute path)")
+    type: str | None = Field(default=None, description="Its type in the source")
+    xdmType: str | None = Field(default=None, description="The XDM type explore gives it (date-time, string, ...)")
+
+
+class ExploredConnection(_Model):
+    id: str
+    name: str | None = None
+    transient: bool = Field(description="true: made for this explore from the credentials secret, then deleted")
+    deleted: bool | None = Field(default=None, description="A transient one: whether it was deleted")
+
+
+class Explored(_Model):
+    dataflow: str | None = Field(default=None, description="The managed dataflow explored through, if any")
+    connector: str
+    sandbox: str
+    baseConnection: ExploredConnection
+    objectType: str = Field(description="root (the tables), table (a table's columns and rows) or rest (a REST "
+                                        "source's preview)")
+    tables: list[str] = Field(default=[], description="objectType root: the tables or objects, as table= takes them")
+    table: str | None = None
+    columns: list[ExploredColumn] = Field(default=[], description="The table's columns, or the REST preview's leaf "
+                                                                  "attribute paths")
+    rows: list[Any] = Field(default=[], description="A few rows (preview), at most `rows` of the request")
+    leftBehind: list[dict[str, Any]] = Field(default=[], description="A transient base connection AEP would not "
+                                                                     "delete ({kind, id, reason})")
+
+
 class GatewayError(_Model):
     """What API Gateway itself answers (IAM authorization, an unknown route), through the
     template's DEFAULT_4XX/5XX gateway responses."""

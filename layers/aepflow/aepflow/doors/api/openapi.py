@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from aepflow.doors.api.models import Accepted, AdoptRequest, DataflowPatch, ErrorBody, GatewayError, PlanView, Problem
 from aepflow.doors.api.routes import app
 from aepflow.ops.dataflow_runs import RunRequest
+from aepflow.ops.explore import ExploreRequest
 
 API_TITLE = "aepflow"
 API_VERSION = "1.0.0"
@@ -23,7 +24,8 @@ PATCH_MEDIA_TYPES = ("application/merge-patch+json", "application/json", "applic
 _BODY_BY_METHOD: dict[str, tuple[str, tuple[str, ...]]] = {"patch": ("DataflowPatch", PATCH_MEDIA_TYPES)}
 _BODY_BY_PATH: dict[str, tuple[str, tuple[str, ...]]] = {
     "/dataflows:adopt": ("AdoptRequest", ("application/json",)),
-    "/dataflows/{name}/runs": ("RunRequest", ("application/json",))}
+    "/dataflows/{name}/runs": ("RunRequest", ("application/json",)),
+    "/explore": ("ExploreRequest", ("application/json", "application/yaml"))}
 _BY_NAME = {"name": "$response.body#/name"}
 _LINKS = {"GetDataflow": {"operationId": "getDataflow", "parameters": _BY_NAME},
           "PatchDataflow": {"operationId": "patchDataflow", "parameters": _BY_NAME},
@@ -54,7 +56,7 @@ def openapi_document() -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         doc["components"]["schemas"].pop(unused, None)
     _add_schemas(doc, ErrorBody, GatewayError, Accepted, Problem, DataflowPatch, DataflowSpec, AdoptRequest, RunRequest,
-                 PlanView)
+                 PlanView, ExploreRequest)
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
             # Validation errors are answered as 400 ErrorBody (see _request_invalid), not Powertools' 422.

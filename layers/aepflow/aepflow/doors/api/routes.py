@@ -36,15 +36,17 @@ from aepflow.doors.api.models import (
     DataflowPatch,
     DataflowView,
     Deleted,
+    Explored,
     PlanView,
     Runs,
     RunStarted,
     Updated,
     error_response,
 )
-from aepflow.ops import adopt, dataflow_runs, delete, describe, start
+from aepflow.ops import adopt, dataflow_runs, delete, describe, explore, start
 from aepflow.ops.apply import patch as apply_patch
 from aepflow.ops.dataflow_runs import RunRequest
+from aepflow.ops.explore import ExploreRequest
 from aepflow.ops.plan import read as plan_read
 from aepflow.spec.fields import NAME_PATTERN
 
@@ -154,12 +156,13 @@ def _not_found(exc: Exception) -> Response:
 
 
 # The routes that take a body (read by _read_body before routing); a run's body may be empty.
-BODY_ROUTES = (("POST", r"/dataflows"), ("PATCH", r"/dataflows/[^/]+"), ("POST", r"/dataflows:adopt"))
+BODY_ROUTES = (("POST", r"/dataflows"), ("PATCH", r"/dataflows/[^/]+"), ("POST", r"/dataflows:adopt"),
+               ("POST", r"/explore"))
 OPTIONAL_BODY_ROUTES = (("POST", r"/dataflows/[^/]+/runs"),)
 # The API's own routes (method, path pattern), for the Allow header of a 405.
 ROUTES = (("POST", r"/dataflows"), ("GET", r"/dataflows"), ("GET", r"/dataflows/[^/]+"),
           ("PATCH", r"/dataflows/[^/]+"), ("DELETE", r"/dataflows/[^/]+"), ("GET", r"/dataflows/[^/]+/runs"),
-          ("POST", r"/dataflows/[^/]+/runs"), ("POST", r"/dataflows:adopt"))
+          ("POST", r"/dataflows/[^/]+/runs"), ("POST", r"/dataflows:adopt"), ("POST", r"/explore"))
 
 
 # --- Routes -----------------------------------------------------------------------------------
@@ -258,6 +261,22 @@ def start_run(name: NameParam, window: Annotated[RunRequest | None, Body(
     started = dataflow_runs.start(name, window.model_dump(exclude_none=True) if window else None)
     return Response(status_code=202, content_type="application/json", body=RunStarted(**started),
                     headers={"Location": started["links"]["runs"]})
+
+
+@app.post("/explore", summary="What a source holds: its tables, a table's columns and rows, a REST preview",
+          tags=["sources"], operation_id="explore",
+          responses={**_ok(200, "What Flow Service's explore sees (a transient base connection, if one was made, is "
+                                "deleted before the answer)", "Explored"),
+                     **_COMMON_ERRORS,
+                     404: _error("No such dataflow (DataflowNotFound), or no such table (TableNotFound: the known "
+                                 "tables listed, the closest first)"),
+                     409: _error("The dataflow has no base connection yet (ProvisioningInProgress)"),
+                     **_BODY_ERRORS, **_AEP_ERRORS})
+def explore_source(request: Annotated[ExploreRequest, Body(description=(
+        "{dataflow} or {connector, credentialsSecret, authSpec?, sandbox?, params?}, then table? and rows?"))],
+                   ) -> Explored:
+    # POST, not GET: exploring a connector through a secret makes (and deletes) a base connection.
+    return Explored(**explore.explore(request))
 
 
 def _etag(flow: dict[str, Any] | None) -> dict[str, str]:
