@@ -1,5 +1,5 @@
 """python -m local provision SPEC... | plan SPEC... | adopt FLOW_ID | rotate | drift | run | demo | serve
-(see README.md)."""
+(see docs/local-stack.md)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 
 SOURCES_HELP = ("JSON object, connector -> table or object path -> {columns, rows}: the tables of your own "
-                "sources, which the emulator's explore answers beside the seeds' (README: Trying your own spec)")
+                "sources, which the emulator's explore answers beside the seeds' (docs/local-stack.md: Your own spec on the local stack)")
 
 
 def _said(exc: Exception) -> str:

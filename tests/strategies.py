@@ -57,7 +57,8 @@ CRM_TABLES = {"salesforce": _tables("salesforce", ["Contact", "Lead", "Account"]
               "dynamics": _tables("dynamics", ["contact", "account"])}
 DATABASE_TABLES = _tables("database", ["ADMIN.E2E"])
 REST_ATTRIBUTES = {"zendesk": ["result.id", "result.email", "result.name", "result.phone", "result.created_at"],
-                   "mixpanel": ["data.distinct_id", "data.event_name", "data.time", "data.insert_id"]}
+                   # What seed 003's preview shows ({event, properties: {...}}), as example 003 maps it.
+                   "mixpanel": ["properties.distinct_id", "event", "properties.time", "properties.$insert_id"]}
 
 
 def _fake(param: str, schema: dict[str, Any]) -> Any:

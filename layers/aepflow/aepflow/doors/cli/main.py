@@ -1,4 +1,4 @@
-"""aepflow COMMAND ... (see README.md, "The aepflow command").
+"""aepflow COMMAND ... (see docs/doors.md, "The aepflow command").
 
 Exit codes, as `python -m local provision`: 0 when everything asked for is ACTIVE (or valid, or
 done), 1 when anything FAILED or the API refused for another reason, 2 when a spec is INVALID."""
