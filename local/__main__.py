@@ -67,7 +67,7 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 
 SOURCES_HELP = ("JSON object, connector -> table or object path -> {columns, rows}: the tables of your own "
-                "sources, which the emulator's explore answers beside the seeds' (docs/local-stack.md: Your own spec on the local stack)")
+                "sources, which the emulator's explore answers beside the seeds' (docs/local-stack.md)")
 
 
 def _said(exc: Exception) -> str:
