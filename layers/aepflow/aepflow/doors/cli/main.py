@@ -1,7 +1,6 @@
-"""aepflow COMMAND ... (see docs/doors.md, "The aepflow command").
-
-Exit codes, as `python -m local provision`: 0 when everything asked for is ACTIVE (or valid, or
-done), 1 when anything FAILED or the API refused for another reason, 2 when a spec is INVALID."""
+"""aepflow COMMAND ... (see docs/doors.md, "The aepflow command"): the parser, the offline commands
+(validate, connectors) and those that call the API (apply, plan, get, list, runs, delete); explore
+and init are source.py's. Exit codes: exits.py."""
 
 from __future__ import annotations
 
@@ -12,12 +11,11 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from aepflow.doors.cli import render
-from aepflow.doors.cli.remote import Answer, Api, ApiUnreachable
+from aepflow.doors.cli import render, source
+from aepflow.doors.cli.exits import CHANGES, FAILED, INVALID, OK
+from aepflow.doors.cli.remote import Answer, Api, ApiUnreachable, api_of
 from aepflow.spec.fields import NAME_PATTERN
 
-OK, FAILED, INVALID = 0, 1, 2
-CHANGES = 2  # plan --detailed-exitcode: the plans would change something
 POLL_SECONDS = 1.0
 
 
@@ -87,12 +85,6 @@ def cmd_connectors(args: argparse.Namespace, out) -> int:
 
 # --- through the API --------------------------------------------------------------------------
 
-def _api(args: argparse.Namespace) -> Api:
-    if args.stack:
-        return Api.deployed(args.stack, profile=args.profile, region=args.region)
-    return Api.local(args.api)
-
-
 def _refused(answer: Answer) -> int:
     body = answer.body if isinstance(answer.body, dict) else {}
     return INVALID if answer.status == 400 and body.get("code") in ("SpecInvalid", "RequestInvalid") else FAILED
@@ -119,7 +111,7 @@ def _wait(api: Api, name: str, out, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_apply(args: argparse.Namespace, out) -> int:
-    api, worst, results = _api(args), OK, []
+    api, worst, results = api_of(args), OK, []
     for path in args.specs:
         try:
             data = _read(path)
@@ -169,7 +161,7 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
     when nothing would change, 2 when something would, 1 on any error (an invalid spec included)."""
     from aepflow.ops.plan import render as plan_render
 
-    api, worst, plans = _api(args), OK, []
+    api, worst, plans = api_of(args), OK, []
     for path in args.specs:
         try:
             data = _read(path)
@@ -211,7 +203,7 @@ def _path(template: str, name: str | None) -> str:
 def _simple(method: str, path: str, printer):
     def command(args: argparse.Namespace, out) -> int:
         query = {"limit": args.limit} if getattr(args, "limit", None) else None
-        answer = _api(args).call(method, _path(path, getattr(args, "name", None)), query=query)
+        answer = api_of(args).call(method, _path(path, getattr(args, "name", None)), query=query)
         if answer.status != 200:
             render.error(out, getattr(args, "name", path), answer, args.json)
             return FAILED
@@ -236,7 +228,7 @@ def cmd_delete(args: argparse.Namespace, out) -> int:
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             sys.stderr.write("not deleted\n")
             return FAILED
-    answer = _api(args).call("DELETE", path, query={"deleteData": "true"} if args.delete_data else None)
+    answer = api_of(args).call("DELETE", path, query={"deleteData": "true"} if args.delete_data else None)
     if answer.status != 200:
         render.error(out, args.name, answer, args.json)
         return FAILED
@@ -290,6 +282,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--delete-data", action="store_true", help="delete the dataset and schema aepflow created too, "
                                                               "with everything ingested into them")
     p.set_defaults(run=cmd_delete)
+    source.add_commands(sub, where, output)
     return top
 
 

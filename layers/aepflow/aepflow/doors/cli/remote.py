@@ -83,3 +83,11 @@ class Api:
 
     def json_body(self, value: Any) -> bytes:
         return json.dumps(value).encode()
+
+
+def api_of(args: Any) -> Api:
+    """The API a command's options name: a deployed stack's (--stack, --profile, --region), else the
+    local one (--api, AEPFLOW_API, or LOCAL_API)."""
+    if args.stack:
+        return Api.deployed(args.stack, profile=args.profile, region=args.region)
+    return Api.local(args.api)

@@ -3,9 +3,8 @@
     aepflow explore CONNECTOR_OR_DATAFLOW [TABLE] [--secret NAME] [--auth-spec X] [--param k=v ...] [--rows N]
     aepflow init CONNECTOR TABLE --secret NAME [--name NAME] [--output FILE|-]
 
-main.py's parser adds them with `source.add_commands(sub, where, output)`. The exit codes are main.py's
-(0 OK, 1 FAILED, 2 INVALID); they are written here again because importing main, which imports this
-module, would be an import cycle."""
+main.py's parser adds them with `source.add_commands(sub, where, output)`; the exit codes are every
+command's (exits.py)."""
 
 from __future__ import annotations
 
@@ -19,22 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from aepflow.doors.cli import render
-from aepflow.doors.cli.remote import Answer, Api
+from aepflow.doors.cli.exits import FAILED, INVALID, OK
+from aepflow.doors.cli.remote import Answer, api_of
 from aepflow.spec import suggest
 from aepflow.spec.connectors import CONNECTORS, Connector, connector_named
 from aepflow.spec.fields import NAME_PATTERN
 
-OK, FAILED, INVALID = 0, 1, 2
 # The preview's table shows this many columns (--json shows them all), each value cut to CELL characters.
 SHOWN_COLUMNS, CELL = 8, 40
 SCHEMA_FILE = Path(__file__).resolve().parents[5] / "schemas" / "dataflow-spec-v1.schema.json"
-
-
-def _api(args: argparse.Namespace) -> Api:
-    """main.py's _api: the deployed stack's API (--stack), else the local one."""
-    if args.stack:
-        return Api.deployed(args.stack, profile=args.profile, region=args.region)
-    return Api.local(args.api)
 
 
 def _params(pairs: list[str] | None) -> dict[str, str]:
@@ -66,7 +58,7 @@ def _request(args: argparse.Namespace, connector: Connector | None, table: str |
 
 
 def _explored(args: argparse.Namespace, out, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
-    answer: Answer = _api(args).call("POST", "/explore", body=json.dumps(body).encode())
+    answer: Answer = api_of(args).call("POST", "/explore", body=json.dumps(body).encode())
     if answer.status != 200 or not isinstance(answer.body, dict):
         render.error(out, body.get("table") or body.get("dataflow") or body.get("connector") or "explore", answer,
                      args.json)
