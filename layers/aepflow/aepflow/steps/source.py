@@ -69,21 +69,22 @@ def create_base_connection(ctx: Context) -> dict[str, Any]:
     return {**ctx.ids, "baseConnectionId": ctx.ensure("baseConnection", name, create)}
 
 
-def _unknown_table(ctx: Context, connection_id: str, table: str) -> SourceMismatch | None:
+def _unknown_table(ctx: Context, connection_id: str, table: str, refused: AepError) -> SourceMismatch | None:
     """The refusal of a table explore does not find, listing the tables it sees (the closest first),
     or None when the root lists it (then the 404 was about something else, and stands).
 
     SourceMismatch, not SpecInvalid: a SpecInvalid ends the execution INVALID, which says nothing was
     written and skips the roll-back, while by this step this execution may have created the base
     connection, the schema and the dataset; a SourceMismatch ends it FAILED and rolls them back,
-    with the problem at source.table all the same (as a column the table lacks)."""
+    with the problem at source.table all the same (as a column the table lacks), and AEP's code and
+    request id of the refusal."""
     tables = resources.explore_root(ctx.client, connection_id)
     if table in tables:
         return None
     label = ctx.resolved.label
     seen = f"it has {suggest.ranked(table, tables)}" if tables else "explore lists no table"
     message = f"{label} has no table {table!r}{suggest.did_you_mean(table, tables)} ({seen})"
-    return SourceMismatch(message, problems=[
+    return SourceMismatch(message, code=refused.code, request_id=refused.request_id, problems=[
         {"path": "source.table", "message": message}])
 
 
@@ -121,8 +122,8 @@ def explore_and_check(ctx: Context, connection_id: str) -> dict[str, Any]:
     table = spec.source.table or ""
     try:
         answer = resources.explore_table(client, connection_id, table)
-    except AepNotFound:
-        refusal = _unknown_table(ctx, connection_id, table)
+    except AepNotFound as not_found:
+        refusal = _unknown_table(ctx, connection_id, table, not_found)
         if refusal is None:
             raise
         raise refusal from None
@@ -177,7 +178,7 @@ def create_source_connection(ctx: Context) -> dict[str, Any]:
             if refused.status != 400 or not resolved.tabular or not spec.source.table:
                 raise
             try:
-                unknown = _unknown_table(ctx, ctx.ids["baseConnectionId"], spec.source.table)
+                unknown = _unknown_table(ctx, ctx.ids["baseConnectionId"], spec.source.table, refused)
             except AepError:
                 raise refused from None  # AEP's own refusal stands when explore cannot list the tables
             if unknown is None:
