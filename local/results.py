@@ -37,7 +37,8 @@ def result_of(stack: Any, spec: Any, execution_arn: str, described: dict[str, An
         result["errors"] = [p for e in errors
                             for p in (e.get("problems") or [{"path": "(spec)", "message": e.get("message")}])]
     else:
-        result["errors"] = [{k: e[k] for k in ("code", "message", "step", "type", "status", "requestId") if k in e}
+        result["errors"] = [{k: e[k] for k in ("code", "message", "step", "type", "status", "requestId", "problems")
+                             if k in e}
                             for e in errors] or [{"message": described.get("error") or described["status"]}]
         result.update(what_happened(execution_arn, "FAILED"))
     return result

@@ -54,7 +54,8 @@ def test_the_command_line_prints_one_summary_and_writes_every_alert(tmp_path):
     alerts, state = tmp_path / "alerts.jsonl", tmp_path / "state.json"
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'aepflow'}"}
     done = subprocess.run([sys.executable, "-m", "local", "monitor-scenario", "--flows", "40", "--runs-per-flow", "1",
-                           "--seed", "4", "--shards", "8", "--json", "--alerts", str(alerts), "--dump-state", str(state)],
+                           "--seed", "4", "--shards", "8", "--json", "--alerts", str(alerts),
+                           "--dump-state", str(state)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     [line] = done.stdout.splitlines()

@@ -282,3 +282,26 @@ def test_a_column_typo_fails_before_the_mapping_set_and_leaves_nothing_behind(st
     assert not [w for w in _writes(stack.emulator.records) if w.endswith("/mappingSets")]
     state = stack.emulator.dump_state()
     assert state["mappingSets"] == [] and state["flows"] == []
+
+
+# Errors that teach: a table the source does not have fails at source.table, listing the tables
+# explore sees, the closest first, and rolls back what the execution made.
+def test_an_unknown_table_fails_at_source_table_listing_what_explore_sees(stack):
+    spec = example("001")  # Salesforce, the account made from a secret
+    spec["source"]["table"] = "Leads"
+    del spec["source"]["columns"]  # explored before the source connection is made: the step is known
+    [result] = stack.provision([spec])
+    assert result["status"] == "FAILED", result
+    [error] = result["errors"]
+    assert error["step"] == "explore-source" and error["type"] == "SourceMismatch", error
+    # The emulator's Salesforce holds its standard objects: explore's root lists them, Lead first.
+    assert error["message"].startswith("Salesforce has no table 'Leads'; did you mean 'Lead'? (it has Lead, ")
+    assert "Contact" in error["message"] and "Object not found" not in error["message"]
+    # The problem at its field path, as the execution's outcome keeps it (and the failure notification says).
+    from aepflow.store import journal
+
+    [failure] = json.loads(journal.get_outcome(result["executionArn"])["errors"])
+    assert failure["problems"] == [{"path": "source.table", "message": error["message"]}]
+    explores = [r["query"].get("objectType") for r in stack.emulator.records if r["path"].endswith("/explore")]
+    assert explores == ["table", "root"]
+    assert result["leftBehind"] == [] and result["rolledBack"]  # FAILED: what it made is rolled back

@@ -40,7 +40,7 @@ def results(out, rows: list[dict[str, Any]], as_json: bool, *, columns: tuple[st
 
 
 def _details(row: dict[str, Any]) -> list[str]:
-    lines = [f"{_where(p)}: {p.get('message', p)}" for p in row.get("errors") or []]
+    lines = [line for error in row.get("errors") or [] for line in _error_lines(error)]
     lines += [f"warning: {_where(w)}: {w.get('message')}" for w in row.get("warnings") or []]
     if row.get("changed"):
         lines.append("changed: " + ", ".join(map(str, row["changed"])))
@@ -50,6 +50,16 @@ def _details(row: dict[str, Any]) -> list[str]:
     lines += [f"left behind: {r.get('kind')} {r.get('id')}" + (f" ({r['reason']})" if r.get("reason") else "")
               for r in row.get("leftBehind") or []]
     return lines
+
+
+def _error_lines(error: dict[str, Any]) -> list[str]:
+    """An error's line, or, when it names the spec's fields it is about (a FAILED step's problems: an
+    unknown table at source.table), a line per field path, with the step that found it."""
+    problems = [p for p in error.get("problems") or [] if isinstance(p, dict)]
+    if not problems:
+        return [f"{_where(error)}: {error.get('message', error)}"]
+    step = f" ({error['step']})" if error.get("step") else ""
+    return [f"{_where(p)}: {p.get('message')}{step}" for p in problems]
 
 
 def _where(problem: dict[str, Any]) -> str:
