@@ -225,6 +225,15 @@ def _exercise_every_door(stack):
     report, failed = stack.invoke("aepflow-local-DriftFunction", {})
     assert not failed and report["reverted"] == 1, report
 
+    # Warnings journalled by the steps that find them: a mapped attribute a REST preview does not show
+    # (explore-source), a mapped column the spec's own columns lack (resolve-flow-spec, below).
+    noted = example("003")
+    noted["name"] = "acme-mixpanel-noted"
+    noted["mapping"][-1] = {**noted["mapping"][-1], "source": "properties.not_in_the_preview"}
+    [result] = stack.provision([noted])
+    assert result["status"] == "ACTIVE" and [w["path"] for w in result["warnings"]] == [
+        f"mapping[{len(noted['mapping']) - 1}].source"], result
+
     # A provisioning that fails after it created things: the roll-back deletes them.
     failing = example("004")
     failing["name"] = "acme-wrong-flow-spec"

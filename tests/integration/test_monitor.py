@@ -201,7 +201,7 @@ def test_crash_before_publish_is_retried_not_lost(stack, monkeypatch):
     stack.emu.advance(minutes=20)
     real = alerts.AlertSender._publish
 
-    def crash(self, key, args, kind):
+    def crash(self, key, args, kind, dataflow):
         raise RuntimeError("Lambda died between claim and publish")
     monkeypatch.setattr(alerts.AlertSender, "_publish", crash)
     with pytest.raises(RuntimeError):

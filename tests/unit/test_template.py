@@ -112,7 +112,9 @@ AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreS
 SOURCE_SECRET_READERS = {"ValidateSpecFunction", "CreateBaseConnectionFunction", "SpecIntakeFunction", "ApiFunction",
                          "RotateCredentialsFunction", "DriftFunction", "ApplyPlanFunction"}
 # No DynamoDB at all: they read AEP (or nothing) and return what they found.
-NO_TABLE = {"ValidateSpecFunction", "FindExistingFunction", "ExploreSourceFunction", "ResolveFlowSpecFunction"}
+NO_TABLE = {"ValidateSpecFunction", "FindExistingFunction"}
+# Steps that write only the execution's warnings to its journal (and nothing else).
+WARNING_WRITERS = {"ExploreSourceFunction", "ResolveFlowSpecFunction"}
 # The monitor's steps that claim and send alerts: the check, and the plan's sweep of pending ones.
 ALERTERS = {"MonitorPlanFunction", "MonitorCheckFunction"}
 MONITOR_STEPS = {"MonitorPlanFunction", "MonitorRegistryFunction", "MonitorCheckFunction", "MonitorFinishFunction"}
@@ -222,7 +224,8 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
     execution_item = keys.execution_pk("arn:aws:states:us-east-1:1:execution:m:x")
     record_item = keys.dataflow_pk("orders")
     # Each writer may write the items its code writes (keys built by the code itself)...
-    writes = {name: [execution_item] for name in CREATE_STEPS | {"RollBackFunction", "ApplyPlanFunction"}}
+    writes = {name: [execution_item] for name in CREATE_STEPS | WARNING_WRITERS | {"RollBackFunction",
+                                                                                    "ApplyPlanFunction"}}
     flow_item = keys.flow("0b1c")["pk"]  # which dataflow owns a flow
     writes["ApiFunction"] = [record_item, flow_item]  # adopt claims the flow; delete forgets it
     writes["ApplyPlanFunction"] = [execution_item, flow_item]  # a replaced flow's owner is forgotten
