@@ -3,12 +3,12 @@ the field table the steps read a validated spec by without pydantic (view_fields
 Regenerate them with `python -m aepflow.spec.schema > schemas/dataflow-spec-v1.schema.json` and
 `python -m aepflow.spec.schema fields > layers/aepflow/aepflow/spec/view_fields.json`."""
 
-from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any
 
 from pydantic import BaseModel
 
 from aepflow.spec.model import DataflowSpec, ResolvedSource
+from aepflow.spec.unknown import nested_model
 
 
 def view_fields() -> dict[str, dict[str, list[str | None]]]:
@@ -18,24 +18,12 @@ def view_fields() -> dict[str, dict[str, list[str | None]]]:
     union with None), or None for a plain value (text, number, a dict of params, ...)."""
     out: dict[str, dict[str, list[str | None]]] = {}
 
-    def nested(annotation: Any) -> type[BaseModel] | None:
-        kinds = [a for a in get_args(annotation) if a is not type(None)] \
-            if get_origin(annotation) in (Union, UnionType) else [annotation]
-        for kind in kinds:
-            if get_origin(kind) is Annotated:
-                kind = get_args(kind)[0]
-            if get_origin(kind) is list:
-                kind = get_args(kind)[0]
-            if isinstance(kind, type) and issubclass(kind, BaseModel):
-                return kind
-        return None
-
     def visit(model: type[BaseModel]) -> None:
         if model.__name__ in out:
             return
         out[model.__name__] = {}
         for name, field in model.model_fields.items():
-            kind = nested(field.annotation)
+            kind = nested_model(field.annotation)
             out[model.__name__][name] = [field.alias or name, kind.__name__ if kind else None]
             if kind is not None:
                 visit(kind)

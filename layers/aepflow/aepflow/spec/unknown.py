@@ -22,7 +22,7 @@ def is_tag(item: Any) -> bool:
     return isinstance(item, str) and item.startswith(("function-", "literal["))
 
 
-def _nested(annotation: Any) -> type[BaseModel] | None:
+def nested_model(annotation: Any) -> type[BaseModel] | None:
     """The model a field's value is made of (itself, in a list, or one of a union with None)."""
     kinds = [a for a in get_args(annotation) if a is not type(None)] \
         if get_origin(annotation) in (Union, UnionType) else [annotation]
@@ -52,7 +52,7 @@ def model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         if isinstance(item, int) or is_tag(item):
             continue
         found = _field(model, str(item)) if model else None
-        model = _nested(found.annotation) if found is not None else None
+        model = nested_model(found.annotation) if found is not None else None
     return model
 
 
@@ -66,7 +66,7 @@ def _places() -> list[tuple[str, type[BaseModel]]]:
             continue
         out.append((place, model))
         for name, field in model.model_fields.items():
-            kind = _nested(field.annotation)
+            kind = nested_model(field.annotation)
             if kind is not None:
                 key = field.alias or name
                 many = get_origin(field.annotation) is list or any(
