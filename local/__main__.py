@@ -14,6 +14,8 @@ from typing import Any
 from aepflow.core.errors import AepflowError, SpecInvalid
 from aepflow.doors.cli import render
 from aepflow.doors.cli.main import ended_by_reader, quiet_logs
+from local import secret_command
+from local.clock import speed_argument
 from local.declarative import Refused
 from local.emulator.flow_runs import OUTCOMES
 from local.examples import example_paths, load_spec
@@ -277,12 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--secrets", metavar="FILE",
                        help="JSON object, secret name to value, for the local Secrets Manager")
     serve.add_argument("--sources", metavar="FILE", help=SOURCES_HELP)
-    from local.clock import speed_argument
     serve.add_argument("--clock-speed", type=speed_argument, default=0.0, metavar="N",
                        help="emulated minutes per real second the local clock moves, making runs and monitor polls "
                             "(default 0: it moves only on POST /_local/clock)")
-    from local import secret_command  # python -m local secret put NAME --value JSON --endpoint URL
-    secret_command.add_parser(sub)
+    serve.add_argument("-v", "--verbose", action="count", default=0, help="log on stderr at INFO (-vv: DEBUG)")
+    secret_command.add_parser(sub)  # python -m local secret put NAME --value JSON --endpoint URL
     args = parser.parse_args(argv)
 
     # stdout carries results only; logs (WARNING unless -v) and anything a library prints go to stderr.
@@ -299,9 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             return refused
         if args.command == "serve":
             from local.serve import serve as serve_forever
-            secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
-            return serve_forever(out, port=args.port, secrets=secrets, sources=args.sources_object,
-                                 clock_speed=args.clock_speed)
+            return serve_forever(out, port=args.port, secrets=_secrets(args), sources=args.sources_object,
+                                 clock_speed=args.clock_speed, parameters=log_level(args))
         if args.command == "monitor-scenario":
             return _monitor_scenario(args, out)
         if args.command in ("plan", "adopt", "rotate", "drift", "run"):

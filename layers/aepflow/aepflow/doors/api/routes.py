@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
@@ -28,6 +27,7 @@ from aepflow.core.errors import (
     DataflowPreconditionFailed,
     SpecInvalid,
 )
+from aepflow.core.observability import logger
 from aepflow.doors.api.models import (
     Accepted,
     Adopted,
@@ -49,8 +49,6 @@ from aepflow.ops.dataflow_runs import RunRequest
 from aepflow.ops.explore import ExploreRequest
 from aepflow.ops.plan import read as plan_read
 from aepflow.spec.fields import NAME_PATTERN
-
-logger = Logger(child=True)
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -120,8 +118,15 @@ def _status_for(exc: AepflowError) -> tuple[int, str]:
 def _aepflow_error(exc: AepflowError) -> Response:
     status, code = _status_for(exc)
     if status >= 500:
-        logger.warning("AEP error", extra={"error": exc.to_dict()})
+        logger.warning("AEP error", extra={"error": exc.to_dict(), "dataflow": _dataflow_named()})
     return error_response(status, code, exc.message, exc.problems, exc.request_id)
+
+
+def _dataflow_named() -> str | None:
+    """The dataflow the request's path names (/dataflows/{name}...), for a log line about it."""
+    event = getattr(app, "current_event", None)
+    name = ((event.path_parameters if event is not None else None) or {}).get("name")
+    return name if isinstance(name, str) else None
 
 
 @app.exception_handler(RequestValidationError)
@@ -135,7 +140,7 @@ def _request_invalid(exc: RequestValidationError) -> Response:
 
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
-    logger.exception("unexpected error")
+    logger.exception("unexpected error", extra={"dataflow": _dataflow_named()})
     return error_response(500, "InternalError", "an internal error occurred; it has been logged",
                           request_id=(app.lambda_context.aws_request_id
                                       if getattr(app, "lambda_context", None) else None))
