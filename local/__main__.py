@@ -24,7 +24,7 @@ from local.examples import example_paths, load_spec
 RESULT_COLUMNS = ("file", "name", "status", "action", "flowId")
 # The errors a command expects (a spec refused, a dataflow that cannot do what was asked): a message
 # and an exit code, no traceback. local/declarative.py raises Refused when a step it needs fails.
-Expected = (AepflowError, Refused)
+Expected = (AepflowError, Refused, OSError)  # OSError: a spec file that cannot be read
 
 
 class Unreadable:
