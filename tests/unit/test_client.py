@@ -167,3 +167,31 @@ def test_ids_become_one_encoded_segment_and_unsafe_paths_are_refused():
     for unsafe in ("/dataSets/../flows", "/dataSets/./x", "/a//b", "/flows?limit=1", "/flows#x", "flows"):
         with pytest.raises(ValueError):
             _check_path(unsafe)
+
+
+class _OneSecret:
+    """A stand-in for Powertools' SecretsProvider holding one value, as its JSON transform returns it."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def get(self, name, transform=None, max_age=None):
+        return self.value
+
+
+@pytest.mark.parametrize("value, says", [
+    (["clientId", "clientSecret"], "is not a JSON object with clientId, clientSecret and orgId"),
+    ("s3cr3t-value", "is not a JSON object"),
+    ({"clientId": "c", "orgId": "o"}, "lacks clientSecret"),
+    ({"clientId": "c", "clientSecret": {"nested": "s3cr3t-value"}, "orgId": "o"}, "clientSecret must be text"),
+])
+def test_a_malformed_aep_credentials_secret_says_what_is_wrong_never_its_value(value, says):
+    from aepflow.aep.ims import load_credentials
+    from aepflow.core.errors import AepAuthError
+
+    settings = Settings(platform_url="http://127.0.0.1:9", ims_url="http://127.0.0.1:9", credentials_secret="aep/x",
+                        token_cache_secret="t", table_name="x", connect_timeout=2, read_timeout=5, max_attempts=4,
+                        backoff_base_seconds=0.01, backoff_cap_seconds=5)
+    with pytest.raises(AepAuthError) as refused:
+        load_credentials(settings, _OneSecret(value))
+    assert says in refused.value.message and "s3cr3t" not in refused.value.message

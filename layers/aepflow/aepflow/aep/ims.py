@@ -37,6 +37,11 @@ class AepCredentials:
         missing = [k for k in ("clientId", "clientSecret", "orgId") if not value.get(k)]
         if missing:
             raise AepAuthError(f"AEP credentials secret lacks {', '.join(missing)}")
+        # Its keys by name, never its values (a value here may be the secret itself).
+        not_text = [k for k in ("clientId", "clientSecret", "orgId", "sandbox") if k in value
+                    and not isinstance(value[k], str)]
+        if not_text or not isinstance(value.get("scopes", ""), str | list):
+            raise AepAuthError("AEP credentials secret: " + ", ".join(not_text or ["scopes"]) + " must be text")
         scopes = value.get("scopes") or DEFAULT_SCOPES
         if isinstance(scopes, list):
             scopes = ",".join(scopes)
@@ -50,8 +55,9 @@ class AepCredentials:
 def load_credentials(settings: Settings, secrets: parameters.SecretsProvider) -> AepCredentials:
     """aepflow's AEP credentials, read through `secrets` (runtime.secrets(): its cache and client)."""
     value = secrets.get(settings.credentials_secret, transform="json", max_age=300)
-    if not isinstance(value, dict):  # what from_secret's value.get(...) raised on a secret that is not a JSON object
-        raise AttributeError(f"{type(value).__name__!r} object has no attribute 'get'")
+    if not isinstance(value, dict):  # a JSON list, text or number: what it holds is not repeated
+        raise AepAuthError(f"AEP credentials secret {settings.credentials_secret!r} is not a JSON object with "
+                           "clientId, clientSecret and orgId")
     scrub.remember(value.get("clientSecret"))
     return AepCredentials.from_secret(value)
 
