@@ -64,6 +64,17 @@ def test_the_intake_takes_spec_objects_and_requested_events_only():
     assert intake.event_kind(elsewhere) is None
 
 
+@pytest.mark.parametrize("bucket", [None, "", {"name": None}, {"name": ""}, {"name": 7}, {}, "specs-bucket"])
+def test_an_s3_event_that_names_no_bucket_is_ignored_not_sent_on_to_s3(bucket):
+    malformed = event("s3_object_created")
+    if bucket is None:
+        del malformed["detail"]["bucket"]
+    else:
+        malformed["detail"]["bucket"] = bucket
+    assert intake.event_kind(malformed) is None
+    assert intake.handle(malformed, None)["action"] == "ignored"
+
+
 def test_idempotency_keys_are_bucket_key_version_or_the_event_id():
     created = event("s3_object_created")
     assert intake.idempotency_key(created) == (

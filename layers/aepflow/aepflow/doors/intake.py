@@ -54,10 +54,18 @@ def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def event_kind(event: dict[str, Any]) -> str | None:
     detail_type = event.get("detail-type")
     if event.get("source") == "aws.s3" and detail_type in (S3_CREATED, S3_DELETED):
-        key = ((event.get("detail") or {}).get("object") or {}).get("key") or ""
+        detail = _object(event.get("detail"))
+        name, key = _object(detail.get("bucket")).get("name"), _object(detail.get("object")).get("key")
+        # S3 always names the bucket and the key; an event that does not is none of S3's: ignored.
+        if not isinstance(name, str) or not name or not isinstance(key, str):
+            return None
         if key.endswith((ERRORS_SUFFIX, PLAN_SUFFIX)) or not key.lower().endswith(SUFFIXES):
             return None
         if key.startswith(PLANS_PREFIX):
@@ -91,7 +99,7 @@ def _notify_invalid(where: str, problems: list[dict[str, str]], name: str | None
                            "severity": {"DataType": "String", "StringValue": "medium"}})
 
 
-def _read_object(bucket: str | None, key: str, version: str | None) -> tuple[str, bytes]:
+def _read_object(bucket: str, key: str, version: str | None) -> tuple[str, bytes]:
     """(the key that exists, its bytes: at most one byte more than a document may hold, so a
     huge object is refused by document.read without being read whole). EventBridge may deliver
     the key URL-encoded."""
@@ -123,7 +131,7 @@ def error_report(exc: SpecInvalid) -> dict[str, Any]:
             "problems": exc.problems or [{"path": "(spec)", "message": exc.message}]}
 
 
-def _created(bucket: str | None, key: str, version: str | None) -> dict[str, Any]:
+def _created(bucket: str, key: str, version: str | None) -> dict[str, Any]:
     key, data = _read_object(bucket, key, version)
     origin = f"s3://{bucket}/{key}"
     raw: Any = None
@@ -151,7 +159,7 @@ def _created(bucket: str | None, key: str, version: str | None) -> dict[str, Any
     return {"origin": origin, **outcome}
 
 
-def _planned(bucket: str | None, key: str, version: str | None) -> dict[str, Any]:
+def _planned(bucket: str, key: str, version: str | None) -> dict[str, Any]:
     """A spec under plans/: its plan beside it, nothing changed."""
     key, data = _read_object(bucket, key, version)
     try:
@@ -166,7 +174,7 @@ def _planned(bucket: str | None, key: str, version: str | None) -> dict[str, Any
     return {"action": action, "origin": f"s3://{bucket}/{key}", "written": written, "plan": report.get("action")}
 
 
-def _deleted(bucket: str | None, key: str) -> dict[str, Any]:
+def _deleted(bucket: str, key: str) -> dict[str, Any]:
     origin = f"s3://{bucket}/{key}"
     if not settings.load(IntakeSettings).teardown_on_spec_delete:
         return {"action": "kept", "origin": origin, "reason": "TeardownOnSpecDelete is off"}
@@ -201,8 +209,7 @@ def process(request: dict[str, Any]) -> dict[str, Any]:
     if kind == "requested":
         return _requested(event)
     detail = event.get("detail") or {}
-    # bucket: None only in an event without detail.bucket.name (S3 then refuses the GET of a created or plan key)
-    bucket: str | None = (detail.get("bucket") or {}).get("name")
+    bucket: str = detail["bucket"]["name"]  # event_kind: a non-empty name, or the event is ignored
     obj = detail.get("object") or {}
     if kind == "created":
         return _created(bucket, obj["key"], obj.get("version-id"))
