@@ -144,7 +144,8 @@ def test_an_adopted_flow_gets_a_name_of_the_spec_pattern():
     ("dataflows/oracle.yaml", "Object Created", "created"), ("dataflows/a.plan.json", "Object Created", None),
 ])
 def test_a_spec_under_plans_is_planned_and_its_plan_is_not(key, detail_type, kind):
-    event = {"source": "aws.s3", "detail-type": detail_type, "detail": {"object": {"key": key}}}
+    event = {"source": "aws.s3", "detail-type": detail_type,
+             "detail": {"bucket": {"name": "aepflow-specs"}, "object": {"key": key}}}
     assert intake.event_kind(event) == kind
 
 
