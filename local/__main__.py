@@ -360,22 +360,14 @@ def _declarative(args: argparse.Namespace, out) -> int:
 
 def _print_demo(out, paths: list[Path], results: list[dict[str, Any]], summary: dict[str, Any],
                 as_json: bool = False) -> None:
+    rows = [{"file": path.name, **result} for path, result in zip(paths, results, strict=True)]
     if as_json:  # a line per example's result, then one with the summary
-        render.results(out, [{"file": path.name, **r} for path, r in zip(paths, results, strict=True)], True,
-                       columns=RESULT_COLUMNS)
+        render.results(out, rows, True, columns=RESULT_COLUMNS)
         render.record(out, {"summary": summary}, True)
         return
-    header = f"{'example':<34} {'dataflow':<28} {'status':<8} {'flow id':<38} {'dataset':<26}"
     out.write("aepflow demo: every example spec provisioned through the real state machine\n\n")
-    out.write(header + "\n" + "-" * len(header) + "\n")
-    for path, result in zip(paths, results, strict=True):
-        out.write(f"{path.name:<34} {str(result['name']):<28} {result['status']:<8} "
-                  f"{str(result.get('flowId')):<38} {str(result.get('datasetId')):<26}\n")
-        for error in result.get("errors") or []:
-            where = error.get("path") or error.get("step") or ""
-            out.write(f"    {where}: {error.get('code') or ''} {error.get('message')}\n")
-        for warning in result.get("warnings") or []:
-            out.write(f"    warning: {warning.get('path') or ''}: {warning.get('message')}\n")
+    # As provision prints them (errors, warnings, what changed under a row), with the dataset.
+    render.results(out, rows, False, columns=(*RESULT_COLUMNS, "datasetId"))
     out.write(f"\n{sum(r['status'] == 'ACTIVE' for r in results)}/{len(results)} ACTIVE in {summary['seconds']}s; "
               f"{summary['requests']} AEP/IMS requests, {summary['imsTokens']} IMS token request(s), "
               f"{len(summary['alerts'])} failure alert(s) on SNS\n")

@@ -8,11 +8,11 @@ from typing import Any
 STEP_MARK = {"running": "...", "done": "ok ", "failed": "XX "}
 
 
-def _json(out, value: Any) -> None:
+def json_line(out, value: Any) -> None:
     out.write(json.dumps(value, sort_keys=True) + "\n")
 
 
-def _table(out, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+def table(out, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
     cells = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
@@ -30,9 +30,9 @@ def results(out, rows: list[dict[str, Any]], as_json: bool, *, columns: tuple[st
     warnings, the fields it changed, why it replaced, what a roll-back deleted and left behind."""
     if as_json:
         for row in rows:
-            _json(out, row)
+            json_line(out, row)
         return
-    _table(out, rows, columns)
+    table(out, rows, columns)
     for row in rows:
         details = _details(row)
         if details:
@@ -70,7 +70,7 @@ def record(out, value: dict[str, Any], as_json: bool, indent: str = "") -> None:
     """One object: a JSON line, or a line per key (`key: value`), nested objects indented under their
     key and lists of objects a line per item."""
     if as_json:
-        _json(out, value)
+        json_line(out, value)
         return
     for key, item in value.items():
         if isinstance(item, dict) and item:
@@ -88,7 +88,7 @@ def record(out, value: dict[str, Any], as_json: bool, indent: str = "") -> None:
 def error(out, what: str, answer: Any, as_json: bool) -> None:
     body = answer.body if isinstance(answer.body, dict) else {"message": str(answer.body)}
     if as_json:
-        _json(out, {"target": what, "status": answer.status, **body})
+        json_line(out, {"target": what, "status": answer.status, **body})
         return
     out.write(f"{what}: HTTP {answer.status} {body.get('code', '')}: {body.get('message', '')}\n")
     _problems(out, body.get("problems") or [])
@@ -97,9 +97,9 @@ def error(out, what: str, answer: Any, as_json: bool) -> None:
 def connectors(out, rows: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         for row in rows:
-            _json(out, row)
+            json_line(out, row)
         return
-    _table(out, [{**r, "deprecated": "deprecated" if r["deprecated"] else ""} for r in rows],
+    table(out, [{**r, "deprecated": "deprecated" if r["deprecated"] else ""} for r in rows],
            ("name", "label", "connectionSpecId", "family", "deprecated"))
     for row in rows:
         out.write(f"\n{row['name']}:\n")
@@ -112,7 +112,7 @@ def connectors(out, rows: list[dict[str, Any]], as_json: bool) -> None:
 
 def dataflow(out, view: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        _json(out, view)
+        json_line(out, view)
         return
     flow = view.get("flow") or {}
     lines = [("name", view.get("name")), ("status", view.get("status")), ("connector", view.get("connector")),
@@ -130,9 +130,9 @@ def dataflow(out, view: dict[str, Any], as_json: bool) -> None:
 def listing(out, page: dict[str, Any], as_json: bool) -> None:
     if as_json:
         for item in page.get("items") or []:
-            _json(out, item)
+            json_line(out, item)
         return
-    _table(out, page.get("items") or [], ("name", "status", "connector", "flowId", "updatedAt"))
+    table(out, page.get("items") or [], ("name", "status", "connector", "flowId", "updatedAt"))
     if page.get("next"):
         out.write(f"(more: --limit, or the API's ?cursor={page['next']})\n")
 
@@ -140,14 +140,14 @@ def listing(out, page: dict[str, Any], as_json: bool) -> None:
 def runs(out, answer: dict[str, Any], as_json: bool) -> None:
     if as_json:
         for run in answer.get("runs") or []:
-            _json(out, run)
+            json_line(out, run)
         return
-    _table(out, answer.get("runs") or [], ("id", "status", "problem", "startedAt", "recordsRead", "recordsFailed"))
+    table(out, answer.get("runs") or [], ("id", "status", "problem", "startedAt", "recordsRead", "recordsFailed"))
 
 
 def deleted(out, answer: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        _json(out, answer)
+        json_line(out, answer)
         return
     note = " (already deleted)" if answer.get("alreadyDeleted") else ""
     out.write(f"{answer.get('name')}: {answer.get('status')}{note}\n")
@@ -162,6 +162,6 @@ def plan(out, path: str, body: dict[str, Any], as_json: bool) -> None:
     from aepflow.ops.plan import render as plan_render
 
     if as_json:
-        _json(out, {"file": path, **body})
+        json_line(out, {"file": path, **body})
         return
     out.write(f"{path}:\n" + plan_render.table([body]))

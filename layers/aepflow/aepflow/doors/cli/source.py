@@ -104,26 +104,26 @@ def _show(out, answer: dict[str, Any], as_json: bool) -> None:
     if answer.get("objectType") == "root":
         if as_json:
             for table in answer.get("tables") or []:
-                render._json(out, {"table": table})
+                render.json_line(out, {"table": table})
             return
-        render._table(out, [{"table": t} for t in answer.get("tables") or []], ("table",))
+        render.table(out, [{"table": t} for t in answer.get("tables") or []], ("table",))
         return
     columns, rows = answer.get("columns") or [], answer.get("rows") or []
     if as_json:
         for column in columns:
-            render._json(out, {"column": column.get("name"), "type": column.get("type"),
+            render.json_line(out, {"column": column.get("name"), "type": column.get("type"),
                                "xdmType": column.get("xdmType")})
         for row in rows:
-            render._json(out, {"row": row})
+            render.json_line(out, {"row": row})
         return
-    render._table(out, columns, ("name", "type", "xdmType"))
+    render.table(out, columns, ("name", "type", "xdmType"))
     if not rows:
         return
     names = [c["name"] for c in columns][:SHOWN_COLUMNS]
     flat = [row if answer.get("objectType") != "rest" else _flatten(row) for row in rows]
     out.write(f"\n{len(rows)} row(s)" + (f", the first {len(names)} of {len(columns)} columns (--json shows all)"
                                          if len(columns) > len(names) else "") + ":\n")
-    render._table(out, [{n: _cell(row.get(n)) for n in names} if isinstance(row, dict) else {} for row in flat],
+    render.table(out, [{n: _cell(row.get(n)) for n in names} if isinstance(row, dict) else {} for row in flat],
                   tuple(names))
 
 
