@@ -118,8 +118,8 @@ def test_apply_says_what_it_did_and_plan_gates_ci_with_its_exit_code(api, tmp_pa
     assert code == 0 and " none " in text.splitlines()[-1] and "ACTIVE" in text.splitlines()[-1]
     bad = tmp_path / "bad.yaml"
     bad.write_text(spec.replace("interval: 15,", "interval: 5,"))
-    code, _ = run("plan", str(bad), "--api", api, "--detailed-exitcode")
-    assert code == 1  # an error, not "changes"
+    code, text = run("plan", str(bad), "--api", api, "--detailed-exitcode")
+    assert code == 1 and text.splitlines()[-1].endswith(", 0 unchanged, 1 invalid.")  # an error, not "changes"
 
 
 def test_connector_names_match_whatever_their_case():

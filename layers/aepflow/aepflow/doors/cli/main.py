@@ -175,6 +175,7 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
         if answer.status != 200:
             worst = max(worst, _refused(answer))
             render.error(out, path, answer, args.json)
+            plans.append({"action": "invalid" if _refused(answer) == INVALID else "failed"})  # counted, not planned
             continue
         plans.append(answer.body)
         render.plan(out, path, answer.body, args.json)

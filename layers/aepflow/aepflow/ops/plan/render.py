@@ -56,12 +56,14 @@ SUMMARY = (("create", "to create"), ("update", "to update in place"), ("replace"
 
 
 def summary(plans: list[dict[str, Any]]) -> str:
-    """`Plan: 2 to create, 1 to update in place, 0 to replace, 3 unchanged.` (and how many are invalid)."""
+    """`Plan: 2 to create, 1 to update in place, 0 to replace, 3 unchanged.` (and how many are invalid,
+    or could not be planned)."""
     counts = {action: sum(1 for p in plans if p.get("action") == action) for action, _ in SUMMARY}
     parts = [f"{counts[action]} {words}" for action, words in SUMMARY]
-    invalid = sum(1 for p in plans if p.get("action") not in counts)
-    if invalid:
-        parts.append(f"{invalid} invalid")
+    invalid = sum(1 for p in plans if p.get("action") == "invalid")
+    failed = sum(1 for p in plans if p.get("action") not in counts and p.get("action") != "invalid")
+    parts += [f"{invalid} invalid"] if invalid else []
+    parts += [f"{failed} not planned"] if failed else []
     return "Plan: " + ", ".join(parts) + ".\n"
 
 
