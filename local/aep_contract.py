@@ -28,6 +28,18 @@ SPEC_DIR = Path(__file__).resolve().parent / "aep_openapi"
 # file, this table only fixes which files make up the contract.
 SPEC_FILES = ("flow-service.yaml", "catalog.yaml", "schema-registry.yaml", "data-prep.yaml")
 
+# Services the emulator serves that have no OpenAPI spec in AdobeDocs/experience-platform-apis'
+# static/swagger-specs (none vendored here): prefix -> (where Adobe describes it, its operations as
+# (method, path regex under the prefix)). A request under one is checked for its operation and the
+# headers every documented call sends, nothing more: the pages give no schema.
+OUTSIDE_SPECS = {
+    "/data/foundation/export": (
+        "Data Access error diagnostics: AdobeDocs/experience-platform.en help/ingestion/quality/"
+        "retrieve-failed-batches.md, error-diagnostics.md",
+        (("get", r"/batches/[^/]+/failed/?"), ("get", r"/batches/[^/]+/meta/?"))),
+}
+_DOCUMENTED_HEADERS = ("Authorization", "x-api-key", "x-gw-ims-org-id", "x-sandbox-name")
+
 _HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 
 # Query parameters the spec marks required while callers that work against AEP
@@ -277,6 +289,9 @@ class Contract:
                          headers: dict | None = None, body: Any = None) -> list[str]:
         query = query or {}
         headers = headers or {}
+        outside = _outside_specs(method, path, headers)
+        if outside is not None:
+            return outside
         op = self.find_operation(method, path)
         if op is None:
             return [f"operation {method.upper()} {path.split('?', 1)[0]} is not defined by the AEP specs"]
@@ -300,6 +315,20 @@ class Contract:
         else:
             problems.extend(self.validate_body(op, body))
         return problems
+
+
+def _outside_specs(method: str, path: str, headers: dict) -> list[str] | None:
+    """The problems of a request to a service of OUTSIDE_SPECS, or None when it is not one."""
+    path = path.split("?", 1)[0]
+    for prefix, (_, operations) in OUTSIDE_SPECS.items():
+        if not path.startswith(prefix + "/"):
+            continue
+        rest = path[len(prefix):]
+        if not any(m == method.lower() and re.fullmatch(rx, rest) for m, rx in operations):
+            return [f"operation {method.upper()} {path} is not one Adobe documents for {prefix}"]
+        hdrs = {k.lower() for k, v in headers.items() if v is not None}
+        return [f"missing required header {h}" for h in _DOCUMENTED_HEADERS if h.lower() not in hdrs]
+    return None
 
 
 def _segments(path: str) -> list[str]:

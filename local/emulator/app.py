@@ -9,7 +9,7 @@ that hands each operation to its service. The services are mixins, one module ea
   ims.py             IMS token v3                    flow_service.py  specs, connections, flows, UI changes
   explore.py         explore (tables, REST preview)  flow_runs.py     runs on the flows' schedules, /runs
   schema_registry.py schemas, descriptors, classes   catalog.py       datasets
-  data_prep.py       mapping sets
+  data_prep.py       mapping sets                    export.py        the runs' batches (Catalog, Data Access)
 
 with their shared parts: aep_errors.py (error bodies, INVENTED_CODES), sandbox.py, json_patch.py,
 redaction.py, listing.py (Flow Service list semantics), run_payloads.py (a run's payload),
@@ -36,6 +36,7 @@ from .aep_errors import CAT, DP, FS, SERVICES, SR, ApiError, bad_request, flow_e
 from .catalog import CatalogMixin
 from .data_prep import DataPrepMixin
 from .explore import ExploreMixin
+from .export import DA, ExportMixin
 from .flow_runs import FlowRunsMixin
 from .flow_service import FlowServiceMixin
 from .ims import ImsMixin
@@ -51,7 +52,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, SchemaRegistryMixin, CatalogMixin,
-                  DataPrepMixin):
+                  DataPrepMixin, ExportMixin):
     def __init__(self, org_id: str = "ACME0123456789ABCDEF@AdobeOrg", client_id: str = "aepflow-local-client",
                  client_secret: str = "local-secret", tenant: str = "acme", sandboxes=("prod", "dev"),
                  latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0, sources: dict | None = None):
@@ -201,6 +202,8 @@ class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, Schem
     # ------------------------------------------------------------ gateway + dispatch
     def _aep(self, req, query, headers, raw, body):
         path = req.environ["aep.raw_path"]
+        if path.startswith(DA + "/"):
+            return self._data_access(req.method, path, query, headers)
         prefix = next((p for p in SERVICES if path == p or path.startswith(p + "/")), None)
         if prefix is None:
             return 404, {"error_code": "404000", "message": "Not Found"}, {}
@@ -228,6 +231,22 @@ class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, Schem
         pp = {k: unquote(v) for k, v in self._contract.path_params(op, path).items()}
         with self._lock:
             return self._route(prefix, op.template, req.method, pp, query, h, body, sb)
+
+    def _data_access(self, method, path, query, headers):
+        """Data Access (no vendored OpenAPI spec: export.py cites Adobe's pages): the gateway's
+        checks, the contract's header check (aep_contract.OUTSIDE_SPECS), then export.py."""
+        h = {k.lower(): v for k, v in headers.items()}
+        sb = self._gateway_sandbox(h)
+        m = re.fullmatch(re.escape(DA) + r"/batches/([^/]+)/(failed|meta)/?", path)
+        if m is None or method != "GET":
+            return 404, {"type": "http://ns.adobe.com/aep/errors/DAS-404", "status": 404, "title": "Not Found",
+                         "detail": f"No operation {method} {path}"}, {}
+        problems = self._contract.validate_request(method, path, query, headers, None)
+        if problems:
+            return 400, {"type": "http://ns.adobe.com/aep/errors/DAS-400", "status": 400, "title": "Bad Request",
+                         "detail": "; ".join(problems)}, {}
+        with self._lock:
+            return self._export(sb, unquote(m.group(1)), m.group(2), query)
 
     def _gateway_sandbox(self, h):
         """The gateway's checks of the token, API key, org and sandbox headers (`h`: lower-cased
@@ -351,6 +370,7 @@ class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, Schem
             (CAT, "GET", "/dataSets"): lambda: self._list_datasets(sb, query),
             (CAT, "GET", "/dataSets/{DATASET_ID}"): lambda: self._get_dataset(sb, pp["DATASET_ID"]),
             (CAT, "DELETE", "/dataSets/{DATASET_ID}"): lambda: self._delete_dataset(sb, pp["DATASET_ID"]),
+            (CAT, "GET", "/batches/{BATCH_ID}"): lambda: self._get_batch(sb, pp["BATCH_ID"]),
             (DP, "POST", "/mappingSets"): lambda: self._create_mapping(body, sb),
             (DP, "GET", "/mappingSets"): lambda: self._list_mappings(sb, query),
             (DP, "GET", "/mappingSets/{MAPPING_SET_ID}"): lambda: self._get_mapping(sb, pp["MAPPING_SET_ID"], query),
