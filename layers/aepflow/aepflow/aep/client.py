@@ -23,12 +23,15 @@ SERVICES = {
     "catalog": "/data/foundation/catalog",
     "schemaregistry": "/data/foundation/schemaregistry",
     "conversion": "/data/foundation/conversion",
+    # Data Access: a batch's error diagnostics (help/ingestion/quality/error-diagnostics.md,
+    # retrieve-failed-batches.md: GET /export/batches/{BATCH_ID}/failed and /meta?path=row_errors).
+    "export": "/data/foundation/export",
 }
 # What each service's metrics are called: Aep<Name>Calls, ...Errors (5xx or no answer),
 # ...Throttled (429) and ...Latency (ms), one value per HTTP attempt. template.yaml's dashboard
 # shows them by these names.
 SERVICE_METRIC_NAMES = {"flowservice": "FlowService", "catalog": "Catalog", "schemaregistry": "SchemaRegistry",
-                        "conversion": "DataPrep"}
+                        "conversion": "DataPrep", "export": "DataAccess"}
 XED_ID = "application/vnd.adobe.xed-id+json"
 XED = "application/vnd.adobe.xed+json; version=1"
 # Bound on pages followed through _links.next, so a misbehaving server cannot loop us.

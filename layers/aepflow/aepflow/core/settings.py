@@ -255,6 +255,10 @@ class MonitorSettings(Settings):
                                    doc="dataflow records one registry-sync invocation reads")
     registry_sync_minutes: int = var("MONITOR_REGISTRY_SYNC_MINUTES", 60, ge=1,
                                      doc="how often a poll re-reads every dataflow record to find flows it missed")
+    failed_records_bucket: str | None = var("FAILED_RECORDS_BUCKET", None, max_length=63,
+                                            pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                                            doc="the bucket the failed records of diagnostics-enabled flows' failed "
+                                                "or partial runs are copied to (none: not copied)")
     lease_seconds: int = var("MONITOR_LEASE_SECONDS", 900, ge=1,
                              doc="how long a claimed alert belongs to its invocation when the invocation cannot say")
 

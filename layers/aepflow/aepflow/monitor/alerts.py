@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -158,6 +159,10 @@ def text(alert: dict) -> str:
             lines.append(f"Failed records: {links['failedRecords']}")
         if links.get("sampleErrors"):
             lines.append(f"Sample errors:  {links['sampleErrors']}")
+    if alert.get("failedRecordsKept"):  # monitor/diagnostics.py: AEP deletes its copy after 30 days
+        lines += ["", f"Failed records kept in {alert['failedRecordsKept']}"]
+    elif alert.get("failedRecordsNotKept"):
+        lines += ["", f"Failed records not kept: {alert['failedRecordsNotKept']}"]
     lines += ["", f"Detected at {alert['detectedAt']} by aepflow monitor. Alert id: {alert.get('alertId')}"]
     return "\n".join(lines)
 
@@ -209,16 +214,18 @@ class AlertSender:
         self._publish(key, args, alert["problem"], alert["dataflow"])
         return True
 
-    def claim_and_send_all(self, alerts: list[tuple[str, dict]]) -> None:
+    def claim_and_send_all(self, alerts: list[tuple[str, dict]],
+                           prepare: Callable[[str, dict], dict] | None = None) -> None:
         """claim_and_send for each (key, alert), after reading which are claimed already, 100
         keys per BatchGetItem: a problem seen again by a later poll costs a share of one read
         instead of a refused write and a read. The conditional write stays the only arbiter; a
-        claim made between the read and the write is refused as before."""
+        claim made between the read and the write is refused as before. `prepare(key, alert)`
+        runs just before the claim of an alert not claimed yet, and answers the alert to claim."""
         claimed = claims.claimed(self.table, list(dict.fromkeys(key for key, _ in alerts)))
         for key, alert in alerts:
             item = claimed.get(key)
             if item is None:
-                self.claim_and_send(key, alert)
+                self.claim_and_send(key, prepare(key, alert) if prepare else alert)
                 continue
             self.already_claimed += 1
             if item.get("state") == "pending":

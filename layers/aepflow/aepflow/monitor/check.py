@@ -28,9 +28,10 @@ from aepflow.aep.run_outcome import (
     started,
 )
 from aepflow.core import aws, settings
+from aepflow.core.observability import logger
 from aepflow.core.settings import MonitorSettings
+from aepflow.monitor import diagnostics, shards
 from aepflow.monitor import run_query as aep_runs
-from aepflow.monitor import shards
 from aepflow.monitor.alerts import AlertSender, build_alert, iso
 from aepflow.monitor.flows import DEFAULT_SANDBOX, ManagedFlow, compact_schedule, expand_schedule, from_record
 from aepflow.monitor.models import CheckEvent, UnitReport
@@ -94,6 +95,7 @@ class _Check:
         self.deltas: dict[int, Delta] = defaultdict(Delta)
         self.problems: list[Problem] = []
         self.done_by_flow: dict[str, list[dict]] = defaultdict(list)
+        self.keeps_diagnostics: set[str] = set()  # flows whose spec sets options.errorDiagnosticsEnabled
 
     def _delta(self, fid: str) -> Delta:
         return self.deltas[self.shard_of_flow[fid]]
@@ -149,6 +151,8 @@ class _Check:
                 self.dropped.add(fid)
             else:
                 self.flows[fid] = flow
+                if diagnostics.enabled(record):
+                    self.keeps_diagnostics.add(fid)
                 fresh = {"sc": compact_schedule(flow.schedule), "b": flow.baseline_ms}  # the shard's copy
                 self._update(fid, {k: v for k, v in fresh.items() if entries[fid].get(k) != v})
         # The others' runs are fine whatever their thresholds; their schedule comes from the shard.
@@ -236,6 +240,22 @@ class _Check:
             if "from" in entry and fid not in self.dropped:
                 self._delta(fid).clear_from.add(fid)
 
+    # ---- failed records kept: copied just before the claim of a failed or partial run's alert, so
+    # the alert names only a copy that exists; a problem already claimed is not copied again. A
+    # crash between the copy and the claim makes the next poll copy again (the same keys: the puts
+    # are idempotent), and a copy that fails is logged and named in the alert, which is sent all
+    # the same: the alert never waits on, nor is lost by, the copy.
+    def _keep_failed_records(self, alert: dict, kind: str, flow: ManagedFlow, run: dict | None) -> dict:
+        bucket = self.cfg.failed_records_bucket
+        if not bucket or run is None or kind not in ("failed", "partial") or flow.flowId not in self.keeps_diagnostics:
+            return alert
+        try:
+            where = diagnostics.Keeper(self.client, aws.aws_client("s3"), bucket).keep(flow.name, run)
+        except Exception as exc:  # S3 refused: the alert goes without a location, and says so
+            logger.exception("failed records not kept", extra={"dataflow": flow.name, "runId": run.get("id")})
+            return {**alert, "failedRecordsNotKept": f"copy failed ({type(exc).__name__})"}
+        return {**alert, "failedRecordsKept": where} if where else alert
+
     # ---- every problem is durably claimed before the shards record the runs as handled
     def send_then_save(self, lease_seconds: float) -> None:
         cfg, report = self.cfg, self.report
@@ -246,9 +266,11 @@ class _Check:
                              sns=aws.aws_client("sns"))
         for _, kind, _, _, _ in self.problems:
             report.problems[kind] = report.problems.get(kind, 0) + 1
+        runs = {key: (kind, flow, run) for key, kind, flow, run, _ in self.problems}
         sender.claim_and_send_all([(key, build_alert(kind, _alert_flow(flow, self.client.sandbox), run,
                                                      now_ms=self.now, detail=detail))
-                                   for key, kind, flow, run, detail in self.problems])
+                                   for key, kind, flow, run, detail in self.problems],
+                                  prepare=lambda key, alert: self._keep_failed_records(alert, *runs[key]))
         for number, delta in sorted(self.deltas.items()):
             if delta:
                 shards.save(cfg.table_name, self.unit.sandbox, self.unit.shards, number, self.loaded[number],
