@@ -128,6 +128,25 @@ def _deliver_rules_to_lambda(stack: LocalStack):
     return mock.patch.object(Rule, "send_to_targets", send_to_targets)
 
 
+def _condition_holds(template: dict[str, Any], name: str | None, params: dict[str, Any]) -> bool:
+    """A template Condition (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition, over Refs of parameters)."""
+    def holds(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            (op, arg), = node.items()
+            if op == "Ref":
+                return params.get(arg)
+            if op == "Condition":
+                return holds(template["Conditions"][arg])
+            if op == "Fn::Equals":
+                return str(holds(arg[0])) == str(holds(arg[1]))
+            if op == "Fn::Not":
+                return not holds(arg[0])
+            if op in ("Fn::And", "Fn::Or"):
+                return (all if op == "Fn::And" else any)(holds(a) for a in arg)
+        return node
+    return name is None or bool(holds(template["Conditions"][name]))
+
+
 class FakeLambdaContext:
     """The attributes Powertools reads from a real LambdaContext."""
 
@@ -476,6 +495,7 @@ class LocalStack:
         for name, res in cfn.resources_of_type(t, "AWS::Events::EventBus").items():
             bus = str(cfn.resolve(res["Properties"]["Name"], refs))
             refs[name], refs[f"{name}.Arn"] = bus, events.create_event_bus(Name=bus)["EventBusArn"]
+        self._partner_bus(params.get("AepEventsBusName") or "")
 
         globals_fn = t.get("Globals", {}).get("Function", {})
         iam = self.client("iam")
@@ -487,7 +507,10 @@ class LocalStack:
         with zipfile.ZipFile(zipped, "w") as archive:
             archive.writestr("app.py", "# dispatched in-process by local/stack.py\n")
         env_values: dict[str, str] = {}
-        for name, res in cfn.resources_of_type(t, "AWS::Serverless::Function").items():
+        # Only those whose Condition holds (the push path's function needs its AepEventsBusName).
+        made = {name: res for name, res in cfn.resources_of_type(t, "AWS::Serverless::Function").items()
+                if _condition_holds(t, res.get("Condition"), params)}
+        for name, res in made.items():
             props = {**globals_fn, **res["Properties"]}
             env = {**globals_fn.get("Environment", {}).get("Variables", {}),
                    **res["Properties"].get("Environment", {}).get("Variables", {})}
@@ -530,6 +553,26 @@ class LocalStack:
         if "ProvisionDataflowStateMachine" in self.state_machines:
             # What ops/executions.py would read from CloudFormation (DescribeStackResource).
             os.environ["PROVISION_STATE_MACHINE_ARN"] = self.state_machines["ProvisionDataflowStateMachine"]
+
+    def _partner_bus(self, bus: str) -> None:
+        """AepEventsBusName: the partner event source Adobe I/O Events would create, its bus, and the
+        emulator's run notifications put on it (local/emulator/run_events.py) as Adobe's would be."""
+        if not bus:
+            return
+        events = self.client("events")
+        events.create_partner_event_source(Name=bus, Account=ACCOUNT)
+        events.create_event_bus(Name=bus, EventSourceName=bus)
+        # moto's PutRule reads a bus name after its last '/' (an ARN's); AWS takes a partner bus's
+        # name whole. The same bus under that last part too, so the template's rule finds it.
+        from moto.events.models import events_backends
+        backend = events_backends[ACCOUNT][REGION]
+        backend.event_buses.setdefault(bus.rsplit("/", 1)[-1], backend.event_buses[bus])
+
+        def put(payload: dict[str, Any]) -> None:
+            kind = payload["messages"][0]["_eventNotificationMeta"]["type"]
+            events.put_events(Entries=[{"Source": bus, "DetailType": kind, "Detail": json.dumps(payload),
+                                        "EventBusName": bus}])
+        self.emulator.run_events.listen(put)
 
     # --- EventBridge rules and API routes, read from the functions' SAM Events ---------------------
 

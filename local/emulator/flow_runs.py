@@ -42,6 +42,7 @@ returned), so runs appearing or changing between two pages neither shift nor hid
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import random
 import threading
@@ -50,6 +51,7 @@ import uuid
 
 from .aep_errors import flow_error
 from .listing import ListError, _cmp_val, _matches, _resolve, continuation_href, parse_limit, parse_property, resume
+from .run_events import RunAnnouncer
 from .run_payloads import render_run
 from .sandbox import new_etag
 
@@ -114,6 +116,10 @@ class FlowRunsMixin:
         self._outcome_queue: dict[str, list[str]] = {}
         self._random_outcomes: tuple[list[str], list[float], int] | None = None
         self._runs_lock = threading.RLock()
+        # Runs not yet announced, by when they end (end ms, sandbox, id): the clock's passing a run's
+        # end announces it (run_events.py) to `run_events.listen(...)`'s listeners.
+        self._ends: list[tuple[int, str, str]] = []
+        self.run_events = RunAnnouncer()
 
     @property
     def now_ms(self) -> int:
@@ -130,7 +136,20 @@ class FlowRunsMixin:
             self._sync_runs()  # register new flows at the old time first
             self._clock_ms += delta
             self._sync_runs()
-            return self._clock_ms
+            now, ended = self._clock_ms, self._ended_runs()
+        if ended:  # outside the locks: a listener may call the emulator back
+            self.run_events.announce(ended, self.org_id)
+        return now
+
+    def _ended_runs(self) -> list[tuple[dict, int]]:
+        """The runs whose end the clock has now passed, rendered, oldest end first (to announce)."""
+        out: list[tuple[dict, int]] = []
+        while self._ends and self._ends[0][0] <= self._clock_ms:
+            end, sandbox, rid = heapq.heappop(self._ends)
+            if self.run_events.listening:
+                st = self._store(sandbox)
+                out.append((self._render(st, st.runs[rid], self._clock_ms), end))
+        return out
 
     def set_run_outcomes(self, flow_id: str, outcomes: list[str]) -> None:
         """The outcomes of the next runs of `flow_id`, in order; `success` once used up."""
@@ -260,6 +279,8 @@ class FlowRunsMixin:
         }
         st.by_flow.setdefault(fid, []).append(rid)
         st.order.append((tick, rid))
+        if st.runs[rid]["end"] is not None:
+            heapq.heappush(self._ends, (st.runs[rid]["end"], sb.name, rid))
         self._last_run_id = rid
         return True
 

@@ -16,6 +16,7 @@ import yaml
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
 
 from aepflow.core import aws, settings
+from bench.events import BUS as EVENTS_BUS
 from local import sigv4
 from local import template as cfn
 from local.examples import example
@@ -116,7 +117,9 @@ def _role_allows(statements, action, resource, key):
 
 @pytest.fixture(scope="module")
 def recorded():
-    with LocalStack() as stack, pytest.MonkeyPatch.context() as monkeypatch:
+    # With the push path (AepEventsBusName): AEP's flow-run events reach functions/monitor_events.
+    with LocalStack(parameters={"AepEventsBusName": EVENTS_BUS}) as stack, \
+            pytest.MonkeyPatch.context() as monkeypatch:
         recorder = Recorder(stack)
         invoke = stack._invoke
 
@@ -180,11 +183,17 @@ def _exercise_every_door(stack):
     settle()
     # A failed run of that flow, for the monitor to alert on.
     flow_id = _api(stack, "GET", f"/dataflows/{name}")[1]["ids"]["flowId"]
-    stack.emulator.set_run_outcomes(flow_id, ["failed"])
+    stack.emulator.set_run_outcomes(flow_id, ["failed", "failed"])
+    stack.emulator.run_events.drop(1.0)  # its flow-run event is lost: the poll alerts it
     stack.emulator.advance(minutes=40)
     _api(stack, "GET", f"/dataflows/{name}/runs")
     report = stack.run_monitor()
     assert report["alerts_sent"], report
+    # The next failed run's event reaches the push path (functions/monitor_events), which alerts it.
+    stack.emulator.run_events.drop(0.0)
+    heard = stack.emulator.run_events.announced
+    stack.emulator.advance(hours=25)
+    assert stack.emulator.run_events.announced > heard
 
     # The bucket: a spec, an invalid one (its errors.json), and deleting the spec (teardown on).
     bucket = stack.buckets["SpecsBucket"]

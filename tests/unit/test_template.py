@@ -103,7 +103,8 @@ AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreS
                "CreateSourceConnectionFunction", "CreateTargetSchemaFunction", "CreateDatasetFunction",
                "CreateTargetConnectionFunction", "CreateMappingSetFunction", "ResolveFlowSpecFunction",
                "CreateDataflowFunction", "RollBackFunction", "MonitorCheckFunction", "SpecIntakeFunction",
-               "ApiFunction", "DriftFunction", "RotateCredentialsFunction", "ApplyPlanFunction"}
+               "ApiFunction", "DriftFunction", "RotateCredentialsFunction", "ApplyPlanFunction",
+               "MonitorEventsFunction"}  # the push path: the credentials' orgId, and GET /runs/{id} at times
 # validate_spec (steps/validate._secret_problems), create-base-connection (the auth params, held
 # against the live connection spec when AEP refuses the catalog's), and the doors, which validate a
 # spec before they start it (ops/start.start and start_if_changed -> validate_spec).
@@ -115,8 +116,9 @@ SOURCE_SECRET_READERS = {"ValidateSpecFunction", "CreateBaseConnectionFunction",
 NO_TABLE = {"ValidateSpecFunction", "FindExistingFunction"}
 # Steps that write only the execution's warnings to its journal (and nothing else).
 WARNING_WRITERS = {"ExploreSourceFunction", "ResolveFlowSpecFunction"}
-# The monitor's steps that claim and send alerts: the check, and the plan's sweep of pending ones.
-ALERTERS = {"MonitorPlanFunction", "MonitorCheckFunction"}
+# The monitor's steps that claim and send alerts: the check, the plan's sweep of pending ones, and
+# the push path's flow-run events (monitor/events.py).
+ALERTERS = {"MonitorPlanFunction", "MonitorCheckFunction", "MonitorEventsFunction"}
 MONITOR_STEPS = {"MonitorPlanFunction", "MonitorRegistryFunction", "MonitorCheckFunction", "MonitorFinishFunction"}
 CREATE_STEPS = {"CreateBaseConnectionFunction", "CreateSourceConnectionFunction", "CreateTargetSchemaFunction",
                 "CreateDatasetFunction", "CreateTargetConnectionFunction", "CreateMappingSetFunction",
@@ -240,15 +242,17 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
     writes["MonitorRegistryFunction"] = [registry_item, shard_item]
     writes["MonitorCheckFunction"] = [shard_item, keys.PENDING_PK, keys.alert("ALERT#flow-1#run-1#failed")["pk"]]
     writes["MonitorFinishFunction"] = [registry_item]
+    writes["MonitorEventsFunction"] = [keys.PENDING_PK, keys.alert("ALERT#flow-1#run-1#failed")["pk"]]
     writes["ProvisionDataflowStateMachine"] = [record_item, flow_item]  # "Claim the flow for the dataflow"
     for name, items in writes.items():
         for key in items:
             assert may_write_key(name, key), (name, key)
     # ...and not the others' items.
-    for name in CREATE_STEPS | {"RollBackFunction", "ApplyPlanFunction"} | MONITOR_STEPS:
+    for name in CREATE_STEPS | {"RollBackFunction", "ApplyPlanFunction", "MonitorEventsFunction"} | MONITOR_STEPS:
         assert not may_write_key(name, record_item), name
     for name in {"ApiFunction", "SpecIntakeFunction", "ProvisionDataflowStateMachine",
-                 "DriftFunction", "RotateCredentialsFunction", "ReserveNameFunction"} | MONITOR_STEPS:
+                 "DriftFunction", "RotateCredentialsFunction", "ReserveNameFunction", "MonitorEventsFunction"} \
+            | MONITOR_STEPS:
         assert not may_write_key(name, execution_item), name
     for name in FUNCTIONS:
         if name not in ("ApiFunction", "SpecIntakeFunction", "ApplyPlanFunction", "ProvisionDataflowStateMachine"):
@@ -450,7 +454,8 @@ def test_every_asynchronously_invoked_function_has_a_dead_letter_queue():
     # drift check as a function with a schedule of its own).
     scheduled = [t["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0]
                  for t in cfn.resources_of_type(TEMPLATE, "AWS::Scheduler::Schedule").values()]
-    assert set(invoked_async) == {"SpecIntakeFunction", "MonitorRegistryFunction", "RotateCredentialsFunction"}
+    assert set(invoked_async) == {"SpecIntakeFunction", "MonitorRegistryFunction", "RotateCredentialsFunction",
+                                  "MonitorEventsFunction"}
     assert scheduled == ["DriftFunction"]
     for name in invoked_async + scheduled:
         queue = FUNCTIONS[name]["Properties"]["DeadLetterQueue"]

@@ -268,6 +268,12 @@ class MonitorSettings(Settings):
         return self.topic_arn
 
 
+class MonitorEventsSettings(MonitorSettings):
+    """functions/monitor_events (AEP's flow-run events): it sends alerts, so the topic is required."""
+
+    alerts_topic_arn: str = var("ALERTS_TOPIC_ARN", pattern=r"^arn:[\w-]+:sns:")
+
+
 class CommandSettings(_Model):
     """The `aepflow` command's: the API it calls when --api is not given."""
 

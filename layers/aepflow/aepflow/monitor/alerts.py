@@ -52,6 +52,11 @@ _SECRETISH = re.compile(r"(?i)\b(password|passwd|secret|token|api[_-]?key|client
                         r"(\s*[=:]\s*|\s+)(\"[^\"]*\"|'[^']*'|\S+)")
 
 
+def alert_key(flow_id: str, run_id: str, kind: str) -> str:
+    """A run's alert key, the same whichever path saw the run first (the poll, a flow-run event)."""
+    return f"ALERT#{flow_id}#{run_id}#{kind}"
+
+
 def redact(text: Any) -> str:
     return _SECRETISH.sub(lambda m: f"{m.group(1)}{m.group(2)}***", str(text))
 

@@ -32,7 +32,7 @@ from aepflow.core.observability import logger
 from aepflow.core.settings import MonitorSettings
 from aepflow.monitor import diagnostics, shards
 from aepflow.monitor import run_query as aep_runs
-from aepflow.monitor.alerts import AlertSender, build_alert, iso
+from aepflow.monitor.alerts import AlertSender, alert_key, build_alert, iso
 from aepflow.monitor.flows import DEFAULT_SANDBOX, ManagedFlow, compact_schedule, expand_schedule, from_record
 from aepflow.monitor.models import CheckEvent, UnitReport
 from aepflow.monitor.state import Delta
@@ -176,7 +176,7 @@ class _Check:
             st = started(run)
             kind = classify(run, flow.alerts, now)
             if kind:
-                self.problems.append((f"ALERT#{fid}#{rid}#{kind}", kind, flow, run,
+                self.problems.append((alert_key(fid, rid, kind), kind, flow, run,
                                       run_detail(kind, flow.alerts, now, run)))
             if completed(run):
                 if rid in self.in_progress:
@@ -212,7 +212,7 @@ class _Check:
                     continue
                 bad = classify(run, flow.alerts, self.now) is not None
                 if not bad and problem and flow.alerts.notifyRecovered:
-                    self.problems.append((f"ALERT#{fid}#{run['id']}#recovered", "recovered", flow, run,
+                    self.problems.append((alert_key(fid, run["id"], "recovered"), "recovered", flow, run,
                                           {"reason": "first successful run after a failed or partial run"}))
                 problem, last_done = bad, st
                 changes["d"], changes["p"] = st, int(bad)
