@@ -1,14 +1,15 @@
-"""python -m bench [provision|coldstart|monitor|declarative|hostile] [options]: run one benchmark,
+"""python -m bench [provision|coldstart|monitor|declarative|hostile|events] [options]: run one benchmark,
 or with no name all of them in one run (provisioning against a sequential script, cold starts and
-the layer, the run monitor, plans and drift checks for many flows, hostile input at every door).
+the layer, the run monitor, plans and drift checks for many flows, hostile input at every door,
+AEP's flow-run events through the push path).
 Options with no name go to the monitor, as they always did."""
 
 import sys
 
-from bench import coldstart, declarative, hostile, monitor, provision
+from bench import coldstart, declarative, events, hostile, monitor, provision
 
 BENCHES = {"provision": provision.main, "coldstart": coldstart.main, "monitor": monitor.main,
-           "declarative": declarative.main, "hostile": hostile.main}
+           "declarative": declarative.main, "hostile": hostile.main, "events": events.main}
 
 if __name__ == "__main__":
     args = sys.argv[1:]
