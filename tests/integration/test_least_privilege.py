@@ -294,7 +294,8 @@ def test_the_evaluator_refuses_what_a_role_does_not_grant(recorded):
     assert _role_allows(roles["SpecIntakeFunction"], "s3:GetObject", spec_file, None)
     assert not _role_allows(roles["ApiFunction"], "s3:GetObject", spec_file, None)
     kept = f"arn:aws:s3:::{refs['FailedRecordsBucket']}/dataflows/crm/runs/r1/summary.json"
-    assert _role_allows(roles["MonitorCheckFunction"], "s3:PutObject", kept, None)  # the check alone writes
+    assert _role_allows(roles["MonitorCheckFunction"], "s3:PutObject", kept, None)  # the monitor alone writes:
+    assert _role_allows(roles["MonitorEventsFunction"], "s3:PutObject", kept, None)  # the check, or the event
     assert not _role_allows(roles["MonitorCheckFunction"], "s3:PutObject", spec_file, None)
     assert not _role_allows(roles["SpecIntakeFunction"], "s3:PutObject", kept, None)
     elsewhere = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:elsewhere/db-AbCdEf"

@@ -5,6 +5,7 @@ read in one module, DynamoDB reached from the store alone, and only packages at 
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import grimp
@@ -149,3 +150,11 @@ def test_every_import_of_the_layer_names_what_is_there_even_inside_a_function():
                             f"{node.module}.{alias.name}") is None:
                         broken.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}.{alias.name}")
     assert broken == []
+
+
+def test_no_two_test_modules_share_a_name():
+    """pytest imports test modules by their base name (the test folders are not packages): two
+    test_x.py in two folders fail the whole run's collection ("import file mismatch")."""
+    root = Path(__file__).resolve().parents[1]
+    names = Counter(p.name for p in root.rglob("test_*.py") if "__pycache__" not in p.parts)
+    assert not [name for name, count in names.items() if count > 1]

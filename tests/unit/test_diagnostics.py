@@ -5,6 +5,7 @@ import json
 from aepflow.core import scrub
 from aepflow.core.errors import AepNotFound
 from aepflow.monitor import alerts, diagnostics
+from aepflow.store import failed_records
 from tests.fakes import FakeS3
 
 BUCKET = "failed-records"
@@ -51,7 +52,7 @@ def test_a_failed_runs_batches_are_copied_scrubbed_and_summarised():
     assert "dataflows/crm-contacts/runs/run-1/batches/B2/failed/part-1.json" in keys
     assert "dataflows/crm-contacts/runs/run-1/batches/B1/row_errors/part-0.json" in keys
     assert not any(".." in k or "_SUCCESS" in k for k in keys)  # a hostile name is not a key
-    summary = json.loads(s3.body(BUCKET, diagnostics.summary_key("crm-contacts", "run-1")))
+    summary = json.loads(s3.body(BUCKET, failed_records.summary_key("crm-contacts", "run-1")))
     # Catalog's recordCount per code, summed over the two batches (rows are not counted again)
     assert summary["errorCodes"] == {"INGEST-1555-400": 8, "MAPPER-3700-400": 6}
     assert 1 <= len(summary["samples"]) <= diagnostics.SAMPLES
@@ -66,7 +67,7 @@ def test_bounded_files_and_aep_refusals_are_kept_in_the_summary():
     diagnostics.Keeper(aep, s3, BUCKET).keep("f", RUN)
     downloads = [c for c in aep.calls if c[2] and c[2].get("path") not in (None, "row_errors")]
     assert len(downloads) == 2 * diagnostics.MAX_FILES  # one batch's two lists, each bounded
-    summary = json.loads(s3.body(BUCKET, diagnostics.summary_key("f", "run-1")))
+    summary = json.loads(s3.body(BUCKET, failed_records.summary_key("f", "run-1")))
     (b2,) = [b for b in summary["batches"] if b["id"] == "B2"]
     assert b2["problems"] == ["catalog: CAT-1002-404", "failed: CAT-1002-404", "meta: CAT-1002-404"]
 

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from aepflow.monitor.alerts import build_alert
-from aepflow.monitor.check import _alert_flow
 from aepflow.monitor.events import RunEvents, parse
-from aepflow.monitor.flows import ManagedFlow
+from aepflow.monitor.flows import ManagedFlow, alert_flow
 from aepflow.spec.thresholds import Alerts
 
 ORG = "ORG1@AdobeOrg"
@@ -61,16 +60,20 @@ def bridge(detail: Any) -> dict:
 
 
 class FakeSender:
+    """AlertSender's claim_and_send_all in memory: each key claimed once; `prepare` only before a claim."""
+
     def __init__(self) -> None:
         self.claimed: dict[str, dict] = {}
         self.sent: dict[str, int] = {}
+        self.already_claimed = 0
 
-    def claim_and_send(self, key: str, alert: dict) -> bool:
-        if key in self.claimed:
-            return False
-        self.claimed[key] = alert
-        self.sent[alert["problem"]] = self.sent.get(alert["problem"], 0) + 1
-        return True
+    def claim_and_send_all(self, alerts, prepare=None) -> None:
+        for key, alert in alerts:
+            if key in self.claimed:
+                self.already_claimed += 1
+                continue
+            self.claimed[key] = prepare(key, alert) if prepare else alert
+            self.sent[alert["problem"]] = self.sent.get(alert["problem"], 0) + 1
 
 
 FLOWS = {FLOW: ManagedFlow(name="orders", flowId=FLOW, sandbox="(default)", connector="s3",
@@ -107,12 +110,31 @@ def test_a_failed_run_is_alerted_under_the_polls_key_with_the_polls_body():
     key = f"ALERT#{FLOW}#{RUN}#failed"
     assert list(sender.claimed) == [key] and report.alerts_sent == {"failed": 1} and not calls
     # what check.py would build from GET /runs's copy of the same run
-    poll = build_alert("failed", _alert_flow(FLOWS[FLOW], "prod"), copy.deepcopy(value), now_ms=NOW)
+    poll = build_alert("failed", alert_flow(FLOWS[FLOW], "prod"), copy.deepcopy(value), now_ms=NOW)
     assert sender.claimed[key] == poll
     assert [e["code"] for e in poll["errors"]] == ["CONNECTOR-2001-500", "133"]
     # the same event again, or a poll after it: claimed once
     again = decide.handle(bridge(shape_a(value, "sources_flow_run_failure")), NOW)
     assert again.alerts_already_claimed == 1 and len(sender.claimed) == 1
+
+
+def test_failed_records_are_kept_before_the_claim_and_never_again_for_a_claimed_run():
+    """As the poll: the run's failed records are copied once, just before its alert is claimed, and
+    the alert says where; the same run's event again copies nothing."""
+    decide, sender, _ = decider()
+    kept: list[tuple[str, str]] = []
+
+    def keep(alert: dict, kind: str, flow: ManagedFlow, detail: dict) -> dict:
+        kept.append((flow.name, detail["id"]))
+        return {**alert, "failedRecordsKept": f"s3://bucket/dataflows/{flow.name}/runs/{detail['id']}/"}
+
+    decide.keep = keep
+    value = run("failed")
+    decide.handle(bridge(shape_b(value)), NOW)
+    decide.handle(bridge(shape_a(value, "sources_flow_run_failure")), NOW)
+    assert kept == [("orders", RUN)]
+    [alert] = sender.claimed.values()
+    assert alert["failedRecordsKept"] == f"s3://bucket/dataflows/orders/runs/{RUN}/"
 
 
 def test_partial_over_the_threshold_is_alerted_and_under_it_is_fine():

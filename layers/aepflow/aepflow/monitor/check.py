@@ -28,12 +28,18 @@ from aepflow.aep.run_outcome import (
     started,
 )
 from aepflow.core import aws, settings
-from aepflow.core.observability import logger
 from aepflow.core.settings import MonitorSettings
 from aepflow.monitor import diagnostics, shards
 from aepflow.monitor import run_query as aep_runs
 from aepflow.monitor.alerts import AlertSender, alert_key, build_alert, iso
-from aepflow.monitor.flows import DEFAULT_SANDBOX, ManagedFlow, compact_schedule, expand_schedule, from_record
+from aepflow.monitor.flows import (
+    DEFAULT_SANDBOX,
+    ManagedFlow,
+    alert_flow,
+    compact_schedule,
+    expand_schedule,
+    from_record,
+)
 from aepflow.monitor.models import CheckEvent, UnitReport
 from aepflow.monitor.state import Delta
 from aepflow.spec.thresholds import Alerts
@@ -47,11 +53,6 @@ def _client(sandbox: str) -> AepClient:
     base = aep_client()
     name = base.sandbox if sandbox == DEFAULT_SANDBOX else sandbox
     return AepClient(base.settings, base.credentials, base.tokens, sandbox=name, session=base.session)
-
-
-def _alert_flow(flow: ManagedFlow, sandbox: str) -> dict[str, Any]:
-    return {"name": flow.name, "sandbox": sandbox, "connector": flow.connector, "flowId": flow.flowId,
-            "alerts": flow.alerts.model_dump(), "schedule": flow.schedule}
 
 
 def check_unit(event: CheckEvent, *, lease_seconds: float, cfg: MonitorSettings | None = None) -> UnitReport:
@@ -246,15 +247,9 @@ class _Check:
     # are idempotent), and a copy that fails is logged and named in the alert, which is sent all
     # the same: the alert never waits on, nor is lost by, the copy.
     def _keep_failed_records(self, alert: dict, kind: str, flow: ManagedFlow, run: dict | None) -> dict:
-        bucket = self.cfg.failed_records_bucket
-        if not bucket or run is None or kind not in ("failed", "partial") or flow.flowId not in self.keeps_diagnostics:
+        if flow.flowId not in self.keeps_diagnostics:
             return alert
-        try:
-            where = diagnostics.Keeper(self.client, aws.aws_client("s3"), bucket).keep(flow.name, run)
-        except Exception as exc:  # S3 refused: the alert goes without a location, and says so
-            logger.exception("failed records not kept", extra={"dataflow": flow.name, "runId": run.get("id")})
-            return {**alert, "failedRecordsNotKept": f"copy failed ({type(exc).__name__})"}
-        return {**alert, "failedRecordsKept": where} if where else alert
+        return diagnostics.keep_for_alert(self.client, self.cfg.failed_records_bucket, alert, kind, flow.name, run)
 
     # ---- every problem is durably claimed before the shards record the runs as handled
     def send_then_save(self, lease_seconds: float) -> None:
@@ -267,7 +262,7 @@ class _Check:
         for _, kind, _, _, _ in self.problems:
             report.problems[kind] = report.problems.get(kind, 0) + 1
         runs = {key: (kind, flow, run) for key, kind, flow, run, _ in self.problems}
-        sender.claim_and_send_all([(key, build_alert(kind, _alert_flow(flow, self.client.sandbox), run,
+        sender.claim_and_send_all([(key, build_alert(kind, alert_flow(flow, self.client.sandbox), run,
                                                      now_ms=self.now, detail=detail))
                                    for key, kind, flow, run, detail in self.problems],
                                   prepare=lambda key, alert: self._keep_failed_records(alert, *runs[key]))

@@ -26,8 +26,11 @@ from collections import Counter
 from typing import Any
 
 from aepflow.aep.client import AepClient, segment
+from aepflow.core import aws
 from aepflow.core.errors import AepError
+from aepflow.core.observability import logger
 from aepflow.core.scrub import MASK, scrub
+from aepflow.store.failed_records import prefix, summary_key
 
 MAX_BATCHES = 5
 MAX_FILES = 5
@@ -49,14 +52,6 @@ def enabled(record: dict[str, Any] | None) -> bool:
         return False
     options = spec.get("options") if isinstance(spec, dict) else None
     return isinstance(options, dict) and options.get("errorDiagnosticsEnabled") is True
-
-
-def prefix(name: str, run_id: str) -> str:
-    return f"dataflows/{segment(name)}/runs/{segment(run_id)}/"
-
-
-def summary_key(name: str, run_id: str) -> str:
-    return prefix(name, run_id) + "summary.json"
 
 
 def run_batches(run: dict) -> list[str]:
@@ -135,7 +130,7 @@ class Keeper:
             summary["batches"].append(self._batch(base, batch_id, codes, samples))
         summary["errorCodes"] = dict(codes.most_common())
         summary["samples"] = samples[:SAMPLES]
-        self._put(base + "summary.json", json.dumps(scrub(summary), default=str))
+        self._put(summary_key(name, run_id), json.dumps(scrub(summary), default=str))
         return summary["location"]
 
     def _batch(self, base: str, batch_id: str, codes: Counter[str], samples: list[dict]) -> dict:
@@ -176,3 +171,19 @@ class Keeper:
             except AepError as exc:
                 out["problems"].append(f"{kind}: {exc.code or type(exc).__name__}")
         return out
+
+
+def keep_for_alert(client: AepClient, bucket: str | None, alert: dict, kind: str, name: str,
+                   run: dict | None) -> dict:
+    """The alert of a failed or partial run of a flow that keeps diagnostics, once its failed records
+    are copied: naming where (`failedRecordsKept`), or, when S3 refused, saying they were not kept
+    (`failedRecordsNotKept`). The alert is sent either way: it never waits on, nor is lost by, the
+    copy. Both paths call it just before the claim (the poll's check and the flow-run events)."""
+    if not bucket or run is None or kind not in ("failed", "partial"):
+        return alert
+    try:
+        where = Keeper(client, aws.aws_client("s3"), bucket).keep(name, run)
+    except Exception as exc:  # S3 refused: the alert goes without a location, and says so
+        logger.exception("failed records not kept", extra={"dataflow": name, "runId": run.get("id")})
+        return {**alert, "failedRecordsNotKept": f"copy failed ({type(exc).__name__})"}
+    return {**alert, "failedRecordsKept": where} if where else alert

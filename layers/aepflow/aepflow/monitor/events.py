@@ -39,9 +39,9 @@ from aepflow.aep.run_outcome import classify, completed, run_detail, status
 from aepflow.core import aws, settings
 from aepflow.core.observability import logger
 from aepflow.core.settings import MonitorEventsSettings
+from aepflow.monitor import diagnostics
 from aepflow.monitor.alerts import AlertSender, alert_key, build_alert
-from aepflow.monitor.check import _alert_flow
-from aepflow.monitor.flows import DEFAULT_SANDBOX, ManagedFlow, from_record
+from aepflow.monitor.flows import DEFAULT_SANDBOX, ManagedFlow, alert_flow, from_record
 from aepflow.store import monitor as monitor_store
 from aepflow.store import owners
 
@@ -206,7 +206,14 @@ def lacks_what_classify_reads(run: dict[str, Any]) -> bool:
 
 
 class Sender(Protocol):
-    def claim_and_send(self, key: str, alert: dict) -> bool: ...
+    already_claimed: int
+
+    def claim_and_send_all(self, alerts: list[tuple[str, dict]],
+                           prepare: Callable[[str, dict], dict] | None = None) -> None: ...
+
+
+# `keep(alert, kind, flow, run)`: the alert once the run's failed records are kept (diagnostics.keep_for_alert).
+Keep = Callable[[dict, str, ManagedFlow, dict], dict]
 
 
 class RunEvents:
@@ -214,9 +221,11 @@ class RunEvents:
     `find_flow(flowId)` the managed flow or None, `fetch_run(sandbox, runId)` GET /runs/{id}."""
 
     def __init__(self, *, org_id: str, default_sandbox: str, find_flow: Callable[[str], ManagedFlow | None],
-                 fetch_run: Callable[[str, str], Any], sender: Sender, sent: Callable[[], dict[str, int]]):
+                 fetch_run: Callable[[str, str], Any], sender: Sender, sent: Callable[[], dict[str, int]],
+                 keep: Keep | None = None):
         self.org_id, self.default_sandbox = org_id, default_sandbox
         self.find_flow, self.fetch_run, self.sender, self._sent = find_flow, fetch_run, sender, sent
+        self.keep = keep
         self.report = EventsReport()
         self._types: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
@@ -267,19 +276,28 @@ class RunEvents:
         if kind is None:
             self.report.fine += 1
             return
-        alert = build_alert(kind, _alert_flow(flow, sandbox), detail, now_ms=when,
+        alert = build_alert(kind, alert_flow(flow, sandbox), detail, now_ms=when,
                             detail=run_detail(kind, flow.alerts, when, detail))
-        if not self.sender.claim_and_send(alert_key(run.flowId, run.id, kind), alert):
-            self.report.alerts_already_claimed += 1
+        # As the poll does: the run's failed records are copied just before the claim of an alert not
+        # claimed yet (and not again for one the poll, or an earlier event, claimed).
+        before = self.sender.already_claimed
+        prepare = (lambda _key, built: self.keep(built, kind, flow, detail)) if self.keep else None
+        self.sender.claim_and_send_all([(alert_key(run.flowId, run.id, kind), alert)], prepare=prepare)
+        self.report.alerts_already_claimed += self.sender.already_claimed - before
 
 
 # ------------------------------------------------------------------ wiring
-def managed_flow(table: str, flow_id: str) -> ManagedFlow | None:
-    """The flow's dataflow, when aepflow manages it: its FLOW# owner's ACTIVE record names that flow."""
+def managed_flow(table: str, flow_id: str, keeps: set[str] | None = None) -> ManagedFlow | None:
+    """The flow's dataflow, when aepflow manages it: its FLOW# owner's ACTIVE record names that flow.
+    `keeps` gets the flow's id when its spec keeps error diagnostics (diagnostics.enabled)."""
     name = owners.flow_owner(flow_id)
     record = monitor_store.read_record(table, name) if name else None
     flow = from_record(record) if record else None
-    return flow if flow is not None and flow.flowId == flow_id else None
+    if flow is None or flow.flowId != flow_id:
+        return None
+    if keeps is not None and diagnostics.enabled(record):
+        keeps.add(flow_id)
+    return flow
 
 
 def handle(event: Any, *, lease_seconds: float, now_ms: int | None = None) -> EventsReport:
@@ -287,9 +305,17 @@ def handle(event: Any, *, lease_seconds: float, now_ms: int | None = None) -> Ev
     cfg = settings.load(MonitorEventsSettings)
     client = aep_client()
     sender = AlertSender(cfg.table_name, cfg.alerts_topic_arn, lease_seconds=lease_seconds, sns=aws.aws_client("sns"))
+    keeps: set[str] = set()
+
+    def keep(alert: dict, kind: str, flow: ManagedFlow, run: dict) -> dict:
+        if flow.flowId not in keeps:
+            return alert
+        return diagnostics.keep_for_alert(client.with_sandbox(flow.sandbox) if flow.sandbox != DEFAULT_SANDBOX
+                                          else client, cfg.failed_records_bucket, alert, kind, flow.name, run)
+
     decide = RunEvents(
-        org_id=client.credentials.org_id, default_sandbox=client.credentials.sandbox,
-        find_flow=lambda fid: managed_flow(cfg.table_name, fid),
+        org_id=client.credentials.org_id, default_sandbox=client.credentials.sandbox, keep=keep,
+        find_flow=lambda fid: managed_flow(cfg.table_name, fid, keeps),
         fetch_run=lambda sandbox, rid: client.with_sandbox(sandbox).get("flowservice", f"/runs/{rid}"),
         sender=sender, sent=lambda: sender.sent)
     report = decide.handle(event, int(time.time() * 1000) if now_ms is None else now_ms)

@@ -85,3 +85,9 @@ def expand_schedule(compact: list | None) -> dict | None:
         return None
     frequency, interval, start = (list(compact) + [None, None, None])[:3]
     return {"frequency": frequency, "interval": interval, "startTime": start}
+
+
+def alert_flow(flow: ManagedFlow, sandbox: str) -> dict[str, Any]:
+    """What an alert says of its flow (monitor/alerts.build_alert), from the poll or an event alike."""
+    return {"name": flow.name, "sandbox": sandbox, "connector": flow.connector, "flowId": flow.flowId,
+            "alerts": flow.alerts.model_dump(), "schedule": flow.schedule}
