@@ -3,6 +3,7 @@ alert says where"): on the local stack, a failed run of a flow whose spec keeps 
 has its batch's Catalog errors, failed rows and row errors copied into the stack's
 FailedRecordsBucket before its alert is sent, and the alert names the place; a flow without
 diagnostics has nothing copied."""
+import io
 import json
 import uuid
 
@@ -10,9 +11,11 @@ import boto3
 import pytest
 
 from aepflow.core import settings
+from aepflow.doors.cli import render
 from aepflow.store.keys import RECORD, dataflow
 from local.monitor_scenario import start_clock_at
 from tests.integration.test_monitor import Stack
+from tests.signed_http import in_process
 
 pytestmark = pytest.mark.stack(seed=11)
 
@@ -55,3 +58,15 @@ def test_a_failed_runs_records_are_in_the_bucket_and_the_alert_says_where(stack)
         Bucket=bucket, Key=f"dataflows/crm-kept/runs/{run_id}/summary.json")["Body"].read())
     assert summary["location"] == where and summary["errorCodes"] and summary["samples"]
     assert uuid.UUID(plain)  # the other flow alerted as before
+    # GET /dataflows/{name}/runs/{runId}/errors reads the summary back (aepflow runs NAME --errors RUN_ID).
+    status, answer = in_process(stack.local, "GET", f"/dataflows/crm-kept/runs/{run_id}/errors")
+    assert status == 200 and answer["location"] == where, answer
+    assert answer["errorCodes"] == summary["errorCodes"] and answer["samples"] == summary["samples"][:5]
+    shown = io.StringIO()
+    render.run_errors(shown, answer, as_json=False)
+    assert where in shown.getvalue() and next(iter(summary["errorCodes"])) in shown.getvalue()
+    # A run with nothing kept, a run id that is not one, a dataflow that is not one: refused by name.
+    status, refused = in_process(stack.local, "GET", f"/dataflows/crm-plain/runs/{run_id}/errors")
+    assert status == 404 and refused["code"] == "FailedRecordsNotKept", refused
+    assert in_process(stack.local, "GET", "/dataflows/crm-kept/runs/..%2F..%2Fx/errors")[0] in (400, 404)
+    assert in_process(stack.local, "GET", f"/dataflows/nobody/runs/{run_id}/errors")[1]["code"] == "DataflowNotFound"

@@ -298,5 +298,7 @@ def test_the_evaluator_refuses_what_a_role_does_not_grant(recorded):
     assert _role_allows(roles["MonitorEventsFunction"], "s3:PutObject", kept, None)  # the check, or the event
     assert not _role_allows(roles["MonitorCheckFunction"], "s3:PutObject", spec_file, None)
     assert not _role_allows(roles["SpecIntakeFunction"], "s3:PutObject", kept, None)
+    assert _role_allows(roles["ApiFunction"], "s3:GetObject", kept, None)  # GET .../runs/{runId}/errors reads
+    assert not _role_allows(roles["ApiFunction"], "s3:PutObject", kept, None)
     elsewhere = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:elsewhere/db-AbCdEf"
     assert not _role_allows(roles["CreateBaseConnectionFunction"], "secretsmanager:GetSecretValue", elsewhere, None)

@@ -211,7 +211,17 @@ class AlertingSettings(Settings):
     alerts_topic_arn: str = var("ALERTS_TOPIC_ARN", pattern=r"^arn:[\w-]+:sns:")
 
 
-class ApiSettings(StarterSettings):
+class FailedRecordsSettings(Settings):
+    """Where the failed records of runs are kept: the monitor's check writes them, the API reads a
+    run's summary (GET /dataflows/{name}/runs/{runId}/errors)."""
+
+    failed_records_bucket: str | None = var("FAILED_RECORDS_BUCKET", None, max_length=63,
+                                            pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                                            doc="the bucket the failed records of diagnostics-enabled flows' failed "
+                                                "or partial runs are copied to (none: not copied)")
+
+
+class ApiSettings(StarterSettings, FailedRecordsSettings):
     """functions/api."""
 
 
@@ -229,7 +239,7 @@ class RotationSettings(AlertingSettings):
     """functions/rotate_credentials."""
 
 
-class MonitorSettings(Settings):
+class MonitorSettings(FailedRecordsSettings):
     """The run monitor's functions (monitor_plan, monitor_registry, monitor_check, monitor_finish)."""
 
     topic_arn: str | None = var("ALERTS_TOPIC_ARN", None, doc="needed by the functions that send alerts")
@@ -255,10 +265,6 @@ class MonitorSettings(Settings):
                                    doc="dataflow records one registry-sync invocation reads")
     registry_sync_minutes: int = var("MONITOR_REGISTRY_SYNC_MINUTES", 60, ge=1,
                                      doc="how often a poll re-reads every dataflow record to find flows it missed")
-    failed_records_bucket: str | None = var("FAILED_RECORDS_BUCKET", None, max_length=63,
-                                            pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-                                            doc="the bucket the failed records of diagnostics-enabled flows' failed "
-                                                "or partial runs are copied to (none: not copied)")
     lease_seconds: int = var("MONITOR_LEASE_SECONDS", 900, ge=1,
                              doc="how long a claimed alert belongs to its invocation when the invocation cannot say")
 

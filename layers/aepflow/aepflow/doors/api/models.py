@@ -199,6 +199,15 @@ class Runs(_Model):
     runs: list[RunSummary]
 
 
+class RunErrors(_Model):
+    name: str
+    runId: str
+    location: str = Field(description="s3://bucket/dataflows/<name>/runs/<runId>/: every file kept")
+    errorCodes: dict[str, int] = Field(description="AEP's error codes with the records each failed")
+    samples: list[dict[str, Any]] = Field(description="A few failed records (secrets masked)")
+    batches: list[dict[str, Any]] = Field(description="Each batch: {id, status, files, problems}")
+
+
 class ExploredColumn(_Model):
     name: str = Field(description="The column (a REST source's attribute path)")
     type: str | None = Field(default=None, description="Its type in the source")

@@ -38,12 +38,13 @@ from aepflow.doors.api.models import (
     Deleted,
     Explored,
     PlanView,
+    RunErrors,
     Runs,
     RunStarted,
     Updated,
     error_response,
 )
-from aepflow.ops import adopt, dataflow_runs, delete, describe, explore, start
+from aepflow.ops import adopt, dataflow_runs, delete, describe, explore, run_errors, start
 from aepflow.ops.apply import patch as apply_patch
 from aepflow.ops.dataflow_runs import RunRequest
 from aepflow.ops.explore import ExploreRequest
@@ -167,7 +168,8 @@ OPTIONAL_BODY_ROUTES = (("POST", r"/dataflows/[^/]+/runs"),)
 # The API's own routes (method, path pattern), for the Allow header of a 405.
 ROUTES = (("POST", r"/dataflows"), ("GET", r"/dataflows"), ("GET", r"/dataflows/[^/]+"),
           ("PATCH", r"/dataflows/[^/]+"), ("DELETE", r"/dataflows/[^/]+"), ("GET", r"/dataflows/[^/]+/runs"),
-          ("POST", r"/dataflows/[^/]+/runs"), ("POST", r"/dataflows:adopt"), ("POST", r"/explore"))
+          ("POST", r"/dataflows/[^/]+/runs"), ("GET", r"/dataflows/[^/]+/runs/[^/]+/errors"),
+          ("POST", r"/dataflows:adopt"), ("POST", r"/explore"))
 
 
 # --- Routes -----------------------------------------------------------------------------------
@@ -251,6 +253,18 @@ def delete_dataflow(name: NameParam, deleteData: Annotated[bool, Query(descripti
                     **_AEP_ERRORS})
 def get_runs(name: NameParam, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Runs:
     return Runs(**dataflow_runs.recent(name, limit=limit))
+
+
+@app.get("/dataflows/<name>/runs/<runId>/errors", summary="A failed run's records, as the monitor kept them",
+         tags=["dataflows"], operation_id="getRunErrors",
+         responses={**_ok(200, "Error codes with counts, a few failed records, and where the files are", "RunErrors"),
+                    **_COMMON_ERRORS,
+                    404: _error("No such dataflow (DataflowNotFound), or no failed records kept for the run "
+                                "(FailedRecordsNotKept)")})
+def get_run_errors(name: NameParam, runId: Annotated[str, Path(pattern=run_errors.RUN_ID_PATTERN,
+                                                               description="The run's id (aepflow runs NAME)")]
+                   ) -> RunErrors:
+    return RunErrors(**run_errors.errors(name, runId))
 
 
 @app.post("/dataflows/<name>/runs", summary="Start a run on demand (Flow Service POST /runs), optionally over a window",

@@ -213,6 +213,21 @@ def _simple(method: str, path: str, printer):
     return command
 
 
+def cmd_runs(args: argparse.Namespace, out) -> int:
+    """A dataflow's recent runs; with --errors RUN_ID, what the monitor kept of that run's failed records."""
+    if not args.errors:
+        return _simple("GET", "/dataflows/{name}/runs", render.runs)(args, out)
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", args.errors):
+        raise NotAName(f"{args.errors!r} is not a run id (`aepflow runs {args.name}` lists them)")
+    path = _path("/dataflows/{name}/runs/", args.name) + quote(args.errors, safe="") + "/errors"
+    answer = api_of(args).call("GET", path)
+    if answer.status != 200:
+        render.error(out, f"{args.name} run {args.errors}", answer, args.json)
+        return FAILED
+    render.run_errors(out, answer.body, args.json)
+    return OK
+
+
 def cmd_delete(args: argparse.Namespace, out) -> int:
     """Delete a dataflow, after a confirmation (or --yes). The dataset and the schema aepflow created are
     kept unless --delete-data (or the spec's onDelete) says otherwise; the answer lists what was kept."""
@@ -275,7 +290,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", parents=[where, output], help="a dataflow's recent runs, as the monitor sees them")
     p.add_argument("name")
     p.add_argument("--limit", type=int, default=20)
-    p.set_defaults(run=_simple("GET", "/dataflows/{name}/runs", render.runs))
+    p.add_argument("--errors", metavar="RUN_ID", help="a failed run's records, as the monitor kept them: error codes "
+                                                      "with counts, a few records, where the files are")
+    p.set_defaults(run=cmd_runs)
     p = sub.add_parser("delete", parents=[where, output], help="delete a dataflow and what aepflow created for it "
                                                                "(the dataset and schema are kept)")
     p.add_argument("name")

@@ -145,6 +145,24 @@ def runs(out, answer: dict[str, Any], as_json: bool) -> None:
     table(out, answer.get("runs") or [], ("id", "status", "problem", "startedAt", "recordsRead", "recordsFailed"))
 
 
+def run_errors(out, answer: dict[str, Any], as_json: bool) -> None:
+    """A run's kept failed records: its error codes with the records each failed, a few records, and
+    where every file is."""
+    if as_json:
+        json_line(out, answer)
+        return
+    out.write(f"{answer.get('name')} run {answer.get('runId')}: failed records kept in {answer.get('location')}\n")
+    table(out, [{"code": code, "records": count} for code, count in (answer.get("errorCodes") or {}).items()],
+          ("code", "records"))
+    for batch in answer.get("batches") or []:
+        problems = f"; AEP refused: {', '.join(batch['problems'])}" if batch.get("problems") else ""
+        out.write(f"batch {batch.get('id')}: {batch.get('status')}, {batch.get('files')} file(s) kept{problems}\n")
+    samples = answer.get("samples") or []
+    if samples:
+        out.write(f"{len(samples)} sample record(s):\n" + "".join(
+            f"  {json.dumps(s, sort_keys=True)}\n" for s in samples))
+
+
 def deleted(out, answer: dict[str, Any], as_json: bool) -> None:
     if as_json:
         json_line(out, answer)
