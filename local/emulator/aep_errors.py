@@ -45,6 +45,9 @@ INVENTED_CODES = {
     "FLOW-1426-400": ("POST /runs with a params.deltaColumn other than the flow's Copy deltaColumn "
                       "(on-demand-ingestion.md)"),
     "FLOW-1427-400": "POST /runs with a windowEndTime before its windowStartTime",
+    "FLOW-1428-400": "re-trigger of a run in progress (retry-flows.md: only a run that has failed)",
+    "FLOW-1429-400": "re-trigger of a run that did not fail and ingested records (retry-flows.md)",
+    "FLOW-1430-400": "re-trigger of a run of a streaming flow (retry-flows.md: batch sources only)",
     "XDM-1010-400": "allOf/meta:class references a class or field group that does not exist",
     "XDM-1011-409": "a schema with this title already exists in the sandbox",
     "XDM-1013-400": "schema is used by a dataset and cannot be deleted",

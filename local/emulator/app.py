@@ -10,6 +10,7 @@ that hands each operation to its service. The services are mixins, one module ea
   explore.py         explore (tables, REST preview)  flow_runs.py     runs on the flows' schedules, /runs
   schema_registry.py schemas, descriptors, classes   catalog.py       datasets
   data_prep.py       mapping sets                    export.py        the runs' batches (Catalog, Data Access)
+  run_retrigger.py   a run's re-trigger
 
 with their shared parts: aep_errors.py (error bodies, INVENTED_CODES), sandbox.py, json_patch.py,
 redaction.py, listing.py (Flow Service list semantics), run_payloads.py (a run's payload),
@@ -41,6 +42,7 @@ from .flow_runs import FlowRunsMixin
 from .flow_service import FlowServiceMixin
 from .ims import ImsMixin
 from .redaction import SECRET_KEY, redact
+from .run_retrigger import RunRetriggerMixin
 from .sandbox import Sandbox, now_ms
 from .schema_registry import SchemaRegistryMixin
 from .source_tables import SourceTables
@@ -51,8 +53,8 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, SchemaRegistryMixin, CatalogMixin,
-                  DataPrepMixin, ExportMixin):
+class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, RunRetriggerMixin, SchemaRegistryMixin,
+                  CatalogMixin, DataPrepMixin, ExportMixin):
     def __init__(self, org_id: str = "ACME0123456789ABCDEF@AdobeOrg", client_id: str = "aepflow-local-client",
                  client_secret: str = "local-secret", tenant: str = "acme", sandboxes=("prod", "dev"),
                  latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0, sources: dict | None = None):
@@ -343,6 +345,7 @@ class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, Schem
             (FS, "GET", "/runs"): lambda: self._list_runs(sb, query),
             (FS, "POST", "/runs"): lambda: self._create_run(sb, body),
             (FS, "GET", "/runs/{RUN_ID}"): lambda: self._get_run(sb, pp["RUN_ID"]),
+            (FS, "POST", "/runs/{RUN_ID}/action"): lambda: self._retrigger_run(sb, pp["RUN_ID"], query),
             (SR, "POST", "/tenant/schemas"): lambda: self._create_schema(body, sb),
             (SR, "GET", "/{CONTAINER_ID}/schemas"): lambda: self._list_xdm(
                 self._container(sb, pp["CONTAINER_ID"], "schemas"), query, h, f"{pp['CONTAINER_ID']}/schemas"),
