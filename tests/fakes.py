@@ -325,6 +325,19 @@ class FakeSns:
         return {"MessageId": uuid.uuid4().hex}
 
 
+class FakeStepFunctions:
+    """Step Functions' StartExecution: an execution's name is taken once (ExecutionAlreadyExists after)."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, dict[str, Any]] = {}  # name -> {stateMachineArn, input}
+
+    def start_execution(self, *, stateMachineArn: str, name: str, input: str) -> dict[str, Any]:  # noqa: A002, N803
+        if name in self.started:
+            raise ClientError({"Error": {"Code": "ExecutionAlreadyExists", "Message": name}}, "StartExecution")
+        self.started[name] = {"stateMachineArn": stateMachineArn, "input": json.loads(input)}
+        return {"executionArn": f"{stateMachineArn.replace(':stateMachine:', ':execution:')}:{name}"}
+
+
 class FakeSecrets:
     """Powertools' Secrets Manager provider over a dict of JSON objects (local/fixtures/secrets.json's shape)."""
 

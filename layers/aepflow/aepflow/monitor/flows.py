@@ -13,11 +13,13 @@ from pydantic import BaseModel, ValidationError
 
 from aepflow.core.observability import logger
 from aepflow.monitor.models import SANDBOX_KEY
+from aepflow.spec.on_failure import OnFailure
 from aepflow.spec.thresholds import Alerts
 
-# The monitor validates a record's alert thresholds: their validator is built at import, as a
-# module that parses specs builds parse_spec's (spec.build_models).
+# The monitor validates a record's alert thresholds and re-trigger policy: their validators are built
+# at import, as a module that parses specs builds parse_spec's (spec.build_models).
 Alerts.model_rebuild()
+OnFailure.model_rebuild()
 
 
 DEFAULT_SANDBOX = "(default)"
@@ -31,6 +33,7 @@ class ManagedFlow(BaseModel):
     alerts: Alerts
     schedule: dict | None = None
     baseline_ms: int = 0  # the schedule's grid starts counting here (startTime, or the last update)
+    onFailure: OnFailure | None = None  # the re-trigger policy (monitor/retries.py)
 
 
 def parse_time_ms(value: Any) -> int:
@@ -65,7 +68,8 @@ def from_record(item: dict[str, Any]) -> ManagedFlow | None:
                            sandbox=sandbox,
                            connector=str(item.get("connector") or "unknown"),
                            alerts=Alerts.model_validate(spec.get("alerts") or {}), schedule=sched,
-                           baseline_ms=max(start, parse_time_ms(item.get("updatedAt"))))
+                           baseline_ms=max(start, parse_time_ms(item.get("updatedAt"))),
+                           onFailure=OnFailure.model_validate(spec["onFailure"]) if spec.get("onFailure") else None)
     except (ValueError, TypeError, KeyError, ValidationError) as exc:
         # One unreadable record must not stop the watch of every other flow.
         logger.warning("dataflow record not watched: unreadable", extra={"dataflow": item.get("name"),

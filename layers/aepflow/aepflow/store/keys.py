@@ -15,6 +15,8 @@ index Dataflows on listKey). Every item aepflow keeps, by partition key:
   MONITOR#SHARD#<sb>   <shards>#<n>         one shard of the monitor's state
   ALERT#<flow>#<run>#<problem>   ALERT      an alert's claim (store/alerts.py)
   MONITOR#PENDING      <alert key>          an alert whose publish is not known to have happened
+  RETRY#<runId>        RETRY                a re-triggered run: the failed run it re-runs, its attempt and
+                                            every run of the chain (store/retries.py)
   idempotency#<function>#<hash>             Powertools' idempotency records (store/idempotency.py)
 
 IAM holds each function to its own items by these prefixes (dynamodb:LeadingKeys in template.yaml)."""
@@ -30,6 +32,7 @@ DATAFLOW_LIST = "DATAFLOW"
 RECORD, CLAIM, FIRST_PROVISIONING = "RECORD", "CLAIM", "FIRST-PROVISIONING"
 OWNER = "DATAFLOW"  # the sort key of a FLOW# and a SPECKEY# item
 ALERT = "ALERT"
+RETRY = "RETRY"
 PENDING_PK = "MONITOR#PENDING"
 SHARD_PREFIX = "MONITOR#SHARD#"
 REGISTRY = {"pk": "MONITOR", "sk": "REGISTRY"}
@@ -61,6 +64,10 @@ def shard(sandbox: str, shards: int, number: int) -> dict[str, str]:
 
 def alert(key: str) -> dict[str, str]:
     return {"pk": key, "sk": ALERT}
+
+
+def retry(run_id: str) -> dict[str, str]:
+    return {"pk": f"RETRY#{run_id}", "sk": RETRY}
 
 
 def pending(key: str) -> dict[str, str]:
