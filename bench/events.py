@@ -91,6 +91,7 @@ def scenario(local: Any, runs: int, seed: int = 7) -> dict[str, Any]:
     return {"events": len(payloads), "runs": len(done), "expected": expected, "alerts": keys, "seconds": seconds,
             "eventsPerSecond": len(payloads) / seconds if seconds else 0.0,
             "latencyMedianMs": 1000 * statistics.median(latencies) if latencies else None,
+            "latencyP95Ms": 1000 * statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else None,
             "latencyMaxMs": 1000 * max(latencies) if latencies else None}
 
 
@@ -101,12 +102,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench events")
     parser.add_argument("--runs", type=int, default=1000)
     args = parser.parse_args(argv)
-    with LocalStack(seed=11, parameters={"AepEventsBusName": BUS}) as local:
+    with LocalStack(seed=11, parameters={"AepEventsBusName": BUS, "LogLevel": "WARNING"}) as local:
         start_clock_at(local.emulator)
         r = scenario(local, args.runs)
     exact = sorted(r["alerts"]) == sorted(r["expected"])
     print(f"events: {r['events']} events for {r['runs']} runs in {r['seconds']:.2f} s = "
           f"{r['eventsPerSecond']:.0f} events/s; {len(r['alerts'])} alerts (expected {len(r['expected'])}, "
           f"{'exactly one each' if exact else 'NOT one each'}); alert latency median "
-          f"{r['latencyMedianMs'] or 0:.1f} ms, max {r['latencyMaxMs'] or 0:.1f} ms")
+          f"{r['latencyMedianMs'] or 0:.1f} ms, p95 {r['latencyP95Ms'] or 0:.1f} ms, "
+          f"max {r['latencyMaxMs'] or 0:.1f} ms "
+          "(the events put as fast as PutEvents takes them)")
     return 0 if exact else 1
