@@ -189,6 +189,13 @@ def _exercise_every_door(stack):
     _api(stack, "GET", f"/dataflows/{name}/runs")
     report = stack.run_monitor()
     assert report["alerts_sent"], report
+    # The retry state machine's task (functions/retrigger_run): a re-trigger AEP refuses (no such run),
+    # whose held-back failure is then alerted.
+    retry = boto3.client("stepfunctions").start_execution(
+        stateMachineArn=stack.state_machines["RetryFailedRunStateMachine"], name="retry-no-such-run",
+        input=json.dumps({"runId": "no-such-run", "flowId": flow_id, "dataflow": name, "sandbox": "prod",
+                          "origin": "no-such-run", "attempt": 1, "chain": ["no-such-run"], "waitSeconds": 300}))
+    assert stack.wait(retry["executionArn"])["error"] == "RetriggerFailed"
     # The next failed run's event reaches the push path (functions/monitor_events), which alerts it.
     stack.emulator.run_events.drop(0.0)
     heard = stack.emulator.run_events.announced

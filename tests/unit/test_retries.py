@@ -30,7 +30,8 @@ def link(chain):
 def test_a_listed_failure_is_retried_until_the_attempts_are_used_then_alerted_naming_them():
     first = retries.decide(flow(), run("r0"), "failed", None, "prod")
     assert first.action == retries.RETRY and first.detail == {}
-    assert first.start == {"runId": "r0", "flowId": "f1", "dataflow": "orders", "sandbox": "prod", "origin": "r0",
+    assert first.start == {"runId": "r0", "flowId": "f1", "dataflow": "orders", "sandbox": "prod", "connector": "mysql",
+                           "origin": "r0",
                            "attempt": 1, "chain": ["r0"], "waitSeconds": 900}
     second = retries.decide(flow(), run("r1"), "failed", link(["r0", "r1"]), "prod")
     assert second.action == retries.RETRY and second.start["attempt"] == 2

@@ -52,6 +52,14 @@ def test_no_fixed_resource_names():
                 # A bus must be named: the stack's name is in it, so two stacks never share one.
                 assert "${AWS::StackName}" in props[key]["Fn::Sub"], res
                 continue
+            if res["Type"] == "AWS::Serverless::StateMachine" and key in props:
+                # The retry state machine is named so that the Globals can build its ARN (a !Ref
+                # would make every function depend on it): the stack's name, then its logical id.
+                logical = next(n for n, r in TEMPLATE["Resources"].items() if r is res)
+                assert props[key] == {"Fn::Sub": "${AWS::StackName}-" + logical}, res
+                arn = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["RETRY_STATE_MACHINE_ARN"]
+                assert arn["Fn::Sub"].endswith(":stateMachine:${AWS::StackName}-" + logical)
+                continue
             assert key not in props, (res["Type"], key)
 
 
@@ -104,7 +112,8 @@ AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreS
                "CreateTargetConnectionFunction", "CreateMappingSetFunction", "ResolveFlowSpecFunction",
                "CreateDataflowFunction", "RollBackFunction", "MonitorCheckFunction", "SpecIntakeFunction",
                "ApiFunction", "DriftFunction", "RotateCredentialsFunction", "ApplyPlanFunction",
-               "MonitorEventsFunction"}  # the push path: the credentials' orgId, and GET /runs/{id} at times
+               "MonitorEventsFunction",  # the push path: the credentials' orgId, and GET /runs/{id} at times
+               "RetriggerRunFunction"}  # POST /runs/{id}/action?op=re-trigger, GET /runs/{id} (the retry policy)
 # validate_spec (steps/validate._secret_problems), create-base-connection (the auth params, held
 # against the live connection spec when AEP refuses the catalog's), and the doors, which validate a
 # spec before they start it (ops/start.start and start_if_changed -> validate_spec).
@@ -118,7 +127,8 @@ NO_TABLE = {"ValidateSpecFunction", "FindExistingFunction"}
 WARNING_WRITERS = {"ExploreSourceFunction", "ResolveFlowSpecFunction"}
 # The monitor's steps that claim and send alerts: the check, the plan's sweep of pending ones, and
 # the push path's flow-run events (monitor/events.py).
-ALERTERS = {"MonitorPlanFunction", "MonitorCheckFunction", "MonitorEventsFunction"}
+# RetriggerRunFunction: the failure held back for a re-trigger that AEP refused (monitor/retrigger.py).
+ALERTERS = {"MonitorPlanFunction", "MonitorCheckFunction", "MonitorEventsFunction", "RetriggerRunFunction"}
 MONITOR_STEPS = {"MonitorPlanFunction", "MonitorRegistryFunction", "MonitorCheckFunction", "MonitorFinishFunction"}
 CREATE_STEPS = {"CreateBaseConnectionFunction", "CreateSourceConnectionFunction", "CreateTargetSchemaFunction",
                 "CreateDatasetFunction", "CreateTargetConnectionFunction", "CreateMappingSetFunction",
@@ -243,12 +253,15 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
     writes["MonitorCheckFunction"] = [shard_item, keys.PENDING_PK, keys.alert("ALERT#flow-1#run-1#failed")["pk"]]
     writes["MonitorFinishFunction"] = [registry_item]
     writes["MonitorEventsFunction"] = [keys.PENDING_PK, keys.alert("ALERT#flow-1#run-1#failed")["pk"]]
+    writes["RetriggerRunFunction"] = [keys.PENDING_PK, keys.alert("ALERT#flow-1#run-1#failed")["pk"],
+                                      keys.retry("run-2")["pk"]]
     writes["ProvisionDataflowStateMachine"] = [record_item, flow_item]  # "Claim the flow for the dataflow"
     for name, items in writes.items():
         for key in items:
             assert may_write_key(name, key), (name, key)
     # ...and not the others' items.
-    for name in CREATE_STEPS | {"RollBackFunction", "ApplyPlanFunction", "MonitorEventsFunction"} | MONITOR_STEPS:
+    for name in CREATE_STEPS | {"RollBackFunction", "ApplyPlanFunction", "MonitorEventsFunction",
+                                "RetriggerRunFunction"} | MONITOR_STEPS:
         assert not may_write_key(name, record_item), name
     for name in {"ApiFunction", "SpecIntakeFunction", "ProvisionDataflowStateMachine",
                  "DriftFunction", "RotateCredentialsFunction", "ReserveNameFunction", "MonitorEventsFunction"} \

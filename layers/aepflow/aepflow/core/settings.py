@@ -267,6 +267,9 @@ class MonitorSettings(FailedRecordsSettings):
                                      doc="how often a poll re-reads every dataflow record to find flows it missed")
     lease_seconds: int = var("MONITOR_LEASE_SECONDS", 900, ge=1,
                              doc="how long a claimed alert belongs to its invocation when the invocation cannot say")
+    retry_state_machine_arn: str | None = var("RETRY_STATE_MACHINE_ARN", None, pattern=r"^arn:[\w-]+:states:",
+                                              doc="the state machine that re-triggers a failed run after its "
+                                                  "policy's delay (none: failed runs are alerted, never re-run)")
 
     def require_topic(self) -> str:
         if not self.topic_arn:

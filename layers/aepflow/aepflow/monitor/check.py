@@ -41,6 +41,7 @@ from aepflow.monitor.flows import (
     from_record,
 )
 from aepflow.monitor.models import CheckEvent, UnitReport
+from aepflow.monitor.retries import ALERT, RECOVERED, RETRY, Decision, Retries
 from aepflow.monitor.state import Delta
 from aepflow.spec.thresholds import Alerts
 from aepflow.store import monitor as monitor_store
@@ -97,6 +98,9 @@ class _Check:
         self.problems: list[Problem] = []
         self.done_by_flow: dict[str, list[dict]] = defaultdict(list)
         self.keeps_diagnostics: set[str] = set()  # flows whose spec sets options.errorDiagnosticsEnabled
+        arn = cfg.retry_state_machine_arn  # the re-trigger policy (monitor/retries.py)
+        self.retries = Retries(cfg.table_name, arn, aws.aws_client("stepfunctions") if arn else None)
+        self.to_retry: list[Decision] = []        # failed runs held back: their retry is started, not alerted
 
     def _delta(self, fid: str) -> Delta:
         return self.deltas[self.shard_of_flow[fid]]
@@ -166,9 +170,27 @@ class _Check:
         for fid in self.dropped:
             self._delta(fid).drop.add(fid)
 
+    # ---- the re-trigger policy: which completed runs of flows with one are re-runs (their chains)
+    def _read_retry_links(self) -> None:
+        self.retries.read_links(rid for rid, run in self.runs.items() if run["flowId"] not in self.dropped
+                                and self.flows[run["flowId"]].onFailure is not None and completed(run))
+
+    def _problem(self, flow: ManagedFlow, run: dict, kind: str) -> None:
+        """A problem run, unless the policy holds a failure back for a re-trigger (monitor/retries.py)."""
+        detail = run_detail(kind, flow.alerts, self.now, run)
+        decision = self.retries.decide(flow, run, kind, self.unit.sandbox)
+        if decision.action == RETRY:
+            self.to_retry.append(decision)
+            return
+        if decision.action == ALERT and decision.detail:
+            reasons = [r for r in (detail.get("reason"), decision.detail.get("reason")) if r]
+            detail = {**detail, **decision.detail, "reason": "; ".join(reasons)}
+        self.problems.append((alert_key(flow.flowId, run["id"], kind), kind, flow, run, detail))
+
     def classify_runs(self) -> None:
         now, report = self.now, self.report
         status_counts: Counter[str] = Counter()
+        self._read_retry_links()
         for rid, run in self.runs.items():
             fid = run["flowId"]
             if fid in self.dropped:
@@ -177,8 +199,7 @@ class _Check:
             st = started(run)
             kind = classify(run, flow.alerts, now)
             if kind:
-                self.problems.append((alert_key(fid, rid, kind), kind, flow, run,
-                                      run_detail(kind, flow.alerts, now, run)))
+                self._problem(flow, run, kind)
             if completed(run):
                 if rid in self.in_progress:
                     delta.run_removes.add(rid)
@@ -201,7 +222,8 @@ class _Check:
         report.in_progress = status_counts.get("inProgress", 0)
         report.flows_dropped = len(self.dropped)
 
-    # ---- recovered: the first success after a problem, in start order, past what was handled
+    # ---- recovered: the first success after a problem, in start order, past what was handled. A
+    # re-run's success (a re-triggered run, monitor/retries.py) is the policy's: quiet, or its note.
     def find_recoveries(self) -> None:
         for fid, done in self.done_by_flow.items():
             flow, entry = self.flows[fid], self.entries[fid]
@@ -212,7 +234,12 @@ class _Check:
                 if st <= last_done:
                     continue
                 bad = classify(run, flow.alerts, self.now) is not None
-                if not bad and problem and flow.alerts.notifyRecovered:
+                if not bad and run["id"] in self.retries.links:
+                    decision = self.retries.decide(flow, run, None, self.unit.sandbox)
+                    if decision.action == RECOVERED:
+                        self.problems.append((alert_key(fid, run["id"], "recovered"), "recovered", flow, run,
+                                              decision.detail))
+                elif not bad and problem and flow.alerts.notifyRecovered:
                     self.problems.append((alert_key(fid, run["id"], "recovered"), "recovered", flow, run,
                                           {"reason": "first successful run after a failed or partial run"}))
                 problem, last_done = bad, st
@@ -261,6 +288,10 @@ class _Check:
                              sns=aws.aws_client("sns"))
         for _, kind, _, _, _ in self.problems:
             report.problems[kind] = report.problems.get(kind, 0) + 1
+        for decision in self.to_retry:  # started before the shards mark the run handled (a crash: next poll)
+            self.retries.start(decision)
+        if self.to_retry:
+            report.problems["retry"] = len(self.to_retry)
         runs = {key: (kind, flow, run) for key, kind, flow, run, _ in self.problems}
         sender.claim_and_send_all([(key, build_alert(kind, alert_flow(flow, self.client.sandbox), run,
                                                      now_ms=self.now, detail=detail))

@@ -61,6 +61,7 @@ def decide(flow: ManagedFlow, run: dict[str, Any], kind: str | None, link: dict[
         if retry and attempt < retry.attempts and codes & set(retry.codes):
             return Decision(RETRY, start={
                 "runId": str(run["id"]), "flowId": flow.flowId, "dataflow": flow.name, "sandbox": sandbox,
+                "connector": flow.connector,
                 "origin": chain[0], "attempt": attempt + 1, "chain": chain, "waitSeconds": retry.afterMinutes * 60})
         if attempt:
             used_up = retry is not None and attempt >= retry.attempts
