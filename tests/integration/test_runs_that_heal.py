@@ -11,6 +11,7 @@ import pytest
 from aepflow.core import settings
 from aepflow.monitor.retries import execution_name
 from aepflow.store.keys import RECORD, dataflow
+from local.examples import example
 from local.monitor_scenario import start_clock_at
 from tests.integration.test_monitor import Stack
 
@@ -102,3 +103,13 @@ def test_a_re_trigger_aep_refuses_alerts_the_failure_held_back_for_it(stack):
     alerts = [a["doc"]["alert"] for a in stack.drain()]
     assert [(a["problem"], a["runId"]) for a in alerts] == [("failed", "no-such-run")]
     assert "AEP refused or did not answer" in alerts[0]["reason"]
+
+
+def test_a_policy_out_of_bounds_is_invalid_with_no_aep_request(stack):
+    spec = example("004")
+    spec["onFailure"] = {"retry": {**POLICY["retry"], "attempts": 9}}
+    before = len(stack.emu.records)
+    [result] = stack.local.provision([spec])
+    assert result["status"] == "INVALID", result
+    assert [e["path"] for e in result["errors"]] == ["onFailure.retry.attempts"]
+    assert stack.emu.records[before:] == []

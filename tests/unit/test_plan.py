@@ -165,11 +165,14 @@ def test_changing_the_dataset_replaces_the_target_connection_and_the_flow():
     assert result["targetConnection"].action == "replace" and result["flow"].action == "replace"
 
 
-def test_alerts_and_on_drift_change_only_the_record():
+def test_alerts_on_drift_and_on_failure_change_only_the_record():
     v1 = example("004")
-    v2 = dict(copy.deepcopy(v1), alerts={"failedRecordsPercent": 5}, onDrift="revert")
+    policy = {"retry": {"attempts": 2, "afterMinutes": 15, "codes": ["CONNECTOR-1001-500"]}}
+    v2 = dict(copy.deepcopy(v1), alerts={"failedRecordsPercent": 5}, onDrift="revert", onFailure=policy)
     result = planned(v1, v2)
-    assert result["record"].action == "update" and {c.field for c in result["record"].changes} == {"alerts", "onDrift"}
+    changes = {c.field: c for c in result["record"].changes}
+    assert result["record"].action == "update" and set(changes) == {"alerts", "onDrift", "onFailure"}
+    assert changes["onFailure"].old is None and changes["onFailure"].new["retry"]["attempts"] == 2
     assert all(r.action == "none" for k, r in result.items() if k != "record")
 
 
@@ -202,7 +205,7 @@ def test_merge_patch_follows_rfc_7386():
 
 def test_patch_refuses_up_front_what_never_changes_in_place():
     assert apply_patch.refused_fields({"schedule": {}, "description": "x", "mapping": [], "enabled": False,
-                                 "options": {}, "alerts": {}, "onDrift": "revert",
+                                 "options": {}, "alerts": {}, "onDrift": "revert", "onFailure": None,
                                  "source": {"credentialsSecret": "aep/sources/other"}}) == []
     refused = apply_patch.refused_fields({"source": {"table": "Lead"}, "target": {}, "name": "x"})
     assert [p["path"] for p in refused] == ["source", "target", "name"]

@@ -1,13 +1,20 @@
 """The re-trigger policy's decision (monitor/retries.py) and the policy's bounds (spec/on_failure.py),
 against in-memory fakes: no AWS, no AEP."""
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
+from aepflow.core.errors import SpecInvalid
 from aepflow.monitor import retries
 from aepflow.monitor.flows import ManagedFlow, from_record
-from aepflow.spec.on_failure import OnFailure
+from aepflow.spec.on_failure import OnFailure, streaming
+from aepflow.spec.parse import parse_spec
 from aepflow.spec.thresholds import Alerts
+from local.examples import load_spec
 from tests.fakes import FakeStepFunctions
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:retry"
 POLICY = {"retry": {"attempts": 2, "afterMinutes": 15, "codes": ["CONNECTOR-1001-500"]}}
@@ -90,3 +97,32 @@ def test_the_monitor_reads_the_policy_from_the_record():
     assert managed.onFailure.retry is not None and managed.onFailure.retry.codes == ["CONNECTOR-1001-500"]
     bad = {**item, "spec": '{"onFailure": {"retry": {"attempts": 9, "afterMinutes": 5, "codes": ["X-1001-500"]}}}'}
     assert from_record(bad) is None  # an unreadable record is not watched, as with bad thresholds
+
+
+def _spec_with(policy, **source):
+    raw = load_spec(ROOT / "examples" / "004-oracle-table.yaml")
+    raw["onFailure"] = policy
+    if source:
+        raw["source"] = {k: v for k, v in raw["source"].items() if k != "connector"} | source
+    return raw
+
+
+def test_the_spec_takes_the_policy_and_refuses_it_out_of_bounds_by_field_path():
+    spec = parse_spec(_spec_with(POLICY))
+    assert spec.onFailure is not None and spec.onFailure.retry is not None and spec.onFailure.retry.attempts == 2
+    assert spec.model_dump(by_alias=True, exclude_none=True)["onFailure"]["retry"]["afterMinutes"] == 15
+    with pytest.raises(SpecInvalid) as err:
+        parse_spec(_spec_with({"retry": {**POLICY["retry"], "attempts": 9, "codes": ["INGEST-1212-400"]}}))
+    problems = {p["path"]: p["message"] for p in err.value.problems}
+    assert set(problems) == {"onFailure.retry.attempts", "onFailure.retry.codes"}
+    assert "cannot heal" in problems["onFailure.retry.codes"]
+
+
+def test_the_spec_refuses_the_policy_for_a_streaming_source_saying_why():
+    kinesis = {"connectionSpecId": "86043421-563b-46ec-8e6c-e23184711bf6", "format": "json"}
+    with pytest.raises(SpecInvalid) as err:
+        parse_spec(_spec_with(POLICY, **kinesis))
+    [problem] = [p for p in err.value.problems if p["path"].startswith("onFailure")]
+    assert problem["path"] == "onFailure.retry" and "Amazon Kinesis is a streaming source" in problem["message"]
+    assert parse_spec(_spec_with({"notifyRecovered": True}, **kinesis)).onFailure is not None  # no retry: fine
+    assert streaming("streaming", None) and streaming("database", None) is None

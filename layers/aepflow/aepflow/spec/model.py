@@ -11,10 +11,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from aepflow.spec.connectors import Connector, connector_of_source
 from aepflow.spec.fields import (
@@ -35,6 +37,7 @@ from aepflow.spec.fields import (
     ShortText,
     _printable,
 )
+from aepflow.spec.on_failure import OnFailure, streaming
 from aepflow.spec.thresholds import Alerts
 
 
@@ -307,11 +310,27 @@ class DataflowSpec(_Model):
     onDrift: Literal["alert", "revert"] = Field(default="alert", description=(
         "What the scheduled drift check does when AEP no longer matches the spec: alert (always), and with "
         "`revert` also apply the spec again"), examples=["alert"])
+    onFailure: OnFailure | None = Field(default=None, description=(
+        "What aepflow does when a run fails: re-trigger it after a delay when its error code can heal "
+        "(batch sources only)"))
     onDelete: OnDelete = Field(default_factory=OnDelete, description=(
         "What deleting the dataflow does to the dataset (and schema) aepflow created: kept by default"))
     resources: AepResources | None = Field(default=None, description=(
         "The AEP names and descriptions of the flow and its connections; by default aepflow:<name>:<kind>. A spec "
         "written by adopt keeps the names the flow had"))
+
+    @field_validator("onFailure")
+    @classmethod
+    def _batch_sources_only(cls, value: OnFailure | None, info: ValidationInfo) -> OnFailure | None:
+        source = info.data.get("source")  # absent when the source itself was refused
+        if value is None or value.retry is None or source is None:
+            return value
+        connector = connector_of_source(source)
+        why = streaming(connector.family if connector else None, source.connectionSpecId)
+        if why:  # said at onFailure.retry, where the fix is
+            raise ValidationError.from_exception_data("OnFailure", [InitErrorDetails(
+                type=PydanticCustomError("streaming_source", why), loc=("retry",), input=value.retry)])
+        return value
 
     @model_validator(mode="after")
     def _identities(self) -> "DataflowSpec":

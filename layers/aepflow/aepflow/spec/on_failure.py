@@ -22,6 +22,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 CODE = re.compile(r"^[A-Z][A-Z0-9]{1,19}-[0-9]{4}-[0-9]{3}$")
 MAX_CODES = 20
 
+# "Support for retrying failed dataflow runs is available to batch sources" (retry-flows.md): a
+# streaming source's runs cannot be re-triggered. AEP files streaming sources under the category
+# `streaming` (flow-service.yaml, a connection spec's attributes.category). None of the catalog's
+# connectors (spec/connectors.py) is streaming: their families are crm, database and rest, run by
+# the batch flow specs CRMToAEP and RestStorageToAEP. A spec names a streaming source only by its
+# connectionSpecId: Amazon Kinesis and Azure Event Hubs, as collect/cloud-storage.md's appendix lists
+# them (../shared/reference/connection-specs/flowspec-CloudStorageToAEP.json's note).
+STREAMING_FAMILIES = frozenset({"streaming"})
+STREAMING_CONNECTION_SPECS = {"86043421-563b-46ec-8e6c-e23184711bf6": "Amazon Kinesis",
+                              "bf9f5905-92b7-48bf-bf20-455bc6b60a4e": "Azure Event Hubs"}
+
 
 def cannot_heal(code: str) -> str | None:
     """Why a re-run cannot clear `code` (an AEP error code), or None when it can."""
@@ -38,6 +49,16 @@ def cannot_heal(code: str) -> str | None:
     return (f"{code} cannot heal by re-running: a {status} says {why}, and a re-trigger re-runs the same run "
             "with the same connection and mapping; only 5xx and 429 codes (the service or the source could "
             "not do it then) may be retried")
+
+
+def streaming(family: str | None, connection_spec_id: str | None) -> str | None:
+    """Why a source of this family (the catalog's) or connection spec cannot be re-triggered, or None
+    for a batch source."""
+    label = STREAMING_CONNECTION_SPECS.get((connection_spec_id or "").strip().lower())
+    if label is None and family not in STREAMING_FAMILIES:
+        return None
+    return (f"{label or 'this source'} is a streaming source: AEP re-triggers failed runs of batch sources only "
+            "(retry-flows.md), so a streaming flow's failed run cannot be re-run; leave onFailure.retry out")
 
 
 class Retry(BaseModel):

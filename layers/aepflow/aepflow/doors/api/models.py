@@ -156,6 +156,8 @@ class DataflowPatch(_Model):
     alerts: dict[str, Any] | None = Field(default=None, description="The monitor's thresholds (aepflow's record only)")
     onDrift: str | None = Field(default=None, pattern="^(alert|revert)$",
                                 description="What the drift check does: alert, or also revert")
+    onFailure: dict[str, Any] | None = Field(default=None, description=(
+        "The re-trigger policy of failed runs (aepflow's record only)"))
     resources: dict[str, Any] | None = Field(default=None, description="AEP names and descriptions of the flow and "
                                                                        "its connections (renamed in place)")
     source: SourcePatch | None = None

@@ -74,8 +74,8 @@ def etag_matches(if_match: str, etag: str | None) -> bool:
 
 # The spec fields PATCH /dataflows/{name} takes. In `source`, only the credentials secret (a new
 # secret's params reach AEP in place) and params.filters; any other field is refused up front.
-PATCHABLE = ("schedule", "description", "mapping", "enabled", "options", "alerts", "onDrift", "onDelete", "resources",
-             "source")
+PATCHABLE = ("schedule", "description", "mapping", "enabled", "options", "alerts", "onDrift", "onDelete", "onFailure",
+             "resources", "source")
 NOT_PATCHABLE_REASON = {
     "source": "AEP does not let a dataflow swap its source; only source.credentialsSecret and "
               "source.params.filters change in place",

@@ -12,7 +12,7 @@ What the spec says is compared with what AEP answers where AEP can be read (the 
 base and target connections, the mapping set version the flow uses). What AEP cannot show is
 compared with the record, the state aepflow last applied: credentials (AEP never answers them;
 the record keeps the Secrets Manager version that was sent), the target schema and dataset
-(the target connection names them), alerts and onDrift (aepflow's own). The same comparison of a
+(the target connection names them), alerts, onDrift, onDelete and onFailure (aepflow's own). The same comparison of a
 record's own spec with AEP is the drift check (ops/drift.py).
 
 model.py: what a plan is made of; compare.py: the pure comparison; read.py: the reads a plan is made

@@ -39,7 +39,8 @@ IN_PLACE = {
                          "description": "PATCH /targetConnections/{id} /description"},
     "mappingSet": {"mappings": "PUT /mappingSets/{id} (a new version)"},
     "record": {"alerts": "aepflow's record (the monitor reads it)", "onDrift": "aepflow's record (the drift check)",
-               "onDelete": "aepflow's record (what a delete keeps)"},
+               "onDelete": "aepflow's record (what a delete keeps)",
+               "onFailure": "aepflow's record (the monitor's re-trigger policy)"},
 }
 WHY_REPLACED = {
     ("flow", "deltaColumn"): "AEP does not change a flow's Copy transformation (deltaColumn) in place",
