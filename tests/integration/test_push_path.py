@@ -89,3 +89,30 @@ def test_many_events_duplicated_out_of_order_and_foreign_give_one_alert_per_prob
     assert result["runs"] == 100 and result["events"] == 100 + 10 + 5
     assert result["expected"] and len(result["alerts"]) == len(set(result["alerts"]))
     assert set(result["alerts"]) == result["expected"]
+
+
+def test_a_listed_failure_its_event_sees_first_is_re_run_once_and_its_healing_is_quiet(local):
+    from aepflow.monitor.retries import execution_name
+    from aepflow.store.keys import RECORD, dataflow
+    from aepflow.store.table import plain, typed
+
+    fid = manage(local, "healing-orders")
+    table, key = local.client("dynamodb"), typed(dataflow("healing-orders", RECORD))
+    item = plain(table.get_item(TableName=local.refs["DataflowsTable"], Key=key)["Item"])
+    spec = {**json.loads(item["spec"]), "onFailure": {"retry": {"attempts": 2, "afterMinutes": 15,
+                                                                "codes": ["CONNECTOR-1001-500"]}}}
+    table.put_item(TableName=local.refs["DataflowsTable"], Item=typed({**item, "spec": json.dumps(spec)}))
+    local.emulator.set_run_outcomes(fid, ["failed-copy", "success"])
+    local.emulator.advance(minutes=10)  # the failure's event: held back, the retry started, nothing sent
+    assert not alerts(local)
+    sfn = local.client("stepfunctions")
+    [execution] = sfn.list_executions(stateMachineArn=local.state_machines["RetryFailedRunStateMachine"])["executions"]
+    run_id = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])["runId"]
+    assert execution["name"] == execution_name(run_id)
+    assert local.wait(execution["executionArn"])["status"] == "SUCCEEDED"
+    report = poll(local)  # the poll sees the failure too: refused a second start, nothing alerted
+    assert report.problems.get("retry") == 1 and not alerts(local)
+    local.emulator.advance(minutes=10)  # the re-run succeeds: its event is quiet, so is the poll
+    poll(local)
+    assert not alerts(local) and len(sfn.list_executions(
+        stateMachineArn=local.state_machines["RetryFailedRunStateMachine"])["executions"]) == 1

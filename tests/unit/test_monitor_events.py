@@ -12,7 +12,10 @@ import pytest
 from aepflow.monitor.alerts import build_alert
 from aepflow.monitor.events import RunEvents, parse
 from aepflow.monitor.flows import ManagedFlow, alert_flow
+from aepflow.monitor.retries import Retries
+from aepflow.spec.on_failure import OnFailure
 from aepflow.spec.thresholds import Alerts
+from tests.fakes import FakeStepFunctions
 
 ORG = "ORG1@AdobeOrg"
 FLOW = "cf4fce79-8822-456d-8fce-798822556dc6"
@@ -198,3 +201,44 @@ def test_a_run_the_event_describes_too_little_is_read_once_from_aep():
     success["metrics"]["recordSummary"]["outputRecordCount"] = 70
     decide, sender, calls = decider(fetched=None)
     assert decide.handle(bridge(shape_a(success)), NOW).dropped == {"malformed": 1} and calls == [("prod", RUN)]
+
+
+class KnownLinks(Retries):
+    """The re-trigger policy's chains given, not read from DynamoDB; its starts on a fake Step Functions."""
+
+    def __init__(self, links: dict[str, dict], sfn: FakeStepFunctions) -> None:
+        super().__init__("table", "arn:aws:states:us-east-1:123456789012:stateMachine:retry", sfn)
+        self.links, self.asked = dict(links), []
+
+    def read_links(self, run_ids) -> None:
+        self.asked.extend(run_ids)
+
+
+def test_a_listed_failure_is_held_back_and_retried_once_whichever_path_starts_it_first():
+    policy = OnFailure.model_validate({"retry": {"attempts": 1, "afterMinutes": 15, "codes": ["CONNECTOR-2001-500"]},
+                                       "notifyRecovered": True})
+    flows = {FLOW: FLOWS[FLOW].model_copy(update={"onFailure": policy})}
+    sender, sfn = FakeSender(), FakeStepFunctions()
+    retries = KnownLinks({"r1": {"runId": "r1", "origin": RUN, "attempt": 1, "chain": [RUN, "r1"]}}, sfn)
+    decide = RunEvents(org_id=ORG, default_sandbox="prod", find_flow=flows.get, fetch_run=lambda *_: None,
+                       sender=sender, sent=lambda: sender.sent, retries=retries)
+    report = decide.handle(bridge(shape_b(run("failed"))), NOW)
+    assert report.retries_started == 1 and sender.claimed == {} and retries.asked == [RUN]
+    assert sfn.started[f"retry-{RUN}"]["input"]["waitSeconds"] == 900
+    # the same failure again (a duplicated event; a poll would be refused the same way): not re-run twice
+    again = decide.handle(bridge(shape_a(run("failed"), "sources_flow_run_failure")), NOW)
+    assert again.retries_already_started == 1 and len(sfn.started) == 1 and sender.claimed == {}
+    # its re-run fails too: attempts used up, alerted once naming both runs
+    decide.handle(bridge(shape_b(run("failed", rid="r1"))), NOW)
+    [(key, alert)] = sender.claimed.items()
+    assert key == f"ALERT#{FLOW}#r1#failed" and alert["attempts"] == [RUN, "r1"]
+    assert "attempts used up" in alert["reason"] and len(sfn.started) == 1
+    # a re-run that succeeds: the policy's recovered note, not "fine"
+    retries.links["r2"] = {"runId": "r2", "origin": RUN, "attempt": 1, "chain": [RUN, "r2"]}
+    healed = decide.handle(bridge(shape_a(run("success", rid="r2"))), NOW)
+    assert healed.fine == 0 and sender.claimed[f"ALERT#{FLOW}#r2#recovered"]["problem"] == "recovered"
+    # a flow without a policy: alerted at once, as before
+    plain = decider()
+    plain[0].retries = retries
+    plain[0].handle(bridge(shape_b(run("failed", rid="r3"))), NOW)
+    assert list(plain[1].claimed) == [f"ALERT#{FLOW}#r3#failed"] and len(sfn.started) == 1

@@ -23,7 +23,12 @@ developer.adobe.com/events/docs/guides/using/custom_events).
 An event is hostile until parsed: bounded and typed (pydantic), and dropped - counted in the
 report, never alerted, never raised - when it is malformed, from another IMS org than the AEP
 credentials' orgId, or about a flow aepflow does not manage (no FLOW#<flowId> owner with an ACTIVE
-record of that flow in that sandbox)."""
+record of that flow in that sandbox).
+
+A flow whose spec has a re-trigger policy (onFailure.retry) is decided as the poll decides it
+(monitor/retries.py), before any claim: a failure whose code the policy lists is held back and the
+retry state machine started, under an execution name derived from the run id, so a run is re-run
+once whichever path sees it first; a re-run that succeeds is quiet or the policy's recovered note."""
 
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ from aepflow.core.settings import MonitorEventsSettings
 from aepflow.monitor import diagnostics
 from aepflow.monitor.alerts import AlertSender, alert_key, build_alert
 from aepflow.monitor.flows import DEFAULT_SANDBOX, ManagedFlow, alert_flow, from_record
+from aepflow.monitor.retries import ALERT, RECOVERED, RETRY, Decision, Retries
 from aepflow.store import monitor as monitor_store
 from aepflow.store import owners
 
@@ -130,6 +136,8 @@ class EventsReport(BaseModel):
     alerts_already_claimed: int = 0
     publish_errors: int = 0
     fine: int = 0                     # managed runs with nothing to alert (yet)
+    retries_started: int = 0          # failures held back for a re-trigger (onFailure.retry)
+    retries_already_started: int = 0  # ... whose retry the poll, or an earlier event, started
     runs_fetched: int = 0             # GET /runs/{id}: the event lacked what the classification reads
     dropped: dict[str, int] = {}      # malformed | foreign | unmanaged | other-sandbox
 
@@ -218,14 +226,15 @@ Keep = Callable[[dict, str, ManagedFlow, dict], dict]
 
 class RunEvents:
     """Decides each notification of an event. Its collaborators are injected (unit tests use fakes):
-    `find_flow(flowId)` the managed flow or None, `fetch_run(sandbox, runId)` GET /runs/{id}."""
+    `find_flow(flowId)` the managed flow or None, `fetch_run(sandbox, runId)` GET /runs/{id},
+    `retries` the re-trigger policy's chains and starts (None: every problem alerted)."""
 
     def __init__(self, *, org_id: str, default_sandbox: str, find_flow: Callable[[str], ManagedFlow | None],
                  fetch_run: Callable[[str, str], Any], sender: Sender, sent: Callable[[], dict[str, int]],
-                 keep: Keep | None = None):
+                 keep: Keep | None = None, retries: Retries | None = None):
         self.org_id, self.default_sandbox = org_id, default_sandbox
         self.find_flow, self.fetch_run, self.sender, self._sent = find_flow, fetch_run, sender, sent
-        self.keep = keep
+        self.keep, self.retries = keep, retries
         self.report = EventsReport()
         self._types: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
@@ -273,17 +282,40 @@ class RunEvents:
             detail = fetched.as_run()
         when = max(now_ms, note.timestamp or 0)
         kind = classify(detail, flow.alerts, when)
-        if kind is None:
+        decision = self._policy(flow, detail, kind, sandbox)
+        if decision is not None and decision.action == RETRY and self.retries is not None:
+            started = self.retries.start(decision)  # False: the poll, or an earlier event, started it
+            self.report.retries_started += started
+            self.report.retries_already_started += not started
+            return
+        if decision is not None and decision.action == RECOVERED:
+            kind, extra = "recovered", decision.detail
+        elif kind is None:
             self.report.fine += 1
             return
-        alert = build_alert(kind, alert_flow(flow, sandbox), detail, now_ms=when,
-                            detail=run_detail(kind, flow.alerts, when, detail))
+        else:
+            extra = run_detail(kind, flow.alerts, when, detail)
+            if decision is not None and decision.action == ALERT and decision.detail:  # naming the chain
+                reasons = [r for r in (extra.get("reason"), decision.detail.get("reason")) if r]
+                extra = {**extra, **decision.detail, "reason": "; ".join(reasons)}
+        problem = kind
+        alert = build_alert(problem, alert_flow(flow, sandbox), detail, now_ms=when, detail=extra)
         # As the poll does: the run's failed records are copied just before the claim of an alert not
         # claimed yet (and not again for one the poll, or an earlier event, claimed).
         before = self.sender.already_claimed
-        prepare = (lambda _key, built: self.keep(built, kind, flow, detail)) if self.keep else None
-        self.sender.claim_and_send_all([(alert_key(run.flowId, run.id, kind), alert)], prepare=prepare)
+        prepare = (lambda _key, built: self.keep(built, problem, flow, detail)) if self.keep else None
+        self.sender.claim_and_send_all([(alert_key(run.flowId, run.id, problem), alert)], prepare=prepare)
         self.report.alerts_already_claimed += self.sender.already_claimed - before
+
+    def _policy(self, flow: ManagedFlow, run: dict[str, Any], kind: str | None, sandbox: str) -> Decision | None:
+        """The re-trigger policy's decision for a run of a flow that has one (None: no policy), as the
+        poll's check makes it: the chain read when the run has ended (a re-run's link is written by the
+        retry state machine's task, minutes before the re-run can end)."""
+        if self.retries is None or flow.onFailure is None:
+            return None
+        if completed(run):
+            self.retries.read_links([str(run["id"])])
+        return self.retries.decide(flow, run, kind, sandbox)
 
 
 # ------------------------------------------------------------------ wiring
@@ -317,7 +349,9 @@ def handle(event: Any, *, lease_seconds: float, now_ms: int | None = None) -> Ev
         org_id=client.credentials.org_id, default_sandbox=client.credentials.sandbox, keep=keep,
         find_flow=lambda fid: managed_flow(cfg.table_name, fid, keeps),
         fetch_run=lambda sandbox, rid: client.with_sandbox(sandbox).get("flowservice", f"/runs/{rid}"),
-        sender=sender, sent=lambda: sender.sent)
+        sender=sender, sent=lambda: sender.sent,
+        retries=Retries(cfg.table_name, cfg.retry_state_machine_arn,
+                        aws.aws_client("stepfunctions") if cfg.retry_state_machine_arn else None))
     report = decide.handle(event, int(time.time() * 1000) if now_ms is None else now_ms)
     report.publish_errors = sender.publish_errors
     return report
