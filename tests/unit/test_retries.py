@@ -1,6 +1,8 @@
 """The re-trigger policy's decision (monitor/retries.py) and the policy's bounds (spec/on_failure.py),
 against in-memory fakes: no AWS, no AEP."""
+import io
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
@@ -126,3 +128,33 @@ def test_the_spec_refuses_the_policy_for_a_streaming_source_saying_why():
     assert problem["path"] == "onFailure.retry" and "Amazon Kinesis is a streaming source" in problem["message"]
     assert parse_spec(_spec_with({"notifyRecovered": True}, **kinesis)).onFailure is not None  # no retry: fine
     assert streaming("streaming", None) and streaming("database", None) is None
+
+
+def test_aepflow_runs_says_which_attempt_of_which_run_a_re_run_is(monkeypatch):
+    from aepflow.doors.cli import render
+    from aepflow.ops import dataflow_runs
+
+    spec = load_spec(ROOT / "examples" / "004-oracle-table.yaml")
+    pages = {"items": [{"id": "r1", "flowId": "f1", "metrics": {"statusSummary": {"status": "success"}}},
+                       {"id": "r0", "flowId": "f1", "metrics": {"statusSummary": {"status": "failed"}}},
+                       {"id": {"not": "an id"}}]}
+
+    class Client:
+        def get(self, service, path, params=None):
+            return pages
+
+    asked = []
+    monkeypatch.setattr(dataflow_runs.records, "record", lambda name: SimpleNamespace(spec=spec, flow_id="f1"))
+    monkeypatch.setattr(dataflow_runs, "aep_client", lambda sandbox: Client())
+    monkeypatch.setattr(dataflow_runs.table, "name", lambda: "table")
+    monkeypatch.setattr(dataflow_runs.retry_chains, "links", lambda table, ids: asked.extend(ids) or {
+        "r1": {"runId": "r1", "origin": "r0", "attempt": 1, "chain": ["r0", "r1"]}})
+    answer = dataflow_runs.recent("acme-oracle-e2e")
+    assert asked == ["r1", "r0"]
+    by_id = {r["id"]: r for r in answer["runs"] if isinstance(r["id"], str)}
+    assert (by_id["r1"]["attempt"], by_id["r1"]["retryOf"]) == (1, "r0") and "attempt" not in by_id["r0"]
+    out = io.StringIO()
+    render.runs(out, answer, as_json=False)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split()[-1] == "attempt" and lines[1].split()[-3:] == ["1", "of", "r0"]
+    assert lines[2].split()[-1] != "r0"

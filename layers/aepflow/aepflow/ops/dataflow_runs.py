@@ -17,7 +17,8 @@ from aepflow.aep.client import aep_client
 from aepflow.aep.run_outcome import classify
 from aepflow.core.errors import ChangeRefused, DataflowConflict, DataflowNotFound, SpecInvalid
 from aepflow.spec.parse import build_models, parse_spec
-from aepflow.store import records
+from aepflow.store import records, table
+from aepflow.store import retries as retry_chains
 
 build_models()  # parse_spec's validators, built at import (spec.build_models)
 
@@ -66,7 +67,8 @@ def _record(name: str) -> records.Record:
 
 
 def recent(name: str, limit: int = 20) -> dict[str, Any]:
-    """The flow's most recent runs, newest first, each classified as the monitor would."""
+    """The flow's most recent runs, newest first, each classified as the monitor would; a run AEP made
+    re-triggering a failed one (the spec's onFailure.retry) says which attempt of which run it is."""
     rec = _record(name)
     spec = parse_spec(rec.spec)
     flow_id = rec.flow_id
@@ -76,7 +78,11 @@ def recent(name: str, limit: int = 20) -> dict[str, Any]:
         ("limit", str(limit))]) or {}
     now_ms = int(time.time() * 1000)
     summary = []
-    for run in page.get("items") or []:
+    items = [run for run in page.get("items") or [] if isinstance(run, dict)]
+    # AEP's ids, hostile as any answer: only what can be a run id is looked up (one BatchGetItem).
+    links = retry_chains.links(table.name(), [str(r["id"]) for r in items if isinstance(r.get("id"), str)
+                                              and 0 < len(r["id"]) <= 128])
+    for run in items:
         metrics = run.get("metrics") or {}
         counts = metrics.get("recordSummary") or {}
         status = metrics.get("statusSummary") or {}
@@ -89,6 +95,9 @@ def recent(name: str, limit: int = 20) -> dict[str, Any]:
             "problem": classify(run, spec.alerts, now_ms),
             "errors": [{"code": e.get("code"), "message": e.get("message")} for e in status.get("errors") or []],
         })
+        link = links.get(str(run.get("id")))
+        if link:
+            summary[-1].update(attempt=link["attempt"], retryOf=link["origin"])
     return {"name": name, "flowId": flow_id, "runs": summary}
 
 

@@ -193,6 +193,9 @@ class RunSummary(_Model):
     recordsFailed: int | None = None
     problem: str | None = Field(default=None, description="failed, partial or stuck, as the monitor classifies it")
     errors: list[dict[str, Any]] = Field(default=[])
+    attempt: int | None = Field(default=None, ge=1, le=5, description=(
+        "A run AEP made re-triggering a failed one (the spec's onFailure.retry): which re-run it is, 1 for the first"))
+    retryOf: str | None = Field(default=None, description="The failed run whose re-run this is (its chain's first)")
 
 
 class Runs(_Model):

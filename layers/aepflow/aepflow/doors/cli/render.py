@@ -142,7 +142,9 @@ def runs(out, answer: dict[str, Any], as_json: bool) -> None:
         for run in answer.get("runs") or []:
             json_line(out, run)
         return
-    table(out, answer.get("runs") or [], ("id", "status", "problem", "startedAt", "recordsRead", "recordsFailed"))
+    rows = [{**run, "attempt": f"{run['attempt']} of {run.get('retryOf')}"} if run.get("attempt") else run
+            for run in answer.get("runs") or []]  # a re-triggered run: which re-run of which failed run
+    table(out, rows, ("id", "status", "problem", "startedAt", "recordsRead", "recordsFailed", "attempt"))
 
 
 def run_errors(out, answer: dict[str, Any], as_json: bool) -> None:
