@@ -2,7 +2,8 @@
 re-triggered and, when the re-run succeeds, no failure alert is sent; a run that keeps failing is
 alerted once, naming its attempts"). The poll holds a listed failure back and starts the retry state
 machine, whose Wait (the durable timer) is an emulated sleep here; its task re-triggers the run in
-the emulator. The spec's field is not exposed yet: the record carries onFailure as the spec would."""
+the emulator. The monitor scenario's records carry onFailure as a provisioned spec's record does; a
+policy out of bounds never reaches a record (INVALID, no AEP request)."""
 import json
 
 import boto3
