@@ -6,6 +6,7 @@ import requests
 
 from local.aep_contract import Contract
 from local.stack import emulator_running
+from tests.emulator_http import aep_headers
 
 T = 5
 SECRET = "retrigger-test-secret"
@@ -20,11 +21,7 @@ def emu():
 
 @pytest.fixture
 def call(emu):
-    tok = requests.post(emu.base_url + "/ims/token/v3", data={
-        "grant_type": "client_credentials", "client_id": emu.client_id, "client_secret": SECRET,
-        "scope": "openid"}, timeout=T).json()["access_token"]
-    h = {"Authorization": "Bearer " + tok, "x-api-key": emu.client_id, "x-gw-ims-org-id": emu.org_id,
-         "x-sandbox-name": "prod", "Content-Type": "application/json"}
+    h = {**aep_headers(emu, SECRET), "Content-Type": "application/json"}
 
     def _call(method, path, params=None):
         return requests.request(method, emu.base_url + path, params=params, headers=h, timeout=T)

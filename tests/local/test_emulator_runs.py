@@ -9,6 +9,7 @@ import requests
 
 from local.emulator import AepEmulator
 from local.stack import emulator_running
+from tests.emulator_http import aep_headers
 
 T = 5
 SECRET = "runs-test-secret"
@@ -23,11 +24,7 @@ def emu():
 
 @pytest.fixture
 def get(emu):
-    tok = requests.post(emu.base_url + "/ims/token/v3", data={
-        "grant_type": "client_credentials", "client_id": emu.client_id, "client_secret": SECRET,
-        "scope": "openid"}, timeout=T).json()["access_token"]
-    h = {"Authorization": "Bearer " + tok, "x-api-key": emu.client_id, "x-gw-ims-org-id": emu.org_id,
-         "x-sandbox-name": "prod"}
+    h = aep_headers(emu, SECRET)
 
     def _get(path=RUNS, params=None, sandbox="prod"):
         return requests.get(emu.base_url + path, params=params, headers={**h, "x-sandbox-name": sandbox}, timeout=T)
