@@ -163,3 +163,8 @@ SPECS: list[Hostile] = [
 ]
 
 ALL: list[Hostile] = DOCUMENTS + SPECS
+
+
+def refused(problems: list[dict], path: str, says: str) -> bool:
+    """Whether a refusal's problems name `path` with a message that says `says`."""
+    return any(p["path"] == path and says in p["message"] for p in problems)

@@ -1,12 +1,9 @@
 """Every hostile document of tests/hostile.py through every door of a running local stack: the
-CLI (one batch, a result line per file, exit 2, no traceback), the API over HTTP (a 4xx in the
+CLI (tests/integration/test_local_commands.py), the API over HTTP (a 4xx in the
 error shape, never a 5xx, within seconds), the specs bucket (`<key>.errors.json`) and custom
 events. None of them may reach AEP."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -15,7 +12,7 @@ import pytest
 from local import sigv4
 from local.serve import Server
 from tests import signed_http
-from tests.hostile import ALL, SPECS
+from tests.hostile import ALL, SPECS, refused
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,14 +34,10 @@ def test_the_api_answers_every_hostile_document_with_a_4xx_in_the_error_shape(se
         status, body, seconds = _post(f"{api}/dataflows", case.data)
         assert status in (400, 413), (case.name, status, body)
         assert set(body) >= {"code", "message", "problems"}, (case.name, body)
-        assert _refused(body["problems"], "(body)" if case.path == "(document)" else case.path, case.says), (
+        assert refused(body["problems"], "(body)" if case.path == "(document)" else case.path, case.says), (
             case.name, body)
         assert seconds < 5, (case.name, seconds)
     assert server.stack.emulator.records == []
-
-
-def _refused(problems: list[dict], path: str, says: str) -> bool:
-    return any(p["path"] == path and says in p["message"] for p in problems)
 
 
 def test_the_api_refuses_what_it_cannot_read_before_any_work(server):
@@ -75,7 +68,7 @@ def test_the_bucket_writes_errors_json_for_every_hostile_document(server):
         s3.put_object(Bucket=bucket, Key=key, Body=case.data)
         report = json.loads(s3.get_object(Bucket=bucket, Key=key + ".errors.json")["Body"].read())
         assert report["status"] == "INVALID" and report["code"] == "SpecInvalid", (case.name, report)
-        assert _refused(report["problems"], case.path, case.says), (case.name, report)
+        assert refused(report["problems"], case.path, case.says), (case.name, report)
     queue = server.stack.queues["SpecIntakeDeadLetterQueue"]
     assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=queue)
     assert server.stack.emulator.records == []
@@ -99,27 +92,6 @@ def test_a_custom_event_with_a_hostile_spec_is_rejected_not_dead_lettered(server
     queue = server.stack.queues["SpecIntakeDeadLetterQueue"]
     assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=queue)
     assert server.stack.emulator.records == []
-
-
-def test_the_cli_gives_every_hostile_file_its_own_invalid_line_in_one_batch(tmp_path):
-    paths = []
-    for index, case in enumerate(ALL):
-        path = tmp_path / f"{index:02d}-{case.name}.{'json' if case.data.lstrip()[:1] in (b'{', b'[') else 'yaml'}"
-        path.write_bytes(case.data)
-        paths.append(path)
-    record = tmp_path / "record.jsonl"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # python -m local needs none
-    done = subprocess.run([sys.executable, "-m", "local", "provision", "--json", *map(str, paths), "--record",
-                           str(record)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert "Traceback" not in done.stderr
-    lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert len(lines) == len(ALL)
-    for case, path, line in zip(ALL, paths, lines, strict=True):
-        assert line["status"] == "INVALID" and line["file"] == str(path), (case.name, line)
-        assert _refused(line["errors"], case.path, case.says), (case.name, line)
-    assert record.read_text() == ""
 
 
 def test_the_api_wants_a_sigv4_signature_as_api_gateway_does(server):

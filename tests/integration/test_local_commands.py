@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from local.__main__ import main
+from tests.hostile import ALL, refused
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULED = str(ROOT / "examples" / "004-oracle-table.yaml")
@@ -33,3 +34,39 @@ def test_info_logs_only_with_v_and_json_is_one_line(capsys, caplog):
     [shown] = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and shown["run"]["status"] == "failed" and shown["run"]["id"] == shown["started"]["runId"]
     assert any(r.getMessage() == "monitor poll" and r.levelno == logging.INFO for r in caplog.records)
+
+
+def test_the_cli_gives_every_hostile_file_its_own_invalid_line_in_one_batch(tmp_path, capsys):
+    """Every hostile document of tests/hostile.py in one `provision` batch: a result line per file,
+    each INVALID at its path, exit code 2, no traceback, and not one AEP request."""
+    paths = []
+    for index, case in enumerate(ALL):
+        path = tmp_path / f"{index:02d}-{case.name}.{'json' if case.data.lstrip()[:1] in (b'{', b'[') else 'yaml'}"
+        path.write_bytes(case.data)
+        paths.append(path)
+    record = tmp_path / "record.jsonl"
+    code = main(["provision", "--json", *map(str, paths), "--record", str(record)])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in err, err[-2000:]
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == len(ALL)
+    for case, path, line in zip(ALL, paths, lines, strict=True):
+        assert line["status"] == "INVALID" and line["file"] == str(path), (case.name, line)
+        assert refused(line["errors"], case.path, case.says), (case.name, line)
+    assert record.read_text() == ""
+
+
+def test_monitor_scenario_prints_one_summary_and_writes_every_alert(tmp_path, capsys):
+    alerts, state = tmp_path / "alerts.jsonl", tmp_path / "state.json"
+    code = main(["monitor-scenario", "--flows", "40", "--runs-per-flow", "1", "--seed", "4", "--shards", "8",
+                 "--json", "--alerts", str(alerts), "--dump-state", str(state)])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    [line] = out.splitlines()
+    summary = json.loads(line)
+    assert summary["duplicates"] == 0 and summary["missed"] == 0, summary
+    sent = [json.loads(row) for row in alerts.read_text().splitlines()]
+    assert len(sent) == sum(summary["alertsSent"].values()) > 0
+    assert all(len(a["Subject"]) < 100 and a["MessageAttributes"]["problem"] for a in sent)
+    assert len(json.loads(state.read_text())["runs"]) == summary["runs"]
+    assert summary["flows"] == 40

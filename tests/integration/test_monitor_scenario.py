@@ -1,10 +1,6 @@
 """The run monitor end to end on the local stack: many managed flows, runs of every outcome,
 polls that overlap, AEP faults; every expected problem alerted exactly once."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -48,20 +44,3 @@ def test_faults_do_not_cause_duplicates_or_misses(stack):
     assert any(s in (429, 500, 503, 504) for s in statuses)
     _check(summary)
     assert all(f.startswith(AEP_FAILURES) for f in summary["pollFailures"]), summary["pollFailures"]
-
-
-def test_the_command_line_prints_one_summary_and_writes_every_alert(tmp_path):
-    alerts, state = tmp_path / "alerts.jsonl", tmp_path / "state.json"
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'aepflow'}"}
-    done = subprocess.run([sys.executable, "-m", "local", "monitor-scenario", "--flows", "40", "--runs-per-flow", "1",
-                           "--seed", "4", "--shards", "8", "--json", "--alerts", str(alerts),
-                           "--dump-state", str(state)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    [line] = done.stdout.splitlines()
-    summary = json.loads(line)
-    sent = [json.loads(row) for row in alerts.read_text().splitlines()]
-    assert len(sent) == sum(summary["alertsSent"].values()) > 0
-    assert all(len(a["Subject"]) < 100 and a["MessageAttributes"]["problem"] for a in sent)
-    assert len(json.loads(state.read_text())["runs"]) == summary["runs"]
-    assert summary["flows"] == 40
