@@ -3,8 +3,6 @@ polls that overlap, AEP faults; every expected problem alerted exactly once."""
 
 from pathlib import Path
 
-import pytest
-
 from local.monitor_scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,9 +20,9 @@ def _check(summary: dict) -> None:
         assert summary["problemsExpected"].get(kind, 0) > 0, kind
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_every_problem_is_alerted_exactly_once_across_overlapping_polls(seed, stack):
-    with Scenario(flows=60, runs_per_flow=2, seed=seed, stack=stack, shards=8) as scenario:
+def test_every_problem_is_alerted_exactly_once_across_overlapping_polls(stack):
+    # One seed here; test_local_commands runs the scenario with another (4), and the faults test a third.
+    with Scenario(flows=60, runs_per_flow=2, seed=1, stack=stack, shards=8) as scenario:
         summary = scenario.run()
         runs_in_emulator = len(scenario.stack.emulator.dump_state()["runs"])
     _check(summary)
