@@ -114,3 +114,21 @@ def test_a_policy_out_of_bounds_is_invalid_with_no_aep_request(stack):
     assert result["status"] == "INVALID", result
     assert [e["path"] for e in result["errors"]] == ["onFailure.retry.attempts"]
     assert stack.emu.records[before:] == []
+
+
+def test_an_ordinary_success_after_a_held_back_failure_is_no_recovery(stack):
+    """The failure was held back for a re-trigger, never alerted: a scheduled run's success before the
+    re-run ends recovers nothing, even with alerts.notifyRecovered (the re-run here never ends)."""
+    fid = stack.flow("crm-held", interval=15, alerts={"notifyRecovered": True}, outcomes=["failed-copy", "stuck"])
+    key = dataflow("crm-held", RECORD)
+    spec = json.loads(stack.table.get_item(Key=key)["Item"]["spec"])
+    stack.table.update_item(Key=key, UpdateExpression="SET spec = :s",
+                            ExpressionAttributeValues={":s": json.dumps({**spec, "onFailure": POLICY})})
+    stack.emu.advance(minutes=10)
+    assert stack.poll().problems.get("retry") == 1
+    [held] = [r for r in stack.emu.dump_state()["runs"] if r["flowId"] == fid]
+    assert _retry_ended(stack, held["id"])["status"] == "SUCCEEDED"  # its re-run: stuck, in progress
+    stack.emu.advance(minutes=20)  # the next scheduled run succeeds meanwhile
+    report = stack.poll()
+    assert report.runs_by_status.get("success", 0) >= 1, report
+    assert stack.drain() == []

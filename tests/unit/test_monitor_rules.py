@@ -33,6 +33,9 @@ def test_shard_merges_are_monotonic_whatever_the_order():
     dropped = merge(one, Delta(drop={"f1"}))
     assert merge(dropped, Delta(flows={"f1": {"s": 999}})).flows == {}
     assert ShardState.decode(one.encode()) == one and not Delta(flows={"f1": {}}) and Delta(clear_from={"f1"})
+    # a failure held back for a re-trigger is kept as such (no recovery after it); anything else is 0
+    held = merge(one, Delta(flows={"f1": {"d": 300, "p": 2}}))
+    assert held.flows["f1"]["p"] == 2 and merge(held, Delta(flows={"f1": {"d": 400, "p": 7}})).flows["f1"]["p"] == 0
 
 
 def test_the_work_splits_by_sandbox_and_shard(monkeypatch):

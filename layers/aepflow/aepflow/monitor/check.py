@@ -42,7 +42,7 @@ from aepflow.monitor.flows import (
 )
 from aepflow.monitor.models import CheckEvent, UnitReport
 from aepflow.monitor.retries import ALERT, RECOVERED, RETRY, Decision, Retries
-from aepflow.monitor.state import Delta
+from aepflow.monitor.state import HELD_BACK, PROBLEM, Delta
 from aepflow.spec.thresholds import Alerts
 from aepflow.store import monitor as monitor_store
 
@@ -227,7 +227,10 @@ class _Check:
     def find_recoveries(self) -> None:
         for fid, done in self.done_by_flow.items():
             flow, entry = self.flows[fid], self.entries[fid]
-            last_done, problem = entry["d"], bool(entry["p"])
+            # problem: state.PROBLEM (alerted: a success after it is a recovery), state.HELD_BACK (held
+            # for a re-trigger, never alerted: only the re-run's own success may say recovered) or 0.
+            last_done, problem = entry["d"], int(entry["p"])
+            held = {str((d.start or {}).get("runId")) for d in self.to_retry}
             changes: dict[str, int] = {}
             for run in sorted(done, key=lambda r: (started(r), r["id"])):
                 st = started(run)
@@ -239,11 +242,11 @@ class _Check:
                     if decision.action == RECOVERED:
                         self.problems.append((alert_key(fid, run["id"], "recovered"), "recovered", flow, run,
                                               decision.detail))
-                elif not bad and problem and flow.alerts.notifyRecovered:
+                elif not bad and problem == PROBLEM and flow.alerts.notifyRecovered:
                     self.problems.append((alert_key(fid, run["id"], "recovered"), "recovered", flow, run,
                                           {"reason": "first successful run after a failed or partial run"}))
-                problem, last_done = bad, st
-                changes["d"], changes["p"] = st, int(bad)
+                problem, last_done = (HELD_BACK if run["id"] in held else PROBLEM) if bad else 0, st
+                changes["d"], changes["p"] = st, problem
             self._update(fid, changes)
 
     # ---- overdue: no run started within two intervals of when one was due

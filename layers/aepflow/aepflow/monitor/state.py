@@ -6,7 +6,9 @@ One shard, as JSON (stored zlib-compressed):
   {"flows": {<flowId>: {"n": <dataflow name>,
                         "s": <start of the newest run seen, or -1>,
                         "d": <start of the newest completed run handled, or -1>,
-                        "p": 1 when that run was a problem (a success after it is a recovery),
+                        "p": 1 (PROBLEM) when that run was alerted as a problem (a success after it is
+                             a recovery), 2 (HELD_BACK) when it failed but was held back for a
+                             re-trigger (monitor/retries.py: never alerted, so no recovery), else 0,
                         "due": <ms when the flow is overdue unless a run starts, or null>,
                         "sc": [frequency, interval, startTime] of its schedule, or null, and
                         "b": <ms its schedule counts from> (copied from the record, for the due time),
@@ -25,6 +27,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from zlib import crc32
+
+# A flow's newest completed run handled (its "p"): alerted as a problem, or held back for a re-trigger.
+PROBLEM, HELD_BACK = 1, 2
 
 
 def shard_of(flow_id: str, shards: int) -> int:
@@ -90,7 +95,7 @@ def merge(state: ShardState, delta: Delta) -> ShardState:
             # Same newest run: an overdue alert already claimed (null) stays claimed.
             cur["due"] = None if cur.get("due") is None or upd["due"] is None else upd["due"]
         if "d" in upd and upd["d"] > cur["d"]:
-            cur["d"], cur["p"] = upd["d"], int(bool(upd.get("p")))
+            cur["d"], cur["p"] = upd["d"], upd.get("p") if upd.get("p") in (PROBLEM, HELD_BACK) else 0
         cur.update({k: upd[k] for k in ("sc", "b") if k in upd})
     for fid in delta.clear_from:
         if fid in flows:
