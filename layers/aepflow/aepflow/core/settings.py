@@ -283,6 +283,26 @@ class MonitorEventsSettings(MonitorSettings):
     alerts_topic_arn: str = var("ALERTS_TOPIC_ARN", pattern=r"^arn:[\w-]+:sns:")
 
 
+class WebhookSettings(MonitorEventsSettings):
+    """functions/monitor_webhook (AEP's flow-run events delivered by Adobe I/O Events to a webhook):
+    where the public keys of its digital signatures are served (developer.adobe.com/events/docs/
+    guides/sdk/sdk-signature-verification: static.adobeioevents.com; the local stack serves its own)."""
+
+    public_keys_url: str = var("AEP_EVENTS_PUBLIC_KEYS_URL", "https://static.adobeioevents.com", pattern=_URL)
+    keys_read_timeout: float = var("AEP_EVENTS_KEYS_READ_TIMEOUT", 5.0, gt=0, le=20)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.public_keys_url, str):
+            object.__setattr__(self, "public_keys_url", self.public_keys_url.rstrip("/"))
+        super().__post_init__()
+
+    def _rules(self) -> list[str]:
+        url = self.public_keys_url
+        if url.startswith("https://") or re.fullmatch(r"http://127\.0\.0\.1(:\d{1,5})?", url):
+            return [*super()._rules()]
+        return [*super()._rules(), "AEP_EVENTS_PUBLIC_KEYS_URL: https only (http for 127.0.0.1, the local stack)"]
+
+
 class CommandSettings(_Model):
     """The `aepflow` command's: the API it calls when --api is not given."""
 
