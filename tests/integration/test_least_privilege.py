@@ -7,6 +7,7 @@ run while each call is recorded with the function that made it, and a small IAM 
 import contextvars
 import fnmatch
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -19,9 +20,11 @@ from aepflow.core import aws, settings
 from bench.events import BUS as EVENTS_BUS
 from local import sigv4
 from local import template as cfn
+from local.emulator.run_events import notification
 from local.examples import example
 from local.serve import dispatch
 from local.stack import ACCOUNT, REGION, LocalStack
+from tests.adobe_io_webhook import deliver, key_server
 
 _caller = contextvars.ContextVar("aepflow_function", default=None)
 
@@ -117,8 +120,9 @@ def _role_allows(statements, action, resource, key):
 
 @pytest.fixture(scope="module")
 def recorded():
-    # With the push path (AepEventsBusName): AEP's flow-run events reach functions/monitor_events.
-    with LocalStack(parameters={"AepEventsBusName": EVENTS_BUS}) as stack, \
+    # With the push path (AepEventsBusName): AEP's flow-run events reach functions/monitor_events;
+    # and its webhook (AepEventsWebhook), functions/monitor_webhook.
+    with LocalStack(parameters={"AepEventsBusName": EVENTS_BUS, "AepEventsWebhook": "true"}) as stack, \
             pytest.MonkeyPatch.context() as monkeypatch:
         recorder = Recorder(stack)
         invoke = stack._invoke
@@ -201,6 +205,14 @@ def _exercise_every_door(stack):
     heard = stack.emulator.run_events.announced
     stack.emulator.advance(hours=25)
     assert stack.emulator.run_events.announced > heard
+    # A failed run's notification delivered to the webhook, signed as Adobe I/O Events signs it.
+    [failed] = [r for r in stack.emulator.dump_state()["runs"] if r["flowId"] == flow_id][-1:]
+    with key_server() as (key, url):
+        os.environ["AEP_EVENTS_PUBLIC_KEYS_URL"] = url
+        settings.forget()
+        body = json.dumps({**notification(failed, stack.emulator.org_id, stack.emulator.now_ms),
+                           "recipient_client_id": stack.emulator.client_id}).encode()
+        assert deliver(stack, key, body)["statusCode"] == 200
 
     # The bucket: a spec, an invalid one (its errors.json), and deleting the spec (teardown on).
     bucket = stack.buckets["SpecsBucket"]

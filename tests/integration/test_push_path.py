@@ -14,13 +14,14 @@ import pytest
 from aepflow.core import settings
 from bench.events import BUS, manage, scenario
 from local.monitor_scenario import start_clock_at
+from tests.adobe_io_webhook import FUNCTION, deliver, key_server
 
 
 @pytest.fixture(scope="module")
 def pushed():
     from local.stack import LocalStack
 
-    with LocalStack(seed=11, parameters={"AepEventsBusName": BUS}) as local:
+    with LocalStack(seed=11, parameters={"AepEventsBusName": BUS, "AepEventsWebhook": "true"}) as local:
         yield local
 
 
@@ -116,3 +117,39 @@ def test_a_listed_failure_its_event_sees_first_is_re_run_once_and_its_healing_is
     poll(local)
     assert not alerts(local) and len(sfn.list_executions(
         stateMachineArn=local.state_machines["RetryFailedRunStateMachine"])["executions"]) == 1
+
+
+# --- The webhook (AepEventsWebhook): Adobe I/O Events' deliveries, signed --------------------------
+@pytest.fixture
+def signing_key(monkeypatch):
+    with key_server() as (key, url):
+        monkeypatch.setenv("AEP_EVENTS_PUBLIC_KEYS_URL", url)
+        settings.forget()
+        yield key
+
+
+def test_the_webhook_answers_the_challenge_alerts_a_signed_delivery_and_refuses_a_forged_one(local, signing_key):
+    from local.emulator.run_events import notification
+    from local.serve import proxy_event
+
+    answer, _ = local.invoke(FUNCTION,
+                             proxy_event("GET", "/aep-events", query=[("challenge", "a1b2c3")]))
+    assert answer["statusCode"] == 200 and json.loads(answer["body"]) == {"challenge": "a1b2c3"}
+    fid = manage(local, "hooked-orders")
+    local.emulator.set_run_outcomes(fid, ["failed-promotion"])
+    local.emulator.run_events.drop(1.0)  # nothing on the partner bus: the webhook is the only path
+    local.emulator.advance(minutes=10)
+    assert alerts(local) == []
+    [run] = [r for r in local.emulator.dump_state()["runs"] if r["flowId"] == fid]
+    payload = {**notification(run, local.emulator.org_id, local.emulator.now_ms),
+               "recipient_client_id": local.emulator.client_id}
+    body = json.dumps(payload).encode()
+    refused = deliver(local, signing_key, body.replace(b"failed", b"succes"), signed_body=body)  # forged
+    assert refused["statusCode"] == 401 and alerts(local) == []
+    stranger = json.dumps({**payload, "recipient_client_id": "someone-else"}).encode()
+    assert deliver(local, signing_key, stranger)["statusCode"] == 401 and alerts(local) == []
+    accepted = deliver(local, signing_key, body)
+    assert accepted["statusCode"] == 200, accepted
+    [alert] = alerts(local)
+    assert (alert["problem"], alert["flowId"], alert["runId"]) == ("failed", fid, run["id"])
+    assert deliver(local, signing_key, body)["statusCode"] == 200 and alerts(local) == []  # once

@@ -113,6 +113,7 @@ AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreS
                "CreateDataflowFunction", "RollBackFunction", "MonitorCheckFunction", "SpecIntakeFunction",
                "ApiFunction", "DriftFunction", "RotateCredentialsFunction", "ApplyPlanFunction",
                "MonitorEventsFunction",  # the push path: the credentials' orgId, and GET /runs/{id} at times
+               "MonitorWebhookFunction",  # ... by webhook: also the credentials' clientId (the recipient)
                "RetriggerRunFunction"}  # POST /runs/{id}/action?op=re-trigger, GET /runs/{id} (the retry policy)
 # validate_spec (steps/validate._secret_problems), create-base-connection (the auth params, held
 # against the live connection spec when AEP refuses the catalog's), and the doors, which validate a
@@ -128,7 +129,8 @@ WARNING_WRITERS = {"ExploreSourceFunction", "ResolveFlowSpecFunction"}
 # The monitor's steps that claim and send alerts: the check, the plan's sweep of pending ones, and
 # the push path's flow-run events (monitor/events.py).
 # RetriggerRunFunction: the failure held back for a re-trigger that AEP refused (monitor/retrigger.py).
-ALERTERS = {"MonitorPlanFunction", "MonitorCheckFunction", "MonitorEventsFunction", "RetriggerRunFunction"}
+ALERTERS = {"MonitorPlanFunction", "MonitorCheckFunction", "MonitorEventsFunction", "MonitorWebhookFunction",
+            "RetriggerRunFunction"}
 MONITOR_STEPS = {"MonitorPlanFunction", "MonitorRegistryFunction", "MonitorCheckFunction", "MonitorFinishFunction"}
 CREATE_STEPS = {"CreateBaseConnectionFunction", "CreateSourceConnectionFunction", "CreateTargetSchemaFunction",
                 "CreateDatasetFunction", "CreateTargetConnectionFunction", "CreateMappingSetFunction",
@@ -253,6 +255,7 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
     writes["MonitorCheckFunction"] = [shard_item, keys.PENDING_PK, keys.alert("ALERT#flow-1#run-1#failed")["pk"]]
     writes["MonitorFinishFunction"] = [registry_item]
     writes["MonitorEventsFunction"] = [keys.PENDING_PK, keys.alert("ALERT#flow-1#run-1#failed")["pk"]]
+    writes["MonitorWebhookFunction"] = writes["MonitorEventsFunction"]
     writes["RetriggerRunFunction"] = [keys.PENDING_PK, keys.alert("ALERT#flow-1#run-1#failed")["pk"],
                                       keys.retry("run-2")["pk"]]
     writes["ProvisionDataflowStateMachine"] = [record_item, flow_item]  # "Claim the flow for the dataflow"
@@ -261,10 +264,11 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
             assert may_write_key(name, key), (name, key)
     # ...and not the others' items.
     for name in CREATE_STEPS | {"RollBackFunction", "ApplyPlanFunction", "MonitorEventsFunction",
-                                "RetriggerRunFunction"} | MONITOR_STEPS:
+                                "MonitorWebhookFunction", "RetriggerRunFunction"} | MONITOR_STEPS:
         assert not may_write_key(name, record_item), name
     for name in {"ApiFunction", "SpecIntakeFunction", "ProvisionDataflowStateMachine",
-                 "DriftFunction", "RotateCredentialsFunction", "ReserveNameFunction", "MonitorEventsFunction"} \
+                 "DriftFunction", "RotateCredentialsFunction", "ReserveNameFunction", "MonitorEventsFunction",
+                 "MonitorWebhookFunction"} \
             | MONITOR_STEPS:
         assert not may_write_key(name, execution_item), name
     for name in FUNCTIONS:
