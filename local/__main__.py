@@ -15,7 +15,7 @@ from aepflow.core.errors import AepflowError, SpecInvalid
 from aepflow.doors.cli import render
 from aepflow.doors.cli.main import ended_by_reader, quiet_logs
 from local import secret_command
-from local.clock import speed_argument
+from local.clock import ScheduleClock, speed_argument
 from local.declarative import Refused
 from local.emulator.flow_runs import OUTCOMES
 from local.examples import example_paths, load_spec
@@ -169,13 +169,10 @@ DEMO_WATCH_MINUTES, DEMO_POLL_MINUTES = 180, 15
 
 def _watch(stack: Any, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Advance the emulator's clock, poll with the run monitor, return what reached SNS."""
-    emu = stack.emulator
     for result in results:
         if result["status"] == "ACTIVE" and result["name"] in DEMO_RUN_OUTCOMES:
-            emu.set_run_outcomes(result["flowId"], DEMO_RUN_OUTCOMES[result["name"]])
-    for _ in range(DEMO_WATCH_MINUTES // DEMO_POLL_MINUTES):
-        emu.advance(minutes=DEMO_POLL_MINUTES)
-        stack.run_monitor()
+            stack.emulator.set_run_outcomes(result["flowId"], DEMO_RUN_OUTCOMES[result["name"]])
+    ScheduleClock(stack, poll_minutes=DEMO_POLL_MINUTES).advance(DEMO_WATCH_MINUTES)
     return stack.messages()
 
 

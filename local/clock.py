@@ -89,9 +89,10 @@ class ScheduleClock:
     `speed` emulated minutes per real second. One advance at a time (a lock); the HTTP server's
     threads go on serving meanwhile, as AEP and the monitor would."""
 
-    def __init__(self, stack: Any):
+    def __init__(self, stack: Any, poll_minutes: int | None = None):
+        """`poll_minutes`: the monitor's interval (default: the template's MonitorIntervalMinutes)."""
         self.stack = stack
-        self.poll_minutes = int(stack.refs["MonitorIntervalMinutes"])
+        self.poll_minutes = poll_minutes or int(stack.refs["MonitorIntervalMinutes"])
         self._lock = threading.Lock()
         self._since_poll = 0.0  # emulated minutes since the monitor last polled
 
