@@ -64,22 +64,14 @@ def render_run(r: dict, done: bool, client_id: str) -> dict:
         status = "failed" if outcome == "failed-promotion" else "success"
         promo_status: dict = {"status": status}
         run_status: dict = {"status": status, "activityRefs": ["promotionActivity"]}
-        if outcome == "failed-promotion":
+        if outcome == "failed-promotion" or failed:  # every record failed, or some (a partial run)
             err = {"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}
             promo_status["errors"] = run_status["errors"] = [err]
             promo_status["extensions"] = {"manifest": manifest, "errors": [
-                {"code": "INGEST-1212-400", "message": f"Encountered {inp} errors in the data. Successfully "
-                                                       f"ingested 0 rows. Review the associated diagnostic files "
-                                                       f"for additional details."},
-                {"code": "MAPPER-3700-400", "recordCount": inp, "message": "Mapper Transform Error"}]}
-        elif failed:
-            err = {"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}
-            promo_status["errors"] = run_status["errors"] = [err]
-            promo_status["extensions"] = {"manifest": manifest, "errors": [
-                {"code": "INGEST-1212-400", "message": f"Encountered {failed} errors in the data. Successfully "
-                                                       f"ingested {written} rows. Review the associated "
-                                                       f"diagnostic files for additional details."},
-                {"code": "MAPPER-3700-400", "recordCount": failed, "message": "Mapper Transform Error"}]}
+                {"code": "INGEST-1212-400", "message": f"Encountered {rec_failed} errors in the data. Successfully "
+                                                       f"ingested {written} rows. Review the associated diagnostic "
+                                                       f"files for additional details."},
+                {"code": "MAPPER-3700-400", "recordCount": rec_failed, "message": "Mapper Transform Error"}]}
         out_bytes = written * 171
         records = {"inputRecordCount": inp, "outputRecordCount": written, "failedRecordCount": rec_failed}
         promo = {"id": "promotionActivity", "updatedAtUTC": end + 180,
