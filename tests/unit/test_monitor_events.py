@@ -88,7 +88,7 @@ def decider(fetched: dict | None = None) -> tuple[RunEvents, FakeSender, list]:
 
     def fetch(sandbox: str, rid: str) -> Any:
         calls.append((sandbox, rid))
-        return {"items": [fetched]} if fetched else {"items": []}
+        return fetched  # run_query.run_by_id's answer: the run, or None
 
     return RunEvents(org_id=ORG, default_sandbox="prod", find_flow=FLOWS.get, fetch_run=fetch, sender=sender,
                      sent=lambda: sender.sent), sender, calls

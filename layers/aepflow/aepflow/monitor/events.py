@@ -48,6 +48,7 @@ from aepflow.monitor import diagnostics
 from aepflow.monitor.alerts import AlertSender, alert_key, build_alert
 from aepflow.monitor.flows import DEFAULT_SANDBOX, ManagedFlow, alert_flow, from_record
 from aepflow.monitor.retries import ALERT, RECOVERED, RETRY, Decision, Retries
+from aepflow.monitor.run_query import run_by_id
 from aepflow.store import monitor as monitor_store
 from aepflow.store import owners
 
@@ -267,14 +268,12 @@ class RunEvents:
         detail = run.as_run()
         if lacks_what_classify_reads(detail):
             # One GET /runs/{id} rather than a guess: the alert then says what the poll's would.
-            answer = self.fetch_run(sandbox, run.id)
+            found = self.fetch_run(sandbox, run.id)
             self.report.runs_fetched += 1
-            items = answer.get("items") if isinstance(answer, dict) else None
-            found = [i for i in items or [] if isinstance(i, dict) and i.get("id") == run.id]
-            if not found:
+            if found is None:
                 raise Dropped("malformed", "GET /runs/{id} did not answer the run")
             try:
-                fetched = FlowRun.model_validate({"imsOrgId": self.org_id, "sandboxName": sandbox, **found[0]})
+                fetched = FlowRun.model_validate({"imsOrgId": self.org_id, "sandboxName": sandbox, **found})
             except ValidationError as exc:
                 raise Dropped("malformed", f"GET /runs/{{id}}: {exc.errors()[0]['msg']}") from None
             if fetched.flowId != run.flowId:
@@ -348,7 +347,7 @@ def handle(event: Any, *, lease_seconds: float, now_ms: int | None = None) -> Ev
     decide = RunEvents(
         org_id=client.credentials.org_id, default_sandbox=client.credentials.sandbox, keep=keep,
         find_flow=lambda fid: managed_flow(cfg.table_name, fid, keeps),
-        fetch_run=lambda sandbox, rid: client.with_sandbox(sandbox).get("flowservice", f"/runs/{rid}"),
+        fetch_run=lambda sandbox, rid: run_by_id(client.with_sandbox(sandbox), rid),
         sender=sender, sent=lambda: sender.sent,
         retries=Retries(cfg.table_name, cfg.retry_state_machine_arn,
                         aws.aws_client("stepfunctions") if cfg.retry_state_machine_arn else None))

@@ -43,7 +43,7 @@ class Decision:
     start: dict[str, Any] | None = None  # the retry execution's input, for `retry`
 
 
-def _chain_text(chain: list[str]) -> str:
+def chain_text(chain: list[str]) -> str:
     return ", ".join(f"{rid} ({'first run' if i == 0 else f'attempt {i}'})" for i, rid in enumerate(chain))
 
 
@@ -67,15 +67,15 @@ def decide(flow: ManagedFlow, run: dict[str, Any], kind: str | None, link: dict[
             used_up = retry is not None and attempt >= retry.attempts
             why = "attempts used up" if used_up else "an error code the policy does not list"
             return Decision(ALERT, {**attempts, "reason": f"still failing after {attempt} re-trigger(s) "
-                                                         f"(onFailure.retry, {why}): {_chain_text(chain)}"})
+                                                         f"(onFailure.retry, {why}): {chain_text(chain)}"})
         return Decision(ALERT)
     if kind is None and attempt:
         if policy and policy.notifyRecovered:
             return Decision(RECOVERED, {**attempts, "reason": f"a re-triggered run succeeded after {attempt} "
-                                                              f"re-trigger(s): {_chain_text(chain)}"})
+                                                              f"re-trigger(s): {chain_text(chain)}"})
         return Decision(QUIET)
     if kind and attempt:
-        return Decision(ALERT, {**attempts, "reason": f"re-trigger {attempt} of {_chain_text(chain)}"})
+        return Decision(ALERT, {**attempts, "reason": f"re-trigger {attempt} of {chain_text(chain)}"})
     return Decision(ALERT if kind else QUIET)
 
 

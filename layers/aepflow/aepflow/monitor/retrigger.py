@@ -22,6 +22,8 @@ from aepflow.core.observability import logger
 from aepflow.monitor.alerts import AlertSender, alert_key, build_alert
 from aepflow.monitor.flows import DEFAULT_SANDBOX
 from aepflow.monitor.models import SANDBOX_KEY
+from aepflow.monitor.retries import chain_text
+from aepflow.monitor.run_query import run_by_id
 from aepflow.store import retries as store
 
 RUN_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
@@ -56,9 +58,7 @@ class HeldBackEvent(RetriggerEvent):
 
 
 def _client(sandbox: str) -> AepClient:
-    base = aep_client()
-    return base if sandbox == DEFAULT_SANDBOX else AepClient(
-        base.settings, base.credentials, base.tokens, sandbox=sandbox, session=base.session)
+    return aep_client().with_sandbox(None if sandbox == DEFAULT_SANDBOX else sandbox)
 
 
 def retrigger(event: RetriggerEvent, table: str, client: AepClient | None = None) -> dict:
@@ -75,16 +75,13 @@ def retrigger(event: RetriggerEvent, table: str, client: AepClient | None = None
 
 def _run(client: AepClient, event: HeldBackEvent) -> dict[str, Any]:
     """The held-back run as GET /runs/{id} answers it; what the event says of it when AEP does not."""
+    found = None
     try:
-        answer = client.get("flowservice", f"/runs/{segment(event.runId)}")
+        found = run_by_id(client, event.runId, event.flowId)
     except Exception as exc:  # AEP is down too: the alert is sent all the same, without the run's metrics
         logger.warning("held-back run not read: alerting without its metrics",
                        extra={"runId": event.runId, "error": type(exc).__name__})
-        answer = None
-    items = answer.get("items") if isinstance(answer, dict) else None
-    found = [i for i in items or [] if isinstance(i, dict) and i.get("id") == event.runId
-             and i.get("flowId") == event.flowId]
-    return found[0] if found else {"id": event.runId, "flowId": event.flowId, "state": "failed"}
+    return found or {"id": event.runId, "flowId": event.flowId, "state": "failed"}
 
 
 def alert_held_back(event: HeldBackEvent, sender: AlertSender, client: AepClient | None = None) -> dict:
@@ -92,7 +89,7 @@ def alert_held_back(event: HeldBackEvent, sender: AlertSender, client: AepClient
     same key as the poll's and the events' alert of that run). Answers {alerted: bool}."""
     client = client or _client(event.sandbox)
     why = str(event.error.get("Error") or "an error")[:100]
-    chain = ", ".join(f"{rid} ({'first run' if i == 0 else f'attempt {i}'})" for i, rid in enumerate(event.chain))
+    chain = chain_text(event.chain)
     detail: dict[str, Any] = {"reason": f"held back for re-trigger {event.attempt} (onFailure.retry), which AEP "
                                         f"refused or did not answer ({why}): {chain}"}
     if event.attempt > 1:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from aepflow.aep.client import MAX_PAGES, AepClient
+from aepflow.aep.client import MAX_PAGES, AepClient, segment
 from aepflow.aep.run_outcome import needs_thresholds
 from aepflow.core.errors import AepTimeout
 
@@ -93,3 +93,13 @@ def _runs(items: list[Any], counters: Counters, now_ms: int) -> Iterator[dict]:
             counters.malformed += 1
         else:
             yield run
+
+
+def run_by_id(client: AepClient, run_id: str, flow_id: str | None = None) -> dict | None:
+    """One run, as GET /runs/{id} answers it (`items` holding it): None when the answer holds no run
+    of that id (of `flow_id`, when given). The item is as AEP wrote it: its reader parses it."""
+    answer = client.get("flowservice", f"/runs/{segment(run_id)}")
+    items = answer.get("items") if isinstance(answer, dict) else None
+    found = [i for i in items or [] if isinstance(i, dict) and i.get("id") == run_id
+             and (flow_id is None or i.get("flowId") == flow_id)]
+    return found[0] if found else None
