@@ -34,10 +34,15 @@ def creates_base_connection(spec: DataflowSpec) -> bool:
 def base_connection(spec: DataflowSpec, resolved: ResolvedSource, *, auth_spec_name: str | None,
                     auth_params: dict[str, Any]) -> dict[str, Any]:
     """POST /connections (seed 002's body; auth.params only the chosen auth spec's)."""
-    return {"name": naming.base_connection(spec),
-            "description": naming.base_connection_description(spec, resolved.label),
-            "auth": {"specName": auth_spec_name, "params": auth_params},
-            "connectionSpec": {"id": resolved.connectionSpecId, "version": "1.0"}}
+    return connection(naming.base_connection(spec), naming.base_connection_description(spec, resolved.label),
+                      resolved.connectionSpecId, auth_spec_name, auth_params)
+
+
+def connection(name: str, description: str, connection_spec_id: str, auth_spec_name: str | None,
+               auth_params: dict[str, Any]) -> dict[str, Any]:
+    """A base connection's body: its name, the auth spec and its params, the connection spec."""
+    return {"name": name, "description": description, "auth": {"specName": auth_spec_name, "params": auth_params},
+            "connectionSpec": {"id": connection_spec_id, "version": "1.0"}}
 
 
 def column(column: dict[str, Any]) -> dict[str, Any]:

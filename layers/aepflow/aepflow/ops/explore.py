@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from aepflow.aep import resources
+from aepflow.aep import bodies, resources
 from aepflow.aep.client import AepClient, aep_client
 from aepflow.aep.mapping import flatten_properties
 from aepflow.core.errors import (
@@ -36,7 +36,7 @@ from aepflow.core.errors import (
 from aepflow.core.observability import logger
 from aepflow.spec import source_secrets, suggest
 from aepflow.spec.auth import choose
-from aepflow.spec.connectors import CONNECTORS, Connector, connector_named
+from aepflow.spec.connectors import Connector, connector_named, unknown_connector
 from aepflow.spec.fields import NAME_PATTERN, SANDBOX_PATTERN, UUID_PATTERN, ShortText
 from aepflow.spec.parse import build_models, parse_spec, resolve_source
 from aepflow.store import records
@@ -250,8 +250,8 @@ def _connector(request: ExploreRequest) -> tuple[Connector, dict[str, Any], str]
     if not request.connector:
         problems.append({"path": "connector", "message": "give dataflow, or connector and credentialsSecret"})
     elif connector is None:
-        problems.append({"path": "connector", "message": f"unknown connector {request.connector!r}"
-                         f"{suggest.did_you_mean(request.connector, CONNECTORS)} (`aepflow connectors` lists them)"})
+        problems.append({"path": "connector",
+                         "message": f"{unknown_connector(request.connector)} (`aepflow connectors` lists them)"})
     if not request.credentialsSecret:
         problems.append({"path": "credentialsSecret", "message": "a connector is explored through a credentials "
                                                                  "secret: give its name"})
@@ -290,9 +290,8 @@ def with_transient_connection(client: AepClient, connector: Connector, auth_spec
                               work: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     """`work(connection id)` through a base connection made for it, deleted in a finally."""
     name = f"{TRANSIENT_PREFIX}-{connector.name}-{uuid.uuid4().hex[:12]}"
-    body = {"name": name, "description": f"Transient: aepflow explore of {connector.label}; deleted when it ends",
-            "auth": {"specName": auth_spec, "params": auth_params},
-            "connectionSpec": {"id": connector.connection_spec_id, "version": "1.0"}}
+    body = bodies.connection(name, f"Transient: aepflow explore of {connector.label}; deleted when it ends",
+                             connector.connection_spec_id, auth_spec, auth_params)
     try:
         created = resources.create_base_connection(client, body)
     except (AepServerError, AepTimeout):  # the POST may have been applied: find it to delete it

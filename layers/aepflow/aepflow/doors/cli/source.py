@@ -21,7 +21,7 @@ from aepflow.doors.cli import render
 from aepflow.doors.cli.exits import FAILED, INVALID, OK
 from aepflow.doors.cli.remote import Answer, api_of
 from aepflow.spec import suggest
-from aepflow.spec.connectors import CONNECTORS, Connector, connector_named
+from aepflow.spec.connectors import CONNECTORS, Connector, connector_named, unknown_connector
 from aepflow.spec.fields import NAME_PATTERN
 
 # The preview's table shows this many columns (--json shows them all), each value cut to CELL characters.
@@ -183,8 +183,7 @@ def cmd_init(args: argparse.Namespace, out) -> int:
 
     connector = connector_named(args.connector)
     if connector is None:
-        return _refuse(f"unknown connector {args.connector!r}{suggest.did_you_mean(args.connector, CONNECTORS)} "
-                       "(`aepflow connectors` lists them)")
+        return _refuse(f"{unknown_connector(args.connector)} (`aepflow connectors` lists them)")
     if not args.secret:
         return _refuse(f"init explores {connector.label} through its credentials: give --secret NAME (a source "
                        "secret, e.g. aep/sources/...)")
