@@ -36,7 +36,7 @@ OUTPUT = REPO / "layers" / "aepflow" / "aepflow" / "spec" / "connection_specs.js
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 PROVIDER = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
 SECRET_PARAMS = {"password", "clientSecret", "refreshToken", "securityToken", "accessToken", "servicePrincipalKey",
-                 "keyFileContent", "connectionString", "jwtToken"}
+                 "keyFileContent", "connectionString", "jwtToken", "s3SecretKey", "s3SessionToken"}
 
 EN = "AdobeDocs/experience-platform.en:help/sources/tutorials/api/create"
 KIRBY = "AdobeAtAdobe/kirby_docs:acpdr/api-specification/markdown/narrative/tutorials/sources_tutorial/api"
@@ -53,7 +53,8 @@ def _reference_dir() -> Path:
 
 # name, label, reference file, family, deprecated (with the page that says so), source params.
 # Families: crm (CRMToAEP, tabular, tableName+columns), database (CRMToAEP, tabular, path),
-# rest (RestStorageToAEP, json, the connector's own params).
+# rest (RestStorageToAEP, json, the connector's own params), file (CloudStorageToAEP, delimited, json or
+# parquet files under params.path).
 CONNECTORS = [
     ("salesforce", "Salesforce", "salesforce", "crm", None, []),
     ("dynamics", "Microsoft Dynamics", "dynamics", "crm", None, []),
@@ -84,6 +85,7 @@ CONNECTORS = [
                  "the Data Landing Zone; the newest CRMToAEP list no longer names it",
       "documentedIn": [f"{EN}/databases/phoenix.md",
                        "AdobeDocs/experience-platform.en:help/sources/tutorials/api/collect/crm.md"]}, []),
+    ("s3", "Amazon S3", "s3", "file", None, []),
 ]
 
 # Where each auth spec is documented: (connector, auth spec) -> pages, newest first. The pages are
@@ -141,6 +143,14 @@ AUTH_PAGES = {
     ("spark", "HDInsights Basic Authentication"): [f"{EN}/databases/spark.md"],
     ("couchbase", "Connection String Based Authentication"): [f"{EN}/databases/couchbase.md"],
     ("phoenix", "Basic Authentication"): [f"{EN}/databases/phoenix.md"],
+    ("s3", "Access Key"): [
+        f"{EN}/cloud-storage/s3.md",
+        "AdobeDocs/experience-platform.ja-JP:help/sources/tutorials/api/create/cloud-storage/s3.md",
+        f"{KIRBY}/cloud-storages/s3-api-tutorial.md"],
+    # Experience Platform on AWS only; the newest page (ja-JP copy, Experience League) alone documents it.
+    ("s3", "IAMRole Based"): [
+        "AdobeDocs/experience-platform.ja-JP:help/sources/tutorials/api/create/cloud-storage/s3.md",
+        "https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/create/cloud-storage/s3"],
 }
 
 # Preference among auth specs a secret may satisfy alike: newest documented first.
@@ -163,6 +173,13 @@ EXTRA_PROPERTIES = {
     # Newest Redshift page adds port (Azure) and port + schema (AWS) to the published schema.
     ("redshift", "Basic Authentication"): {"port": "Port of the Amazon Redshift server (newest page)",
                                            "schema": "Schema of the database (newest page, AWS)"},
+    # The newer S3 pages' "Gather required credentials" table lists these beside the keys, though no
+    # documented body sends them (s3.json authSpecNamesDocumented["Access Key"].credentialTableAlsoLists):
+    # optional params a secret may hold.
+    ("s3", "Access Key"): {"serviceUrl": "The endpoint of the Amazon S3 instance (optional; newer pages' table)",
+                           "bucketName": "The bucket to narrow the connection to (newer pages' table)",
+                           "folderPath": "The folder to narrow the connection to, when access is restricted "
+                                         "(newer pages' table)"},
 }
 
 # A documented auth spec may need one of two names for the same value: Zendesk's instance is
@@ -232,6 +249,8 @@ def _auth_specs(connector: str, doc: dict) -> tuple[list[dict], list[dict]]:
             schema: dict = {"$schema": DRAFT7, "type": "object",
                             "description": f"defines auth params required for connecting to {connector}",
                             "properties": {p: _property(connector, p) for p in seen}, "required": every}
+            for param, description in EXTRA_PROPERTIES.get((connector, name), {}).items():
+                schema["properties"].setdefault(param, _property(connector, param, description))
             if (connector, name) in ANY_OF:
                 schema["anyOf"] = [{"required": r} for r in ANY_OF[(connector, name)]]
             spec = {"name": name, "spec": schema}
@@ -252,9 +271,14 @@ def build(reference: Path) -> dict:
         doc = json.loads((reference / f"{file}.json").read_text())
         auth_specs, auth_notes = _auth_specs(name, doc)
         published = doc.get("connectionSpec") or {}
-        connection_spec = {"id": doc["connectionSpecId"], "name": published.get("name") or name,
-                           "providerId": published.get("providerId") or PROVIDER,
-                           "version": published.get("version") or "1.0", "authSpec": auth_specs}
+        # S3's only printed spec is kept out of `connectionSpec` (its `required` names params no request
+        # sends, s3.json notes): its name, provider and version stand, its authSpec does not.
+        printed = published or {k: v for k, v in ((doc.get("connectionSpecAsPrinted") or {}).get("value") or {}).items()
+                                if k in ("name", "providerId", "version")}
+        published = published or {}
+        connection_spec = {"id": doc["connectionSpecId"], "name": printed.get("name") or name,
+                           "providerId": printed.get("providerId") or PROVIDER,
+                           "version": printed.get("version") or "1.0", "authSpec": auth_specs}
         for key in ("sourceSpec", "exploreSpec", "attributes"):
             if key in published:
                 connection_spec[key] = published[key]
@@ -262,7 +286,7 @@ def build(reference: Path) -> dict:
             "name": name, "label": label, "family": family, "connectionSpecId": doc["connectionSpecId"],
             # The AEP spec name where a page prints GET /connectionSpecs; otherwise undocumented
             # and the catalog's own name stands in (the reference file's notes say what was searched).
-            "specNameDocumented": bool(published.get("name")),
+            "specNameDocumented": bool(printed.get("name")),
             "sourceParams": source_params,
             "deprecated": deprecated,
             "documentedIn": doc["sources"],

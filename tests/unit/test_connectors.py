@@ -18,7 +18,7 @@ SEED_004_DATABASES = {"postgresql", "mysql", "mariadb", "oracle", "sqlserver", "
 
 
 def test_the_catalog_carries_every_seed_connector_with_cited_auth_specs():
-    assert set(CONNECTORS) == {"salesforce", "dynamics", "zendesk", "mixpanel"} | SEED_004_DATABASES
+    assert set(CONNECTORS) == {"salesforce", "dynamics", "zendesk", "mixpanel", "s3"} | SEED_004_DATABASES
     for connector in CONNECTORS.values():
         assert connector.auth_specs, connector.name
         for auth_spec in connector.auth_specs:
@@ -30,6 +30,11 @@ def test_the_catalog_carries_every_seed_connector_with_cited_auth_specs():
     assert {"1fe283f6-9bec-11ea-bb37-0242ac130002", "102706fb-a5cd-42ee-afe0-bc42f017ff43",
             "221c7626-58f6-4eec-8ee2-042b0226f03b"} <= set(crm_to_aep_source_connection_spec_ids())
     assert len(connection_spec_documents()) == len(CONNECTORS)
+    # S3's two auth specs (s3.json): the keys, and Adobe's role on Experience Platform on AWS.
+    s3 = CONNECTORS["s3"]
+    assert (s3.family, [a.name for a in s3.auth_specs]) == ("file", ["Access Key", "IAMRole Based"])
+    assert s3.auth_spec("Access Key").required == ["s3AccessKey", "s3SecretKey"]
+    assert s3.auth_spec("IAMRole Based").required == ["bucketName"]
 
 
 @pytest.mark.skipif(REFERENCE is None, reason="../shared/reference is not beside this checkout (CI has none)")
