@@ -79,7 +79,7 @@ def test_unknown_fields_are_refused_not_ignored():
 
 def test_a_raw_connection_spec_id_needs_a_format():
     raw = _example("001")
-    raw["source"] = {"connectionSpecId": "ecadc60c-7455-4d87-84dc-2a0e293d997b", "baseConnectionId":
+    raw["source"] = {"connectionSpecId": "4c10e202-c428-4796-9208-5f1f5732b1cf", "baseConnectionId":
                      "6990abad-977d-41b9-a85d-17ea8cf1c0e4"}
     assert "required" in _problems(raw)["source.format"]
 

@@ -84,6 +84,31 @@ def explore_rest(client: AepClient, connection_id: str, source_params: dict[str,
         "objectType": "rest", "object": "json", "fileType": "json", "preview": "true", "sourceParams": encoded})
 
 
+def explore_folder(client: AepClient, connection_id: str, path: str) -> list[dict[str, Any]]:
+    """A cloud-storage folder's files and folders: GET /connections/{id}/explore?objectType=folder&object=PATH
+    answers [{type: file|folder, name, path, canPreview, canFetchSchema}] (explore/cloud-storage.md; an
+    older version of the page prints `File`/`Folder`)."""
+    answer = client.get("flowservice", f"/connections/{segment(connection_id)}/explore",
+                        params={"objectType": "folder", "object": path})
+    return [item for item in (answer if isinstance(answer, list) else []) if isinstance(item, dict)]
+
+
+def explore_file(client: AepClient, connection_id: str, path: str, file_type: str,
+                 options: dict[str, str]) -> Any:
+    """A file's structure and first records: objectType=file&object=PATH&fileType=...&preview=true, with the
+    columnDelimiter, compressionType and encoding the source connection will use (explore/cloud-storage.md)."""
+    return client.get("flowservice", f"/connections/{segment(connection_id)}/explore", params={
+        "objectType": "file", "object": path, "fileType": file_type, "preview": "true", **options})
+
+
+def connection_spec_config(client: AepClient, connection_spec_id: str, auth_type: str) -> Any:
+    """GET /connectionSpecs/{id}/configs?authType=...: what Adobe's side of an auth type needs, e.g. the IAM
+    role Amazon S3's "IAMRole Based" auth lets into a bucket (create/cloud-storage/s3.md, flow-service.yaml's
+    configByConnectionSpecId): {"configParams": {"IAMRole": ...}}."""
+    return client.get("flowservice", f"/connectionSpecs/{segment(connection_spec_id)}/configs",
+                      params={"authType": auth_type})
+
+
 def _first_item(client: AepClient, path: str) -> dict | None:
     try:
         body = client.get("flowservice", path) or {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 # A dataflow's name: its key everywhere (the spec, the API's paths, the command's arguments).
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
@@ -67,3 +67,11 @@ def _printable(value: str) -> str:
 
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=SHORT), AfterValidator(_printable)]
 LongText = Annotated[str, StringConstraints(max_length=LONG), AfterValidator(_printable)]
+
+
+class SpecModel(BaseModel):
+    """What every model of the spec is: strict (a number is never text, a boolean never a number, "yes" never
+    true), closed (an unknown field is refused) and built when first needed (defer_build: a module that
+    parses specs builds them at import, spec.parse.build_models; the steps after validation never do)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True, defer_build=True)

@@ -35,19 +35,15 @@ from aepflow.spec.fields import (
     XDM_REF_PATTERN,
     LongText,
     ShortText,
+    SpecModel,
     _printable,
 )
+from aepflow.spec.files import FileFormat, bucket_problem, is_folder, path_problem
 from aepflow.spec.on_failure import OnFailure, streaming
 from aepflow.spec.thresholds import Alerts
 
 
-class _Model(BaseModel):
-    # strict: a number is never text, a boolean never a number, "yes" never true.
-    # defer_build: a model's validator and serializer are built when first needed, not when the
-    # class is defined. A module that parses specs builds them at import (build_models()), so that
-    # a cold start builds them in Lambda's init; the steps after validation do not import them at all
-    # (spec_view).
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True, defer_build=True)
+_Model = SpecModel  # strict, closed, built when first needed (fields.SpecModel)
 
 
 class Column(_Model):
@@ -79,9 +75,21 @@ class Source(_Model):
         "A Secrets Manager secret (name or ARN) under the stack's source-secrets prefix, holding the auth "
         "params as a JSON object; aepflow creates the base connection from it"),
         examples=["aep/sources/acme-salesforce"])
-    format: Literal["tabular", "json", "delimited", "parquet"] | None = Field(default=None, description=(
-        "The data format; by default the connector's (required with an unknown connectionSpecId)"),
-        examples=["tabular"])
+    format: Literal["tabular", "json", "delimited", "parquet"] | FileFormat | None = Field(default=None, description=(
+        "The data format; by default the connector's (required with an unknown connectionSpecId). A file "
+        "source's is an object: {type: delimited|json|parquet, delimiter, compression, encoding}"),
+        examples=["tabular", {"type": "delimited", "delimiter": ","}])
+    bucket: ShortText | None = Field(default=None, description="Amazon S3: the bucket the files are in",
+                                     examples=["acme-orders-exports"])
+    path: str | None = Field(default=None, min_length=1, max_length=1024, description=(
+        "Amazon S3: the files inside the bucket: a file (orders/2024-05.csv), a folder (orders/) or a folder's "
+        "files by a wildcard in the file name (orders/*.csv)"), examples=["orders/"])
+    recursive: bool | None = Field(default=None, description=(
+        "Amazon S3: read the folder's subfolders too (a folder or wildcard path only)"), examples=[True])
+    access: Literal["iam-role"] | None = Field(default=None, description=(
+        "Amazon S3 without keys: `iam-role` lets Adobe's IAM role read the path, through a statement aepflow "
+        "adds to the bucket's policy (and removes with the dataflow); or give credentialsSecret (Access Key)"),
+        examples=["iam-role"])
     table: ShortText | None = Field(default=None, description=(
         "What to read: a CRM's object (params.tableName) or a database's table (params.path)"),
         examples=["Contact"])
@@ -92,12 +100,41 @@ class Source(_Model):
         "The connector's source params, e.g. Mixpanel's projectId and timezone"),
         examples=[{"projectId": "2671127", "timezone": "America/Los_Angeles"}])
 
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str | None) -> str | None:
+        problem = bucket_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_bucket(cls, value: str | None) -> str | None:
+        problem = path_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("recursive")
+    @classmethod
+    def _folders_only(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        path = info.data.get("path")
+        if value and path and not is_folder(path):
+            raise ValueError(f"recursive reads a folder's subfolders, and path {path!r} is one file: end it with / "
+                             "or use a wildcard (orders/*.csv)")
+        return value
+
     @model_validator(mode="after")
     def _one_identity(self) -> "Source":
         if bool(self.connector) == bool(self.connectionSpecId):
             raise ValueError("give exactly one of connector or connectionSpecId")
-        if not self.baseConnectionId and not self.credentialsSecret:
-            raise ValueError("give baseConnectionId (an existing account) or credentialsSecret (to create one)")
+        given = [k for k in ("baseConnectionId", "credentialsSecret", "access") if getattr(self, k)]
+        if not given:
+            raise ValueError("give baseConnectionId (an existing account), credentialsSecret (to create one) or, "
+                             "for Amazon S3, access: iam-role")
+        if self.access and len(given) > 1:
+            raise ValueError(f"access: iam-role creates the account from Adobe's IAM role: give no {given[0]}")
         return self
 
 

@@ -58,8 +58,8 @@ class View:
         except KeyError:
             raise AttributeError(f"{self._model} has no field {name!r}") from None
         value = self._data.get(key)
-        if value is None or nested is None:
-            return value
+        if value is None or nested is None or not isinstance(value, (dict, list)):
+            return value  # a plain value, also where a union allows one beside a model (a source's format)
         if isinstance(value, list):
             return [View(nested, item) for item in value]
         return View(nested, value)
@@ -89,7 +89,7 @@ def _dump(model: str, data: dict[str, Any], by_alias: bool) -> dict[str, Any]:
         if key not in names or value is None:
             continue
         name, nested = names[key]
-        if nested is not None:
+        if nested is not None and isinstance(value, (dict, list)):
             value = [_dump(nested, item, by_alias) for item in value] if isinstance(value, list) \
                 else _dump(nested, value, by_alias)
         elif isinstance(value, (dict, list)):
