@@ -42,7 +42,6 @@ from aepflow.spec.files import FileFormat, bucket_problem, is_folder, path_probl
 from aepflow.spec.on_failure import OnFailure, streaming
 from aepflow.spec.thresholds import Alerts
 
-
 _Model = SpecModel  # strict, closed, built when first needed (fields.SpecModel)
 
 
