@@ -265,9 +265,9 @@ def _exercise_every_door(stack):
     # A provisioning that fails after it created things: the roll-back deletes them.
     failing = example("004")
     failing["name"] = "acme-wrong-flow-spec"
-    failing["source"] = {"connectionSpecId": "ecadc60c-7455-4d87-84dc-2a0e293d997b", "format": "tabular",
-                         "authSpecName": "Access Key", "table": "ADMIN.E2E", "columns": [{"name": "ID"}],
-                         "baseConnectionId": "6990abad-977d-41b9-a85d-17ea8cf1c0e4"}
+    failing["source"] = {"connector": "s3", "flowSpec": "CRMToAEP", "bucket": "acme-orders-exports", "path": "orders/",
+                         "format": {"type": "delimited"}, "baseConnectionId": "6990abad-977d-41b9-a85d-17ea8cf1c0e4"}
+    failing.pop("deltaColumn")  # CloudStorageToAEP has no Copy: an S3 source takes none
     [result] = stack.provision([failing])
     assert result["status"] == "FAILED"
     _api(stack, "DELETE", f"/dataflows/{name}")

@@ -94,15 +94,15 @@ def test_a_missing_dataset_fails_with_aeps_code_and_leaves_nothing_behind(stack)
 
 
 def test_a_late_failure_rolls_back_what_the_execution_created_newest_first(stack):
-    # S3 is a real connection spec the emulator knows, but CRMToAEP does not accept it: the flow-spec
+    # S3 is a connector the emulator knows, but CRMToAEP does not accept it: the flow-spec
     # branch fails while the source and target branches are creating resources.
     spec = example("004")
     spec["name"] = "acme-wrong-flow-spec"
     spec["target"]["schema"]["create"]["title"] = "aepflow roll-back test schema"
     spec["target"]["dataset"]["create"]["name"] = "aepflow roll-back test dataset"
-    spec["source"] = {"connectionSpecId": "ecadc60c-7455-4d87-84dc-2a0e293d997b", "format": "tabular",
-                      "authSpecName": "Access Key", "table": "ADMIN.E2E", "columns": [{"name": "ID"}],
-                      "baseConnectionId": "6990abad-977d-41b9-a85d-17ea8cf1c0e4"}
+    spec["source"] = {"connector": "s3", "flowSpec": "CRMToAEP", "bucket": "acme-orders-exports", "path": "orders/",
+                      "format": {"type": "delimited"}, "baseConnectionId": "6990abad-977d-41b9-a85d-17ea8cf1c0e4"}
+    spec.pop("deltaColumn")  # CloudStorageToAEP has no Copy: an S3 source takes none
     before = stack.emulator.dump_state()
     [result] = stack.provision([spec])
     after = stack.emulator.dump_state()

@@ -25,12 +25,12 @@ def _problems(raw) -> dict[str, str]:
 def test_every_example_is_a_valid_spec(path):
     spec = parse_spec(yaml.safe_load(path.read_text()))
     resolved = resolve_source(spec)
-    assert resolved.connectionSpecId and resolved.flowSpecName in ("CRMToAEP", "RestStorageToAEP")
+    assert resolved.connectionSpecId and resolved.flowSpecName in ("CRMToAEP", "RestStorageToAEP", "CloudStorageToAEP")
 
 
 def test_examples_cover_every_seed_source():
     connectors = {resolve_source(parse_spec(yaml.safe_load(p.read_text()))).connector for p in EXAMPLES}
-    assert connectors == {"salesforce", "zendesk", "mixpanel", "oracle"}
+    assert connectors == {"salesforce", "zendesk", "mixpanel", "oracle", "s3"}
 
 
 def test_bad_spec_lists_every_problem_by_field_path():

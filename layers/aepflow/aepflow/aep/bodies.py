@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aepflow.aep import naming, schedule
 from aepflow.aep.mapping import mapping_set_body
 from aepflow.aep.resources import TARGET_SCHEMA_VERSION
+from aepflow.spec import files
 from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
 
 if TYPE_CHECKING:
@@ -30,6 +31,11 @@ def creates_base_connection(spec: DataflowSpec) -> bool:
 
 
 # --- Bodies ---------------------------------------------------------------------------------------
+
+def iam_role_auth_params(spec: DataflowSpec) -> dict[str, Any]:
+    """Amazon S3's "IAMRole Based" auth: its one param, the bucket Adobe's role may read (s3.json)."""
+    return {"bucketName": spec.source.bucket}
+
 
 def base_connection(spec: DataflowSpec, resolved: ResolvedSource, *, auth_spec_name: str | None,
                     auth_params: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +79,25 @@ def source_params(spec: DataflowSpec, resolved: ResolvedSource,
         return params
     if resolved.family == "database":
         return {"path": spec.source.table}
+    if resolved.family == "file":
+        # collect/cloud-storage.md: params.path names a file or, a folder (or a wildcard in place of the file
+        # name), with type folder; recursive: true reads its subfolders.
+        path = spec.source.path or ""
+        params = {"path": files.aep_path(spec.source.bucket or "", path),
+                  "type": "folder" if files.is_folder(path) else "file"}
+        if spec.source.recursive:
+            params["recursive"] = True
+        return params
     return dict(spec.source.params)
+
+
+def source_data(spec: DataflowSpec, resolved: ResolvedSource) -> dict[str, Any]:
+    """The source connection's `data`: its format, and a file source's data.properties (columnDelimiter,
+    compressionType, encoding; collect/cloud-storage.md) when its spec gives any."""
+    if resolved.family != "file":
+        return {"format": resolved.format}
+    fmt, properties = files.file_format(spec.source.format)
+    return {"format": fmt, **({"properties": properties} if properties else {})}
 
 
 def source_connection(spec: DataflowSpec, resolved: ResolvedSource, *, base_connection_id: str | None,
@@ -81,7 +105,7 @@ def source_connection(spec: DataflowSpec, resolved: ResolvedSource, *, base_conn
     """POST /sourceConnections. `explored`: a CRM table's columns as explore answered them, when the
     spec gives none (a plan does not explore: it expects no columns then, and compares none)."""
     return {"name": naming.source_connection(spec), "description": naming.source_connection_description(spec),
-            "baseConnectionId": base_connection_id, "data": {"format": resolved.format},
+            "baseConnectionId": base_connection_id, "data": source_data(spec, resolved),
             "params": source_params(spec, resolved, explored),
             "connectionSpec": {"id": resolved.connectionSpecId, "version": "1.0"}}
 
@@ -190,12 +214,17 @@ def fields(kind: str, resource: dict[str, Any]) -> dict[str, Any]:
         out = {"name": resource.get("name"), "description": resource.get("description"),
                "baseConnectionId": resource.get("baseConnectionId"), "connectionSpec": of("connectionSpec", "id"),
                "format": of("data", "format")}
+        for key, value in (of("data", "properties") or {}).items():
+            out[f"data.properties.{key}"] = value
         for key, value in (resource.get("params") or {}).items():
             out[f"params.{key}"] = value
         return out
     if kind == "baseConnection":
-        return {"name": resource.get("name"), "description": resource.get("description"),
-                "connectionSpec": of("connectionSpec", "id"), "authSpecName": of("auth", "specName")}
+        out = {"name": resource.get("name"), "description": resource.get("description"),
+               "connectionSpec": of("connectionSpec", "id"), "authSpecName": of("auth", "specName")}
+        if out["authSpecName"] == files.IAM_ROLE_AUTH:  # its one param is no secret: the bucket it reads
+            out["auth.params.bucketName"] = of("auth", "params", "bucketName")
+        return out
     if kind == "targetConnection":
         return {"name": resource.get("name"), "description": resource.get("description"),
                 "params.dataSetId": of("params", "dataSetId"), "data.schema.id": of("data", "schema", "id")}

@@ -24,6 +24,9 @@ from aepflow.spec import suggest
 
 DATA_LAKE_CONNECTION_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 CRM_FLOW_SPEC = "CRMToAEP"
+# The file-based sources' flow spec (collect/cloud-storage.md; flowspec-CloudStorageToAEP.json): a Mapping
+# transformation and no Copy, so no deltaColumn (its runSpec has none either).
+FILE_FLOW_SPEC = "CloudStorageToAEP"
 # The self-serve (generic REST) flow spec of the Zendesk and Mixpanel tutorials. FACTS §8: the
 # Sources SDK flow-spec page names it RestStorageToAEP and reads it by this fixed id, as seeds 002
 # and 003 do; aepflow reads it by id too.
@@ -63,7 +66,7 @@ class Connector:
     name: str
     label: str
     connection_spec_id: str
-    family: str  # crm | database | rest
+    family: str  # crm | database | rest | file
     auth_specs: tuple[AuthSpec, ...]
     # Source connection params the spec must provide (beyond table/path which the family implies).
     source_params: tuple[str, ...] = ()
@@ -72,20 +75,22 @@ class Connector:
 
     @property
     def data_format(self) -> str:
-        return "json" if self.family == "rest" else "tabular"
+        """The source connection's data.format: a file source's is its spec's (delimited by default)."""
+        return {"rest": "json", "file": "delimited"}.get(self.family, "tabular")
 
     @property
     def tabular(self) -> bool:
-        """Tables have columns explore lists in full; a REST preview is a sample of records."""
+        """Tables (and delimited files) have columns explore lists in full; a REST preview is a sample of
+        records (and so is a JSON file's: the spec's format decides, parse.resolve_source)."""
         return self.family != "rest"
 
     @property
     def flow_spec_name(self) -> str:
-        return REST_FLOW_SPEC if self.family == "rest" else CRM_FLOW_SPEC
+        return {"rest": REST_FLOW_SPEC, "file": FILE_FLOW_SPEC}.get(self.family, CRM_FLOW_SPEC)
 
     @property
     def needs_delta_column(self) -> bool:
-        return self.family != "rest"
+        return self.family in ("crm", "database")
 
     @property
     def mapping_dialect(self) -> str:

@@ -15,21 +15,22 @@ A spec's `path` is inside its `bucket`: a file (`orders/2024-05.csv`), a folder 
 with /) or a folder's files by a wildcard in the last segment (`orders/*.csv`). It never starts with
 / or s3://, and holds no `.` or `..` segment, so that it cannot name another bucket or leave the prefix
 the bucket policy grants. Bucket names follow S3's rules (docs.aws.amazon.com/AmazonS3/latest/
-userguide/bucketnamingrules.html)."""
+userguide/bucketnamingrules.html).
+
+No pydantic here: the steps after validation read these (spec/source.py holds the models)."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
-
-from pydantic import Field, ValidationInfo, field_validator
-
-from aepflow.spec.fields import SpecModel
 
 FILE_TYPES = ("delimited", "json", "parquet")
 COMPRESSIONS = ("bzip2", "gzip", "deflate", "zipDeflate", "tarGzip", "tar")
 ENCODINGS = ("UTF-8", "ISO-8859-1")
 MAX_KEY_BYTES = 1024  # an S3 object key's limit
+# access: iam-role is this auth spec of Amazon S3 (Experience Platform on AWS; s3.json), whose role
+# GET /connectionSpecs/{id}/configs?authType=IAM_ROLE_CONFIG answers.
+IAM_ROLE_AUTH = "IAMRole Based"
+IAM_ROLE_CONFIG = "IamBasedAuthentication"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _KEY_CHARS = re.compile(r"[\x00-\x1f\x7f\\{}^%`\[\]\"<>~#|]")
@@ -82,40 +83,6 @@ def aep_path(bucket: str, path: str) -> str:
 def folder_of(path: str) -> str:
     """The folder (key prefix, ending with / or empty for the bucket's root) that holds the path's files."""
     return path if path.endswith("/") else path.rsplit("/", 1)[0] + "/" if "/" in path else ""
-
-
-class FileFormat(SpecModel):
-    """How the files are written (the source connection's data.format and data.properties)."""
-
-    type: Literal["delimited", "json", "parquet"] = Field(description=(
-        "delimited (CSV, TSV, ...), json or parquet"), examples=["delimited"])
-    delimiter: str | None = Field(default=None, min_length=1, max_length=1, description=(
-        "delimited files only: the one character between columns; a comma by default"), examples=[","])
-    compression: Literal["bzip2", "gzip", "deflate", "zipDeflate", "tarGzip", "tar"] | None = Field(
-        default=None, description="delimited or JSON files only: how they are compressed", examples=["gzip"])
-    encoding: Literal["UTF-8", "ISO-8859-1"] | None = Field(default=None, description=(
-        "delimited files only: their text encoding; UTF-8 by default"), examples=["UTF-8"])
-
-    @field_validator("delimiter", "encoding")
-    @classmethod
-    def _delimited_only(cls, value: str | None, info: ValidationInfo) -> str | None:
-        kind = info.data.get("type")
-        if value is not None and kind is not None and kind != "delimited":
-            what = "columnDelimiter" if info.field_name == "delimiter" else "encoding"
-            raise ValueError(f"{kind} files take no {info.field_name}: AEP takes {what} for delimited files only "
-                             "(collect/cloud-storage.md)")
-        if info.field_name == "delimiter" and value is not None and (value in "\r\n\"" or not value.isprintable()
-                                                                     and value != "\t"):
-            raise ValueError(f"{value!r} cannot separate columns")
-        return value
-
-    @field_validator("compression")
-    @classmethod
-    def _not_parquet(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and info.data.get("type") == "parquet":
-            raise ValueError("parquet files take no compression: AEP takes compressionType for delimited or JSON "
-                             "files only (collect/cloud-storage.md)")
-        return value
 
 
 def file_format(fmt: object) -> tuple[str, dict[str, str]]:

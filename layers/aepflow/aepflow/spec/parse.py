@@ -20,6 +20,7 @@ from aepflow.spec.connectors import (
     unknown_connector,
 )
 from aepflow.spec.fields import PATTERN_MESSAGES
+from aepflow.spec.files import IAM_ROLE_AUTH, file_format
 from aepflow.spec.model import DataflowSpec, ResolvedSource
 from aepflow.spec.secret_names import boundary_problem
 
@@ -60,13 +61,14 @@ def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
         if connector is None and not source.get("format"):
             problems.append({"path": "source.format",
                              "message": "required when connectionSpecId is not a catalog connector"})
+    problems.extend(_file_problems(connector, source, raw))
     if connector is None:
         return problems
     auth_name = source.get("authSpecName")
     if isinstance(auth_name, str) and auth_name and connector.auth_spec(auth_name) is None:
         problems.append({"path": "source.authSpecName", "message": connector.unknown_auth_spec(auth_name)})
     fmt = source.get("format")
-    if fmt and fmt != connector.data_format:
+    if fmt and connector.family != "file" and fmt != connector.data_format:
         problems.append({"path": "source.format",
                          "message": f"{connector.label} data is {connector.data_format}, not {fmt}"})
     if connector.family in ("crm", "database") and not source.get("table"):
@@ -81,6 +83,46 @@ def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
         problems.append({"path": "deltaColumn",
                          "message": f"{connector.label} flows ({connector.flow_spec_name}) need a Copy deltaColumn"})
     return problems
+
+
+FILE_FIELDS = ("bucket", "path", "recursive", "access")
+
+
+def _file_problems(connector: Connector | None, source: dict[str, Any], raw: dict[str, Any]) -> list[dict[str, str]]:
+    """A file source (Amazon S3) names its bucket, path and format and no table; its flow spec,
+    CloudStorageToAEP, has no Copy transformation and so no deltaColumn; access: iam-role is its "IAMRole
+    Based" auth. What only a file source takes is refused elsewhere."""
+    if connector is None or connector.family != "file":
+        label = connector.label if connector else "this source"
+        out = [{"path": f"source.{key}", "message": f"only a file source (connector: s3) takes {key}; {label} does not"}
+               for key in FILE_FIELDS if source.get(key) is not None]
+        if isinstance(source.get("format"), dict):
+            out.append({"path": "source.format", "message": f"format options are a file source's; {label} data is "
+                                                            f"{connector.data_format if connector else 'one word'}"})
+        return out
+    label = connector.label
+    out = [{"path": f"source.{key}", "message": f"{label} needs {key}: {why}"}
+           for key, why in (("bucket", "the bucket the files are in"),
+                            ("path", "the file, folder (ending with /) or wildcard (orders/*.csv) inside the bucket"),
+                            ("format", "{type: delimited|json|parquet}, with delimiter, compression or encoding"))
+           if source.get(key) is None]
+    if source.get("format") == "tabular":
+        out.append({"path": "source.format", "message": f"{label} reads files: delimited, json or parquet"})
+    for key, why in (("table", "a file source reads `path` in `bucket`"),
+                     ("params", "a file source's params are its bucket, path and recursive")):
+        if source.get(key):
+            out.append({"path": f"source.{key}", "message": f"{label} takes no {key}: {why}"})
+    if raw.get("deltaColumn") is not None:
+        out.append({"path": "deltaColumn", "message": (
+            f"{label} flows ({connector.flow_spec_name}) take no deltaColumn: the flow spec has no Copy "
+            "transformation (flowspec-CloudStorageToAEP.json); each run reads the files that are new since the last")})
+    auth_name = source.get("authSpecName")
+    if source.get("access") == "iam-role" and auth_name not in (None, "IAMRole Based"):
+        out.append({"path": "source.authSpecName", "message": "access: iam-role is the 'IAMRole Based' auth spec"})
+    elif source.get("access") is None and auth_name == "IAMRole Based":
+        out.append({"path": "source.authSpecName",
+                    "message": "'IAMRole Based' takes no secret: say access: iam-role instead of credentialsSecret"})
+    return out
 
 
 def _duplicate_destinations(raw: dict[str, Any]) -> list[dict[str, str]]:
@@ -115,6 +157,8 @@ def resolve_source(spec: DataflowSpec) -> ResolvedSource:
     """What the catalog says about the spec's source. The auth spec is chosen later, from the
     credentials secret (provisioning.validate_spec)."""
     connector = spec.connector
+    if connector is not None and connector.family == "file":
+        return _resolve_file_source(spec, connector)
     if connector is not None:
         flow_spec = spec.source.flowSpec or connector.flow_spec_name
         warnings = [{"path": "source.connector", "message": f"{connector.label}: {connector.deprecated}"}] \
@@ -137,6 +181,21 @@ def resolve_source(spec: DataflowSpec) -> ResolvedSource:
         exploresColumns=True, tabular=fmt == "tabular", inCatalog=False)
 
 
+def _resolve_file_source(spec: DataflowSpec, connector: Connector) -> ResolvedSource:
+    """A file source: its data.format is the spec's; a delimited or parquet file's header lists every
+    column (checked as a table's), a JSON file's preview is a sample of records (as a REST preview).
+    access: iam-role is the "IAMRole Based" auth spec, whose one param is the bucket."""
+    fmt, _ = file_format(spec.source.format)
+    flow_spec = spec.source.flowSpec or connector.flow_spec_name
+    iam_role = spec.source.access == "iam-role"
+    return ResolvedSource(
+        connector=connector.name, label=connector.label, connectionSpecId=connector.connection_spec_id,
+        authSpecName=IAM_ROLE_AUTH if iam_role else spec.source.authSpecName,
+        authParams=["bucketName"] if iam_role else [], family=connector.family, format=fmt,
+        flowSpecName=flow_spec, flowSpecId=FLOW_SPEC_IDS.get(flow_spec), needsDeltaColumn=False,
+        mappingDialect=connector.mapping_dialect, exploresColumns=True, tabular=fmt != "json")
+
+
 def build_models() -> None:
     """Build the validators and serializers of parse_spec's models now. A module that parses specs
     calls it at import, so that a cold start builds them during Lambda's init, before its first event."""
@@ -156,6 +215,16 @@ def _message(err: Any) -> str:
         choices = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected") or ""))
         return message + suggest.did_you_mean(err["input"], choices)
     return message
+
+
+def _other_branch(err: Any) -> bool:
+    """An error of the union branch the value was not meant for: a source's `format` is a word or, for a
+    file source, an object; an object is not told it should have been a word, nor a word an object."""
+    loc = tuple(err["loc"])
+    if loc[:2] != ("source", "format"):
+        return False
+    return (len(loc) == 3 and loc[2] == "literal['tabular','json','delimited','parquet']"
+            and isinstance(err.get("input"), dict)) or (loc[2:] == ("FileFormat",) and err["type"] == "model_type")
 
 
 def _folded(problems: list[dict[str, str]], folds: dict[str, dict[str, str]]) -> list[dict[str, str]]:
@@ -186,6 +255,8 @@ def parse_spec(raw: Any) -> DataflowSpec:
         spec = DataflowSpec.model_validate(raw)
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
+            if _other_branch(err):
+                continue
             problem = {"path": _loc(err["loc"]), "message": _message(err)}
             if err["type"] == "extra_forbidden":
                 loc = tuple(err["loc"])

@@ -17,9 +17,14 @@ from aepflow.spec.model import DataflowSpec
 TOP = "the top level of the spec"
 
 
+# Models that are one branch of a union (a source's format: a word or a FileFormat): pydantic names the
+# branch in an error's location.
+UNION_MODELS = ("FileFormat",)
+
+
 def is_tag(item: Any) -> bool:
     """A location item pydantic adds for a validator or a literal, not a key of the document."""
-    return isinstance(item, str) and item.startswith(("function-", "literal["))
+    return isinstance(item, str) and (item.startswith(("function-", "literal[")) or item in UNION_MODELS)
 
 
 def nested_model(annotation: Any) -> type[BaseModel] | None:

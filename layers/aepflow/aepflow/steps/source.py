@@ -8,10 +8,11 @@ from typing import Any
 from aepflow.aep import bodies, naming, resources
 from aepflow.aep.mapping import flatten_properties
 from aepflow.core.errors import AepError, AepNotFound, AepValidationError, SourceMismatch, SpecInvalid, step
-from aepflow.spec import source_secrets, suggest
+from aepflow.spec import files, source_secrets, suggest
 from aepflow.spec.auth import choose_auth
 from aepflow.spec.connectors import auth_specs_of
 from aepflow.steps.context import Context
+from aepflow.steps.files import explore_files
 
 
 def _live_auth(ctx: Context, secret: dict[str, Any]) -> tuple[str, list[str]]:
@@ -44,8 +45,15 @@ def create_base_connection(ctx: Context) -> dict[str, Any]:
     if ctx.ids.get("baseConnectionId"):
         return ctx.ids
     spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
-    secret = source_secrets.read(spec.source.credentialsSecret or "")
     name = naming.base_connection(spec)
+    if spec.source.access == "iam-role":
+        # Amazon S3 without keys: Adobe's role, which "Let Adobe's role read the source's files" let into the
+        # bucket's policy, reads the bucket the connection names (s3.json, "IAMRole Based").
+        body = bodies.base_connection(spec, resolved, auth_spec_name=files.IAM_ROLE_AUTH,
+                                      auth_params=bodies.iam_role_auth_params(spec))
+        return {**ctx.ids, "baseConnectionId": ctx.ensure(
+            "baseConnection", name, lambda: str(resources.create_base_connection(client, body)["id"]))}
+    secret = source_secrets.read(spec.source.credentialsSecret or "")
 
     def post(auth_spec_name: str, names: list[str]) -> str:
         return resources.create_base_connection(client, bodies.base_connection(
@@ -111,12 +119,31 @@ def _explore_rest(ctx: Context, connection_id: str) -> dict[str, Any]:
     return {"attributes": attributes}
 
 
+def _held_to_columns(ctx: Context, what: str, short: str, names: list[str]) -> None:
+    """SourceMismatch naming every mapped attribute, given column and delta column `names` lacks (at its
+    field path, with the closest names), where explore lists every column (a table, a file's header)."""
+    spec = ctx.spec
+    wanted = [(f"mapping[{i}].source", rule.source) for i, rule in enumerate(spec.mapping)
+              if rule.sourceType == "ATTRIBUTE"]
+    wanted += [(f"source.columns[{i}].name", column.name) for i, column in enumerate(spec.source.columns or [])]
+    if spec.deltaColumn:
+        wanted.append(("deltaColumn.name", spec.deltaColumn.name))
+    problems = [{"path": path, "message": f"{name!r} is not a column of {short}{suggest.did_you_mean(name, names)}"}
+                for path, name in wanted if name not in names]
+    if problems:
+        missing = ", ".join(dict.fromkeys(name for path, name in wanted if name not in names))
+        raise SourceMismatch(f"{what} of {ctx.resolved.label} has no column {missing}; it has "
+                             f"{suggest.listing(names, 40)}", problems=problems)
+
+
 def explore_and_check(ctx: Context, connection_id: str) -> dict[str, Any]:
     """Explore the source and hold the spec against it. A table lists every column, so a mapped
     attribute, a given column or the delta column it lacks fails (SourceMismatch), naming the field
     and the closest columns; a table explore does not find fails listing the tables it has. A REST
     preview is a sample of records, so an attribute it did not show is a warning."""
     spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
+    if resolved.family == "file":
+        return explore_files(ctx, connection_id, _held_to_columns)
     if not resolved.tabular:
         return _explore_rest(ctx, connection_id)
     table = spec.source.table or ""
@@ -130,18 +157,7 @@ def explore_and_check(ctx: Context, connection_id: str) -> dict[str, Any]:
     columns = (answer.get("schema") or {}).get("columns") or []
     if not columns:
         raise SourceMismatch(f"table {table!r} of {resolved.label} has no columns")
-    names = [str(c.get("name")) for c in columns]
-    wanted = [(f"mapping[{i}].source", rule.source) for i, rule in enumerate(spec.mapping)
-              if rule.sourceType == "ATTRIBUTE"]
-    wanted += [(f"source.columns[{i}].name", column.name) for i, column in enumerate(spec.source.columns or [])]
-    if spec.deltaColumn:
-        wanted.append(("deltaColumn.name", spec.deltaColumn.name))
-    problems = [{"path": path, "message": f"{name!r} is not a column of {table}{suggest.did_you_mean(name, names)}"}
-                for path, name in wanted if name not in names]
-    if problems:
-        missing = ", ".join(dict.fromkeys(name for path, name in wanted if name not in names))
-        raise SourceMismatch(f"table {table!r} of {resolved.label} has no column {missing}; it has "
-                             f"{suggest.listing(names, 40)}", problems=problems)
+    _held_to_columns(ctx, f"table {table!r}", table, [str(c.get("name")) for c in columns])
     return {"columns": columns}
 
 

@@ -54,7 +54,11 @@ def expected(spec: DataflowSpec, resolved: ResolvedSource, ids: dict[str, Any]) 
                spec, resolved, base_connection_id=ids.get("baseConnectionId") or spec.source.baseConnectionId)),
            "targetConnection": bodies.fields("targetConnection", bodies.target_connection(
                spec, schema_id=ids.get("schemaId"), dataset_id=ids.get("datasetId")))}
-    if creates_base_connection(spec):
+    if creates_base_connection(spec) and spec.source.access == "iam-role":
+        # Adobe's role reads the bucket its one param names: another bucket is another connection.
+        out["baseConnection"] = bodies.fields("baseConnection", bodies.base_connection(
+            spec, resolved, auth_spec_name=resolved.authSpecName, auth_params=bodies.iam_role_auth_params(spec)))
+    elif creates_base_connection(spec):
         base = bodies.fields("baseConnection", bodies.base_connection(
             spec, resolved, auth_spec_name=spec.source.authSpecName, auth_params={}))
         if not spec.source.authSpecName:
@@ -87,8 +91,9 @@ def field_differences(kind: str, want: dict[str, Any], have: dict[str, Any]) -> 
     changes = []
     keys = [k for k in want if not k.startswith("_")]
     # A field AEP has and the spec no longer gives (a schedule's backfill, a REST param) is removed.
+    source_keys = ("params.", "data.properties.")
     keys += [k for k in have if k not in want and not k.startswith("_")
-             and (k.startswith("scheduleParams.") or (kind == "sourceConnection" and k.startswith("params.")
+             and (k.startswith("scheduleParams.") or (kind == "sourceConnection" and k.startswith(source_keys)
                                                       and k != "params.columns"))]
     for key in keys:
         new, old = want.get(key), have.get(key)
