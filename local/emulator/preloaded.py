@@ -21,16 +21,11 @@ ZENDESK = "0a27232b-2c6e-4396-b8c6-c9fc24e37ba4"
 MIXPANEL = "fd2c8ff3-1de0-4f6b-8fa8-4264784870eb"
 S3 = "ecadc60c-7455-4d87-84dc-2a0e293d997b"
 
-_DRAFT7 = "http://json-schema.org/draft-07/schema#"
 # Adobe's documented connection specs of the seeds' 20 connectors, vendored from
 # ../shared/reference/connection-specs (each entry cites its Adobe pages) by
 # local/emulator/vendor_connection_specs.py. aepflow's catalog reads the same file: both sides
 # take Adobe's documents, neither takes the other's word.
 CONNECTION_SPECS_FILE = HERE.parents[1] / "layers" / "aepflow" / "aepflow" / "spec" / "connection_specs.json"
-
-
-def _auth(name: str, props: dict, required: list[str]) -> dict:
-    return {"name": name, "spec": {"$schema": _DRAFT7, "type": "object", "properties": props, "required": required}}
 
 
 def _conn_spec(cid, name, kind, auth_specs, category):
@@ -56,26 +51,16 @@ def connection_specs() -> dict[str, dict]:
     specs = []
     for entry in _documents()["connectors"]:
         spec = copy.deepcopy(entry["connectionSpec"])
-        spec["_kind"] = entry["family"]      # crm | database | rest: explore and source-connection rules
+        spec["_kind"] = entry["family"]      # crm | database | rest | file: explore and source-connection rules
         spec["_connector"] = entry["name"]   # the catalog's name: which source system explore reads
         # Source params a page documents as required where no sourceSpec is published
         # (Mixpanel's projectId and timezone, create/analytics/mixpanel.md).
         spec["_sourceParams"] = list(entry.get("sourceParams") or [])
         specs.append(spec)
-    specs += [
-        # Not a seed connector: the file-based flow spec's source, for the flow-spec mismatch tests.
-        _conn_spec(S3, "Amazon S3", "file", [
-            _auth("Basic Authentication for S3", {"s3AccessKey": {"type": "string"},
-                                                  "s3SecretKey": {"type": "string", "format": "password"}},
-                  ["s3AccessKey", "s3SecretKey"])], "cloudStorage"),
-        _conn_spec(DATA_LAKE_SPEC_ID, "Data Lake", "target", [], "dataLake"),
-    ]
+    # Amazon S3 (family file) is one of the catalog's like every source (s3.json: "Access Key",
+    # "IAMRole Based"); the Data Lake is the target every flow spec names.
+    specs.append(_conn_spec(DATA_LAKE_SPEC_ID, "Data Lake", "target", [], "dataLake"))
     return {s["id"]: s for s in specs}
-
-
-def _schedule_spec():
-    crm = json.loads((HERE / "specs" / "CRMToAEP.json").read_text())
-    return copy.deepcopy(crm["scheduleSpec"])
 
 
 def flow_specs() -> dict[str, dict]:
@@ -90,13 +75,11 @@ def flow_specs() -> dict[str, dict]:
     # their flows with it; the emulator adds the two to the documented list.
     rest = json.loads((HERE / "specs" / "RestStorageToAEP.json").read_text())
     rest["sourceConnectionSpecIds"] = list(dict.fromkeys(rest["sourceConnectionSpecIds"] + [ZENDESK, MIXPANEL]))
-    mapping = next(t for t in crm["transformationSpecs"] if t["name"] == "Mapping")
-    cloud = {
-        "id": CLOUD_FLOW_SPEC_ID, "name": "CloudStorageToAEP", "providerId": crm["providerId"], "version": "1.0",
-        "sourceConnectionSpecIds": [S3], "targetConnectionSpecIds": [DATA_LAKE_SPEC_ID],
-        "transformationSpecs": [copy.deepcopy(mapping)], "scheduleSpec": _schedule_spec(),
-        "optionSpec": copy.deepcopy(crm["optionSpec"]), "attributes": {"isSourceFlow": True, "frequency": "batch"},
-    }
+    # CloudStorageToAEP as draft.md prints it (Mapping and Encryption, no Copy: a file source has
+    # no delta column), its sourceConnectionSpecIds the union of the documented lists (9 and 12
+    # ids, Amazon S3 in both), vendored by vendor_connection_specs.py from
+    # flowspec-CloudStorageToAEP.json.
+    cloud = json.loads((HERE / "specs" / "CloudStorageToAEP.json").read_text())
     return {s["id"]: s for s in (crm, cloud, rest)}
 
 

@@ -6,7 +6,8 @@ connector catalog (aepflow.connectors) and the emulator's GET /connectionSpecs b
 
 It also writes what the emulator's explore answers for the CRMs and REST sources
 (local/emulator/sample_sources: the standard objects and columns of Adobe's mapping pages, the
-seeds' own tables, and the documented REST previews). Database tables stay hand-written.
+seeds' own tables, and the documented REST previews), and the CloudStorageToAEP flow spec the
+emulator serves (local/emulator/specs/CloudStorageToAEP.json). Database tables stay hand-written.
 
 The input is ../shared/reference/connection-specs (Adobe's own pages, each file citing them);
 CI has no ../shared, so the output is committed: layers/aepflow/aepflow/spec/connection_specs.json.
@@ -378,6 +379,17 @@ def samples(reference: Path) -> dict[str, dict]:
     return out
 
 
+FLOW_SPECS = REPO / "local" / "emulator" / "specs"
+
+
+def cloud_storage_flow_spec(reference: Path) -> dict:
+    """CloudStorageToAEP as draft.md's GET /flowSpecs prints it (flowspec-CloudStorageToAEP.json
+    `flowSpec`: Mapping and Encryption transformations, no Copy), with the union of the documented
+    sourceConnectionSpecIds lists (9 and 12 ids): an org may still hold what an older page lists."""
+    doc = json.loads((reference / "flowspec-CloudStorageToAEP.json").read_text())
+    return {**doc["flowSpec"], "sourceConnectionSpecIds": doc["sourceConnectionSpecIdsUnion"]}
+
+
 def render(reference: Path) -> str:
     return json.dumps(build(reference), indent=1, ensure_ascii=False) + "\n"
 
@@ -386,6 +398,8 @@ def rendered_files(reference: Path) -> dict[Path, str]:
     files = {OUTPUT: render(reference)}
     for name, body in samples(reference).items():
         files[SAMPLES / f"{name}.json"] = json.dumps(body, indent=1, ensure_ascii=False) + "\n"
+    files[FLOW_SPECS / "CloudStorageToAEP.json"] = json.dumps(cloud_storage_flow_spec(reference), indent=1,
+                                                               ensure_ascii=False) + "\n"
     return files
 
 
