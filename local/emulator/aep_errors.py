@@ -48,6 +48,17 @@ INVENTED_CODES = {
     "FLOW-1428-400": "re-trigger of a run in progress (retry-flows.md: only a run that has failed)",
     "FLOW-1429-400": "re-trigger of a run that did not fail and ingested records (retry-flows.md)",
     "FLOW-1430-400": "re-trigger of a run of a streaming flow (retry-flows.md: batch sources only)",
+    "FLOW-1434-400": ("explore of a file: fileType missing or not delimited/json/parquet, an option the file type "
+                      "does not take, an unknown compressionType or encoding, a columnDelimiter not one character "
+                      "(explore/cloud-storage.md)"),
+    "FLOW-1435-400": "explore of a file: the file does not decompress, decode or parse with the options given",
+    "FLOW-1436-403": ("an IAMRole Based Amazon S3 connection: the bucket policy does not allow Adobe's role the "
+                      "action (s3:GetObject, s3:ListBucket)"),
+    "FLOW-1437-400": ("a cloud-storage path that is not /<bucket>/<key>, or outside the bucket and folder the "
+                      "connection reaches"),
+    "FLOW-1438-400": "GET /connectionSpecs/{id}/configs: no configs for this connection spec and authType",
+    "FLOW-1501-501": ("defined by the spec or the docs but not emulated: an operation, a parquet file's preview, "
+                      "an Amazon S3 explore on an emulator started without S3"),
     "XDM-1010-400": "allOf/meta:class references a class or field group that does not exist",
     "XDM-1011-409": "a schema with this title already exists in the sandbox",
     "XDM-1013-400": "schema is used by a dataset and cannot be deleted",

@@ -8,12 +8,14 @@ that hands each operation to its service. The services are mixins, one module ea
 
   ims.py             IMS token v3                    flow_service.py  specs, connections, flows, UI changes
   explore.py         explore (tables, REST preview)  flow_runs.py     runs on the flows' schedules, /runs
+  cloud_storage.py   Amazon S3: explore, source connections, Adobe's IAM role (configs)
   schema_registry.py schemas, descriptors, classes   catalog.py       datasets
   data_prep.py       mapping sets                    export.py        the runs' batches (Catalog, Data Access)
   run_retrigger.py   a run's re-trigger
 
 with their shared parts: aep_errors.py (error bodies, INVENTED_CODES), sandbox.py, json_patch.py,
 redaction.py, listing.py (Flow Service list semantics), run_payloads.py (a run's payload),
+file_preview.py and bucket_policy.py (a cloud-storage file's preview, a bucket policy's verdict),
 preloaded.py (what the org holds before a run), source_tables.py and sources_file.py (what the
 source systems hold: the seeds' tables and a --sources file). No module imports this one.
 """
@@ -35,6 +37,7 @@ from local.aep_contract import Contract
 from . import preloaded
 from .aep_errors import CAT, DP, FS, SERVICES, SR, ApiError, bad_request, flow_error, gw_error, service_error, xdm_error
 from .catalog import CatalogMixin
+from .cloud_storage import CloudStorageMixin
 from .data_prep import DataPrepMixin
 from .explore import ExploreMixin
 from .export import DA, ExportMixin
@@ -53,13 +56,16 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, RunRetriggerMixin, SchemaRegistryMixin,
-                  CatalogMixin, DataPrepMixin, ExportMixin):
+class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, CloudStorageMixin, FlowRunsMixin, RunRetriggerMixin,
+                  SchemaRegistryMixin, CatalogMixin, DataPrepMixin, ExportMixin):
     def __init__(self, org_id: str = "ACME0123456789ABCDEF@AdobeOrg", client_id: str = "aepflow-local-client",
                  client_secret: str = "local-secret", tenant: str = "acme", sandboxes=("prod", "dev"),
-                 latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0, sources: dict | None = None):
+                 latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0, sources: dict | None = None,
+                 object_store=None):
         """`sources`: what one's own source systems hold, beside the seeds' tables (a --sources
-        file's object, sources_file.py); refused with sources_file.SourcesInvalid."""
+        file's object, sources_file.py); refused with sources_file.SourcesInvalid. `object_store`:
+        a zero-argument callable answering the boto3 S3 client an Amazon S3 connection reads
+        (the local stack's, cloud_storage.py); without it, exploring one says there is no S3."""
         self.org_id, self.client_id, self.client_secret, self.tenant = org_id, client_id, client_secret, tenant
         self.sandbox_names = tuple(sandboxes)
         self.latency_ms, self.fault_rate = latency_ms, fault_rate
@@ -75,6 +81,7 @@ class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, RunRe
         self._fieldgroups = preloaded.global_fieldgroups()
         self._source_tables = SourceTables(sources)
         self._flow_service_init()
+        self._cloud_storage_init(object_store)
         self._sandboxes = {n: self._new_sandbox(n) for n in self.sandbox_names}
         self._runs_init(seed)
         self._server = None
@@ -303,6 +310,8 @@ class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, FlowRunsMixin, RunRe
             (FS, "GET", "/connectionSpecs"): lambda: self._list_connection_specs(query),
             (FS, "GET", "/connectionSpecs/{CONNECTION_SPEC_ID}"): lambda: self._get_spec(
                 self._conn_specs, pp["CONNECTION_SPEC_ID"], "connection spec"),
+            (FS, "GET", "/connectionSpecs/{CONNECTION_SPEC_ID}/configs"): lambda: self._connection_spec_configs(
+                pp["CONNECTION_SPEC_ID"], query),
             (FS, "GET", "/flowSpecs"): lambda: self._list(list(self._flow_specs.values()), query, "flowSpecs"),
             (FS, "GET", "/flowSpecs/{FLOW_SPEC_ID}"): lambda: self._get_spec(
                 self._flow_specs, pp["FLOW_SPEC_ID"], "flow spec"),

@@ -1,7 +1,8 @@
 """Flow Service's explore (GET /connections/{id}/explore): the tables or objects of the source a
 base connection reaches (objectType=root), a table's columns (objectType=table, with its rows
 when preview=true, filter.md), and a REST source's preview (objectType=rest, its sourceParams
-checked). What each source holds is source_tables.py's."""
+checked). What each source holds is source_tables.py's; a file-based source's folders and files
+(explore/cloud-storage.md) are cloud_storage.py's."""
 from __future__ import annotations
 
 import base64
@@ -12,13 +13,16 @@ from .aep_errors import flow_error
 
 
 class ExploreMixin:
-    """Mixed into AepEmulator. State (set by the emulator): `_conn_specs` and `_source_tables`."""
+    """Mixed into AepEmulator. State (set by the emulator): `_conn_specs` and `_source_tables`;
+    `_explore_files` is cloud_storage.CloudStorageMixin's."""
 
     def _explore(self, sb, cid, query):
         conn = sb.connections.get(cid)
         if conn is None:
             raise flow_error(404, "1439", "Resource not found", f"Connection with id {cid} was not found")
         spec = self._conn_specs[conn["connectionSpec"]["id"]]
+        if spec["_kind"] == "file":
+            return self._explore_files(conn, spec, query)
         tables = self._source_tables.tables(spec)
         otype = str(query.get("objectType", "root")).lower()
         obj = query.get("object")

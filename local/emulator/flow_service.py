@@ -175,6 +175,8 @@ class FlowServiceMixin:
             missing = [r for r in req if not params.get(r)]
             if missing:
                 raise flow_error(400, "1422", "Invalid source params", f"params missing {missing}")
+        elif kind == "file":
+            self._check_file_source(body, base)  # cloud_storage.py (collect/cloud-storage.md)
         src = {**self._meta(sb, body), "baseConnectionId": bid, "state": "enabled",
                "data": body.get("data"), "params": params, "connectionSpec": body["connectionSpec"],
                "version": "\"1\""}
