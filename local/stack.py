@@ -348,7 +348,8 @@ class LocalStack:
         from local.emulator import AepEmulator
 
         self.emulator = AepEmulator(client_secret="local-emulator-client-secret-" + uuid.uuid4().hex[:12],
-                                    latency_ms=self.latency_ms, fault_rate=0.0, seed=self.seed, sources=self.sources)
+                                    latency_ms=self.latency_ms, fault_rate=0.0, seed=self.seed, sources=self.sources,
+                                    object_store=lambda: self.client("s3"))
         self.aep_url = start_emulator(self.emulator)
         self._built.callback(self.emulator.stop)
         self.causal = None
