@@ -57,6 +57,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--secrets", metavar="FILE",
                         help="JSON object, secret name to value, for the local Secrets Manager")
     parser.add_argument("--sources", metavar="FILE", help=SOURCES_HELP)
+    parser.add_argument("--files", metavar="DIR", help=FILES_HELP)
     parser.add_argument("--seed", type=int, default=0, help="seed of the emulator's fault injection")
     _output_options(parser)
 
@@ -68,6 +69,8 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log on stderr at INFO (-vv: DEBUG)")
 
 
+FILES_HELP = ("a folder of your own S3 buckets for the local S3, each subfolder a bucket and its files the objects "
+              "(beside examples/files/), which an Amazon S3 source explores and ingests (docs/local-stack.md)")
 SOURCES_HELP = ("JSON object, connector -> table or object path -> {columns, rows}: the tables of your own "
                 "sources, which the emulator's explore answers beside the seeds' (docs/local-stack.md)")
 
@@ -111,6 +114,20 @@ def _secrets(args: argparse.Namespace) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise Refused(f"--secrets {args.secrets}: not a JSON object of secret name -> value")
     return value
+
+
+def _files(args: argparse.Namespace) -> str | None:
+    """--files DIR, checked before anything runs: Refused (a message, no traceback) when it is no folder of
+    buckets (local/source_files.py)."""
+    from local.source_files import FilesInvalid, read
+
+    folder = getattr(args, "files", None)
+    if folder:
+        try:
+            read(folder)
+        except FilesInvalid as exc:
+            raise Refused(str(exc)) from None
+    return folder
 
 
 def _read_sources(args: argparse.Namespace, out) -> int | None:
@@ -207,7 +224,7 @@ def _run(args: argparse.Namespace, specs: list[Any], out, watch: bool = False) -
 
     secrets = _secrets(args)
     with LocalStack(latency_ms=args.latency_ms, fault_rate=args.faults, seed=args.seed, secrets=secrets,
-                    sources=args.sources_object, parameters=log_level(args)) as stack:
+                    sources=args.sources_object, parameters=log_level(args), files=_files(args)) as stack:
         started = time.monotonic()
         ordered = _provision_in_rounds(stack, specs)
         elapsed = time.monotonic() - started
@@ -276,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--secrets", metavar="FILE",
                        help="JSON object, secret name to value, for the local Secrets Manager")
     serve.add_argument("--sources", metavar="FILE", help=SOURCES_HELP)
+    serve.add_argument("--files", metavar="DIR", help=FILES_HELP)
     serve.add_argument("--clock-speed", type=speed_argument, default=0.0, metavar="N",
                        help="emulated minutes per real second the local clock moves, making runs and monitor polls "
                             "(default 0: it moves only on POST /_local/clock)")
@@ -298,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from local.serve import serve as serve_forever
             return serve_forever(out, port=args.port, secrets=_secrets(args), sources=args.sources_object,
-                                 clock_speed=args.clock_speed, parameters=log_level(args))
+                                 clock_speed=args.clock_speed, parameters=log_level(args), files=_files(args))
         if args.command == "monitor-scenario":
             return _monitor_scenario(args, out)
         if args.command in ("plan", "adopt", "rotate", "drift", "run"):
@@ -330,7 +348,7 @@ def _declarative(args: argparse.Namespace, out) -> int:
 
     secrets = _secrets(args)
     with LocalStack(latency_ms=args.latency_ms, fault_rate=args.faults, seed=args.seed, secrets=secrets,
-                    sources=args.sources_object, parameters=log_level(args)) as stack:
+                    sources=args.sources_object, parameters=log_level(args), files=_files(args)) as stack:
         try:
             if args.command == "plan":
                 specs = [_read_spec(p) for p in args.specs]

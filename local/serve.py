@@ -187,11 +187,12 @@ class Server:
 
     def __init__(self, *, port: int = 0, secrets: dict[str, Any] | None = None, stack: LocalStack | None = None,
                  sources: dict[str, Any] | None = None, clock_speed: float = 0.0,
-                 parameters: dict[str, str] | None = None):
+                 parameters: dict[str, str] | None = None, files: str | None = None):
         if clock_speed < 0:
             raise ValueError("clock_speed: emulated minutes per real second, 0 or more")
         self.port, self.secrets, self.sources, self.clock_speed = port, secrets, sources, clock_speed
         self.parameters = parameters  # the template's (LogLevel, ...), for a stack of its own
+        self.files = files  # a folder of one's own S3 buckets (local/source_files.py)
         self.stack: LocalStack | None = stack
         self._own_stack = stack is None
         self._ticking: threading.Thread | None = None
@@ -202,7 +203,7 @@ class Server:
 
         if self._own_stack:
             self.stack = LocalStack(secrets=self.secrets, sources=self.sources,
-                                    parameters=self.parameters).__enter__()
+                                    parameters=self.parameters, files=self.files).__enter__()
         assert self.stack is not None
         try:
             self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -245,10 +246,10 @@ class Server:
 
 def serve(out, *, port: int = 0, secrets: dict[str, Any] | None = None, ready: threading.Event | None = None,
           stop: threading.Event | None = None, sources: dict[str, Any] | None = None, clock_speed: float = 0.0,
-          parameters: dict[str, str] | None = None) -> int:
+          parameters: dict[str, str] | None = None, files: str | None = None) -> int:
     """Print the doors as one JSON line, then serve until interrupted (or `stop` is set)."""
     with Server(port=port, secrets=secrets, sources=sources, clock_speed=clock_speed,
-                parameters=parameters) as server:
+                parameters=parameters, files=files) as server:
         out.write(json.dumps(server.info) + "\n")
         out.flush()
         if ready:

@@ -26,6 +26,7 @@ from unittest import mock
 
 import boto3
 
+from . import source_files
 from . import template as cfn
 from .causality import CausalRequests, tracing
 from .clock import EmulatedClock, sleeps_on
@@ -215,7 +216,8 @@ class LocalStack:
 
     def __init__(self, *, latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0,
                  secrets: dict[str, Any] | None = None, emulate_sleep: bool = True, trace_causality: bool = False,
-                 sources: dict[str, Any] | None = None, parameters: dict[str, str] | None = None):
+                 sources: dict[str, Any] | None = None, parameters: dict[str, str] | None = None,
+                 files: str | Path | None = None):
         self.latency_ms, self.fault_rate, self.seed = latency_ms, fault_rate, seed
         # The template's parameters, as `sam deploy --parameter-overrides` gives them (LogLevel, ...).
         self.parameters = dict(parameters or {})
@@ -223,6 +225,8 @@ class LocalStack:
         # What one's own source systems hold, beside the seeds' tables (a --sources file's object:
         # local/emulator/sources_file.py); the emulator refuses a malformed one (SourcesInvalid).
         self.sources = sources
+        # A folder of one's own S3 buckets (local/source_files.py), beside examples/files/.
+        self.files = files
         self.trace_causality = trace_causality
         self.causal: CausalRequests | None = None  # with trace_causality: every AEP request, in logical time
         self.emulate_sleep = emulate_sleep
@@ -437,6 +441,7 @@ class LocalStack:
     def _create_aws_resources(self) -> None:
         t = self.template
         params = {**cfn.parameter_defaults(t), **self.parameters}
+        source_buckets = self._source_buckets(params)
         params.update({"AepPlatformUrl": self.aep_url, "AepImsUrl": self.aep_url})
         refs: dict[str, Any] = {**params, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
                                 "AWS::StackName": "aepflow-local"}
@@ -483,6 +488,7 @@ class LocalStack:
                     "EventBridgeConfiguration": {}})
             refs[name], refs[f"{name}.Arn"] = bucket, f"arn:aws:s3:::{bucket}"
             self.buckets[name] = bucket
+        self.source_buckets = source_files.put(s3, source_buckets)
         self.queues: dict[str, str] = {}
         for name, _res in cfn.resources_of_type(t, "AWS::SQS::Queue").items():
             queue_url = sqs.create_queue(QueueName=f"aepflow-local-{name}")["QueueUrl"]
@@ -554,6 +560,15 @@ class LocalStack:
         if "ProvisionDataflowStateMachine" in self.state_machines:
             # What ops/executions.py would read from CloudFormation (DescribeStackResource).
             os.environ["PROVISION_STATE_MACHINE_ARN"] = self.state_machines["ProvisionDataflowStateMachine"]
+
+    def _source_buckets(self, params: dict[str, Any]) -> dict[str, dict[str, Path]]:
+        """The buckets of examples/files and --files (local/source_files.py), put in the local S3 once the
+        template's resources are made. Locally, the stack may change the policy of those buckets
+        (S3SourceBuckets), unless the parameter is given."""
+        buckets = source_files.merged(self.files)
+        if "S3SourceBuckets" in params and "S3SourceBuckets" not in self.parameters:
+            params["S3SourceBuckets"] = ",".join(buckets)
+        return buckets
 
     def _partner_bus(self, bus: str) -> None:
         """AepEventsBusName: the partner event source Adobe I/O Events would create, its bus, and the
