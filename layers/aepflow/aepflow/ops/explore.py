@@ -6,7 +6,9 @@ sees through a base connection, bounded.
 - objectType=table&object=T: a table's columns with their XDM types, and with preview=true a few of
   its rows (`data`, filter.md "Preview your data");
 - objectType=rest with the source's sourceParams (seeds 002, 003): a REST source's preview, its leaf
-  attribute paths and a few sample records.
+  attribute paths and a few sample records;
+- a file source's (Amazon S3, explore/cloud-storage.md) root (its buckets), a folder (`table` ending
+  with /) or a file's columns and rows (params fileType, columnDelimiter, compressionType, encoding).
 
 The base connection is a managed dataflow's (the store's record of it), or, for a connector and a
 credentials secret, a transient one made for this explore (named `aepflow-explore-...`) and deleted
@@ -207,8 +209,33 @@ def _rest(client: AepClient, connection_id: str, params: dict[str, Any], rows: i
             "rows": [bounded(row) for row in (answer.data or [])[:rows]]}
 
 
+FILE_OPTIONS = ("columnDelimiter", "compressionType", "encoding")
+
+
+def _files(client: AepClient, connection_id: str, path: str, rows: int, params: dict[str, Any]) -> dict[str, Any]:
+    """A file source (explore/cloud-storage.md): a folder's files and folders (a path ending with /), or a
+    file's columns and first rows, read as params.fileType (delimited by default) with its columnDelimiter,
+    compressionType and encoding."""
+    if path.endswith("/"):
+        items = resources.explore_folder(client, connection_id, path)[:MAX_TABLES]
+        return {"objectType": "folder", "table": path,
+                "tables": _parsed(_NAMES, [i.get("path") for i in items], f"folder {path!r}")}
+    options = {k: str(params[k]) for k in FILE_OPTIONS if params.get(k) is not None}
+    raw = resources.explore_file(client, connection_id, path, str(params.get("fileType") or "delimited"), options)
+    if isinstance(raw, list):  # the bare [{name, type}] an older page prints
+        raw = {"schema": {"columns": raw}}
+    answer = _parsed(_Table, _head(_head(raw, "schema", "columns", limit=MAX_COLUMNS), "data", limit=rows),
+                     f"file {path!r}")
+    columns = (answer.schema_ or _TableSchema()).columns
+    return {"objectType": "file", "table": path,
+            "columns": [{"name": c.name, "type": c.type, "xdmType": _xdm_type(c)} for c in columns],
+            "rows": [bounded(row) for row in (answer.data or [])[:rows]]}
+
+
 def _through(client: AepClient, connection_id: str, connector: Connector | None, label: str, tabular: bool,
              request: ExploreRequest, params: dict[str, Any]) -> dict[str, Any]:
+    if connector is not None and connector.family == "file" and request.table:
+        return _files(client, connection_id, request.table, request.rows, params)
     if not tabular:
         return _rest(client, connection_id, params, request.rows)
     if request.table:

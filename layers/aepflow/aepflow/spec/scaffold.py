@@ -158,7 +158,15 @@ def scaffold(connector: Connector, *, table: str | None, columns: list[Column], 
               f"  connector: {_flow(connector.name)}", f"  credentialsSecret: {_flow(secret)}"]
     if auth_spec:
         lines.append(f"  authSpecName: {_flow(auth_spec)}")
-    if connector.family != "rest" and table:
+    if connector.family == "file" and table:  # explore's path of a file: /<bucket>/<key>
+        bucket, _, path = table.lstrip("/").partition("/")
+        options = params or {}
+        fmt = {"type": options.get("fileType", "delimited"), "delimiter": options.get("columnDelimiter"),
+               "compression": options.get("compressionType"), "encoding": options.get("encoding")}
+        lines += [f"  bucket: {_flow(bucket)}", f"  path: {_flow(path)}",
+                  f"  format: {_flow({k: v for k, v in fmt.items() if v is not None})}"]
+        params = None  # explore's options, said in format
+    elif connector.family != "rest" and table:
         lines.append(f"  table: {_flow(table)}")
     if connector.family == "crm":  # its source connection sends the columns (bodies.source_params)
         kept = [c for c in columns if _usable(c.name)]

@@ -101,7 +101,7 @@ def _cell(value: Any) -> str:
 
 
 def _show(out, answer: dict[str, Any], as_json: bool) -> None:
-    if answer.get("objectType") == "root":
+    if answer.get("objectType") in ("root", "folder"):  # tables, buckets, a folder's files
         if as_json:
             for table in answer.get("tables") or []:
                 render.json_line(out, {"table": table})
