@@ -113,6 +113,25 @@ class ChangeRefused(AepflowError):
     """A change AEP forbids or aepflow cannot apply in place; `problems` names the field (400)."""
 
 
+# --- A bucket's policy, changed so that Adobe's IAM role reads an S3 source's files (aepflow.s3). ---
+
+class BucketPolicyRefused(AepflowError):
+    """aepflow may not, or cannot, change a source bucket's policy: the bucket is not one the stack may
+    change (its S3SourceBuckets parameter), S3 refused (403: another account's bucket, or a policy the
+    stack's role may not change), or the policy is not one aepflow can read or grow. The message names
+    the bucket, why, and the exact statements to add (or the Sids to remove) by hand; `statements` holds
+    them. They name Adobe's role and the bucket's paths, never a secret. Final."""
+
+    def __init__(self, message: str, *, statements: list[dict[str, Any]] | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.statements = statements or []
+
+
+class S3Unavailable(AepflowError):
+    """S3 throttled (SlowDown), failed (5xx), was busy with another change of the bucket's configuration
+    (409 OperationAborted) or did not answer: transient, retried like AEP's."""
+
+
 TRANSIENT_ERRORS = (AepThrottled, AepServerError, AepTimeout)
 
 _CODE_IN_TYPE = re.compile(r"([A-Z]+-\d+-\d+)\s*$")

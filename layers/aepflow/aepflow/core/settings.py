@@ -221,12 +221,43 @@ class FailedRecordsSettings(Settings):
                                                 "or partial runs are copied to (none: not copied)")
 
 
-class ApiSettings(StarterSettings, FailedRecordsSettings):
+_BUCKET_NAME = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+
+
+class SourceBucketSettings(Settings):
+    """Whose bucket policies aepflow may change so that Adobe's IAM role reads an S3 source's files
+    (source.access: iam-role; aepflow.s3): the buckets the stack's S3SourceBuckets parameter lists, in
+    the stack's own account, whose id every S3 call sends as ExpectedBucketOwner. Read by the function
+    that adds the statements and by those that remove them (the roll-back, a delete by the API or the
+    intake)."""
+
+    s3_source_buckets: str | None = var("S3_SOURCE_BUCKETS", None, max_length=8192,
+                                        pattern=rf"^{_BUCKET_NAME}(,{_BUCKET_NAME})*$",
+                                        doc="the buckets, comma-separated, whose policy aepflow may change (none: "
+                                            "an iam-role source is refused, with the statements to add by hand)")
+    account_id: str | None = var("AEPFLOW_ACCOUNT_ID", None, pattern=r"^\d{12}$",
+                                 doc="the stack's AWS account: a source bucket must be its (ExpectedBucketOwner)")
+
+    def source_buckets(self) -> tuple[str, ...]:
+        return tuple(self.s3_source_buckets.split(",")) if self.s3_source_buckets else ()
+
+
+class GrantBucketReadSettings(SourceBucketSettings):
+    """functions/grant_bucket_read: it changes bucket policies, so the account is required."""
+
+    account_id: str = var("AEPFLOW_ACCOUNT_ID", pattern=r"^\d{12}$")
+
+
+class RollBackSettings(SourceBucketSettings):
+    """functions/roll_back: it removes what a failed execution added to a bucket's policy."""
+
+
+class ApiSettings(StarterSettings, FailedRecordsSettings, SourceBucketSettings):
     """functions/api."""
 
 
-class IntakeSettings(StarterSettings, AlertingSettings):
-    """functions/spec_intake."""
+class IntakeSettings(StarterSettings, AlertingSettings, SourceBucketSettings):
+    """functions/spec_intake (a deleted spec's teardown removes its bucket statements)."""
 
     teardown_on_spec_delete: bool = var("TEARDOWN_ON_SPEC_DELETE", False)
 
