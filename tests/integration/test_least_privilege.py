@@ -84,6 +84,8 @@ class Recorder:
                 yield function, f"dynamodb:{operation}", resource, key
             elif service == "secretsmanager":
                 yield function, f"secretsmanager:{operation}", self.secret_arn(params["SecretId"]), None
+            elif service == "s3" and "Key" not in params:  # a bucket's own (its policy)
+                yield function, f"s3:{operation}", f"arn:aws:s3:::{params['Bucket']}", None
             elif service == "s3":
                 action = "GetObjectVersion" if operation == "GetObject" and params.get("VersionId") else operation
                 yield function, f"s3:{action}", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}", None
@@ -272,6 +274,16 @@ def _exercise_every_door(stack):
     assert result["status"] == "FAILED"
     _api(stack, "DELETE", f"/dataflows/{name}")
 
+    # An S3 source read by Adobe's IAM role: its statements added to the bucket's policy, removed by the
+    # roll-back of one whose mapping the file cannot fill, and by the API's delete of the other.
+    s3_source = example("005")
+    granted = dict(s3_source, name="acme-s3-not-a-column", mapping=[
+        *s3_source["mapping"][:-1], {"source": "not_a_column", "destination": "_id"}])
+    assert [r["status"] for r in stack.provision([s3_source, granted])] == ["ACTIVE", "FAILED"]
+    policy = json.loads(s3.get_bucket_policy(Bucket=s3_source["source"]["bucket"])["Policy"])
+    assert len(policy["Statement"]) == 2, policy  # the failed one's pair is gone
+    assert _api(stack, "DELETE", f"/dataflows/{s3_source['name']}")[1]["deleted"][-1]["kind"] == "bucketGrant"
+
 
 def _roles(stack):
     """Each function's statements with the local stack's names and ARNs in place of the intrinsics."""
@@ -280,8 +292,40 @@ def _roles(stack):
     refs.update({"DataflowsTable.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{refs['DataflowsTable']}",
                  "ProvisionDataflowStateMachine.Name": machine.rsplit(":", 1)[-1],
                  "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/aepflow-local/1"})
-    return refs, {name: cfn.resolve(cfn.role_statements(stack.template, name), refs)
-                  for name in cfn.resources_of_type(stack.template, "AWS::Serverless::Function")}
+    roles = {name: cfn.resolve(cfn.role_statements(stack.template, name), refs)
+             for name in cfn.resources_of_type(stack.template, "AWS::Serverless::Function")}
+    # Managed policies attached from their side (Roles: SAM's <function>Role), when their Condition holds:
+    # the source buckets' policies (S3SourceBuckets).
+    for policy in cfn.resources_of_type(stack.template, "AWS::IAM::ManagedPolicy").values():
+        attached = [role["Ref"].removesuffix("Role") for role in policy["Properties"].get("Roles", [])]
+        if attached and _holds(stack, policy.get("Condition")):
+            for name in attached:
+                roles[name] += _resolve(policy["Properties"]["PolicyDocument"]["Statement"], refs)
+    return refs, roles
+
+
+def _holds(stack, condition):
+    """The source buckets' Condition: S3SourceBuckets lists buckets (the local stack lists examples/files')."""
+    assert condition in (None, "ChangeSourceBucketPolicies"), condition
+    return condition is None or stack.refs["S3SourceBuckets"] != ""
+
+
+def _resolve(value, refs):
+    """cfn.resolve, and the Fn::Split and Fn::Join that build the source buckets' ARNs."""
+    if isinstance(value, list):
+        return [_resolve(v, refs) for v in value]
+    if isinstance(value, dict) and set(value) == {"Fn::Split"}:
+        delimiter, text = value["Fn::Split"]
+        return str(_resolve(text, refs)).split(delimiter)
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        delimiter, items = value["Fn::Join"]
+        return delimiter.join(_resolve(items, refs))
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], list):
+        text, extra = value["Fn::Sub"]
+        return cfn.resolve({"Fn::Sub": [text, {k: _resolve(v, refs) for k, v in extra.items()}]}, refs)
+    if isinstance(value, dict) and not {"Ref", "Fn::GetAtt", "Fn::Sub"} & set(value):
+        return {k: _resolve(v, refs) for k, v in value.items()}
+    return cfn.resolve(value, refs)
 
 
 def test_every_call_each_function_makes_is_allowed_by_its_role(recorded):
@@ -319,5 +363,11 @@ def test_the_evaluator_refuses_what_a_role_does_not_grant(recorded):
     assert not _role_allows(roles["SpecIntakeFunction"], "s3:PutObject", kept, None)
     assert _role_allows(roles["ApiFunction"], "s3:GetObject", kept, None)  # GET .../runs/{runId}/errors reads
     assert not _role_allows(roles["ApiFunction"], "s3:PutObject", kept, None)
+    source_bucket = f"arn:aws:s3:::{refs['S3SourceBuckets'].split(',')[0]}"
+    assert _role_allows(roles["GrantBucketReadFunction"], "s3:PutBucketPolicy", source_bucket, None)
+    assert not _role_allows(roles["GrantBucketReadFunction"], "s3:DeleteBucketPolicy", source_bucket, None)
+    assert _role_allows(roles["ApiFunction"], "s3:DeleteBucketPolicy", source_bucket, None)
+    assert not _role_allows(roles["ApiFunction"], "s3:PutBucketPolicy", f"arn:aws:s3:::{refs['SpecsBucket']}", None)
+    assert not _role_allows(roles["CreateSourceConnectionFunction"], "s3:GetBucketPolicy", source_bucket, None)
     elsewhere = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:elsewhere/db-AbCdEf"
     assert not _role_allows(roles["CreateBaseConnectionFunction"], "secretsmanager:GetSecretValue", elsewhere, None)

@@ -1,5 +1,6 @@
 """Deleting a dataflow: the flow first, then what aepflow created for it, newest first; what the
-dataflow ingested into (the dataset and schema aepflow created) is kept unless asked."""
+dataflow ingested into (the dataset and schema aepflow created) is kept unless asked. An S3 source read
+through Adobe's IAM role has its statements taken out of its bucket's policy last."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Any
 
 from aepflow.aep import resources
 from aepflow.aep.client import aep_client
-from aepflow.core.errors import AepNotFound, AepValidationError, DataflowConflict, DataflowNotFound
+from aepflow.core.errors import AepNotFound, AepValidationError, BucketPolicyRefused, DataflowConflict, DataflowNotFound
 from aepflow.ops.apply import patch as apply_patch
 from aepflow.ops.created import created_by_aepflow
 from aepflow.ops.executions import describe_execution
 from aepflow.ops.plan.model import ID_KEY
+from aepflow.s3 import grants
 from aepflow.spec.parse import build_models, parse_spec
 from aepflow.store import claims, journal, records
 
@@ -86,3 +88,18 @@ def _delete_resources(rec: records.Record, result: dict[str, Any], *, delete_dat
                 result["kept"].append({"kind": kind, "id": resource_id, "reason": f"still in use: {exc.message}"})
                 continue
             raise
+    if spec.source.access == "iam-role" and spec.source.bucket:
+        _remove_bucket_grant(spec.name, spec.source.bucket, result)
+
+
+def _remove_bucket_grant(name: str, bucket: str, result: dict[str, Any]) -> None:
+    """Adobe's role may no longer read the dataflow's files: its statements leave the bucket's policy, once
+    its AEP resources are gone. A refusal is left behind, saying which statements to remove by hand; S3's
+    transient errors fail the delete, which can be asked again."""
+    grant = grants.of_dataflow(name, bucket)
+    try:
+        removed = grants.remove(grant)
+    except BucketPolicyRefused as exc:
+        result["leftBehind"].append({"kind": grants.KIND, "id": grant.id, "reason": exc.message})
+        return
+    result["deleted"].append({"kind": grants.KIND, "id": grant.id, **({} if removed else {"note": "already gone"})})

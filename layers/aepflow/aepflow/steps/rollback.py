@@ -10,8 +10,9 @@ from typing import Any
 from aepflow.aep import resources
 from aepflow.aep.client import aep_client
 from aepflow.core import scrub
-from aepflow.core.errors import AepflowError, AepNotFound, step
+from aepflow.core.errors import AepflowError, AepNotFound, BucketPolicyRefused, step
 from aepflow.core.observability import logger
+from aepflow.s3 import grants
 from aepflow.store import journal, owners
 
 
@@ -45,6 +46,16 @@ class RollBackResult:
     leftBehind: list[dict[str, str]] = field(default_factory=list)
 
 
+def _remove_grant(grant_id: str) -> str:
+    """Take the statements a "bucketGrant" entry names out of its bucket's policy (gone already: done)."""
+    try:
+        grant = grants.Grant.of_id(grant_id)
+    except ValueError as exc:
+        raise BucketPolicyRefused(f"the journal's bucket grant cannot be read back: {exc}") from None
+    grants.remove(grant)
+    return grant.id
+
+
 @step("roll-back")
 def roll_back(state: dict[str, Any], execution: str) -> RollBackResult:
     failure = describe_failure(state.get("error"))
@@ -61,6 +72,12 @@ def roll_back(state: dict[str, Any], execution: str) -> RollBackResult:
             if entry.get("state") in ("deleted", "left-behind", "found"):  # "found": not this execution's
                 continue
             try:
+                if kind == grants.KIND:  # statements in a bucket's policy, not an AEP resource
+                    resource_id = resource_id or entry["name"]  # "intended": the policy may hold them
+                    resource_id = _remove_grant(resource_id)
+                    entries.mark(entry["sk"], "deleted")
+                    result.rolledBack.append({"kind": kind, "id": resource_id})
+                    continue
                 resource_id = resource_id or resources.find_id_by_name(client, kind, entry["name"])
                 if not resource_id:
                     entries.mark(entry["sk"], "deleted")
