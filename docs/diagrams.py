@@ -22,14 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "architecture.md"
 ASL = ROOT / "statemachine" / "provision_dataflow.asl.json"
 # The layer's packages, top (the doors) to bottom (core); a package imports only packages below it
-# (.importlinter holds the code to it; ops and monitor are siblings, as are aep and store).
-LAYERS = [("doors",), ("ops", "monitor"), ("steps",), ("aep", "store"), ("spec",), ("core",)]
+# (.importlinter holds the code to it; ops and monitor are siblings, as are aep, store and s3).
+LAYERS = [("doors",), ("ops", "monitor"), ("steps",), ("aep", "store", "s3"), ("spec",), ("core",)]
 ROLE = {"doors": "the API, the bucket intake, the aepflow command",
         "ops": "plan, apply, drift, adopt, rotation, runs, start, delete",
         "monitor": "the run monitor's poll",
         "steps": "the provisioning state machine's steps",
         "aep": "AEP's APIs: client, IMS, resources, live reads",
         "store": "every DynamoDB item, one key layout",
+        "s3": "source buckets' policies for Adobe's IAM role",
         "spec": "the dataflow spec, connectors, XDM",
         "core": "settings, AWS clients, errors, logs"}
 ROLL_BACK = "Roll back what this execution created"

@@ -10,6 +10,7 @@ FUNCTION_ENVIRONMENT = {
     "SOURCE_SECRETS_PREFIX": "aep/sources/",
     "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:aepflow-unit-alerts",
     "AEPFLOW_STACK_NAME": "aepflow-unit",
+    "AEPFLOW_ACCOUNT_ID": "123456789012",
     "TEARDOWN_ON_SPEC_DELETE": "false",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",

@@ -7,13 +7,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aepflow.core import settings
-from aepflow.core.settings import Settings
+from aepflow.core.settings import RollBackSettings
 from aepflow.steps.context import StepEvent
 from aepflow.steps.handler import count_roll_back, logger, metrics, tracer
 from aepflow.steps.rollback import failure_notification, roll_back
 
 # This function's settings, validated at its cold start: a missing or wrong variable fails here, named.
-SETTINGS = settings.load(Settings)
+SETTINGS = settings.load(RollBackSettings)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -108,7 +108,7 @@ def test_a_step_event_is_read_with_its_defaults_and_other_keys_ignored():
 
 STEPS = ["create_base_connection", "explore_source", "create_source_connection", "create_target_schema",
          "create_dataset", "create_target_connection", "create_mapping_set", "resolve_flow_spec", "create_dataflow",
-         "find_existing", "reserve_name", "roll_back"]
+         "find_existing", "reserve_name", "roll_back", "grant_bucket_read"]
 
 
 def test_no_step_after_validation_imports_pydantic_or_the_spec_models():

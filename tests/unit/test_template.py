@@ -114,6 +114,7 @@ AEP_CALLERS = {"FindExistingFunction", "CreateBaseConnectionFunction", "ExploreS
                "ApiFunction", "DriftFunction", "RotateCredentialsFunction", "ApplyPlanFunction",
                "MonitorEventsFunction",  # the push path: the credentials' orgId, and GET /runs/{id} at times
                "MonitorWebhookFunction",  # ... by webhook: also the credentials' clientId (the recipient)
+               "GrantBucketReadFunction",  # Adobe's IAM role: GET /connectionSpecs/{id}/configs (steps/bucket.py)
                "RetriggerRunFunction"}  # POST /runs/{id}/action?op=re-trigger, GET /runs/{id} (the retry policy)
 # validate_spec (steps/validate._secret_problems), create-base-connection (the auth params, held
 # against the live connection spec when AEP refuses the catalog's), and the doors, which validate a
@@ -239,7 +240,8 @@ def test_functions_that_only_read_have_no_table_access_and_writers_are_held_to_t
     record_item = keys.dataflow_pk("orders")
     # Each writer may write the items its code writes (keys built by the code itself)...
     writes = {name: [execution_item] for name in CREATE_STEPS | WARNING_WRITERS | {"RollBackFunction",
-                                                                                    "ApplyPlanFunction"}}
+                                                                                    "ApplyPlanFunction",
+                                                                                    "GrantBucketReadFunction"}}
     flow_item = keys.flow("0b1c")["pk"]  # which dataflow owns a flow
     writes["ApiFunction"] = [record_item, flow_item]  # adopt claims the flow; delete forgets it
     writes["ApplyPlanFunction"] = [execution_item, flow_item]  # a replaced flow's owner is forgotten
@@ -368,7 +370,7 @@ def test_every_task_has_a_timeout_longer_than_its_function_and_timeouts_are_retr
         assert {"States.Timeout", "Sandbox.Timedout", "Lambda.ServiceException"} <= retried, name
     # find-existing (the lookup, the named base connection and dataset, the mapping check), explore-source
     # and create-source-connection serve several states
-    assert lambda_tasks == 19
+    assert lambda_tasks == 20
     assert definition["TimeoutSeconds"] >= _worst_case_seconds(definition["States"], definition["StartAt"])
     from aepflow.store import claims
     assert claims.EXECUTION_TIMEOUT_SECONDS == definition["TimeoutSeconds"]  # a claim older than it has ended
