@@ -21,7 +21,7 @@ def test_every_example_provisions_to_active_with_contract_valid_requests(stack):
     records = list(stack.emulator.records)
     state = stack.emulator.dump_state()
     tokens = stack.emulator.ims_token_requests
-    assert [r["status"] for r in results] == ["ACTIVE"] * 5, results
+    assert [r["status"] for r in results] == ["ACTIVE"] * len(results) and len(results) == 6, results
     # Every example maps what its own source shows (example 003 reads seed 003's preview, event and
     # properties.*, not the data.* of the seed's mapping request): no example provisions with a warning.
     assert {r["name"]: r["warnings"] for r in results} == {r["name"]: [] for r in results}
@@ -43,12 +43,16 @@ def test_every_example_provisions_to_active_with_contract_valid_requests(stack):
     assert [t["name"] for t in zendesk["transformations"]] == ["Mapping"]
     contacts = next(d for d in state["dataSets"] if d["name"] == "ACME Target Dataset")
     assert contacts["tags"]["unifiedProfile"] == ["enabled:true"]
-    # Every spec's mapping was held against its source once: the REST previews (Zendesk, Mixpanel)
-    # and the tables (Salesforce Contact and Accounts, Oracle ADMIN.E2E), given columns or not.
+    # Every spec's mapping was held against its source once: the REST previews (Zendesk, Mixpanel),
+    # the tables (Salesforce Contact and Accounts, Oracle ADMIN.E2E), given columns or not, and the S3
+    # folder's first CSV, read with the source connection's options.
     explores = sorted((r["query"]["objectType"], r["query"].get("object"))
                       for r in aep if r["path"].endswith("/explore"))
-    assert explores == [("rest", "json"), ("rest", "json"), ("table", "ADMIN.E2E"), ("table", "Accounts"),
+    assert explores == [("file", "/acme-orders-exports/orders/2024-05.csv"), ("folder", "/acme-orders-exports/orders/"),
+                        ("rest", "json"), ("rest", "json"), ("table", "ADMIN.E2E"), ("table", "Accounts"),
                         ("table", "Contact")]
+    [preview] = [r["query"] for r in aep if r["query"].get("objectType") == "file"]
+    assert (preview["fileType"], preview["columnDelimiter"], preview["encoding"]) == ("delimited", ",", "UTF-8")
 
 
 def test_running_the_same_specs_again_creates_nothing_new(stack):
@@ -120,7 +124,7 @@ def test_with_faults_every_example_is_active_and_nothing_is_duplicated(seed, sta
     results = stack.provision(all_examples())
     state = stack.emulator.dump_state()
     statuses = [r["status"] for r in stack.emulator.records]
-    assert [r["status"] for r in results] == ["ACTIVE"] * 5, results
+    assert [r["status"] for r in results] == ["ACTIVE"] * len(results) and len(results) == 6, results
     assert any(s in (500, 503, 504, 429) for s in statuses)
     assert stack.clock.sleeps, "the faults were retried after a backoff (emulated: no real sleep)"
     for spec in all_examples():

@@ -220,11 +220,10 @@ def fields(kind: str, resource: dict[str, Any]) -> dict[str, Any]:
             out[f"params.{key}"] = value
         return out
     if kind == "baseConnection":
-        out = {"name": resource.get("name"), "description": resource.get("description"),
-               "connectionSpec": of("connectionSpec", "id"), "authSpecName": of("auth", "specName")}
-        if out["authSpecName"] == files.IAM_ROLE_AUTH:  # its one param is no secret: the bucket it reads
-            out["auth.params.bucketName"] = of("auth", "params", "bucketName")
-        return out
+        # No auth param: AEP answers them masked. A bucket that Adobe's role reads (the IAM-role connection's
+        # one param) is compared with what was applied (plan.compare).
+        return {"name": resource.get("name"), "description": resource.get("description"),
+                "connectionSpec": of("connectionSpec", "id"), "authSpecName": of("auth", "specName")}
     if kind == "targetConnection":
         return {"name": resource.get("name"), "description": resource.get("description"),
                 "params.dataSetId": of("params", "dataSetId"), "data.schema.id": of("data", "schema", "id")}

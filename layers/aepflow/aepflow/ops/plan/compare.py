@@ -55,7 +55,6 @@ def expected(spec: DataflowSpec, resolved: ResolvedSource, ids: dict[str, Any]) 
            "targetConnection": bodies.fields("targetConnection", bodies.target_connection(
                spec, schema_id=ids.get("schemaId"), dataset_id=ids.get("datasetId")))}
     if creates_base_connection(spec) and spec.source.access == "iam-role":
-        # Adobe's role reads the bucket its one param names: another bucket is another connection.
         out["baseConnection"] = bodies.fields("baseConnection", bodies.base_connection(
             spec, resolved, auth_spec_name=resolved.authSpecName, auth_params=bodies.iam_role_auth_params(spec)))
     elif creates_base_connection(spec):
@@ -183,6 +182,9 @@ def _compare_applied(spec: DataflowSpec, resolved: ResolvedSource, applied: Data
     elif not creates_base_connection(spec) and creates_base_connection(applied):
         base.note = "the spec now references an existing base connection"
         _replace(plans, "sourceConnection", WHY_REPLACED[("sourceConnection", "baseConnectionId")])
+    elif creates_base_connection(spec) and _role_access(applied) != _role_access(spec):
+        base.changes.append(Change("access", _role_access(applied), _role_access(spec)))
+        _replace(plans, "baseConnection", WHY_REPLACED[("baseConnection", "access")])
     elif creates_base_connection(spec) and base.action in ("none", "update"):
         old_secret, new_secret = applied.source.credentialsSecret, spec.source.credentialsSecret
         old_version = (applied_credentials or {}).get("version")
@@ -201,6 +203,11 @@ def _compare_applied(spec: DataflowSpec, resolved: ResolvedSource, applied: Data
         new = spec.deltaColumn.model_dump(exclude_none=True) if spec.deltaColumn else None
         flow.changes.append(Change("deltaColumn", old, new))
         _replace(plans, "flow", WHY_REPLACED[("flow", "deltaColumn")])
+
+
+def _role_access(spec: DataflowSpec) -> dict[str, Any] | None:
+    """The bucket Adobe's IAM role reads for an `access: iam-role` spec (its connection's one param), else None."""
+    return {"access": "iam-role", "bucket": spec.source.bucket} if spec.source.access == "iam-role" else None
 
 
 def _mapping(spec: DataflowSpec, resolved: ResolvedSource, applied: DataflowSpec | None, ids: dict[str, Any],

@@ -53,6 +53,8 @@ WHY_REPLACED = {
     ("sourceConnection", "baseConnectionId"): "a source connection cannot move to another base connection (FLOW-1421)",
     ("baseConnection", "connectionSpec"): "a base connection cannot change its connection spec (FLOW-1421)",
     ("baseConnection", "authSpecName"): "aepflow changes a connection's auth params in place, not its auth spec",
+    ("baseConnection", "access"): ("Adobe's IAM role reads the one bucket its connection names (IAMRole Based "
+                                   "auth.params.bucketName): another bucket, or keys instead, is another connection"),
     ("targetConnection", "params.dataSetId"): "aepflow does not move a target connection to another dataset",
     ("targetConnection", "data.schema.id"): "aepflow does not move a target connection to another schema",
     ("mappingSet", "schemaId"): "a mapping set maps into one schema; another schema needs a new mapping set",
