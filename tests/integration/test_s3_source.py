@@ -6,6 +6,7 @@ flow; a format option the file type does not take refused before any AEP call.""
 import json
 
 import boto3
+import pytest
 
 from local.examples import example
 from tests.signed_http import in_process as api
@@ -131,3 +132,28 @@ def test_an_access_key_spec_sends_the_keys_and_a_rotated_session_token_reaches_a
     assert set(writes[0]["body"]["value"]) == {"s3AccessKey", "s3SecretKey", "s3SessionToken"}
     assert _connection(stack, result["baseConnectionId"])["auth"]["params"]["s3SessionToken"] == \
         "a-new-session-token-9Qw1"
+
+
+def test_a_bucket_aepflow_may_not_change_fails_with_the_statements_and_goes_active_once_they_are_added(stack):
+    s3 = stack.client("s3")
+    bucket = "acme-handmade-exports"  # not among the stack's S3SourceBuckets
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="orders/2024-06.csv",
+                  Body=b"order_id,customer_email,first_name,last_name\n1,a@example.com,Ana,Silva\n")
+    spec = example("005")
+    spec["name"] = "acme-s3-handmade"
+    spec["source"]["bucket"] = bucket
+    spec["target"]["schema"]["create"]["title"] = "ACME orders from S3 (by hand)"
+    spec["target"]["dataset"]["create"]["name"] = "ACME orders from S3 (by hand)"
+    [failed] = stack.provision([spec])
+    assert failed["status"] == "FAILED", failed
+    error = failed["errors"][0]
+    assert error["step"] == "explore-source" and "Add these statements" in error["message"], error
+    added = json.loads(error["message"].rsplit(": ", 1)[1])
+    assert {s["Principal"]["AWS"] for s in added} == {stack.emulator.adobe_iam_role}
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_bucket_policy(Bucket=bucket)  # aepflow wrote nothing there
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": added}))
+    [result] = stack.provision([spec])
+    assert result["status"] == "ACTIVE", result
+    assert [w["path"] for w in result["warnings"]] == ["source.bucket"]  # it could not check the policy itself

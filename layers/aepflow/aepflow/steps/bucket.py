@@ -6,12 +6,16 @@ The grant is journalled as a "bucketGrant" whose resource id names the bucket an
 roll-back removes it (steps/rollback.py). The entry is written before the policy is, and says "created"
 after. When one of the dataflow's Sids was already in the policy (a re-apply, or an earlier execution of
 the same dataflow), the entry says "found": the roll-back leaves it, for it is the dataflow's since before
-this execution, and the dataflow's delete removes it."""
+this execution, and the dataflow's delete removes it.
+
+When aepflow may not change the policy (a bucket outside S3SourceBuckets, another account's, a policy the
+stack's role may not change), the step warns with the statements and goes on: they may be there by hand.
+The explore then judges, and its refusal says which statements to add (steps/files.py)."""
 
 from __future__ import annotations
 
 from aepflow.aep import resources
-from aepflow.core.errors import AepServerError, SourceMismatch, step
+from aepflow.core.errors import AepServerError, BucketPolicyRefused, SourceMismatch, step
 from aepflow.core.observability import logger
 from aepflow.s3 import grants, policy
 from aepflow.steps.context import Context
@@ -55,7 +59,14 @@ def grant_bucket_read(ctx: Context) -> None:
         else:
             written.append(sort_key)
 
-    outcome = grants.ensure(grant, before_write=before_write)
+    try:
+        outcome = grants.ensure(grant, before_write=before_write)
+    except BucketPolicyRefused as refused:
+        # aepflow may not change this bucket's policy (not in S3SourceBuckets, another account's, or a policy
+        # its role may not change); its owner may have added the statements by hand. The explore that follows
+        # judges: when Adobe's role may not read the files, its refusal carries these statements (steps/files).
+        journal.warn("grant-bucket-read", [{"path": "source.bucket", "message": refused.message}])
+        return None
     if outcome == grants.UNCHANGED:
         journal.mark(journal.intend(grants.KIND, grant.id), "found")
     elif written:

@@ -10,18 +10,23 @@ preview shows (explore/cloud-storage.md).
   provisioning (SourceMismatch, before the flow), naming the column and the closest ones, as a
   table's does. A JSON file's preview is a sample of records: a mapped attribute it does not show is
   a warning, as for a REST source.
-- A bucket, folder or file that is not there fails at `source.path`, naming what explore saw."""
+- A bucket, folder or file that is not there fails at `source.path`, naming what explore saw.
+- An iam-role source whose files Adobe's role may not read (AEP's 403) fails with the statements the
+  bucket's policy lacks, to add by hand (when aepflow may not add them, steps/bucket.py)."""
 
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Callable
 from typing import Any
 
 from aepflow.aep import resources
 from aepflow.aep.mapping import flatten_properties
-from aepflow.core.errors import AepNotFound, SourceMismatch
+from aepflow.core.errors import AepAuthError, AepNotFound, BucketPolicyRefused, SourceMismatch
+from aepflow.s3 import grants
 from aepflow.spec import files, suggest
+from aepflow.steps.bucket import adobe_role
 from aepflow.steps.context import Context
 
 MAX_LISTINGS = 20  # folders listed while looking for a file to preview (recursive)
@@ -71,10 +76,34 @@ def _not_there(ctx: Context, what: str, refused: AepNotFound) -> SourceMismatch:
                           problems=[{"path": "source.path", "message": message}])
 
 
+def _role_refused(ctx: Context, refused: AepAuthError) -> BucketPolicyRefused:
+    """AEP's refusal to read an iam-role source's files, with the statements its bucket policy lacks."""
+    source = ctx.spec.source
+    grant = grants.for_dataflow(ctx.spec.name, source.bucket or "", source.path or "", bool(source.recursive),
+                                adobe_role(ctx))
+    message = (f"Adobe's role may not read s3://{source.bucket}/{source.path} ({refused.message}). Add these "
+               "statements to the bucket's policy by hand, or name the bucket in the stack's S3SourceBuckets for "
+               f"aepflow to add them: {json.dumps(grant.statements, separators=(',', ':'))}")
+    return BucketPolicyRefused(message, code=refused.code, request_id=refused.request_id, status=403,
+                               statements=list(grant.statements),
+                               problems=[{"path": "source.bucket", "message": "Adobe's role may not read the files"}])
+
+
 def explore_files(ctx: Context, connection_id: str,
                   held_to_columns: Callable[[Context, str, str, list[str]], None]) -> dict[str, Any]:
     """Explore the spec's path and hold the spec to the preview's columns (the module's docstring);
-    `held_to_columns` is the table check (steps/source.py), raising SourceMismatch."""
+    `held_to_columns` is the table check (steps/source.py), raising SourceMismatch. An iam-role source whose
+    files Adobe's role may not read fails with the statements to add (BucketPolicyRefused)."""
+    try:
+        return _explore_files(ctx, connection_id, held_to_columns)
+    except AepAuthError as refused:
+        if refused.status != 403 or ctx.spec.source.access != "iam-role":
+            raise
+        raise _role_refused(ctx, refused) from None
+
+
+def _explore_files(ctx: Context, connection_id: str,
+                   held_to_columns: Callable[[Context, str, str, list[str]], None]) -> dict[str, Any]:
     spec, resolved = ctx.spec, ctx.resolved
     bucket, path = spec.source.bucket or "", spec.source.path or ""
     file_type, options = files.file_format(spec.source.format)
