@@ -271,7 +271,7 @@ class LocalStack:
 
     def reset(self, *, latency_ms: int = 0, fault_rate: float = 0.0, seed: int = 0,
               secrets: dict[str, Any] | None = None, trace_causality: bool = False,
-              sources: dict[str, Any] | None = None) -> LocalStack:
+              sources: dict[str, Any] | None = None, files: str | Path | None = None) -> LocalStack:
         """Back to a fresh stack with these arguments: a new emulator, moto's every backend
         emptied and the template's resources created again, aepflow's caches dropped, the
         invocation log and the emulated clock cleared. Raises LeakedWork (after stopping it)
@@ -284,6 +284,7 @@ class LocalStack:
         self.latency_ms, self.fault_rate, self.seed = latency_ms, fault_rate, seed
         self.extra_secrets = secrets or {}
         self.sources = sources
+        self.files = files
         self.trace_causality = trace_causality
         self.functions, self.refs = {}, {}
         with self._invocations_lock:

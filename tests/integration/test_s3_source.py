@@ -4,6 +4,7 @@ dataflow; through an Access Key secret, rotated in place; a file's header held t
 flow; a format option the file type does not take refused before any AEP call."""
 
 import json
+from pathlib import Path
 
 import boto3
 import pytest
@@ -12,6 +13,7 @@ from local.examples import example
 from tests.signed_http import in_process as api
 
 BUCKET = "acme-orders-exports"
+ARCHIVE = str(Path(__file__).resolve().parents[1] / "fixtures" / "buckets")  # a --files folder: acme-orders-archive
 # A statement the bucket's owner wrote: aepflow keeps it whatever it adds or removes.
 FOREIGN = {"Sid": "AuditorsReadTheAuditFolder", "Effect": "Allow",
            "Principal": {"AWS": "arn:aws:iam::123456789012:role/auditors"}, "Action": "s3:GetObject",
@@ -157,3 +159,20 @@ def test_a_bucket_aepflow_may_not_change_fails_with_the_statements_and_goes_acti
     [result] = stack.provision([spec])
     assert result["status"] == "ACTIVE", result
     assert [w["path"] for w in result["warnings"]] == ["source.bucket"]  # it could not check the policy itself
+
+
+@pytest.mark.stack(files=ARCHIVE)
+def test_a_dataflow_moved_to_another_bucket_leaves_no_grant_in_the_old_one(stack):
+    s3 = stack.client("s3")
+    role = stack.emulator.adobe_iam_role
+    spec = example("005")
+    [first] = stack.provision([spec])
+    assert first["status"] == "ACTIVE" and len(_adobes(_policy(stack), role)) == 2, first
+    other = "acme-orders-archive"  # the same CSV, in a bucket --files gave the stack (so it may change its policy)
+    spec["source"]["bucket"] = other
+    [moved] = stack.provision([spec])
+    assert moved["status"] == "ACTIVE" and moved["action"] == "replace", moved
+    assert "baseConnection.access" in moved["changed"] or moved["replacedBecause"], moved
+    assert _adobes(_policy(stack), role) == []  # the old bucket holds none of the dataflow's statements
+    moved_policy = json.loads(s3.get_bucket_policy(Bucket=other)["Policy"])["Statement"]
+    assert len(_adobes(moved_policy, role)) == 2

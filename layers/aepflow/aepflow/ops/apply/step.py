@@ -9,12 +9,13 @@ from typing import Any
 from aepflow.aep import live as live_mod
 from aepflow.aep import resources
 from aepflow.aep.client import AepClient, aep_client
-from aepflow.core.errors import AepNotFound, AepValidationError, step
+from aepflow.core.errors import AepNotFound, AepValidationError, BucketPolicyRefused, step
 from aepflow.ops.apply.changes import Applier, replacement_problems
 from aepflow.ops.created import created_by_aepflow
 from aepflow.ops.plan.compare import compare
 from aepflow.ops.plan.model import ID_KEY, Plan, ResourcePlan
 from aepflow.ops.plan.read import Inputs
+from aepflow.s3 import grants
 from aepflow.spec.parse import parse_spec, resolve_source
 from aepflow.store import journal, owners, records
 
@@ -55,10 +56,28 @@ def prepare_replacement(plan: Plan, inputs: Inputs, client: AepClient | None = N
             replaced.discard(kind)
         if kind == "flow":
             owners.release_flow(created[kind], rec.name)  # its replacement is claimed when recorded
+    deleted += _old_grant(inputs)
     for kind in replaced | set(plan.kinds("create")):
         ids[ID_KEY.get(kind, kind)] = None
     ids.update(flowEtag=None, mappingVersion=None)
     return {"deleted": deleted, "ids": ids, "etags": applier.etags, "credentials": applier.credentials}
+
+
+def _old_grant(inputs: Inputs) -> list[dict[str, Any]]:
+    """A dataflow that Adobe's role read from one bucket and now reads another (or reads with keys) leaves
+    no statement for the role in the old bucket's policy: removed here, as a delete removes it (a path
+    changed within the bucket is replaced in place by the grant step, under the same Sids)."""
+    old, new = inputs.applied, inputs.spec
+    if old is None or old.source.access != "iam-role" or not old.source.bucket:
+        return []
+    if new.source.access == "iam-role" and new.source.bucket == old.source.bucket:
+        return []
+    grant = grants.of_dataflow(old.name, old.source.bucket)
+    try:
+        removed = grants.remove(grant)
+    except BucketPolicyRefused as refused:
+        return [{"kind": grants.KIND, "id": grant.id, "kept": refused.message}]
+    return [{"kind": grants.KIND, "id": grant.id, **({} if removed else {"note": "already gone"})}]
 
 
 # --- The state machine's "Apply the plan in place" ------------------------------------------------
@@ -72,7 +91,10 @@ def apply_plan(ctx) -> dict[str, Any]:
     from aepflow.steps.source import explore_and_check  # the create path's own check
 
     def check_source(base_connection_id: str) -> None:
-        if ctx.resolved.inCatalog and ctx.resolved.exploresColumns and not ctx.spec.source.columns:
+        # Not an iam-role source: Adobe's role reads a new path only once "Let Adobe's role read the source's
+        # files" has run, in the create path, whose explore then holds the spec to the files.
+        if ctx.resolved.inCatalog and ctx.resolved.exploresColumns and not ctx.spec.source.columns \
+                and ctx.spec.source.access != "iam-role":
             explore_and_check(ctx, base_connection_id)
 
     return apply_step(ctx.event.state, ctx.client, check_source=check_source, execution=ctx.event.execution)
