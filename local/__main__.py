@@ -236,10 +236,27 @@ def _run(args: argparse.Namespace, specs: list[Any], out, watch: bool = False) -
         if args.dump_state:
             Path(args.dump_state).write_text(json.dumps(stack.emulator.dump_state(), indent=1))
         args._summary = {"seconds": round(elapsed, 2), "requests": len(stack.emulator.records),
-                         "imsTokens": stack.emulator.ims_token_requests, "alerts": stack.messages()}
+                         "imsTokens": stack.emulator.ims_token_requests, "alerts": stack.messages(),
+                         "bucketGrants": _bucket_grants(stack)}
         if watch:
             args._summary["monitorAlerts"] = _watch(stack, ordered)
     return ordered
+
+
+def _bucket_grants(stack: Any) -> list[dict[str, Any]]:
+    """What the local S3's bucket policies let Adobe's IAM role (the emulator's) read: a line each."""
+    s3, role = stack.client("s3"), stack.emulator.adobe_iam_role
+    found = []
+    for bucket in stack.source_buckets:
+        try:
+            statements = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]).get("Statement") or []
+        except s3.exceptions.ClientError:
+            continue  # no policy
+        for statement in statements:
+            if (statement.get("Principal") or {}).get("AWS") in (role, [role]):
+                found.append({"bucket": bucket, "sid": statement.get("Sid"), "action": statement.get("Action"),
+                              "resource": statement.get("Resource")})
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,6 +390,10 @@ def _declarative(args: argparse.Namespace, out) -> int:
     return code
 
 
+def _words(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
 def _print_demo(out, paths: list[Path], results: list[dict[str, Any]], summary: dict[str, Any],
                 as_json: bool = False) -> None:
     rows = [{"file": path.name, **result} for path, result in zip(paths, results, strict=True)]
@@ -386,6 +407,12 @@ def _print_demo(out, paths: list[Path], results: list[dict[str, Any]], summary: 
     out.write(f"\n{sum(r['status'] == 'ACTIVE' for r in results)}/{len(results)} ACTIVE in {summary['seconds']}s; "
               f"{summary['requests']} AEP/IMS requests, {summary['imsTokens']} IMS token request(s), "
               f"{len(summary['alerts'])} failure alert(s) on SNS\n")
+    grants = summary.get("bucketGrants") or []
+    if grants:
+        out.write(f"\nAdobe's IAM role may read the S3 sources through {len(grants)} statement(s) aepflow added to "
+                  "their buckets' policies:\n")
+        out.write("".join(f"  s3://{g['bucket']}  {g['sid']}  {_words(g['action'])} on {_words(g['resource'])}\n"
+                          for g in grants))
     alerts = summary.get("monitorAlerts") or []
     out.write(f"\nThe run monitor, polling every {DEMO_POLL_MINUTES} emulated minutes for {DEMO_WATCH_MINUTES // 60} "
               f"hours, sent {len(alerts)} alert(s) to SNS:\n")
