@@ -52,7 +52,7 @@ FUNCTION_ENVIRONMENT = {
     "AEP_TOKEN_CACHE_SECRET": "aepflow/aep-token-cache", "SOURCE_SECRETS_PREFIX": "aep/sources/",
     "AEP_PLATFORM_URL": "https://platform.adobe.io", "AEP_IMS_URL": "https://ims-na1.adobelogin.com",
     "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:aepflow-bench-alerts",
-    "AEPFLOW_STACK_NAME": "aepflow-bench",
+    "AEPFLOW_STACK_NAME": "aepflow-bench", "AEPFLOW_ACCOUNT_ID": "123456789012", "S3_SOURCE_BUCKETS": "",
     "TEARDOWN_ON_SPEC_DELETE": "false"}
 
 
