@@ -101,3 +101,26 @@ def test_init_writes_a_spec_that_validates_and_provisions(server, tmp_path):
     code, text = run("init", "zendesk", "--secret", "aep/sources/acme-zendesk", "--output", "-", "--json",
                      "--api", server.info["api"])
     assert code == 0 and "personalEmail.address" in text
+
+
+def test_s3_is_explored_by_bucket_folder_and_file_and_init_writes_a_spec_that_provisions(server, tmp_path):
+    secret = ("--secret", "aep/sources/acme-s3", "--api", server.info["api"])
+    code, text = run("explore", "s3", *secret)
+    assert code == 0 and "/acme-orders-exports/" in text, text
+    code, text = run("explore", "s3", "/acme-orders-exports/orders/", *secret)
+    assert code == 0 and "/acme-orders-exports/orders/2024-05.csv" in text, text
+    code, text = run("explore", "s3", "/acme-orders-exports/orders/2024-05.csv", "--rows", "2", "--json", *secret)
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert code == 0 and [c["column"] for c in lines if "column" in c][:3] == ["order_id", "customer_email",
+                                                                              "first_name"], text
+    assert len([r for r in lines if "row" in r]) == 2
+    written = tmp_path / "orders.yaml"
+    code, text = run("init", "s3", "/acme-orders-exports/orders/2024-05.csv", "--name", "acme-init-s3", "--output",
+                     str(written), *secret)
+    assert code == 0 and "VALID" in text, text
+    spec = load_spec(written)
+    assert {k: spec["source"][k] for k in ("bucket", "path", "format")} == {
+        "bucket": "acme-orders-exports", "path": "orders/2024-05.csv", "format": {"type": "delimited"}}
+    [result] = server.stack.provision([spec])
+    assert result["status"] == "ACTIVE", result
+    assert not [c for c in connections(server) if c["name"].startswith("aepflow-explore-")]
