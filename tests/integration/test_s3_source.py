@@ -176,3 +176,17 @@ def test_a_dataflow_moved_to_another_bucket_leaves_no_grant_in_the_old_one(stack
     assert _adobes(_policy(stack), role) == []  # the old bucket holds none of the dataflow's statements
     moved_policy = json.loads(s3.get_bucket_policy(Bucket=other)["Policy"])["Statement"]
     assert len(_adobes(moved_policy, role)) == 2
+
+
+def test_a_folder_that_holds_no_file_yet_is_a_warning_and_a_path_that_is_not_there_fails_at_it(stack):
+    stack.client("s3").put_object(Bucket=BUCKET, Key="incoming/", Body=b"")  # the console's "Create folder"
+    empty, missing = example("005"), example("005")
+    empty["name"], empty["source"]["path"] = "acme-s3-incoming", "incoming/"
+    missing["name"], missing["source"]["path"] = "acme-s3-nowhere", "nowhere/*.csv"
+    for spec in (empty, missing):
+        spec["target"]["schema"]["create"]["title"] += f" ({spec['name']})"
+        spec["target"]["dataset"]["create"]["name"] += f" ({spec['name']})"
+    waiting, failed = stack.provision([empty, missing])
+    assert waiting["status"] == "ACTIVE" and [w["path"] for w in waiting["warnings"]] == ["source.path"], waiting
+    assert "holds no file yet" in waiting["warnings"][0]["message"]
+    assert failed["status"] == "FAILED" and failed["errors"][0]["problems"][0]["path"] == "source.path", failed
