@@ -191,10 +191,16 @@ def _table(client: AepClient, connection_id: str, table: str, rows: int, label: 
         message = f"{label} has no table {table!r}{suggest.did_you_mean(table, tables)} ({seen})"
         raise DataflowNotFound(message, code="TableNotFound", status=404,
                                problems=[{"path": "table", "message": message}]) from None
+    return _flat("table", table, raw, rows)
+
+
+def _flat(kind: str, name: str, raw: Any, rows: int) -> dict[str, Any]:
+    """A table's or a file's explore answer ({format: flat, schema: {columns}, data}), parsed bounded, as
+    this module answers it: its columns with their XDM types, and `rows` of its rows."""
     answer = _parsed(_Table, _head(_head(raw, "schema", "columns", limit=MAX_COLUMNS), "data", limit=rows),
-                     f"table {table!r}")
+                     f"{kind} {name!r}")
     columns = (answer.schema_ or _TableSchema()).columns
-    return {"objectType": "table", "table": table,
+    return {"objectType": kind, "table": name,
             "columns": [{"name": c.name, "type": c.type, "xdmType": _xdm_type(c)} for c in columns],
             "rows": [bounded(row) for row in (answer.data or [])[:rows]]}
 
@@ -224,12 +230,7 @@ def _files(client: AepClient, connection_id: str, path: str, rows: int, params: 
     raw = resources.explore_file(client, connection_id, path, str(params.get("fileType") or "delimited"), options)
     if isinstance(raw, list):  # the bare [{name, type}] an older page prints
         raw = {"schema": {"columns": raw}}
-    answer = _parsed(_Table, _head(_head(raw, "schema", "columns", limit=MAX_COLUMNS), "data", limit=rows),
-                     f"file {path!r}")
-    columns = (answer.schema_ or _TableSchema()).columns
-    return {"objectType": "file", "table": path,
-            "columns": [{"name": c.name, "type": c.type, "xdmType": _xdm_type(c)} for c in columns],
-            "rows": [bounded(row) for row in (answer.data or [])[:rows]]}
+    return _flat("file", path, raw, rows)
 
 
 def _through(client: AepClient, connection_id: str, connector: Connector | None, label: str, tabular: bool,

@@ -107,18 +107,11 @@ class Source(_Model):
         "The connector's source params, e.g. Mixpanel's projectId and timezone"),
         examples=[{"projectId": "2671127", "timezone": "America/Los_Angeles"}])
 
-    @field_validator("bucket")
+    @field_validator("bucket", "path")
     @classmethod
-    def _bucket_name(cls, value: str | None) -> str | None:
-        problem = bucket_problem(value) if value is not None else None
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("path")
-    @classmethod
-    def _inside_the_bucket(cls, value: str | None) -> str | None:
-        problem = path_problem(value) if value is not None else None
+    def _an_s3_bucket_and_a_path_inside_it(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """S3's bucket naming rules; a path inside the bucket (spec/files.py says each rule)."""
+        problem = None if value is None else (bucket_problem if info.field_name == "bucket" else path_problem)(value)
         if problem:
             raise ValueError(problem)
         return value
