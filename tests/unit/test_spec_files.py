@@ -101,3 +101,16 @@ def test_a_json_file_is_a_sample_and_the_folder_of_a_path_is_its_prefix():
     assert resolve_source(parse_spec(raw)).tabular is False
     assert [files.folder_of(p) for p in ("orders/", "orders/*.csv", "a/b/x.csv", "x.csv", "*.csv")] == [
         "orders/", "orders/", "a/b/", "", ""]
+
+
+def test_a_file_preview_is_read_in_each_shape_adobe_prints_and_bounded():
+    from aepflow.steps.files import MAX_COLUMNS, preview_columns
+
+    flat = {"format": "flat", "schema": {"columns": [{"name": "Id", "type": "string"}, {"type": "x"}, "junk"]}}
+    bare = [{"name": "Id", "type": "String"}, {"name": 7}]
+    nested = {"format": "hierarchical", "schema": {"type": "object", "properties": {
+        "person": {"type": "object", "properties": {"email": {"type": "string"}}}}}}
+    assert [preview_columns(a) for a in (flat, bare, nested, "text", None)] == [
+        ["Id"], ["Id"], ["person.email"], [], []]
+    huge = [{"name": f"c{i}"} for i in range(MAX_COLUMNS + 500)]
+    assert len(preview_columns(huge)) == MAX_COLUMNS

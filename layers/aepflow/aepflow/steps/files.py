@@ -30,6 +30,8 @@ from aepflow.steps.bucket import adobe_role
 from aepflow.steps.context import Context
 
 MAX_LISTINGS = 20  # folders listed while looking for a file to preview (recursive)
+MAX_ITEMS = 1000  # of one folder listing, as S3 lists a page
+MAX_COLUMNS = 2000  # of one preview, as ops/explore answers them
 
 
 def _kind(item: dict[str, Any]) -> str:
@@ -43,7 +45,7 @@ def _first_file(ctx: Context, connection_id: str, folder: str, pattern: str, rec
     while queue and listed < MAX_LISTINGS:
         current = queue.pop(0)
         listed += 1
-        items = resources.explore_folder(ctx.client, connection_id, current)
+        items = resources.explore_folder(ctx.client, connection_id, current)[:MAX_ITEMS]
         found = sorted(str(i.get("path")) for i in items
                        if _kind(i) == "file" and isinstance(i.get("path"), str)
                        and fnmatch.fnmatchcase(str(i.get("name") or str(i["path"]).rsplit("/", 1)[-1]), pattern))
@@ -60,14 +62,15 @@ def preview_columns(answer: Any) -> list[str]:
     {columns}} (data-landing-zone.md), a bare [{name, type}] (explore/cloud-storage.md), or a hierarchical
     JSON schema (as a REST preview)."""
     if isinstance(answer, list):
-        return [str(c["name"]) for c in answer if isinstance(c, dict) and isinstance(c.get("name"), str)]
+        return [str(c["name"]) for c in answer[:MAX_COLUMNS] if isinstance(c, dict) and isinstance(c.get("name"), str)]
     if not isinstance(answer, dict):
         return []
     found = answer.get("schema")
     schema: dict[str, Any] = found if isinstance(found, dict) else {}
     if isinstance(schema.get("columns"), list):
-        return [str(c["name"]) for c in schema["columns"] if isinstance(c, dict) and isinstance(c.get("name"), str)]
-    return list(flatten_properties(schema))
+        return [str(c["name"]) for c in schema["columns"][:MAX_COLUMNS]
+                if isinstance(c, dict) and isinstance(c.get("name"), str)]
+    return list(flatten_properties(schema))[:MAX_COLUMNS]
 
 
 def _not_there(ctx: Context, what: str, refused: AepNotFound) -> SourceMismatch:
