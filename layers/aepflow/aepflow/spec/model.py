@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from aepflow.spec import sandboxes
 from aepflow.spec.connectors import Connector, connector_of_source
 from aepflow.spec.fields import (
     _ISO_DATE,
@@ -30,6 +31,7 @@ from aepflow.spec.fields import (
     NAMESPACE_PATTERN,
     SANDBOX_PATTERN,
     SCHEMA_ID_PATTERN,
+    UUID_PATTERN,
     XDM_REF_PATTERN,
     LongText,
     ShortText,
@@ -37,6 +39,7 @@ from aepflow.spec.fields import (
     _printable,
 )
 from aepflow.spec.on_failure import OnFailure, streaming
+from aepflow.spec.sandboxes import MAX_SANDBOXES, PromotedFrom
 from aepflow.spec.source import Source
 from aepflow.spec.thresholds import Alerts
 
@@ -229,6 +232,29 @@ class AepResources(_Model):
     targetConnection: AepResource | None = Field(default=None, description="The target connection")
 
 
+class SandboxOverride(_Model):
+    """What differs in one sandbox (spec/sandboxes.py): each key optional, bounded as the spec's own."""
+
+    credentialsSecret: ShortText | None = Field(default=None, description=(
+        "The source secret in this sandbox (in place of the spec's credentials or base connection)"),
+        examples=["aep/sources/acme-s3-prod"])
+    baseConnectionId: str | None = Field(default=None, pattern=UUID_PATTERN, description=(
+        "An existing base connection in this sandbox"), examples=["6990abad-977d-41b9-a85d-17ea8cf1c0e4"])
+    target: Target | None = Field(default=None, description="The schema and dataset in this sandbox")
+    schedule: Schedule | None = Field(default=None, description="The schedule in this sandbox")
+    enabled: bool | None = Field(default=None, description="Whether the flow runs in this sandbox", examples=[False])
+    alerts: Alerts | None = Field(default=None, description="What the monitor alerts on in this sandbox")
+
+    @model_validator(mode="after")
+    def _one_account(self) -> "SandboxOverride":
+        if self.credentialsSecret and self.baseConnectionId:
+            raise ValueError("give credentialsSecret or baseConnectionId, not both")
+        return self
+
+
+SandboxName = Annotated[str, StringConstraints(pattern=SANDBOX_PATTERN)]
+
+
 class DataflowSpec(_Model):
     """An aepflow dataflow spec, v1: one AEP source dataflow, from the source account to the dataset."""
 
@@ -257,9 +283,22 @@ class DataflowSpec(_Model):
         "(batch sources only)"))
     onDelete: OnDelete = Field(default_factory=OnDelete, description=(
         "What deleting the dataflow does to the dataset (and schema) aepflow created: kept by default"))
+    sandboxes: dict[SandboxName, SandboxOverride] | None = Field(default=None, max_length=MAX_SANDBOXES, description=(
+        "What differs in each sandbox (credentialsSecret, baseConnectionId, target, schedule, enabled, alerts): the "
+        "spec's `sandbox` takes its entry's values; `aepflow promote` takes the target sandbox's"),
+        examples=[{"prod": {"credentialsSecret": "aep/sources/acme-s3-prod", "schedule": {
+            "frequency": "hour", "interval": 1, "startTime": 1717200000}}}])
+    promotedFrom: PromotedFrom | None = Field(default=None, description=(
+        "Written by `aepflow promote`: the dataflow and sandbox this one was promoted from"))
     resources: AepResources | None = Field(default=None, description=(
         "The AEP names and descriptions of the flow and its connections; by default aepflow:<name>:<kind>. A spec "
         "written by adopt keeps the names the flow had"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _in_its_sandbox(cls, raw: Any) -> Any:
+        """The spec as its sandbox reads it: that sandbox's entry of `sandboxes` in place of its own values."""
+        return sandboxes.effective(raw, SandboxOverride)
 
     @field_validator("onFailure")
     @classmethod
