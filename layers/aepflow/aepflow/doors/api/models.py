@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from aepflow.spec.fields import NAME_PATTERN
+from aepflow.spec.fields import NAME_PATTERN, SANDBOX_PATTERN
 
 
 class _Model(BaseModel):
@@ -97,6 +97,23 @@ class AdoptRequest(_Model):
     name: str | None = Field(default=None, pattern=NAME_PATTERN, description="The dataflow's name (default: from "
                                                                              "the flow's name)")
     sandbox: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+class PromoteRequest(_Model):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    source: str = Field(alias="from", pattern=SANDBOX_PATTERN, description="The sandbox the dataflow runs in")
+    target: str = Field(alias="to", pattern=SANDBOX_PATTERN, description="The sandbox to promote it to")
+
+
+class Promotion(_Model):
+    name: str = Field(description="The dataflow promoted")
+    source: str = Field(alias="from")
+    target_sandbox: str = Field(alias="to")
+    target: str = Field(description="The promoted dataflow (the source's name for the target sandbox)")
+    plan: PlanView = Field(description="What the promotion changes in the target sandbox")
+    started: bool = Field(description="Whether a provisioning was started (not for dryRun=true or a plan of none)")
+    executionArn: str | None = None
+    status: str | None = None
 
 
 class Adopted(_Model):

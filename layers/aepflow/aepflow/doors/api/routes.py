@@ -38,13 +38,15 @@ from aepflow.doors.api.models import (
     Deleted,
     Explored,
     PlanView,
+    PromoteRequest,
+    Promotion,
     RunErrors,
     Runs,
     RunStarted,
     Updated,
     error_response,
 )
-from aepflow.ops import adopt, dataflow_runs, delete, describe, explore, run_errors, start
+from aepflow.ops import adopt, dataflow_runs, delete, describe, explore, promote, run_errors, start
 from aepflow.ops.apply import patch as apply_patch
 from aepflow.ops.dataflow_runs import RunRequest
 from aepflow.ops.explore import ExploreRequest
@@ -202,6 +204,22 @@ def adopt_dataflow(request: Annotated[AdoptRequest, Body(description="{flowId, n
     answer = adopt.adopt(request.flowId, name=request.name, sandbox=request.sandbox)
     return Response(status_code=201, content_type="application/json", body=Adopted(**answer),
                     headers={"Location": f"/dataflows/{answer['name']}"})
+
+
+@app.post("/dataflows/<name>/promote", summary="Promote a dataflow to another sandbox, or plan it (dryRun=true)",
+          tags=["dataflows"], operation_id="promoteDataflow",
+          responses={**_ok(202, "Provisioning in the target sandbox started", "Promotion"),
+                     **_ok(200, "dryRun=true, or nothing to change: the plan, and nothing changed", "Promotion"),
+                     **_COMMON_ERRORS, 404: _error("No such dataflow (DataflowNotFound)"),
+                     409: _error("The target sandbox holds a flow of that name aepflow does not manage "
+                                 "(UnmanagedTarget), or a provisioning of it is under way"),
+                     **_BODY_ERRORS, **_AEP_ERRORS})
+def promote_dataflow(name: NameParam, request: Annotated[PromoteRequest, Body(description="{from, to}")],
+                     dryRun: Annotated[bool, Query(description="true: answer the plan and change nothing")] = False,
+                     ) -> Response[Promotion]:
+    answer = promote.promote(name, request.source, request.target, dry_run=dryRun)
+    return Response(status_code=202 if answer["started"] or answer.get("executionArn") else 200,
+                    content_type="application/json", body=Promotion(**answer))
 
 
 @app.get("/dataflows", summary="List dataflows (paged)", tags=["dataflows"], operation_id="listDataflows",
