@@ -1,22 +1,18 @@
 """aepflow COMMAND ... (see docs/doors.md, "The aepflow command"): the parser, the offline commands
 (validate, connectors) and those that call the API (apply, plan, get, list, runs, delete); explore
-and init are source.py's. Exit codes: exits.py."""
+and init are source.py's, promote promote.py's. Exit codes: exits.py."""
 
 from __future__ import annotations
 
 import argparse
 import re
 import sys
-import time
 from typing import Any
 from urllib.parse import quote
 
-from aepflow.doors.cli import render, source
+from aepflow.doors.cli import follow, promote, render, source
 from aepflow.doors.cli.exits import CHANGES, FAILED, INVALID, OK
-from aepflow.doors.cli.remote import Answer, Api, ApiUnreachable, api_of
-from aepflow.spec.fields import NAME_PATTERN
-
-POLL_SECONDS = 1.0
+from aepflow.doors.cli.remote import Answer, ApiUnreachable, api_of
 
 
 def _read(path: str) -> bytes:
@@ -90,26 +86,6 @@ def _refused(answer: Answer) -> int:
     return INVALID if answer.status == 400 and body.get("code") in ("SpecInvalid", "RequestInvalid") else FAILED
 
 
-def _wait(api: Api, name: str, out, args: argparse.Namespace) -> dict[str, Any]:
-    """Follow the provisioning: a line per step as it starts, ends or fails."""
-    shown: dict[str, str] = {}
-    deadline = time.monotonic() + args.timeout
-    while True:
-        answer = api.call("GET", _path("/dataflows/{name}", name))
-        view = answer.body if answer.status == 200 and isinstance(answer.body, dict) else {}
-        if not args.json:
-            for step in view.get("steps") or []:
-                if shown.get(step["step"]) != step["status"]:
-                    shown[step["step"]] = step["status"]
-                    out.write(f"  {name}: {render.STEP_MARK.get(step['status'], '?')} {step['step']}\n")
-                    out.flush()
-        if answer.status != 200 or view.get("status") != "PROVISIONING":
-            return view or {"name": name, "status": "FAILED", "errors": [answer.body]}
-        if time.monotonic() > deadline:
-            return {**view, "status": "FAILED", "errors": [{"message": f"still provisioning after {args.timeout}s"}]}
-        time.sleep(POLL_SECONDS)
-
-
 def cmd_apply(args: argparse.Namespace, out) -> int:
     api, worst, results = api_of(args), OK, []
     for path in args.specs:
@@ -128,31 +104,11 @@ def cmd_apply(args: argparse.Namespace, out) -> int:
             worst = max(worst, code)
             continue
         name = answer.body["name"]
-        view = _wait(api, name, out, args) if not args.no_wait else answer.body
-        results.append(applied_result(path, name, view, started=answer.body.get("started", True)))
+        view = follow.wait(api, name, out, args) if not args.no_wait else answer.body
+        results.append(follow.applied_result(path, name, view, started=answer.body.get("started", True)))
         worst = max(worst, FAILED if view.get("status") == "FAILED" else OK)
-    render.results(out, results, args.json, columns=APPLY_COLUMNS)
+    render.results(out, results, args.json, columns=follow.APPLY_COLUMNS)
     return worst
-
-
-APPLY_COLUMNS = ("file", "name", "status", "action", "flowId")
-# What a provisioning did, as GET /dataflows/{name} says it (ops/executions.what_happened).
-WHAT_HAPPENED = ("action", "changed", "replacedBecause", "rolledBack", "leftBehind")
-
-
-def applied_result(path: str, name: str, view: dict[str, Any], *, started: bool = True) -> dict[str, Any]:
-    """A row of `aepflow apply`: the dataflow's status and flow id, what its provisioning did (the
-    action and the fields it changed, why it replaced; or what its roll-back deleted and left
-    behind) and its errors. A spec the API had already applied (`started` false: the same spec
-    answers the same execution) changed nothing this time: its action is none."""
-    result = {"file": path, "name": name, "status": view.get("status"),
-              "flowId": (view.get("ids") or {}).get("flowId")}
-    result.update({key: view[key] for key in WHAT_HAPPENED if view.get(key) is not None})
-    if not started and result["status"] == "ACTIVE":
-        result.update(action="none", changed=[])
-        result.pop("replacedBecause", None)
-    result["errors"] = view.get("errors") or []
-    return result
 
 
 def cmd_plan(args: argparse.Namespace, out) -> int:
@@ -186,25 +142,10 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
     return worst
 
 
-class NotAName(Exception):
-    """A command-line argument that is not a dataflow name (refused before any request)."""
-
-
-def _path(template: str, name: str | None) -> str:
-    """The API path for `name`: refused unless it is a dataflow name (so `x/../NAME` can never reach
-    another dataflow), and escaped all the same."""
-    if name is None:
-        return template
-    if not re.fullmatch(NAME_PATTERN, name):
-        raise NotAName(f"{name!r} is not a dataflow name (2 to 64 lower-case letters, digits and -, starting and "
-                       "ending with a letter or digit)")
-    return template.format(name=quote(name, safe=""))
-
-
 def _simple(method: str, path: str, printer):
     def command(args: argparse.Namespace, out) -> int:
         query = {"limit": args.limit} if getattr(args, "limit", None) else None
-        answer = api_of(args).call(method, _path(path, getattr(args, "name", None)), query=query)
+        answer = api_of(args).call(method, follow.path_of(path, getattr(args, "name", None)), query=query)
         if answer.status != 200:
             render.error(out, getattr(args, "name", path), answer, args.json)
             return FAILED
@@ -218,8 +159,8 @@ def cmd_runs(args: argparse.Namespace, out) -> int:
     if not args.errors:
         return _simple("GET", "/dataflows/{name}/runs", render.runs)(args, out)
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", args.errors):
-        raise NotAName(f"{args.errors!r} is not a run id (`aepflow runs {args.name}` lists them)")
-    path = _path("/dataflows/{name}/runs/", args.name) + quote(args.errors, safe="") + "/errors"
+        raise follow.NotAName(f"{args.errors!r} is not a run id (`aepflow runs {args.name}` lists them)")
+    path = follow.path_of("/dataflows/{name}/runs/", args.name) + quote(args.errors, safe="") + "/errors"
     answer = api_of(args).call("GET", path)
     if answer.status != 200:
         render.error(out, f"{args.name} run {args.errors}", answer, args.json)
@@ -231,7 +172,7 @@ def cmd_runs(args: argparse.Namespace, out) -> int:
 def cmd_delete(args: argparse.Namespace, out) -> int:
     """Delete a dataflow, after a confirmation (or --yes). The dataset and the schema aepflow created are
     kept unless --delete-data (or the spec's onDelete) says otherwise; the answer lists what was kept."""
-    path = _path("/dataflows/{name}", args.name)
+    path = follow.path_of("/dataflows/{name}", args.name)
     if not args.yes:
         what = ("the flow, its connections, and the dataset and schema aepflow created with everything ingested "
                 "into them" if args.delete_data else "the flow and its connections (the dataset and schema are kept)")
@@ -301,6 +242,7 @@ def parser() -> argparse.ArgumentParser:
                                                               "with everything ingested into them")
     p.set_defaults(run=cmd_delete)
     source.add_commands(sub, where, output)
+    promote.add_command(sub, where, output)
     return top
 
 
@@ -316,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         code = args.run(args, out)
         out.flush()  # here, so that a reader gone away is seen below, not at the interpreter's exit
         return code
-    except NotAName as exc:
+    except follow.NotAName as exc:
         sys.stderr.write(f"aepflow: {exc}\n")
         return INVALID
     except ApiUnreachable as exc:
