@@ -188,6 +188,20 @@ EXTRA_PROPERTIES = {
 # documented request names it, so one of them is required (our reading; no schema is published).
 ANY_OF = {("zendesk", "OAuth2 Refresh Code"): [["subdomain"], ["host"]]}
 
+# Row filters at the source (help/sources/tutorials/api/filter.md): a source that takes them says so in its
+# connection spec's attributes.filterAtSource. The page prints Google BigQuery's (GET /connectionSpecs?property=
+# name=="google-big-query"), copied as printed; it lists Microsoft Dynamics and Salesforce among the sources that
+# support filtering (with Snowflake, which the catalog does not carry) without printing their attributes, so
+# theirs say `enabled` alone: no operators are printed for them (aepflow then allows the page's operator table).
+FILTER_PAGE = "AdobeDocs/experience-platform.en:help/sources/tutorials/api/filter.md"
+FILTER_AT_SOURCE = {
+    "bigquery": {"enabled": True, "queryLanguage": "SQL", "logicalOperators": ["and", "or", "not"],
+                 "comparisonOperators": ["=", "!=", "<", "<=", ">", ">=", "like", "in"],
+                 "columnNameEscapeChar": "`", "valueEscapeChar": "'"},
+    "dynamics": {"enabled": True},
+    "salesforce": {"enabled": True},
+}
+
 # Spec ids from a connector's beta that its current documents replaced (validation names the
 # current one): seed 002 uses 2526ee57-… for the base connection and 6360f136-… for the source
 # connection, both from the oldest Zendesk page (zendesk.json connectionSpecIdsSeenInDocs).
@@ -283,6 +297,9 @@ def build(reference: Path) -> dict:
         for key in ("sourceSpec", "exploreSpec", "attributes"):
             if key in published:
                 connection_spec[key] = published[key]
+        if name in FILTER_AT_SOURCE:
+            connection_spec["attributes"] = {**connection_spec.get("attributes", {}),
+                                             "filterAtSource": FILTER_AT_SOURCE[name]}
         entry = {
             "name": name, "label": label, "family": family, "connectionSpecId": doc["connectionSpecId"],
             # The AEP spec name where a page prints GET /connectionSpecs; otherwise undocumented
@@ -292,6 +309,9 @@ def build(reference: Path) -> dict:
             "deprecated": deprecated,
             "documentedIn": doc["sources"],
             "authSpecs": auth_notes,
+            # Where attributes.filterAtSource comes from, and whether the page prints it or only lists the source.
+            **({"filterAtSource": {"documentedIn": [FILTER_PAGE], "printed": "comparisonOperators" in
+                                   FILTER_AT_SOURCE[name]}} if name in FILTER_AT_SOURCE else {}),
             "connectionSpec": connection_spec,
         }
         connectors.append(entry)

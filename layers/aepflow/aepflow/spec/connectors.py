@@ -72,6 +72,14 @@ class Connector:
     source_params: tuple[str, ...] = ()
     deprecated: str | None = None
     documented_in: tuple[str, ...] = ()
+    # The connection spec's attributes.filterAtSource (filter.md): {enabled, queryLanguage, logicalOperators,
+    # comparisonOperators, columnNameEscapeChar, valueEscapeChar}, or None for a source that takes no filter.
+    filter_at_source: dict[str, Any] | None = None
+
+    @property
+    def takes_filters(self) -> bool:
+        """Whether the source filters rows at the source: its filterAtSource is enabled (filter.md)."""
+        return bool((self.filter_at_source or {}).get("enabled")) and self.family in ("crm", "database")
 
     @property
     def data_format(self) -> str:
@@ -113,9 +121,11 @@ def _connector(entry: dict[str, Any]) -> Connector:
     auth = tuple(AuthSpec(a["name"], a["spec"], pages[a["name"]]["published"],
                           tuple(pages[a["name"]]["documentedIn"])) for a in entry["connectionSpec"]["authSpec"])
     deprecated = entry.get("deprecated")
+    filter_at_source = (entry["connectionSpec"].get("attributes") or {}).get("filterAtSource")
     return Connector(entry["name"], entry["label"], entry["connectionSpecId"], entry["family"], auth,
                      tuple(entry.get("sourceParams") or ()), deprecated["message"] if deprecated else None,
-                     tuple(entry.get("documentedIn") or ()))
+                     tuple(entry.get("documentedIn") or ()),
+                     filter_at_source if isinstance(filter_at_source, dict) else None)
 
 
 CONNECTORS: dict[str, Connector] = {e["name"]: _connector(e) for e in _DATA["connectors"]}

@@ -21,6 +21,7 @@ from aepflow.spec.connectors import (
 )
 from aepflow.spec.fields import PATTERN_MESSAGES
 from aepflow.spec.files import IAM_ROLE_AUTH, file_format
+from aepflow.spec.filters import connector_problems
 from aepflow.spec.model import DataflowSpec, ResolvedSource
 from aepflow.spec.secret_names import boundary_problem
 
@@ -62,6 +63,9 @@ def _catalog_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
             problems.append({"path": "source.format",
                              "message": "required when connectionSpecId is not a catalog connector"})
     problems.extend(_file_problems(connector, source, raw))
+    if isinstance(source.get("filter"), str):  # spec/filters.py: the connector's filterAtSource
+        problems.extend(connector_problems(connector, source["filter"],
+                                           label=f"connection spec {source.get('connectionSpecId')}"))
     if connector is None:
         return problems
     auth_name = source.get("authSpecName")

@@ -7,6 +7,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from aepflow.spec.fields import FLOW_SPEC_PATTERN, UUID_PATTERN, ShortText, SpecModel
 from aepflow.spec.files import bucket_problem, is_folder, path_problem
+from aepflow.spec.filters import MAX_TEXT, FilterError, compile_filter
 
 _Model = SpecModel
 
@@ -106,6 +107,12 @@ class Source(_Model):
     params: dict[str, Any] = Field(default={}, description=(
         "The connector's source params, e.g. Mixpanel's projectId and timezone"),
         examples=[{"projectId": "2671127", "timezone": "America/Los_Angeles"}])
+    filter: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT, description=(
+        "Only the rows that match, filtered at the source (a source whose connection spec's filterAtSource is "
+        "enabled: Google BigQuery, Microsoft Dynamics, Salesforce): conditions column = \"text\", != < <= > >= "
+        "a number, like \"M%\", in (\"a\", \"b\"), is null, joined by and, or, not and parentheses; sent as "
+        "Adobe's PQL in params.filters (spec/filters.py)"),
+        examples=['city = "DDN" and age > 30'])
 
     @field_validator("bucket", "path")
     @classmethod
@@ -114,6 +121,17 @@ class Source(_Model):
         problem = None if value is None else (bucket_problem if info.field_name == "bucket" else path_problem)(value)
         if problem:
             raise ValueError(problem)
+        return value
+
+    @field_validator("filter")
+    @classmethod
+    def _a_filter_that_compiles(cls, value: str | None) -> str | None:
+        """The readable filter compiles to PQL (the message names the character and what was expected)."""
+        if value is not None:
+            try:
+                compile_filter(value)
+            except FilterError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("recursive")
