@@ -57,6 +57,10 @@ INVENTED_CODES = {
     "FLOW-1437-400": ("a cloud-storage path that is not /<bucket>/<key>, or outside the bucket and folder the "
                       "connection reaches"),
     "FLOW-1438-400": "GET /connectionSpecs/{id}/configs: no configs for this connection spec and authType",
+    "FLOW-1470-400": ("POST /flows?mode=draft with a flow spec whose attributes.isDraftModeSupported is not true, or "
+                      "a source connection spec whose is false (draft.md: check for draft mode support)"),
+    "FLOW-1471-400": "op=publish of a flow that is not a draft (draft.md publishes drafts)",
+    "FLOW-1472-400": "ENABLE, DISABLE or a run on demand of a draft flow (publish it first)",
     "FLOW-1501-501": ("defined by the spec or the docs but not emulated: an operation, a parquet file's preview, "
                       "an Amazon S3 explore on an emulator started without S3"),
     "XDM-1010-400": "allOf/meta:class references a class or field group that does not exist",

@@ -50,6 +50,7 @@ import time
 import uuid
 
 from .aep_errors import flow_error
+from .drafts import refuse_if_draft
 from .listing import ListError, _cmp_val, _matches, _resolve, continuation_href, parse_limit, parse_property, resume
 from .run_events import RunAnnouncer
 from .run_payloads import render_run
@@ -242,7 +243,7 @@ class FlowRunsMixin:
             if tick > now:
                 return added
             cur["last"] = tick
-            if flow.get("state", "enabled") != "enabled":
+            if flow.get("state", "enabled") != "enabled":  # disabled, or a draft (drafts.py, draft.md)
                 continue
             added |= self._make_run(st, sb, fid, tick)
         return added
@@ -307,6 +308,7 @@ class FlowRunsMixin:
         flow = sb.flows.get(fid) if isinstance(fid, str) else None
         if flow is None:
             raise flow_error(400, "1413", "Flow not found", f"Flow {fid} does not exist")
+        refuse_if_draft(flow, "a run on demand")  # drafts.py: a draft runs once published (draft.md)
         schedule = flow.get("scheduleParams") or {}
         if str(schedule.get("frequency", "")).lower() != "once":
             raise flow_error(400, "1425", "Flow is not scheduled for one-time ingestion",
