@@ -144,18 +144,49 @@ class DataPrepMixin:
         return 200, {"data": copy.deepcopy(page), "_page": {"count": len(page), "limit": limit},
                      "_links": links}, {}
 
+    # Versions. "PUT /mappingSets/{id}" makes a new version of the set (data-prep.yaml putMappingSet;
+    # the set's answer carries its `version`, mapping-set.md "Update a mapping set"), every earlier
+    # version is kept, and "GET /mappingSets/{MAPPING_SET_ID}?version={VERSION}" answers "which
+    # version of the mapping set to retrieve", an integer (help/data-prep/api/mapping-set.md, "Look
+    # up a mapping set"; data-prep.yaml retrieveMappingSet: `version`, integer, int32). Not an integer
+    # is "An invalid request" (its 400); a version the set does not have is a 404, as a set it does
+    # not have. Without `version` the set answers its latest version, as the list does
+    # (mapping-set.md's list shows a set at version 1); data-prep.yaml prints a default of 0 for the
+    # parameter, which is why aepflow always names the version it reads.
+    @staticmethod
+    def _version_number(raw) -> int | None:
+        text = str(raw) if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
+        return int(text) if re.fullmatch(r"-?\d{1,10}", text.strip()) else None
+
     def _get_mapping(self, sb, mid, query):
         versions = sb.mappingSets.get(mid)
         if not versions:
             raise dp_error(404, "1002", "Mapping set not found", f"Mapping set {mid} not found")
-        if "version" in query:
-            try:
-                v = int(query["version"])
-                return 200, copy.deepcopy(versions[v]), {}
-            except (ValueError, IndexError):
-                raise dp_error(404, "1002", "Mapping set not found",
-                               f"Mapping set {mid} version {query['version']}") from None
-        return 200, copy.deepcopy(versions[-1]), {}
+        if "version" not in query:
+            return 200, copy.deepcopy(versions[-1]), {}
+        version = self._version_number(query["version"])
+        if version is None or not -2**31 <= version < 2**31:
+            raise dp_error(400, "1000", "Bad Request",
+                           f"version must be an integer (int32), not {str(query['version'])[:40]!r}")
+        if not 0 <= version < len(versions):
+            raise dp_error(404, "1002", "Mapping set version not found",
+                           f"Mapping set {mid} has no version {version} (its versions are 0 to {len(versions) - 1})")
+        return 200, copy.deepcopy(versions[version]), {}
+
+    def mapping_version_problem(self, sb, mid, version) -> str | None:
+        """Why a flow's Mapping transformation cannot use `version` of set `mid` (None: it can). A flow
+        names the set and the version it maps with (flow-service.yaml's Mapping transformation params
+        mappingId and mappingVersion, help/data-prep/api/mapping-set.md: a set keeps its versions), so
+        a version the set never had is refused as a set it does not have is (FLOW-1417)."""
+        versions = sb.mappingSets.get(mid) or []
+        if version is None:
+            return None  # no version named: the flow spec's schema leaves it optional
+        number = self._version_number(version)
+        if number is None or number < 0:
+            return f"mappingVersion {str(version)[:40]!r} is not a version number"
+        if number >= len(versions):
+            return f"Mapping set {mid} has no version {number} (its versions are 0 to {len(versions) - 1})"
+        return None
 
     def _put_mapping(self, sb, mid, body):
         versions = sb.mappingSets.get(mid)

@@ -272,6 +272,9 @@ class FlowServiceMixin:
                 mid = (t.get("params") or {}).get("mappingId")
                 if mid not in sb.mappingSets:
                     raise flow_error(400, "1417", "Mapping not found", f"Mapping set {mid} does not exist")
+                problem = self.mapping_version_problem(sb, mid, (t.get("params") or {}).get("mappingVersion"))
+                if problem:  # data_prep.py: a flow maps with a version its set has
+                    raise flow_error(400, "1417", "Mapping version not found", problem)
         if "Copy" in tspecs and "Copy" not in given:
             raise flow_error(400, "1367", "Delta column required",
                              "A Copy transformation with deltaColumn is required for this flow spec")
