@@ -1,6 +1,7 @@
 """A managed dataflow as the monitor sees it, read from its dataflow record: the flow id, its
 sandbox, the spec's alert thresholds and schedule. A record that is not ACTIVE, names no flow,
-or cannot be read is not watched."""
+is a draft (an AEP draft makes no run until it is published: aepflow publish), or cannot be read
+is not watched."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def from_record(item: dict[str, Any]) -> ManagedFlow | None:
         if not isinstance(spec, dict) or not isinstance(ids, dict):
             raise ValueError("spec and ids must be JSON objects")
         flow_id = item.get("flowId") or ids.get("flowId")
-        if not flow_id:
+        if not flow_id or ids.get("draft") is True:  # a draft: watched once published (ops/drafts.py)
             return None
         sched = spec.get("schedule") or None
         if sched is not None and not isinstance(sched, dict):

@@ -6,35 +6,68 @@ from __future__ import annotations
 
 from typing import Any
 
-from aepflow.aep import bodies, resources
-from aepflow.aep.client import segment
+from aepflow.aep import bodies, drafts, resources
+from aepflow.aep.client import AepClient, segment
 from aepflow.aep.schedule import schedule_params
 from aepflow.core.errors import AepNotFound, FlowSpecMismatch, step
 from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
 from aepflow.steps.context import Context
 
 
+def read_flow_spec(client: AepClient, flow_spec_id: str | None, name: str) -> dict[str, Any]:
+    """The flow spec, by its fixed id where it has one, else by name; AepNotFound when AEP has none."""
+    flow_spec = resources.get_flow_spec(client, flow_spec_id) if flow_spec_id \
+        else resources.find_flow_spec(client, name)
+    if flow_spec is None:
+        raise AepNotFound(f"flow spec {name!r} not found in sandbox {client.sandbox}", status=404)
+    return flow_spec
+
+
+def check_draft_mode(client: AepClient, flow_spec: dict[str, Any], connection_spec_id: str, dataflow: str) -> None:
+    """A draft is made only where AEP allows one (draft.md, "Check for draft mode support"): the flow
+    spec's attributes.isDraftModeSupported true, and the source's connection spec not saying false
+    (most carry no such attribute: aepflow drafts the flow alone, whose spec then decides)."""
+    def refused(why: str) -> FlowSpecMismatch:
+        return FlowSpecMismatch(f"dataflow {dataflow} cannot be made a draft: {why}; apply it without --draft",
+                                problems=[{"path": "(draft)", "message": why}])
+
+    label = f"{flow_spec.get('name')} ({flow_spec.get('id')})"
+    if drafts.supports_drafts(flow_spec) is not True:
+        raise refused(f"flow spec {label} does not support draft mode (its attributes.isDraftModeSupported is "
+                      f"{'false' if drafts.supports_drafts(flow_spec) is False else 'not set'})")
+    connection_spec = resources.get_connection_spec(client, connection_spec_id)
+    if drafts.supports_drafts(connection_spec) is False:
+        raise refused(f"connection spec {(connection_spec or {}).get('name')} ({connection_spec_id}) does not support "
+                      "draft mode (its attributes.isDraftModeSupported is false)")
+
+
+def draft_requested(state: dict[str, Any]) -> bool:
+    """The execution asked for a draft (apply --draft), or the dataflow is a draft already (a draft stays
+    one until it is published: its ids say so)."""
+    return state.get("draft") is True or (state.get("ids") or {}).get("draft") is True
+
+
 @step("resolve-flow-spec")
 def resolve_flow_spec(ctx: Context) -> dict[str, Any]:
     """The flow spec, by its fixed id where it has one, else by name; it must accept the source and
-    write to the Data Lake."""
+    write to the Data Lake, and, for a draft, allow drafts."""
     resolved, client = ctx.resolved, ctx.client
     name = resolved.flowSpecName
     if resolved.warnings:
         ctx.journal.warn("validate-spec", resolved.warnings)
-    flow_spec = resources.get_flow_spec(client, resolved.flowSpecId) if resolved.flowSpecId \
-        else resources.find_flow_spec(client, name)
-    if flow_spec is None:
-        raise AepNotFound(f"flow spec {name!r} not found in sandbox {client.sandbox}", status=404)
+    flow_spec = read_flow_spec(client, resolved.flowSpecId, name)
     name = flow_spec.get("name", name)
     if resolved.connectionSpecId not in (flow_spec.get("sourceConnectionSpecIds") or []):
         raise FlowSpecMismatch(f"flow spec {name} ({flow_spec['id']}) does not accept {resolved.label} "
                                f"(connection spec {resolved.connectionSpecId} is not in sourceConnectionSpecIds)")
     if DATA_LAKE_CONNECTION_SPEC_ID not in (flow_spec.get("targetConnectionSpecIds") or [DATA_LAKE_CONNECTION_SPEC_ID]):
         raise FlowSpecMismatch(f"flow spec {name} does not write to the Data Lake")
+    draft = draft_requested(ctx.event.state)
+    if draft:
+        check_draft_mode(client, flow_spec, resolved.connectionSpecId, ctx.spec.name)
     transformations = {t.get("name"): t.get("spec") or {} for t in flow_spec.get("transformationSpecs") or []}
     copy_spec = transformations.get("Copy")
-    return {
+    return {**({"draft": True} if draft else {}),
         "id": flow_spec["id"], "name": name, "version": flow_spec.get("version", "1.0"),
         "scheduleSpec": ((flow_spec.get("scheduleSpec") or {}).get("spec")) or {},
         "optionSpec": ((flow_spec.get("optionSpec") or {}).get("spec")) or {},
@@ -81,13 +114,19 @@ def create_dataflow(ctx: Context) -> dict[str, Any]:
             etags[item["id"]] = item.get("etag")
         return item["id"] if item else None
 
+    draft = flow_spec.get("draft") is True  # resolve-flow-spec checked that AEP allows one
+
     def create() -> str:
-        answer = resources.create_flow(client, body)
+        answer = drafts.create_draft_flow(client, body) if draft else resources.create_flow(client, body)
         etags[answer["id"]] = answer.get("etag")
         return answer["id"]
 
     flow_id = ctx.ensure("flow", name, create, find)
-    if not spec.enabled:  # AEP creates a flow enabled; the spec says it is not to run
+    if not spec.enabled and not draft:  # AEP creates a flow enabled; the spec says it is not to run
+        # (a draft does not run: publishing it disables it then, ops/drafts.py)
         answer = client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": "DISABLE"}) or {}
         etags[flow_id] = answer.get("etag") or etags.get(flow_id)
-    return {**ids, "flowId": flow_id, "flowEtag": etags.get(flow_id), "flowSpecId": flow_spec["id"]}
+    made = {**ids, "flowId": flow_id, "flowEtag": etags.get(flow_id), "flowSpecId": flow_spec["id"]}
+    made.pop("draft", None)
+    # The record keeps that the dataflow is a draft ("Record the dataflow" writes these ids).
+    return {**made, "draft": True} if draft else made

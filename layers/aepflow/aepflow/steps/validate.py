@@ -75,6 +75,19 @@ def mapping_problems(spec: DataflowSpec, resolved: ResolvedSource) -> list[dict[
 
 
 @step("validate-spec")
+def validate_input(state: Any) -> dict[str, Any]:
+    """The state machine's first step, on the execution's input {spec, draft?}: validate_spec's answer,
+    with `draft` (apply --draft: the flow is made as an AEP draft) carried on for "Resolve the flow spec"."""
+    if not isinstance(state, dict):
+        raise SpecInvalid("the execution's input is not an object", problems=[{"path": "(input)", "message": (
+            "expected {spec, draft?}")}])
+    draft = state.get("draft", False)
+    if type(draft) is not bool:
+        raise SpecInvalid("draft must be true or false", problems=[{"path": "draft", "message": "expected a boolean"}])
+    return {**validate_spec(state.get("spec")), **({"draft": True} if draft else {})}
+
+
+@step("validate-spec")
 def validate_spec(raw: Any) -> dict[str, Any]:
     spec = parse_spec(document.read(raw))
     resolved = resolve_source(spec)

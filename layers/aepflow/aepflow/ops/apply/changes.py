@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from aepflow.aep import bodies
+from aepflow.aep import bodies, drafts
 from aepflow.aep import live as live_mod
 from aepflow.aep.client import AepClient, segment
 from aepflow.core.errors import (
@@ -187,7 +187,8 @@ class Applier:
                 changes = self._replan_flow(flow)
             except AepValidationError as exc:
                 raise _refusal(exc, "schedule") from None
-        if flow.get("state") != ("enabled" if self.inputs.spec.enabled else "disabled"):
+        # A draft is neither enabled nor disabled: publishing it does that (ops/drafts.py).
+        if not drafts.is_draft(flow) and flow.get("state") != ("enabled" if self.inputs.spec.enabled else "disabled"):
             op = "ENABLE" if self.inputs.spec.enabled else "DISABLE"
             answer = self.client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": op},
                                       headers={"If-Match": etag} if etag else None)

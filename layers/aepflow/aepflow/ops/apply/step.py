@@ -155,6 +155,8 @@ def apply_step(state: dict[str, Any], client: AepClient, *, check_source=None,
         etags, credentials = {k: v for k, v in prepared["etags"].items() if v}, prepared["credentials"] or {}
         summary["deleted"] = prepared["deleted"]
         summary["replacedBecause"] = sorted({p["path"].split(".")[0] for p in replacement_problems(plan)})
+    if rec.ids.get("draft") is True:  # a draft stays one until it is published (ops/drafts.py)
+        ids["draft"] = True
     ids.update(etags=etags, credentials=credentials, applied=summary)
     if execution:
         journal.put_applied(execution, summary)

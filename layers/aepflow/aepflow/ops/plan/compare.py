@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aepflow.aep import bodies
+from aepflow.aep import bodies, drafts
 from aepflow.aep.live import Live
 from aepflow.aep.mapping import mapping_set_body
 from aepflow.ops.plan.model import (
@@ -46,7 +46,8 @@ def expected(spec: DataflowSpec, resolved: ResolvedSource, ids: dict[str, Any]) 
     bodies provisioning sends (bodies.py), so that what was applied plans `none`."""
     flow_spec_id = ids.get("flowSpecId") or FLOW_SPEC_IDS.get(resolved.flowSpecName)
     flow = bodies.fields("flow", bodies.flow(spec, flow_spec_id=flow_spec_id, ids=ids, with_copy=True))
-    flow["state"] = bodies.flow_state(spec)
+    # A draft (the record says so) is a draft in AEP until aepflow publish (aep/drafts.py).
+    flow["state"] = drafts.DRAFT_STATE if ids.get("draft") is True else bodies.flow_state(spec)
     if not flow_spec_id:
         flow.pop("flowSpec")  # a flow spec found by name: the record's id says which
     out = {"flow": flow,
