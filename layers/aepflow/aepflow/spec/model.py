@@ -270,6 +270,13 @@ class DataflowSpec(_Model):
     target: Target = Field(description="Where the data goes")
     mapping: list[MappingRule] = Field(min_length=1, max_length=1000, description="The mapping set's rules",
                                        examples=[[{"source": "Name", "destination": "person.name.fullName"}]])
+    mappingVersion: int | None = Field(default=None, ge=0, le=2**31 - 1, description=(
+        "Pins the flow to this version of its mapping set (a roll-back): the flow moves to it in place, no "
+        "version is written while pinned, and rules in `mapping` that differ from that version's are a warning "
+        "in the plan; a version the set does not have is refused. Without it the rules decide (new rules are a "
+        "new version). A field beside `mapping`, not `mapping: {version: N}`, because `mapping` is the rules "
+        "list that every check reads (the destinations, the identities, the explored columns)"),
+        examples=[0])
     deltaColumn: DeltaColumn | None = Field(default=None, description=(
         "The column that marks new rows; CRMToAEP flows (CRMs and databases) need one"))
     schedule: Schedule = Field(description="When the flow runs")

@@ -87,12 +87,15 @@ class ResourcePlan:
     changes: list[Change] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     note: str | None = None
+    warnings: list[str] = field(default_factory=list)  # what the apply leaves as it is, but a person should know
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "id": self.id, "action": self.action,
                                "changes": [c.to_dict() for c in self.changes]}
         if self.reasons:
             out["reasons"] = self.reasons
+        if self.warnings:
+            out["warnings"] = self.warnings
         if self.note:
             out["note"] = self.note
         return out

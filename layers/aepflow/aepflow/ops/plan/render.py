@@ -11,7 +11,7 @@ def _short(value: Any, width: int = 40) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
-def _rules_change(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> str:
+def rules_change(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> str:
     """A mapping change in a line: how many rules, and which came and went."""
     def key(rule: dict[str, Any]) -> str:
         return f"{rule.get('source')} -> {rule.get('destination')}"
@@ -37,13 +37,15 @@ def table(plans: list[dict[str, Any]]) -> str:
                 how = f"   ({change['how']})" if change.get("how") else ""
                 lists = isinstance(change["old"], list) and isinstance(change["new"], list)
                 if change["field"] == "mappings" and lists:
-                    lines.append(f"      mappings: {_rules_change(change['old'], change['new'])}{how}")
+                    lines.append(f"      mappings: {rules_change(change['old'], change['new'])}{how}")
                     continue
                 lines.append(f"      {change['field']}: {_short(change['old'])} -> {_short(change['new'])}{how}")
             for reason in resource.get("reasons") or []:
                 lines.append(f"      because {reason}")
             if resource.get("note"):
                 lines.append(f"      {resource['note']}")
+            for warning in resource.get("warnings") or []:
+                lines.append(f"      warning: {warning}")
         lines.append("")
     return "\n".join(lines)
 
