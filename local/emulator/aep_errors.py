@@ -61,6 +61,9 @@ INVENTED_CODES = {
                       "a source connection spec whose is false (draft.md: check for draft mode support)"),
     "FLOW-1471-400": "op=publish of a flow that is not a draft (draft.md publishes drafts)",
     "FLOW-1472-400": "ENABLE, DISABLE or a run on demand of a draft flow (publish it first)",
+    "FLOW-1460-400": ("params.filters or explore's filters: not a PQL document as filter.md prints one, a connection "
+                      "spec whose attributes.filterAtSource is not enabled or does not list the operator, a column "
+                      "the table lacks (filters.py)"),
     "FLOW-1501-501": ("defined by the spec or the docs but not emulated: an operation, a parquet file's preview, "
                       "an Amazon S3 explore on an emulator started without S3"),
     "XDM-1010-400": "allOf/meta:class references a class or field group that does not exist",

@@ -1,14 +1,16 @@
 """Flow Service's explore (GET /connections/{id}/explore): the tables or objects of the source a
 base connection reaches (objectType=root), a table's columns (objectType=table, with its rows
-when preview=true, filter.md), and a REST source's preview (objectType=rest, its sourceParams
-checked). What each source holds is source_tables.py's; a file-based source's folders and files
-(explore/cloud-storage.md) are cloud_storage.py's."""
+when preview=true, only those a base64 PQL `filters` matches: filter.md, filters.py), and a REST
+source's preview (objectType=rest, its sourceParams checked). What each source holds is
+source_tables.py's; a file-based source's folders and files (explore/cloud-storage.md) are
+cloud_storage.py's."""
 from __future__ import annotations
 
 import base64
 import copy
 import json
 
+from . import filters
 from .aep_errors import flow_error
 
 
@@ -35,6 +37,10 @@ class ExploreMixin:
             if obj not in tables:
                 raise flow_error(404, "1420", "Object not found", f"Table '{obj}' was not found")
             answer = copy.deepcopy(tables[obj])
+            if query.get("filters"):  # filter.md "Preview your data": only the rows the PQL matches
+                document = filters.decode(str(query["filters"]))
+                filters.check_columns(filters.check(document, spec), answer["schema"]["columns"], obj)
+                answer["data"] = filters.matching(answer.get("data") or [], document)
             # A table's structure is `format` and `schema` (explore/tabular.md); its rows come with
             # preview=true, as `data` (filter.md, "Preview your data").
             if str(query.get("preview", "")).lower() != "true":

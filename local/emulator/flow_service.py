@@ -12,7 +12,7 @@ import uuid
 
 from jsonschema import Draft7Validator
 
-from . import preloaded
+from . import filters, preloaded
 from .aep_errors import flow_error
 from .json_patch import json_patch
 from .listing import ListError, apply_list
@@ -177,6 +177,7 @@ class FlowServiceMixin:
                 raise flow_error(400, "1422", "Invalid source params", f"params missing {missing}")
         elif kind == "file":
             self._check_file_source(body, base)  # cloud_storage.py (collect/cloud-storage.md)
+        filters.check_source(spec, params, self._source_tables.tables(spec))  # params.filters (filter.md)
         src = {**self._meta(sb, body), "baseConnectionId": bid, "state": "enabled",
                "data": body.get("data"), "params": params, "connectionSpec": body["connectionSpec"],
                "version": "\"1\""}
@@ -315,6 +316,9 @@ class FlowServiceMixin:
             if new.get("scheduleParams") is not None:
                 self._check_schedule(fspec, new["scheduleParams"])
             self._check_transformations(fspec, new.get("transformations") or [], sb)
+        if coll is sb.sourceConnections:  # params.filters changes in place (filter.md), checked as on create
+            spec = self._conn_specs[new["connectionSpec"]["id"]]
+            filters.check_source(spec, new.get("params") or {}, self._source_tables.tables(spec))
         if coll is sb.connections and "auth" in new:
             spec = self._conn_specs[new["connectionSpec"]["id"]]
             aspec = next((a for a in spec["authSpec"] if a["name"] == new["auth"].get("specName")), None)
