@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aepflow.aep import naming, schedule
 from aepflow.aep.mapping import mapping_set_body
 from aepflow.aep.resources import TARGET_SCHEMA_VERSION
-from aepflow.spec import files
+from aepflow.spec import files, filters
 from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
 
 if TYPE_CHECKING:
@@ -69,16 +69,17 @@ def source_params(spec: DataflowSpec, resolved: ResolvedSource,
                   explored: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The source connection's params. A CRM's object is params.tableName with its columns (the spec's,
     or the explored ones when the spec gives none); a database's table is params.path alone (seed 004:
-    a database's columns are read by explore, never sent); a REST source sends the spec's params."""
+    a database's columns are read by explore, never sent); either one's filter is params.filters (filter.md);
+    a REST source sends the spec's params."""
     if resolved.family == "crm":
         given = [c.model_dump(exclude_none=True) for c in spec.source.columns] if spec.source.columns else None
         columns = given if given is not None else explored
         params: dict[str, Any] = {"tableName": spec.source.table}
         if columns is not None:
             params["columns"] = [column(c) for c in columns]
-        return params
+        return {**params, **_filters(spec)}
     if resolved.family == "database":
-        return {"path": spec.source.table}
+        return {"path": spec.source.table, **_filters(spec)}
     if resolved.family == "file":
         # collect/cloud-storage.md: params.path names a file or, a folder (or a wildcard in place of the file
         # name), with type folder; recursive: true reads its subfolders.
@@ -89,6 +90,11 @@ def source_params(spec: DataflowSpec, resolved: ResolvedSource,
             params["recursive"] = True
         return params
     return dict(spec.source.params)
+
+
+def _filters(spec: DataflowSpec) -> dict[str, Any]:
+    """A table's rows filtered at the source: params.filters, the spec's filter as PQL (filter.md)."""
+    return {"filters": filters.compile_filter(spec.source.filter)} if spec.source.filter else {}
 
 
 def source_data(spec: DataflowSpec, resolved: ResolvedSource) -> dict[str, Any]:

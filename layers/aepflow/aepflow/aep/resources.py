@@ -61,9 +61,13 @@ def delete_flow_service(client: AepClient, kind: str, resource_id: str) -> None:
     client.delete("flowservice", f"{FLOW_COLLECTIONS[kind]}/{segment(resource_id)}")
 
 
-def explore_table(client: AepClient, connection_id: str, table: str, *, preview: bool = False) -> dict:
-    """A table's columns; with preview, a few of its rows as `data` (explore/tabular.md, filter.md)."""
+def explore_table(client: AepClient, connection_id: str, table: str, *, preview: bool = False,
+                  filters: dict[str, Any] | None = None) -> dict:
+    """A table's columns; with preview, a few of its rows as `data` (explore/tabular.md, filter.md), only those
+    a PQL filter document matches when one is given (`filters`, its JSON in base64: filter.md "Preview your data")."""
     params = {"objectType": "table", "object": table, **({"preview": "true"} if preview else {})}
+    if filters is not None:
+        params["filters"] = base64.b64encode(json.dumps(filters, separators=(",", ":")).encode()).decode()
     return client.get("flowservice", f"/connections/{segment(connection_id)}/explore", params=params)
 
 

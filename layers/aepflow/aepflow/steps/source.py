@@ -8,7 +8,7 @@ from typing import Any
 from aepflow.aep import bodies, naming, resources
 from aepflow.aep.mapping import flatten_properties
 from aepflow.core.errors import AepError, AepNotFound, AepValidationError, SourceMismatch, SpecInvalid, step
-from aepflow.spec import files, source_secrets, suggest
+from aepflow.spec import files, filters, source_secrets, suggest
 from aepflow.spec.auth import choose_auth
 from aepflow.spec.connectors import auth_specs_of
 from aepflow.steps.context import Context
@@ -120,26 +120,32 @@ def _explore_rest(ctx: Context, connection_id: str) -> dict[str, Any]:
 
 
 def _held_to_columns(ctx: Context, what: str, short: str, names: list[str]) -> None:
-    """SourceMismatch naming every mapped attribute, given column and delta column `names` lacks (at its
-    field path, with the closest names), where explore lists every column (a table, a file's header)."""
+    """SourceMismatch naming every mapped attribute, given column, delta column and filter column `names`
+    lacks (at its field path, with the closest names), where explore lists every column (a table, a file's
+    header)."""
     spec = ctx.spec
     wanted = [(f"mapping[{i}].source", rule.source) for i, rule in enumerate(spec.mapping)
               if rule.sourceType == "ATTRIBUTE"]
     wanted += [(f"source.columns[{i}].name", column.name) for i, column in enumerate(spec.source.columns or [])]
     if spec.deltaColumn:
         wanted.append(("deltaColumn.name", spec.deltaColumn.name))
+    # A filter's columns in any case: the source's SQL reads them so (filter.md filters `city` on CITY).
+    lowered = {n.lower() for n in names}
+    absent = [(path, name) for path, name in wanted if name not in names]
+    absent += [("source.filter", name) for name in (filters.fields(spec.source.filter) if spec.source.filter else [])
+               if name.lower() not in lowered]
     problems = [{"path": path, "message": f"{name!r} is not a column of {short}{suggest.did_you_mean(name, names)}"}
-                for path, name in wanted if name not in names]
+                for path, name in absent]
     if problems:
-        missing = ", ".join(dict.fromkeys(name for path, name in wanted if name not in names))
+        missing = ", ".join(dict.fromkeys(name for path, name in absent))
         raise SourceMismatch(f"{what} of {ctx.resolved.label} has no column {missing}; it has "
                              f"{suggest.listing(names, 40)}", problems=problems)
 
 
 def explore_and_check(ctx: Context, connection_id: str) -> dict[str, Any]:
     """Explore the source and hold the spec against it. A table lists every column, so a mapped
-    attribute, a given column or the delta column it lacks fails (SourceMismatch), naming the field
-    and the closest columns; a table explore does not find fails listing the tables it has. A REST
+    attribute, a given column, the delta column or a filter's column it lacks fails (SourceMismatch),
+    naming the field and the closest columns; a table explore does not find fails listing the tables it has. A REST
     preview is a sample of records, so an attribute it did not show is a warning."""
     spec, client, resolved = ctx.spec, ctx.client, ctx.resolved
     if resolved.family == "file":
@@ -189,12 +195,15 @@ def create_source_connection(ctx: Context) -> dict[str, Any]:
             return str(resources.create_source_connection(client, body)["id"])
         except AepValidationError as refused:
             # This step runs beside "Explore the source" when the spec gives the columns, and AEP
-            # refuses a table it does not have here too ("Table Leads not found"): whichever branch
-            # sees it first, the refusal lists the tables explore sees, at source.table.
+            # refuses a table it does not have here too ("Table Leads not found"), or a filter's column
+            # the table lacks: whichever branch sees it first, the refusal lists the tables explore
+            # sees, at source.table, or the columns, at source.filter.
             if refused.status != 400 or not resolved.tabular or not spec.source.table:
                 raise
             try:
                 unknown = _unknown_table(ctx, ctx.ids["baseConnectionId"], spec.source.table, refused)
+                if unknown is None and spec.source.filter:
+                    explore_and_check(ctx, ctx.ids["baseConnectionId"])  # SourceMismatch naming the column
             except AepError:
                 raise refused from None  # AEP's own refusal stands when explore cannot list the tables
             if unknown is None:
