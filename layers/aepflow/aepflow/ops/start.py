@@ -1,6 +1,8 @@
 """Starting a provisioning from a spec, whichever door it came through: the API's POST (start), the
 bucket and custom events (start_if_changed: nothing when the record holds the spec already). The same
-spec under the same name is the same execution; another spec under a name being provisioned is a 409."""
+spec under the same name is the same execution; another spec under a name being provisioned is a 409.
+A draft (apply --draft, ops/drafts.py) is another request than the same spec published: the execution's
+input says `draft: true` and its name ends in -d."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from aepflow.core.errors import DataflowConflict
+from aepflow.ops import drafts
 from aepflow.ops.executions import describe_execution, execution_arn_for, sfn, state_machine_arn, status_of
 from aepflow.spec.digest import spec_hash
 from aepflow.spec.parse import build_models
@@ -24,25 +27,31 @@ API = claims.API  # the origin of a spec that came through the API
 EXECUTION_NAME_MAX = 80
 
 
-def execution_name(name: str, digest: str, generation: int = 0, version: int = 0) -> str:
+def execution_name(name: str, digest: str, generation: int = 0, version: int = 0, draft: bool = False) -> str:
     """Deterministic: the same spec (same content) under the same name is the same execution,
     so Step Functions' own StartExecution idempotency makes a second POST start nothing. `version`
-    counts the specs applied under the name before (an earlier spec applied again is a new run)."""
-    suffix = (f"-v{version}" if version else "") + (f"-{generation}" if generation else "")
+    counts the specs applied under the name before (an earlier spec applied again is a new run);
+    a draft of a spec is another request than the spec (its own name, -d)."""
+    suffix = (f"-v{version}" if version else "") + (f"-{generation}" if generation else "") + ("-d" if draft else "")
     head = name[: EXECUTION_NAME_MAX - 11 - len(suffix)]
     return f"{head}-{digest[:10]}{suffix}"
 
 
-def start(raw: Any, *, origin: str | None = None, again: bool = False) -> dict[str, Any]:
+def start(raw: Any, *, origin: str | None = None, again: bool = False, draft: bool = False) -> dict[str, Any]:
     """Validate `raw` and start its provisioning: a new dataflow, or a new spec of one, which the state
     machine applies (in place where AEP can, replacing what it cannot). Returns {name, executionArn,
     status, started}: `started` is true for exactly one of many identical requests. Raises SpecInvalid
     (every problem by field path) or DataflowConflict (another spec is being provisioned under the name).
-    `again`: provision the same spec once more (a drift revert that needs resources made anew)."""
-    return start_valid(validate_spec(raw)["spec"], origin=origin, again=again)
+    `again`: provision the same spec once more (a drift revert that needs resources made anew).
+    `draft`: make the flow an AEP draft (ops/drafts.py), refused first where AEP allows none."""
+    validated = validate_spec(raw)
+    if draft:
+        drafts.check_before_start(validated["spec"], validated["resolved"])
+    return start_valid(validated["spec"], origin=origin, again=again, draft=draft)
 
 
-def start_valid(spec: dict[str, Any], *, origin: str | None = None, again: bool = False) -> dict[str, Any]:
+def start_valid(spec: dict[str, Any], *, origin: str | None = None, again: bool = False,
+                draft: bool = False) -> dict[str, Any]:
     """start() of a spec its door has validated already (validate_spec's answer): one validation per
     door, then the state machine's own (an execution can be started directly)."""
     name = spec["name"]
@@ -57,19 +66,30 @@ def start_valid(spec: dict[str, Any], *, origin: str | None = None, again: bool 
             and claim.get("executionArn") and not again:
         # The spec the name holds, which the execution holding it provisions (whichever door started
         # it): the same request, so the same answer; nothing is started. (A spec changed in place since,
-        # by a PATCH, holds the name now: this one is provisioned again.)
+        # by a PATCH, holds the name now: this one is provisioned again; so is its draft, or the spec
+        # of a draft.)
         arn = str(claim["executionArn"])
-        return {"name": name, "executionArn": arn, "status": status_of((describe_execution(arn) or {}).get("status")),
-                "started": False}
-    exec_name = execution_name(name, digest, generation, len((claim or {}).get("executions") or []))
+        described = describe_execution(arn) or {}
+        if _asks_draft(described) == draft:
+            return {"name": name, "executionArn": arn, "status": status_of(described.get("status")), "started": False}
+    exec_name = execution_name(name, digest, generation, len((claim or {}).get("executions") or []), draft)
     claims.reserve(name, digest, stored)
-    return _start_execution(spec, digest, generation, claim or stored, origin, exec_name)
+    return _start_execution(spec, digest, generation, claim or stored, origin, exec_name, draft)
+
+
+def _asks_draft(described: dict[str, Any]) -> bool:
+    """Whether a described execution's input asked for a draft (our own input: {spec, draft?})."""
+    try:
+        given = json.loads(described.get("input") or "{}")
+    except ValueError:
+        return False
+    return isinstance(given, dict) and given.get("draft") is True
 
 
 def _start_execution(spec: dict[str, Any], digest: str, generation: int, claim: dict | None,
-                     origin: str | None, exec_name: str) -> dict[str, Any]:
+                     origin: str | None, exec_name: str, draft: bool = False) -> dict[str, Any]:
     name = spec["name"]
-    payload = json.dumps({"spec": spec}, sort_keys=True, separators=(",", ":"))
+    payload = json.dumps({"spec": spec, **({"draft": True} if draft else {})}, sort_keys=True, separators=(",", ":"))
     try:
         arn = sfn().start_execution(stateMachineArn=state_machine_arn(), name=exec_name, input=payload)["executionArn"]
     except ClientError as exc:

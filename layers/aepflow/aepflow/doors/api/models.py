@@ -180,6 +180,14 @@ class DataflowPatch(_Model):
     source: SourcePatch | None = None
 
 
+class Published(_Model):
+    name: str
+    flowId: str
+    published: bool = Field(description="false when AEP held the flow published already (the record caught up)")
+    state: str | None = Field(description="The flow's state in AEP now: enabled, or disabled when the spec says so")
+    etag: str | None
+
+
 class Updated(_Model):
     model_config = ConfigDict(extra="allow")
     name: str

@@ -40,13 +40,14 @@ from aepflow.doors.api.models import (
     PlanView,
     PromoteRequest,
     Promotion,
+    Published,
     RunErrors,
     Runs,
     RunStarted,
     Updated,
     error_response,
 )
-from aepflow.ops import adopt, dataflow_runs, delete, describe, explore, promote, run_errors, start
+from aepflow.ops import adopt, dataflow_runs, delete, describe, drafts, explore, promote, run_errors, start
 from aepflow.ops.apply import patch as apply_patch
 from aepflow.ops.dataflow_runs import RunRequest
 from aepflow.ops.explore import ExploreRequest
@@ -171,6 +172,7 @@ OPTIONAL_BODY_ROUTES = (("POST", r"/dataflows/[^/]+/runs"),)
 ROUTES = (("POST", r"/dataflows"), ("GET", r"/dataflows"), ("GET", r"/dataflows/[^/]+"),
           ("PATCH", r"/dataflows/[^/]+"), ("DELETE", r"/dataflows/[^/]+"), ("GET", r"/dataflows/[^/]+/runs"),
           ("POST", r"/dataflows/[^/]+/runs"), ("GET", r"/dataflows/[^/]+/runs/[^/]+/errors"),
+          ("POST", r"/dataflows/[^/]+/publish"),
           ("POST", r"/dataflows:adopt"), ("POST", r"/explore"))
 
 
@@ -185,10 +187,14 @@ def post_dataflow(spec: Annotated[dict[str, Any], Body(description="The dataflow
                   dryRun: Annotated[bool, Query(description="true: answer the plan (what would be created, "
                                                                   "updated in place or replaced) and change "
                                                                   "nothing; GETs only")] = False,
+                  draft: Annotated[bool, Query(description=(
+                      "true: make the flow an AEP draft (POST /flows?mode=draft), which makes no run and is not "
+                      "watched until POST /dataflows/{name}/publish; refused (DraftNotSupported) where the flow "
+                      "spec does not allow drafts, and (AlreadyPublished) for a dataflow published already"))] = False,
                   ) -> Response[Accepted | PlanView]:
     if dryRun:
         return Response(status_code=200, content_type="application/json", body=PlanView(**plan_read.of(spec)))
-    answer = start.start(spec, origin=start.API)
+    answer = start.start(spec, origin=start.API, draft=True) if draft else start.start(spec, origin=start.API)
     return Response(status_code=202, content_type="application/json", body=Accepted(**answer),
                     headers={"Location": f"/dataflows/{answer['name']}"})
 
@@ -298,6 +304,18 @@ def start_run(name: NameParam, window: Annotated[RunRequest | None, Body(
     started = dataflow_runs.start(name, window.model_dump(exclude_none=True) if window else None)
     return Response(status_code=202, content_type="application/json", body=RunStarted(**started),
                     headers={"Location": started["links"]["runs"]})
+
+
+@app.post("/dataflows/<name>/publish", summary="Publish a draft dataflow (Flow Service op=publish)",
+          tags=["dataflows"], operation_id="publishDataflow",
+          responses={**_ok(200, "Published: the flow runs on its schedule; the monitor watches it from its next "
+                                "registry sync", "Published"),
+                     **_COMMON_ERRORS, **_NOT_FOUND,
+                     409: _error("The dataflow is not a draft (NotADraft), or it is still provisioning "
+                                 "(ProvisioningInProgress), or a concurrent change (ConcurrentUpdate)"),
+                     **_AEP_ERRORS})
+def publish_dataflow(name: NameParam) -> Published:
+    return Published(**drafts.publish(name))
 
 
 @app.post("/explore", summary="What a source holds: its tables, a table's columns and rows, a REST preview",
