@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aepflow.aep import bodies, drafts, resources
+from aepflow.aep import bodies, drafts, live, resources
 from aepflow.aep.client import AepClient, segment
 from aepflow.aep.schedule import schedule_params
-from aepflow.core.errors import AepNotFound, FlowSpecMismatch, step
+from aepflow.core.errors import AepNotFound, FlowSpecMismatch, SpecInvalid, step
 from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
 from aepflow.steps.context import Context
 
@@ -102,7 +102,14 @@ def create_dataflow(ctx: Context) -> dict[str, Any]:
     if spec.deltaColumn is None and flow_spec.get("copyNeedsDeltaColumn"):
         raise FlowSpecMismatch(f"flow spec {flow_spec['name']} needs a deltaColumn",
                                problems=[{"path": "deltaColumn", "message": "required by the flow spec"}])
-    body = bodies.flow(spec, flow_spec_id=flow_spec["id"], ids={**ids, "mappingVersion": 0},
+    # A new flow maps with version 0 of its mapping set, or the version the spec pins (one of a set
+    # found by its name, which outlived an earlier flow): a version the set does not have is refused here.
+    mapping_version = spec.mappingVersion or 0
+    if mapping_version and live.mapping_set(client, ids["mappingId"], mapping_version) is None:
+        why = f"mapping set {ids['mappingId']} has no version {mapping_version} (AEP answered 404)"
+        raise SpecInvalid(why, code="MappingVersionNotFound", status=400,
+                          problems=[{"path": "mappingVersion", "message": why}])
+    body = bodies.flow(spec, flow_spec_id=flow_spec["id"], ids={**ids, "mappingVersion": mapping_version},
                        with_copy=bool(flow_spec.get("hasCopy")))
     body["flowSpec"]["version"] = flow_spec.get("version", body["flowSpec"]["version"])
     name = body["name"]
@@ -126,7 +133,8 @@ def create_dataflow(ctx: Context) -> dict[str, Any]:
         # (a draft does not run: publishing it disables it then, ops/drafts.py)
         answer = client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": "DISABLE"}) or {}
         etags[flow_id] = answer.get("etag") or etags.get(flow_id)
-    made = {**ids, "flowId": flow_id, "flowEtag": etags.get(flow_id), "flowSpecId": flow_spec["id"]}
+    made = {**ids, "flowId": flow_id, "flowEtag": etags.get(flow_id), "flowSpecId": flow_spec["id"],
+            "mappingVersion": mapping_version}
     made.pop("draft", None)
     # The record keeps that the dataflow is a draft ("Record the dataflow" writes these ids).
     return {**made, "draft": True} if draft else made

@@ -13,12 +13,14 @@ from aepflow.aep.client import AepClient, segment
 from aepflow.core.errors import (
     AepNotFound,
     AepPreconditionFailed,
+    AepServerError,
     AepValidationError,
     ChangeRefused,
     DataflowNotFound,
     DataflowPreconditionFailed,
 )
 from aepflow.core.observability import logger
+from aepflow.ops.plan import mapping as mapping_plan
 from aepflow.ops.plan.compare import compare
 from aepflow.ops.plan.model import Change, Plan, ResourcePlan
 from aepflow.ops.plan.read import Inputs
@@ -123,8 +125,13 @@ class Applier:
         return resource if resource is not None and resource.action == "update" else None
 
     def run(self) -> None:
+        # The version the flow moves to: the one the PUT makes, or one the set has (a pin, a move back).
         mapping_version = self._mapping()
+        if mapping_version is None and self._resource("flow") is not None:
+            mapping_version = mapping_plan.target_version(self.plan.of("flow"))
         self._flow(mapping_version)
+        if mapping_version is not None and "flow.mappingVersion" in self.changed:
+            self.ids["mappingVersion"] = mapping_version
         for kind in ("sourceConnection", "targetConnection", "baseConnection"):
             self._connection(kind)
 
@@ -143,7 +150,10 @@ class Applier:
                                          json=body)
         except AepValidationError as exc:
             raise _refusal(exc, "mapping") from None
-        version = int((answer or {}).get("version", 0))
+        version = mapping_plan.version_number((answer if isinstance(answer, dict) else {}).get("version"))
+        if version is None:  # the version is made; which one AEP does not say, so the flow cannot move to it
+            raise AepServerError(f"PUT /mappingSets/{self.ids['mappingId']} answered no version number",
+                                 code="AepAnswerInvalid", status=502)
         self.ids["mappingVersion"] = version
         self.changed.append("mappingSet.mappings")
         return version

@@ -9,6 +9,7 @@ from typing import Any
 from aepflow.aep.client import aep_client
 from aepflow.core.errors import ChangeRefused, DataflowConflict, DataflowNotFound, SpecInvalid
 from aepflow.ops.apply.changes import Applier, precondition_failed, replacement_problems
+from aepflow.ops.plan import mapping as mapping_plan
 from aepflow.ops.plan.model import Plan
 from aepflow.ops.plan.read import Inputs, make
 from aepflow.spec import digest
@@ -31,6 +32,7 @@ def in_place(plan: Plan, inputs: Inputs, *, if_match: str | None = None, now: fl
         raise precondition_failed(plan.name)
     applier = Applier(inputs, plan, client, now=now, if_match=if_match)
     applier.run()
+    applier.ids.setdefault("mappingVersion", mapping_plan.in_use(rec.ids, inputs.live))  # a record that never said
     spec = inputs.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     if applier.etags.get("flow") is None and inputs.live.flow is not None:
         applier.ids["flowEtag"] = applier.ids.get("flowEtag") or inputs.live.flow.get("etag")
@@ -74,8 +76,8 @@ def etag_matches(if_match: str, etag: str | None) -> bool:
 
 # The spec fields PATCH /dataflows/{name} takes. In `source`, only the credentials secret (a new
 # secret's params reach AEP in place) and params.filters; any other field is refused up front.
-PATCHABLE = ("schedule", "description", "mapping", "enabled", "options", "alerts", "onDrift", "onDelete", "onFailure",
-             "resources", "source")
+PATCHABLE = ("schedule", "description", "mapping", "mappingVersion", "enabled", "options", "alerts", "onDrift",
+             "onDelete", "onFailure", "resources", "source")
 NOT_PATCHABLE_REASON = {
     "source": "AEP does not let a dataflow swap its source; only source.credentialsSecret and "
               "source.params.filters change in place",

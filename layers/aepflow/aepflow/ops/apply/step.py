@@ -12,6 +12,7 @@ from aepflow.aep.client import AepClient, aep_client
 from aepflow.core.errors import AepNotFound, AepValidationError, BucketPolicyRefused, step
 from aepflow.ops.apply.changes import Applier, replacement_problems
 from aepflow.ops.created import created_by_aepflow
+from aepflow.ops.plan import mapping as mapping_plan
 from aepflow.ops.plan.compare import compare
 from aepflow.ops.plan.model import ID_KEY, Plan, ResourcePlan
 from aepflow.ops.plan.read import Inputs
@@ -29,10 +30,12 @@ def prepare_replacement(plan: Plan, inputs: Inputs, client: AepClient | None = N
     assert rec is not None
     client = client or aep_client(inputs.applied.sandbox if inputs.applied else inputs.spec.sandbox)
     replaced = set(plan.kinds("replace"))
-    if "flow" in replaced and (plan.of("mappingSet") or ResourcePlan("mappingSet", None, "none")).action == "update" \
-            or "flow" in replaced and str(rec.ids.get("mappingVersion") or 0) != "0":
+    if "flow" in replaced and inputs.spec.mappingVersion is None and (
+            (plan.of("mappingSet") or ResourcePlan("mappingSet", None, "none")).action == "update"
+            or str(rec.ids.get("mappingVersion") or 0) != "0"):
         # A new flow maps with version 0 of its mapping set: new rules, or rules changed in place
-        # since, get a mapping set of their own (Data Prep cannot delete the old one).
+        # since, get a mapping set of their own (Data Prep cannot delete the old one). A pinned
+        # version is of the set the dataflow has: the new flow maps with it (steps.flow).
         replaced.add("mappingSet")
     applier = Applier(inputs, plan, client)
     for kind in ("sourceConnection", "targetConnection", "baseConnection"):
@@ -124,9 +127,11 @@ def apply_step(state: dict[str, Any], client: AepClient, *, check_source=None,
     else:
         applied = parse_spec(rec.spec)
     inputs = Inputs(spec, resolved, rec, applied=applied)
-    inputs.live = read_live(client, rec)
-    if applied is None and rec.ids.get("mappingId"):  # nothing recorded: what the flow maps with is read
-        inputs.live.mappingSet = live_mod.mapping_set(client, rec.ids["mappingId"], rec.ids.get("mappingVersion"))
+    inputs.live = read_live(client, rec, spec, applied)
+    if applied is None and spec.mappingVersion is None and rec.ids.get("mappingId"):
+        # Nothing recorded: what the flow maps with is read (the version the flow found names).
+        inputs.live.mappingSet = live_mod.mapping_set(client, rec.ids["mappingId"],
+                                                      mapping_plan.in_use(rec.ids, inputs.live))
     inputs.credentials = current_credentials(spec)
     resources_planned = compare(spec, resolved, applied=applied, applied_resolved=resolve_source(applied)
                                 if applied else None, ids=rec.ids, live=inputs.live, credentials=inputs.credentials,
@@ -138,6 +143,7 @@ def apply_step(state: dict[str, Any], client: AepClient, *, check_source=None,
     if not replacement_problems(plan):
         applier = Applier(inputs, plan, client)
         applier.run()
+        applier.ids.setdefault("mappingVersion", mapping_plan.in_use(rec.ids, inputs.live))  # a flow found by name
         ids = {**{k: found.get(k) for k in ID_FIELDS}, **{k: v for k, v in applier.ids.items() if k in ID_FIELDS}}
         ids["flowEtag"] = applier.etags.get("flow") or (inputs.live.flow or {}).get("etag") or ids.get("flowEtag")
         etags = {**{k: (inputs.live.of(k) or {}).get("etag") for k in ("flow", "sourceConnection", "baseConnection",

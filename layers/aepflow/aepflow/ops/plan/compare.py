@@ -8,7 +8,7 @@ from typing import Any
 
 from aepflow.aep import bodies, drafts
 from aepflow.aep.live import Live
-from aepflow.aep.mapping import mapping_set_body
+from aepflow.ops.plan import mapping as mapping_plan
 from aepflow.ops.plan.model import (
     DEFAULT_REPLACED,
     DEPENDANTS,
@@ -23,20 +23,6 @@ from aepflow.spec.connectors import FLOW_SPEC_IDS
 from aepflow.spec.model import DataflowSpec, ResolvedSource
 
 # --- What a spec says each resource is ---------------------------------------------------------
-
-def _rules(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mapping entries in one comparable form, whichever dialect wrote them (seed 000's
-    sourceAttribute/destinationXdmPath, or source/destination with sourceType)."""
-    out = []
-    for entry in entries or []:
-        rule = {"source": entry.get("source") or entry.get("sourceAttribute"),
-                "destination": entry.get("destination") or entry.get("destinationXdmPath"),
-                "sourceType": entry.get("sourceType") or "ATTRIBUTE", "identity": bool(entry.get("identity")),
-                "namespaceCode": entry.get("namespaceCode"), "primary": bool(entry.get("primaryIdentity")),
-                "name": entry.get("name"), "description": entry.get("description")}
-        out.append({k: v for k, v in rule.items() if v not in (None, False)})
-    return out
-
 
 creates_base_connection = bodies.creates_base_connection
 
@@ -155,7 +141,7 @@ def compare(spec: DataflowSpec, resolved: ResolvedSource, *, applied: DataflowSp
     # What AEP does not answer: compared with what was applied (the record).
     if applied is not None:
         _compare_applied(spec, resolved, applied, applied_resolved, plans, credentials, applied_credentials)
-    _mapping(spec, resolved, applied, ids, live, plans)
+    mapping_plan.plan(spec, resolved.mappingDialect, applied, ids, live, plans)
     _target(spec, applied, ids, plans)
     if applied is not None and applied.sandbox != spec.sandbox:
         for plan in plans.values():
@@ -209,34 +195,6 @@ def _compare_applied(spec: DataflowSpec, resolved: ResolvedSource, applied: Data
 def _role_access(spec: DataflowSpec) -> dict[str, Any] | None:
     """The bucket Adobe's IAM role reads for an `access: iam-role` spec (its connection's one param), else None."""
     return {"access": "iam-role", "bucket": spec.source.bucket} if spec.source.access == "iam-role" else None
-
-
-def _mapping(spec: DataflowSpec, resolved: ResolvedSource, applied: DataflowSpec | None, ids: dict[str, Any],
-             live: Live, plans: dict[str, ResourcePlan]) -> None:
-    mapping_id = ids.get("mappingId")
-    if not mapping_id or "mappingSet" in live.missing:
-        plans["mappingSet"] = ResourcePlan("mappingSet", None, "create")
-        return
-    want = _rules(mapping_set_body(name="", schema_id="", rules=spec.mapping,
-                                   dialect=resolved.mappingDialect)["mappings"])
-    if live.mappingSet is not None:
-        have = _rules(live.mappingSet.get("mappings") or [])
-    elif applied is not None:
-        have = _rules(mapping_set_body(name="", schema_id="", rules=applied.mapping,
-                                       dialect=resolved.mappingDialect)["mappings"])
-    else:
-        have = want
-    plan = ResourcePlan("mappingSet", mapping_id, "none")
-    if want != have:
-        plan.action = "update"
-        plan.changes.append(Change("mappings", have, want, IN_PLACE["mappingSet"]["mappings"]))
-        flow = plans.get("flow")
-        if flow is not None and flow.action in ("none", "update"):
-            version = str(ids.get("mappingVersion") or 0)
-            flow.changes.append(Change("mappingVersion", version, "(the new version)",
-                                       IN_PLACE["flow"]["mappingVersion"]))
-            flow.action = "update"
-    plans["mappingSet"] = plan
 
 
 def _target(spec: DataflowSpec, applied: DataflowSpec | None, ids: dict[str, Any],
