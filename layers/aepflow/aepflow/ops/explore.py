@@ -4,7 +4,8 @@ sees through a base connection, bounded.
 - objectType=root: the tables or objects the connection reaches (explore/tabular.md,
   explore/database-nosql.md; flow-service.yaml's ExploreConnectionResponse);
 - objectType=table&object=T: a table's columns with their XDM types, and with preview=true a few of
-  its rows (`data`, filter.md "Preview your data");
+  its rows (`data`, filter.md "Preview your data"), only those a filter matches (`filter`, written as a
+  spec's source.filter, sent as `filters`, its PQL in base64) where the source takes filters;
 - objectType=rest with the source's sourceParams (seeds 002, 003): a REST source's preview, its leaf
   attribute paths and a few sample records;
 - a file source's (Amazon S3, explore/cloud-storage.md) root (its buckets), a folder (`table` ending
@@ -21,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 
 from aepflow.aep import bodies, resources
 from aepflow.aep.client import AepClient, aep_client
@@ -40,6 +41,8 @@ from aepflow.spec import source_secrets, suggest
 from aepflow.spec.auth import choose
 from aepflow.spec.connectors import Connector, connector_named, unknown_connector
 from aepflow.spec.fields import NAME_PATTERN, SANDBOX_PATTERN, UUID_PATTERN, ShortText
+from aepflow.spec.filters import MAX_TEXT as MAX_FILTER
+from aepflow.spec.filters import FilterError, compile_filter, connector_problems
 from aepflow.spec.parse import build_models, parse_spec, resolve_source
 from aepflow.store import records
 
@@ -75,6 +78,19 @@ class ExploreRequest(BaseModel):
     table: ShortText | None = Field(default=None, description="A table (its path as the root lists it): its "
                                                               "columns, and rows")
     rows: int = Field(default=DEFAULT_ROWS, ge=0, le=MAX_ROWS, description="How many rows to preview (0: none)")
+    filter: str | None = Field(default=None, min_length=1, max_length=MAX_FILTER, description=(
+        "Preview only a table's rows that match, written as a spec's source.filter (city = \"DDN\" and age > 30), "
+        "for a source that filters rows at the source"), examples=['NAME like "K%"'])
+
+    @field_validator("filter")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                compile_filter(value)
+            except FilterError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 # --- What AEP answers, parsed bounded and typed -------------------------------------------------
@@ -180,9 +196,11 @@ def _tables(client: AepClient, connection_id: str) -> list[str]:
     return _parsed(_NAMES, resources.explore_root(client, connection_id)[:MAX_TABLES], "objectType=root")
 
 
-def _table(client: AepClient, connection_id: str, table: str, rows: int, label: str) -> dict[str, Any]:
+def _table(client: AepClient, connection_id: str, table: str, rows: int, label: str,
+           text: str | None = None) -> dict[str, Any]:
     try:
-        raw = resources.explore_table(client, connection_id, table, preview=rows > 0)
+        raw = resources.explore_table(client, connection_id, table, preview=rows > 0,
+                                      filters=compile_filter(text) if text else None)
     except AepNotFound:
         tables = _tables(client, connection_id)
         if table in tables:
@@ -240,8 +258,17 @@ def _through(client: AepClient, connection_id: str, connector: Connector | None,
     if not tabular:
         return _rest(client, connection_id, params, request.rows)
     if request.table:
-        return _table(client, connection_id, request.table, request.rows, label)
+        return _table(client, connection_id, request.table, request.rows, label, request.filter)
     return {"objectType": "root", "tables": _tables(client, connection_id)}
+
+
+def _filter_problems(request: ExploreRequest, connector: Connector | None, label: str) -> list[dict[str, str]]:
+    """A filter previews a table's rows, of a source whose connection spec takes it (spec/filters.py)."""
+    if request.filter is None:
+        return []
+    if not request.table:
+        return [{"path": "filter", "message": "a filter previews a table's rows: give table"}]
+    return connector_problems(connector, request.filter, path="filter", label=label)
 
 
 def _refused(problems: list[dict[str, str]]) -> SpecInvalid:
@@ -264,6 +291,9 @@ def _of_dataflow(request: ExploreRequest) -> dict[str, Any]:
                                status=409)
     if not resolved.tabular and request.table:
         raise _refused([{"path": "table", "message": f"{resolved.label} is a REST source: it has no tables"}])
+    problems = _filter_problems(request, spec.connector, resolved.label)
+    if problems:
+        raise _refused(problems)
     client = aep_client(spec.sandbox)
     params = {**spec.source.params, **(request.params or {})}
     answer = _through(client, str(connection_id), spec.connector, resolved.label, resolved.tabular, request, params)
@@ -288,6 +318,8 @@ def _connector(request: ExploreRequest) -> tuple[Connector, dict[str, Any], str]
             problems.append({"path": "table", "message": f"{connector.label} is a REST source: it has no tables"})
         problems += [{"path": f"params.{key}", "message": f"{connector.label} needs {key}"}
                      for key in connector.source_params if not (request.params or {}).get(key)]
+    if connector is not None:
+        problems += _filter_problems(request, connector, connector.label)
     if problems or connector is None:
         raise _refused(problems)
     try:

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 from urllib.parse import quote
 
-from aepflow.doors.cli import follow, promote, render, source
+from aepflow.doors.cli import follow, preview, promote, render, source
 from aepflow.doors.cli.exits import CHANGES, FAILED, INVALID, OK
 from aepflow.doors.cli.remote import Answer, ApiUnreachable, api_of
 
@@ -135,6 +135,8 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
             continue
         plans.append(answer.body)
         render.plan(out, path, answer.body, args.json)
+        if args.preview:  # the rows a spec's source.filter keeps, through the dataflow's explore
+            worst = max(worst, preview.preview(api, out, path, data, answer.body, args.json))
     if not args.json:
         out.write(plan_render.summary(plans))
     if args.detailed_exitcode:
@@ -221,6 +223,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("specs", nargs="+", metavar="SPEC")
     p.add_argument("--detailed-exitcode", action="store_true",
                    help="exit 0 when nothing would change, 2 when something would, 1 on any error (for CI)")
+    p.add_argument("--preview", action="store_true", help="for a spec with a source.filter, the rows it keeps (explore "
+                                                          "through the dataflow's base connection)")
     p.set_defaults(run=cmd_plan)
     p = sub.add_parser("get", parents=[where, output], help="one dataflow: record, status, live flow")
     p.add_argument("name")

@@ -1,6 +1,7 @@
 """aepflow explore and aepflow init: start a spec from the source (POST /explore on the API).
 
     aepflow explore CONNECTOR_OR_DATAFLOW [TABLE] [--secret NAME] [--auth-spec X] [--param k=v ...] [--rows N]
+                    [--filter "city = 'DDN' and age > 30"]
     aepflow init CONNECTOR TABLE --secret NAME [--name NAME] [--output FILE|-]
 
 main.py's parser adds them with `source.add_commands(sub, where, output)`; the exit codes are every
@@ -54,6 +55,8 @@ def _request(args: argparse.Namespace, connector: Connector | None, table: str |
         body["params"] = params
     if table:
         body["table"] = table
+    if getattr(args, "filter", None):
+        body["filter"] = args.filter
     return body
 
 
@@ -234,6 +237,8 @@ def add_commands(sub: Any, where: argparse.ArgumentParser, output: argparse.Argu
     p.add_argument("table", nargs="?", metavar="TABLE")
     p.add_argument("--rows", type=int, default=5, choices=range(0, 21), metavar="N",
                    help="rows to preview, 0 to 20 (5)")
+    p.add_argument("--filter", metavar="FILTER", help="only the rows that match, written as a spec's source.filter "
+                                                      "(a source that filters rows at the source)")
     p.set_defaults(run=cmd_explore)
     p = sub.add_parser("init", parents=[where, output, source],
                        help="write a spec from what explore sees of a table: columns, a mapping skeleton, a delta "
