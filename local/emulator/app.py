@@ -14,7 +14,7 @@ that hands each operation to its service. The services are mixins, one module ea
   run_retrigger.py   a run's re-trigger
 
 with their shared parts: aep_errors.py (error bodies, INVENTED_CODES), sandbox.py, json_patch.py,
-redaction.py, listing.py (Flow Service list semantics), run_payloads.py (a run's payload),
+redaction.py, listing.py (Flow Service list semantics), run_payloads.py (a run's payload), drafts.py,
 file_preview.py and bucket_policy.py (a cloud-storage file's preview, a bucket policy's verdict),
 preloaded.py (what the org holds before a run), source_tables.py and sources_file.py (what the
 source systems hold: the seeds' tables and a --sources file). No module imports this one.
@@ -345,7 +345,7 @@ class AepEmulator(ImsMixin, FlowServiceMixin, ExploreMixin, CloudStorageMixin, F
                 sb, sb.targetConnections, pp["TARGET_CONNECTION_ID"], "Target connection", h, body),
             (FS, "DELETE", "/targetConnections/{TARGET_CONNECTION_ID}"): lambda: self._delete_used(
                 sb, sb.targetConnections, pp["TARGET_CONNECTION_ID"], "targetConnectionIds", "Target connection"),
-            (FS, "POST", "/flows"): lambda: self._create_flow(body, sb),
+            (FS, "POST", "/flows"): lambda: self._create_flow(body, sb, query),  # query: mode=draft (drafts.py)
             (FS, "GET", "/flows"): lambda: self._list(list(sb.flows.values()), query, "flows"),
             (FS, "GET", "/flows/{FLOW_ID}"): lambda: self._get_items(sb.flows, pp["FLOW_ID"], "Flow"),
             (FS, "PATCH", "/flows/{FLOW_ID}"): lambda: self._patch(sb, sb.flows, pp["FLOW_ID"], "Flow", h, body),

@@ -1,5 +1,6 @@
 """Flow Service: connection and flow specs, base connections (and their test), source and target
-connections, and flows (create, PATCH with If-Match, enable/disable, delete), per sandbox; with
+connections, and flows (create, a draft and its publish as drafts.py says, PATCH with If-Match,
+enable/disable, delete), per sandbox; with
 the changes made as someone would in the Experience Platform UI (ui_patch, ui_action,
 ui_delete_flow). Explore is explore.py's; runs, flow_runs.py's."""
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 
 from jsonschema import Draft7Validator
 
-from . import filters, preloaded
+from . import drafts, filters, preloaded
 from .aep_errors import flow_error
 from .json_patch import json_patch
 from .listing import ListError, apply_list
@@ -212,7 +213,8 @@ class FlowServiceMixin:
         if errs:
             raise flow_error(400, "1415", "Invalid schedule", "scheduleParams: " + "; ".join(errs))
 
-    def _create_flow(self, body, sb):
+    def _create_flow(self, body, sb, query=None):
+        draft = drafts.draft_mode(query)  # POST /flows?mode=draft (draft.md)
         fspec = self._flow_specs.get((body.get("flowSpec") or {}).get("id"))
         if fspec is None:
             raise flow_error(400, "1410", "Invalid flow spec", f"Flow spec {body['flowSpec'].get('id')} does not exist")
@@ -230,6 +232,9 @@ class FlowServiceMixin:
         for t in tgts:
             if t not in sb.targetConnections:
                 raise flow_error(400, "1413", "Target connection not found", f"Target connection {t} does not exist")
+        if draft:  # draft.md, "Check for draft mode support": the flow spec's, and the source's connection spec's
+            drafts.check_draft_supported(fspec, [self._conn_specs.get(sb.sourceConnections[s]["connectionSpec"]["id"])
+                                                 or {} for s in srcs])
         self._check_transformations(fspec, body.get("transformations") or [], sb)
         if body.get("scheduleParams") is not None:
             self._check_schedule(fspec, body["scheduleParams"])
@@ -247,7 +252,8 @@ class FlowServiceMixin:
             "targetConnections": [{"id": t, "connectionSpec": sb.targetConnections[t]["connectionSpec"]}
                                   for t in tgts],
         }
-        flow = {**self._meta(sb, body), "flowSpec": body["flowSpec"], "state": "enabled", "version": "\"1\"",
+        flow = {**self._meta(sb, body), "flowSpec": body["flowSpec"], "state": drafts.DRAFT if draft else "enabled",
+                "version": "\"1\"",
                 "sourceConnectionIds": srcs, "targetConnectionIds": tgts,
                 "inheritedAttributes": inherited, "transformations": body.get("transformations") or [],
                 "scheduleParams": body.get("scheduleParams"), "options": body.get("options", {}),
@@ -343,10 +349,14 @@ class FlowServiceMixin:
         f = sb.flows.get(fid)
         if f is None:
             raise flow_error(404, "1439", "Resource not found", f"Flow with id {fid} was not found")
-        op = str(query.get("op", "")).upper()
-        if op not in ("ENABLE", "DISABLE"):
+        op = str(query.get("op", "")).upper()  # flow-service.yaml: ENABLE, DISABLE, PUBLISH; draft.md: op=publish
+        if op not in ("ENABLE", "DISABLE", "PUBLISH"):
             raise flow_error(400, "1400", "Bad Request", f"op '{query.get('op')}' is not supported")
-        f["state"] = "enabled" if op == "ENABLE" else "disabled"
+        if op == "PUBLISH":
+            drafts.publish(f)  # draft.md, "Publish your draft dataflow"
+        else:
+            drafts.refuse_if_draft(f, f"op={op}")
+            f["state"] = "enabled" if op == "ENABLE" else "disabled"
         f["etag"], f["updatedAt"] = new_etag(), now_ms()
         f["updatedBy"], f["updatedClient"] = self._acting_user()
         return 200, {"id": fid, "etag": f["etag"]}, {}
