@@ -1,6 +1,6 @@
 """aepflow COMMAND ... (see docs/doors.md, "The aepflow command"): the parser, the offline commands
 (validate, connectors) and those that call the API (apply, plan, get, list, runs, delete); explore
-and init are source.py's, promote promote.py's. Exit codes: exits.py."""
+and init are source.py's, promote promote.py's, publish publish.py's. Exit codes: exits.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from typing import Any
 from urllib.parse import quote
 
-from aepflow.doors.cli import follow, preview, promote, render, source
+from aepflow.doors.cli import follow, preview, promote, publish, render, source
 from aepflow.doors.cli.exits import CHANGES, FAILED, INVALID, OK
 from aepflow.doors.cli.remote import Answer, ApiUnreachable, api_of
 
@@ -95,7 +95,8 @@ def cmd_apply(args: argparse.Namespace, out) -> int:
             results.append({"file": path, "status": "INVALID", "errors": [{"path": "(file)", "message": str(exc)}]})
             worst = max(worst, INVALID)
             continue
-        answer = api.call("POST", "/dataflows", body=data, content_type="application/yaml")
+        answer = api.call("POST", "/dataflows", body=data, content_type="application/yaml",
+                          query={"draft": "true"} if args.draft else None)
         if answer.status != 202:
             code = _refused(answer)
             body = answer.body if isinstance(answer.body, dict) else {}
@@ -218,6 +219,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("specs", nargs="+", metavar="SPEC")
     p.add_argument("--no-wait", action="store_true", help="return once provisioning has started")
     p.add_argument("--timeout", type=float, default=900, help="seconds to wait for each dataflow (900)")
+    p.add_argument("--draft", action="store_true", help="make each new dataflow an AEP draft: no run until "
+                                                        "`aepflow publish NAME` (where its flow spec allows drafts)")
     p.set_defaults(run=cmd_apply)
     p = sub.add_parser("plan", parents=[where, output], help="what applying the specs would change (GETs only)")
     p.add_argument("specs", nargs="+", metavar="SPEC")
@@ -247,6 +250,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_delete)
     source.add_commands(sub, where, output)
     promote.add_command(sub, where, output)
+    publish.add_command(sub, where, output)
     return top
 
 
