@@ -32,6 +32,7 @@ def variant(prefix: str, name: str) -> dict:
 
 SPECS = {"schedule": variant("004", "acme-plan-schedule"), "mapping": variant("004", "acme-patch-mapping"),
          "rotate": variant("004", "acme-rotate"), "drift": variant("004", "acme-drift"),
+         "pin": variant("004", "acme-pin-mapping"),
          "once": load_spec(ONCE)}
 # The rotated dataflow has a secret of its own: a rotation reaches every dataflow using its secret.
 ROTATED = "aep/sources/acme-rotate"
@@ -121,6 +122,61 @@ def test_a_mapping_change_is_applied_in_place_as_a_new_mapping_version(stack):
     assert mapping_set["version"] == 1 and len(mapping_set["mappings"]) == 4
     status, again = api(stack, "POST", "/dataflows?dryRun=true", updated["spec"])
     assert again["action"] == "none"
+
+
+def test_a_pinned_mapping_version_moves_the_flow_back_in_place_and_a_version_the_set_lacks_is_refused(stack):
+    """mappingVersion: 0 after a mapping change (version 1) is a roll-back: the same flow moves back to
+    version 0 with one PATCH, no mapping set is written, and the plan says 1 -> 0 and warns that the spec's
+    rules are not version 0's; version 7 is refused, naming it; unpinned, the rules make a new version."""
+    import io
+
+    from aepflow.doors.cli import render as cli_render
+    from aepflow.ops.plan import render as plan_render
+    from aepflow.store import records
+
+    name, provisioned = "acme-pin-mapping", stack.provisioned["pin"]
+    mapping = SPECS["pin"]["mapping"] + [{"source": "EMAIL", "destination": "personalEmail.address"}]
+    status, changed = api(stack, "PATCH", f"/dataflows/{name}", {"mapping": mapping})
+    assert status == 200 and changed["ids"]["mappingVersion"] == 1, changed
+    mark = len(stack.emulator.records)
+    status, plan = api(stack, "POST", "/dataflows?dryRun=true", dict(changed["spec"], mappingVersion=0))
+    by_kind = {r["kind"]: r for r in plan["resources"]}
+    assert status == 200 and plan["action"] == "update", plan
+    assert [(c["field"], c["old"], c["new"]) for c in by_kind["flow"]["changes"]] == [("mappingVersion", 1, 0)]
+    [warning] = by_kind["mappingSet"]["warnings"]
+    assert by_kind["mappingSet"]["action"] == "none" and "do not match version 0" in warning
+    assert "mappingVersion: 1 -> 0" in plan_render.table([plan])
+    assert {r["method"] for r in since(stack, mark)} == {"GET"}
+
+    mark = len(stack.emulator.records)
+    status, pinned = api(stack, "PATCH", f"/dataflows/{name}", {"mappingVersion": 0}, {"If-Match": changed["etag"]})
+    assert status == 200 and pinned["aepChanges"] == ["flow.mappingVersion"], pinned
+    writes = [(r["method"], r["path"].rsplit("/", 2)[-2]) for r in since(stack, mark) if r["method"] != "GET"]
+    assert writes == [("PATCH", "flows")]  # no POST or PUT /mappingSets: no new version, no new flow
+    assert pinned["ids"]["flowId"] == provisioned["flowId"] and records.record(name).ids["mappingVersion"] == 0
+    state = stack.emulator.dump_state()
+    flow = next(f for f in state["flows"] if f["id"] == provisioned["flowId"])
+    assert {"name": "Mapping", "params": {"mappingId": provisioned["mappingId"], "mappingVersion": "0"}} \
+        in flow["transformations"]
+    assert next(m for m in state["mappingSets"] if m["id"] == provisioned["mappingId"])["version"] == 1
+    shown = io.StringIO()
+    cli_render.dataflow(shown, api(stack, "GET", f"/dataflows/{name}")[1], False)
+    assert f"{provisioned['mappingId']} version 0 (pinned by the spec's mappingVersion)" in shown.getvalue()
+    assert api(stack, "POST", "/dataflows?dryRun=true", pinned["spec"])[1]["action"] == "none"
+
+    mark = len(stack.emulator.records)
+    status, refused = api(stack, "PATCH", f"/dataflows/{name}", {"mappingVersion": 7})
+    assert status == 400 and refused["code"] == "SpecInvalid", refused
+    [problem] = refused["problems"]
+    assert problem["path"] == "mappingVersion" and "has no version 7" in problem["message"]
+    assert "404" in problem["message"]
+    assert {r["method"] for r in since(stack, mark)} == {"GET"}
+
+    mark = len(stack.emulator.records)
+    status, unpinned = api(stack, "PATCH", f"/dataflows/{name}", {"mappingVersion": None})
+    assert status == 200 and unpinned["ids"]["mappingVersion"] == 2, unpinned  # the rules differ from version 0's
+    writes = [(r["method"], r["path"].rsplit("/", 2)[-2]) for r in since(stack, mark) if r["method"] != "GET"]
+    assert writes == [("PUT", "mappingSets"), ("PATCH", "flows")]
 
 
 def test_two_patches_with_one_if_match_leave_aep_and_the_record_equal(stack):

@@ -78,6 +78,8 @@ class PlannedResource(_Model):
     changes: list[PlanChange] = Field(default=[])
     reasons: list[str] = Field(default=[], description="Why AEP cannot change it in place")
     note: str | None = None
+    warnings: list[str] = Field(default=[], description="What the apply leaves as it is but a person should know "
+                                                        "(the spec's rules differ from the mapping version it pins)")
 
 
 class PlanView(_Model):

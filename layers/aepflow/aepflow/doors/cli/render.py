@@ -118,13 +118,30 @@ def dataflow(out, view: dict[str, Any], as_json: bool) -> None:
     lines = [("name", view.get("name")), ("status", view.get("status")), ("connector", view.get("connector")),
              ("flow id", (view.get("ids") or {}).get("flowId")), ("flow state", flow.get("state")),
              ("etag", flow.get("etag")), ("schedule", json.dumps(flow.get("scheduleParams")) if flow else None),
-             ("updated", view.get("updatedAt"))]
+             ("mapping", _mapping(view)), ("updated", view.get("updatedAt"))]
     for label, value in lines:
         if value is not None:
             out.write(f"{label + ':':<12}{value}\n")
     for key, value in sorted((view.get("ids") or {}).items()):
         out.write(f"  {key}: {value}\n")
     _problems(out, view.get("errors") or [], indent="  error ")
+
+
+def _mapping(view: dict[str, Any]) -> str | None:
+    """`<mapping set id> version N`: the version of its mapping set the flow maps with, as the record says
+    (and AEP's flow, when it says another), and whether the spec pins it."""
+    ids, spec = view.get("ids") or {}, view.get("spec") or {}
+    if not ids.get("mappingId"):
+        return None
+    line = f"{ids['mappingId']} version {ids.get('mappingVersion', 0)}"
+    if spec.get("mappingVersion") is not None:
+        line += " (pinned by the spec's mappingVersion)"
+    live = next((t.get("params") for t in (view.get("flow") or {}).get("transformations") or []
+                 if isinstance(t, dict) and t.get("name") == "Mapping"), None)
+    live = live if isinstance(live, dict) else {}
+    if live.get("mappingVersion") is not None and str(live["mappingVersion"]) != str(ids.get("mappingVersion", 0)):
+        line += f"; AEP's flow maps with version {live['mappingVersion']}"
+    return line
 
 
 def listing(out, page: dict[str, Any], as_json: bool) -> None:
