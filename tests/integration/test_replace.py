@@ -9,6 +9,12 @@ from aepflow.ops import describe, start
 from aepflow.store import journal
 from local.examples import example
 
+# Row filters at the source (issue 26): a changed filter is applied in place; on this module's stack.
+from tests.integration.source_filters import (  # noqa: F401
+    test_a_filter_on_a_column_the_table_lacks_fails_naming_it_and_mixpanel_takes_no_filter,
+    test_a_filter_reaches_the_source_connection_previews_its_rows_and_changes_in_place,
+)
+
 
 def _by_name(state: dict, kind: str, prefix: str) -> list[dict]:
     return [r for r in state[kind] if (r.get("name") or "").startswith(prefix)]
