@@ -266,9 +266,10 @@ def _filter_problems(request: ExploreRequest, connector: Connector | None, label
     """A filter previews a table's rows, of a source whose connection spec takes it (spec/filters.py)."""
     if request.filter is None:
         return []
-    if not request.table:
-        return [{"path": "filter", "message": "a filter previews a table's rows: give table"}]
-    return connector_problems(connector, request.filter, path="filter", label=label)
+    problems = connector_problems(connector, request.filter, path="filter", label=label)
+    if not problems and not request.table:
+        problems.append({"path": "filter", "message": "a filter previews a table's rows: give table"})
+    return problems
 
 
 def _refused(problems: list[dict[str, str]]) -> SpecInvalid:
