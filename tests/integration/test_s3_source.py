@@ -190,3 +190,50 @@ def test_a_folder_that_holds_no_file_yet_is_a_warning_and_a_path_that_is_not_the
     assert waiting["status"] == "ACTIVE" and [w["path"] for w in waiting["warnings"]] == ["source.path"], waiting
     assert "holds no file yet" in waiting["warnings"][0]["message"]
     assert failed["status"] == "FAILED" and failed["errors"][0]["problems"][0]["path"] == "source.path", failed
+
+
+def test_a_draft_makes_no_run_and_no_alert_until_published_then_runs_and_is_watched(stack):
+    """apply --draft (POST /dataflows?draft=true) of example 005 (CloudStorageToAEP allows drafts, draft.md):
+    AEP holds the flow as a draft, which makes no run while the clock moves, and the monitor alerts nothing
+    of it; once published it runs on its schedule, and its failed run is alerted. A second publish is a 409,
+    as is a draft of it now; a Zendesk draft (RestStorageToAEP says nothing of drafts) is refused at the door,
+    saying why, with nothing created."""
+    spec = example("005")
+    name = spec["name"]
+    status, answer = api(stack, "POST", "/dataflows?draft=true", spec)
+    assert status == 202, answer
+    stack.settle()
+    status, view = api(stack, "GET", f"/dataflows/{name}")
+    assert view["status"] == "ACTIVE" and view["ids"]["draft"] is True, view
+    flow_id = view["ids"]["flowId"]
+    assert view["flow"]["state"] == "draft"
+    [post] = [r for r in stack.emulator.records if r["method"] == "POST" and r["path"].endswith("/flows")]
+    assert post["query"] == {"mode": "draft"}
+
+    stack.emulator.set_run_outcomes(flow_id, ["failed"])
+    stack.emulator.advance(hours=3)  # three hourly ticks of its schedule pass
+    stack.run_monitor()  # the first poll: the registry's sync, then the check
+    assert [r for r in stack.emulator.dump_state()["runs"] if r["flowId"] == flow_id] == []
+    assert [m for m in stack.messages() if name in (m["Message"] or "")] == []
+
+    status, published = api(stack, "POST", f"/dataflows/{name}/publish")
+    assert status == 200 and published["published"] is True and published["state"] == "enabled", published
+    status, view = api(stack, "GET", f"/dataflows/{name}")
+    assert "draft" not in view["ids"] and view["flow"]["state"] == "enabled", view
+    stack.emulator.advance(minutes=65)  # its next hourly run (failed), and the registry's next sync
+    stack.run_monitor()
+    runs = [r for r in stack.emulator.dump_state()["runs"] if r["flowId"] == flow_id]
+    assert len(runs) == 1 and runs[0]["metrics"]["statusSummary"]["status"] == "failed", runs
+    alerts = [m for m in stack.messages() if flow_id in (m["Message"] or "")]
+    assert len(alerts) == 1 and alerts[0]["MessageAttributes"]["problem"] == "failed", alerts
+
+    status, again = api(stack, "POST", f"/dataflows/{name}/publish")
+    assert status == 409 and again["code"] == "NotADraft", again
+    status, refused = api(stack, "POST", "/dataflows?draft=true", spec)
+    assert status == 409 and refused["code"] == "AlreadyPublished", refused
+
+    mark = len(stack.emulator.records)
+    status, refused = api(stack, "POST", "/dataflows?draft=true", example("002"))
+    assert status == 400 and refused["code"] == "DraftNotSupported", refused
+    assert "RestStorageToAEP" in refused["message"] and "isDraftModeSupported" in refused["message"], refused
+    assert [r["method"] for r in _aep_calls(stack, mark)] == ["GET"]  # the flow spec, which says no
