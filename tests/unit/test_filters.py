@@ -157,3 +157,13 @@ def test_a_filter_that_does_not_compile_is_invalid_at_source_filter():
     assert problem["path"] == "source.filter" and problem["message"].startswith("at character 8: expected a value")
     [problem] = problems({"filter": "x" * 2001})
     assert problem["path"] == "source.filter" and "at most 2000 characters" in problem["message"]
+
+
+def test_the_apis_patch_takes_a_filter_as_a_change_in_place():
+    from aepflow.ops.apply.patch import refused_fields
+
+    assert refused_fields({"source": {"filter": 'NAME like "K%"'}}) == []
+    assert refused_fields({"source": {"filter": None}}) == []  # a JSON Merge Patch's null: no filter any more
+    assert [p["path"] for p in refused_fields({"source": {"filter": 5}})] == ["source"]
+    [problem] = refused_fields({"source": {"table": "OTHER"}})
+    assert "source.filter (params.filters) change in place" in problem["message"]

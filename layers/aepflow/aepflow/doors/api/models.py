@@ -156,6 +156,9 @@ class SourcePatch(_Model):
                                           description="Another source secret: its params reach the base "
                                                       "connection in place (PATCH /connections)")
     params: dict[str, Any] | None = Field(default=None, description="Only params.filters changes in place")
+    filter: str | None = Field(default=None, min_length=1, max_length=2000, description=(
+        "Another row filter at the source (as a spec's source.filter; null removes it): params.filters changes in "
+        "place (PATCH /sourceConnections)"))
 
 
 class DataflowPatch(_Model):

@@ -75,12 +75,13 @@ def etag_matches(if_match: str, etag: str | None) -> bool:
 
 
 # The spec fields PATCH /dataflows/{name} takes. In `source`, only the credentials secret (a new
-# secret's params reach AEP in place) and params.filters; any other field is refused up front.
+# secret's params reach AEP in place) and the filter (params.filters, PATCH /sourceConnections; filter.md), or
+# params.filters; any other field is refused up front.
 PATCHABLE = ("schedule", "description", "mapping", "mappingVersion", "enabled", "options", "alerts", "onDrift",
              "onDelete", "onFailure", "resources", "source")
 NOT_PATCHABLE_REASON = {
     "source": "AEP does not let a dataflow swap its source; only source.credentialsSecret and "
-              "source.params.filters change in place",
+              "source.filter (params.filters) change in place",
     "target": "AEP does not let a dataflow swap its target connection; delete and re-create the dataflow",
     "name": "the name is the dataflow's key; create a new dataflow under the new name",
     "sandbox": "a dataflow cannot move between sandboxes; create it in the new sandbox",
@@ -89,9 +90,11 @@ NOT_PATCHABLE_REASON = {
 
 
 def _source_patchable(value: Any) -> bool:
-    if not isinstance(value, dict) or not value or set(value) - {"credentialsSecret", "params"}:
+    if not isinstance(value, dict) or not value or set(value) - {"credentialsSecret", "params", "filter"}:
         return False
     if "credentialsSecret" in value and not isinstance(value["credentialsSecret"], str):
+        return False
+    if value.get("filter") is not None and not isinstance(value["filter"], str):
         return False
     params = value.get("params")
     return params is None or (isinstance(params, dict) and not set(params) - {"filters"})
