@@ -123,6 +123,12 @@ def test_a_filter_reaches_the_source_connection_previews_its_rows_and_changes_in
     assert writes == [patch]  # nothing else written: no new source connection, no new flow
     status, planned = api(stack, "POST", "/dataflows?dryRun=true", changed)
     assert status == 200 and planned["action"] == "none", planned
+    # The API's PATCH changes it in place too (a JSON Merge Patch of source.filter).
+    status, answer = api(stack, "PATCH", f"/dataflows/{SPEC['name']}", {"source": {"filter": "age > 50"}})
+    assert status == 200 and answer["aepChanges"] == ["sourceConnection.params.filters"], answer
+    assert (answer["ids"]["sourceConnectionId"], answer["ids"]["flowId"]) == (source_id, flow_id)
+    [source] = [s for s in stack.emulator.dump_state()["sourceConnections"] if s["id"] == source_id]
+    assert source["params"]["filters"] == compile_filter("age > 50")
 
 
 @pytest.mark.stack(sources=SOURCES)
