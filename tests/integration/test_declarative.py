@@ -342,6 +342,27 @@ def test_a_flow_made_outside_aepflow_is_adopted_and_its_plan_is_empty(stack):
     assert status == 404 and missing["code"] == "FlowNotFound"
 
 
+def test_an_adopted_flow_keeps_the_mapping_version_it_maps_with(stack):
+    from aepflow.aep.client import aep_client
+    from aepflow.store import records
+
+    made = handmade.make_flow(name="Contacts on mapping version 1")
+    client = aep_client(None)
+    path = f"/mappingSets/{made['mappingId']}"
+    version_1 = client.get("conversion", path)
+    version_1["mappings"] = version_1["mappings"][:1]  # _id alone
+    assert client.request("PUT", "conversion", path, json={k: version_1[k] for k in (
+        "name", "xdmSchema", "xdmVersion", "outputSchema", "mappings")})["version"] == 1
+    flow = next(f for f in stack.emulator.dump_state()["flows"] if f["id"] == made["flowId"])
+    index = next(i for i, t in enumerate(flow["transformations"]) if t["name"] == "Mapping")
+    stack.emulator.ui_patch("flow", made["flowId"], [
+        {"op": "replace", "path": f"/transformations/{index}/params/mappingVersion", "value": "1"}])
+    status, adopted = api(stack, "POST", "/dataflows:adopt", {"flowId": made["flowId"]})
+    assert status == 201 and adopted["plan"]["action"] == "none", adopted
+    assert [rule["destination"] for rule in adopted["spec"]["mapping"]] == ["_id"]  # version 1's rules
+    assert records.record(adopted["name"]).ids["mappingVersion"] == 1
+
+
 def test_a_flow_aepflow_provisioned_has_one_owner_and_cannot_be_adopted_under_another_name(stack):
     flow_id = stack.provisioned["schedule"]["flowId"]
     before = stack.emulator.dump_state()

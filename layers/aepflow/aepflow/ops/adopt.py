@@ -18,6 +18,7 @@ from aepflow.aep import live as live_mod
 from aepflow.aep import resources
 from aepflow.aep.client import aep_client
 from aepflow.core.errors import AepAuthError, DataflowNotFound, SpecInvalid
+from aepflow.ops.plan import mapping as mapping_plan
 from aepflow.ops.plan import read as plan_read
 from aepflow.spec.connectors import CRM_FLOW_SPEC, FLOW_SPEC_IDS, REST_FLOW_SPEC, connector_for_spec_id
 from aepflow.spec.fields import NAME_PATTERN, UUID_PATTERN
@@ -103,10 +104,12 @@ def describe(flow_id: str, *, name: str | None = None,
         raise SpecInvalid(f"flow {flow_id} has no source or target connection AEP still has", code="NotAdoptable",
                           status=400, problems=[{"path": "flowId", "message": "its connections are gone"}])
     mapping_id, mapping_version = live_mod.mapping_in_use(flow)
-    mapping = live_mod.mapping_set(client, mapping_id, mapping_version) if mapping_id else None
+    version = mapping_plan.version_number(0 if mapping_version is None else mapping_version)
+    mapping = live_mod.mapping_set(client, mapping_id, version) if mapping_id and version is not None else None
     if mapping is None:
         raise SpecInvalid(f"flow {flow_id} has no mapping set aepflow can read", code="NotAdoptable", status=400,
-                          problems=[{"path": "flowId", "message": "no Mapping transformation, or its set is gone"}])
+                          problems=[{"path": "flowId", "message": "no Mapping transformation, its set is gone, or "
+                                                                  "its mappingVersion is not a version number"}])
     connection_spec_id = (source.get("connectionSpec") or {}).get("id") or ""
     connector = connector_for_spec_id(connection_spec_id)
     flow_spec_id = (flow.get("flowSpec") or {}).get("id")
@@ -154,7 +157,7 @@ def describe(flow_id: str, *, name: str | None = None,
                           problems=exc.problems) from None
     ids = {"baseConnectionId": source.get("baseConnectionId"), "sourceConnectionId": source_id,
            "schemaId": spec["target"]["schema"]["id"], "datasetId": spec["target"]["dataset"]["id"],
-           "targetConnectionId": target_id, "mappingId": mapping_id, "mappingVersion": int(mapping_version or 0),
+           "targetConnectionId": target_id, "mappingId": mapping_id, "mappingVersion": version,
            "flowId": flow_id, "flowEtag": flow.get("etag"), "flowSpecId": flow_spec_id}
     etags = {"flow": flow.get("etag"), "sourceConnection": source.get("etag"), "targetConnection": target.get("etag")}
     return parsed.model_dump(mode="json", by_alias=True, exclude_none=True), ids, etags
