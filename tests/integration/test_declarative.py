@@ -135,6 +135,7 @@ def test_a_pinned_mapping_version_moves_the_flow_back_in_place_and_a_version_the
     from aepflow.store import records
 
     name, provisioned = "acme-pin-mapping", stack.provisioned["pin"]
+    assert records.record(name).ids["mappingVersion"] == 0  # as created
     mapping = SPECS["pin"]["mapping"] + [{"source": "EMAIL", "destination": "personalEmail.address"}]
     status, changed = api(stack, "PATCH", f"/dataflows/{name}", {"mapping": mapping})
     assert status == 200 and changed["ids"]["mappingVersion"] == 1, changed
