@@ -166,7 +166,8 @@ def _revert(rec: records.Record) -> tuple[bool, str | None]:
         result = reapply(rec)
     except ChangeRefused:
         try:
-            started = start.start(rec.spec, again=True)  # the state machine re-creates what is missing
+            # The state machine re-creates what is missing (a draft as a draft: ops/drafts.py).
+            started = start.start(rec.spec, again=True, draft=rec.ids.get("draft") is True)
         except AepflowError as exc:
             return False, exc.message
         return True, f"re-provisioning started: {started['executionArn']}"
