@@ -74,7 +74,8 @@ def cmd_connectors(args: argparse.Namespace, out) -> int:
              "authSpecs": [{"name": a.name, "required": a.required,
                             "optional": [p for p in a.params if p not in a.required]}
                            for a in connector.auth_specs],
-             "sourceParams": list(connector.source_params)} for connector in chosen]
+             "sourceParams": list(connector.source_params),
+             "filterAtSource": connector.filter_at_source} for connector in chosen]
     render.connectors(out, rows, args.json)
     return OK
 
