@@ -167,3 +167,13 @@ def test_the_apis_patch_takes_a_filter_as_a_change_in_place():
     assert [p["path"] for p in refused_fields({"source": {"filter": 5}})] == ["source"]
     [problem] = refused_fields({"source": {"table": "OTHER"}})
     assert "source.filter (params.filters) change in place" in problem["message"]
+
+
+def test_aepflow_explore_refuses_a_filter_that_does_not_compile_before_any_request(capsys):
+    import io
+
+    from aepflow.doors.cli import main
+
+    args = main.parser().parse_args(["explore", "bigquery", "t", "--secret", "aep/sources/x", "--filter", "a ="])
+    assert args.run(args, io.StringIO()) == 2
+    assert "--filter 'a =': at character 4: expected a value" in capsys.readouterr().err

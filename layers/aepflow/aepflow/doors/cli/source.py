@@ -144,9 +144,16 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def cmd_explore(args: argparse.Namespace, out) -> int:
+    from aepflow.spec.filters import FilterError, compile_filter
+
     connector, dataflow = _which(args)
     if connector is None and dataflow is None:
         return INVALID
+    try:
+        if args.filter:
+            compile_filter(args.filter)
+    except FilterError as exc:
+        return _refuse(f"--filter {args.filter!r}: {exc}")
     code, answer = _explored(args, out, _request(args, connector, args.table, args.rows))
     if answer is None:
         hint = suggest.did_you_mean(args.source, CONNECTORS) if dataflow else ""
