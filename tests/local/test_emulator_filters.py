@@ -127,7 +127,8 @@ def test_explore_previews_only_the_rows_the_filter_matches(fs, bigquery, value, 
     (b64(pql(fn("NOT", cmp("=", "CITY", "A"), cmp("=", "CITY", "B")))), "one param"),
     (b64(pql(IS_NULL)), "does not support the operators ['isNull']"),  # not among BigQuery's printed operators
     (b64(pql(cmp("=", "TOWN", "MUM"))), "['TOWN'] not found in table 'TESTFAS.FASTABLE'"),
-])
+], ids=["not base64", "not PQL", "not fnApply", "unknown fnName", "in without a list", "NOT of two",
+        "isNull on BigQuery", "a column the table lacks"])
 def test_explore_refuses_a_filter_that_is_not_pql_or_that_bigquery_does_not_allow(fs, bigquery, filters_param, said):
     answer = fs("GET", f"/connections/{bigquery}/explore", params={
         "objectType": "table", "object": "TESTFAS.FASTABLE", "preview": "true", "filters": filters_param})
