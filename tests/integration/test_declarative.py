@@ -178,6 +178,18 @@ def test_a_pinned_mapping_version_moves_the_flow_back_in_place_and_a_version_the
     assert status == 200 and unpinned["ids"]["mappingVersion"] == 2, unpinned  # the rules differ from version 0's
     writes = [(r["method"], r["path"].rsplit("/", 2)[-2]) for r in since(stack, mark) if r["method"] != "GET"]
     assert writes == [("PUT", "mappingSets"), ("PATCH", "flows")]
+    # Through the state machine (POST /dataflows, the CLI's apply): the same roll-back in place.
+    mark = len(stack.emulator.records)
+    result, new = stack.provision([dict(unpinned["spec"], mappingVersion=1),
+                                   dict(variant("004", "acme-pin-new"), mappingVersion=3)])
+    # A new dataflow's mapping set has version 0 alone: a pin to 3 fails before the flow, naming it.
+    assert new["status"] == "INVALID" and [e["path"] for e in new["errors"]] == ["mappingVersion"], new
+    assert "has no version 3 (AEP answered 404)" in new["errors"][0]["message"]
+    assert (result["action"], result["changed"], result["flowId"]) == ("update", ["flow.mappingVersion"],
+                                                                       provisioned["flowId"]), result
+    assert result["mappingVersion"] == 1 and records.record(name).ids["mappingVersion"] == 1
+    assert not [r for r in since(stack, mark) if provisioned["mappingId"] in r["path"] and r["method"] != "GET"]
+    assert not [f for f in stack.emulator.dump_state()["flows"] if f["name"] == "aepflow:acme-pin-new:dataflow"]
 
 
 def test_two_patches_with_one_if_match_leave_aep_and_the_record_equal(stack):
