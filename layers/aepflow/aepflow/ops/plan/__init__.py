@@ -15,6 +15,7 @@ the record keeps the Secrets Manager version that was sent), the target schema a
 (the target connection names them), alerts, onDrift, onDelete and onFailure (aepflow's own). The same comparison of a
 record's own spec with AEP is the drift check (ops/drift.py).
 
-model.py: what a plan is made of; compare.py: the pure comparison; read.py: the reads a plan is made
-from (GETs only); render.py: its table for people.
+model.py: what a plan is made of; compare.py: the pure comparison; mapping.py: its part for the mapping
+set version the flow uses (a spec's mappingVersion pins one); read.py: the reads a plan is made from
+(GETs only); render.py: its table for people.
 """
