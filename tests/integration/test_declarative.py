@@ -131,6 +131,7 @@ def test_a_pinned_mapping_version_moves_the_flow_back_in_place_and_a_version_the
     import io
 
     from aepflow.doors.cli import render as cli_render
+    from aepflow.ops.plan import read as plan_read
     from aepflow.ops.plan import render as plan_render
     from aepflow.store import records
 
@@ -171,6 +172,8 @@ def test_a_pinned_mapping_version_moves_the_flow_back_in_place_and_a_version_the
     [problem] = refused["problems"]
     assert problem["path"] == "mappingVersion" and "has no version 7" in problem["message"]
     assert "404" in problem["message"]
+    many = plan_read.make_many([dict(pinned["spec"], mappingVersion=7), pinned["spec"]])  # `local plan` of many
+    assert [p["action"] for p in many] == ["invalid", "none"] and many[0]["problems"][0]["path"] == "mappingVersion"
     assert {r["method"] for r in since(stack, mark)} == {"GET"}
 
     mark = len(stack.emulator.records)
