@@ -14,7 +14,10 @@ credentials, and again when the spec changes.
 - Each key the source sandbox's entry gives must be given by the target's entry too: the record holds the
   source sandbox's values, not the spec's own, so the target would otherwise inherit the source's.
 - A flow in the target sandbox under the promoted dataflow's name that aepflow does not manage is named
-  and left alone: adopt it first."""
+  and left alone: adopt it first.
+- A pinned mappingVersion stays behind (it names a version of the source sandbox's mapping set), and a
+  draft in the source sandbox is promoted as a published flow (a draft is a request of its apply, not of
+  its spec: `aepflow apply --draft` in the target makes one)."""
 
 from __future__ import annotations
 
@@ -66,6 +69,9 @@ def target_spec(rec: records.Record, source: str, target: str) -> dict[str, Any]
     if not re.fullmatch(NAME_PATTERN, name):
         raise _refused("name", f"the promoted dataflow's name {name!r} is longer than a dataflow name may be")
     raw.update(name=name, sandbox=target, promotedFrom={"dataflow": rec.name, "sandbox": source})
+    # A pinned mapping version names a version of the source sandbox's mapping set; the target's set is
+    # another one, made from the rules: the promoted flow maps with them.
+    raw.pop("mappingVersion", None)
     return raw
 
 
