@@ -8,13 +8,21 @@ import argparse
 import re
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aepflow.doors.cli import render
 from aepflow.doors.cli.remote import Api
 from aepflow.spec.fields import NAME_PATTERN
 
-POLL_SECONDS = 1.0
+# How often a provisioning is looked at: a deployed API each second (its requests go through API Gateway and
+# Step Functions takes seconds a step), the local one (127.0.0.1, `python -m local serve`) ten times more,
+# for its steps take milliseconds.
+POLL_SECONDS, LOCAL_POLL_SECONDS = 1.0, 0.1
+
+
+def poll_seconds(api: Api) -> float:
+    host = urlsplit(api.base_url).hostname or ""
+    return LOCAL_POLL_SECONDS if host in ("127.0.0.1", "localhost", "::1") else POLL_SECONDS
 
 
 def wait(api: Api, name: str, out, args: argparse.Namespace) -> dict[str, Any]:
@@ -34,7 +42,7 @@ def wait(api: Api, name: str, out, args: argparse.Namespace) -> dict[str, Any]:
             return view or {"name": name, "status": "FAILED", "errors": [answer.body]}
         if time.monotonic() > deadline:
             return {**view, "status": "FAILED", "errors": [{"message": f"still provisioning after {args.timeout}s"}]}
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll_seconds(api))
 
 
 
