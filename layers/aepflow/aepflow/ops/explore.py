@@ -37,12 +37,12 @@ from aepflow.core.errors import (
     SpecInvalid,
 )
 from aepflow.core.observability import logger
-from aepflow.spec import source_secrets, suggest
+from aepflow.spec import filters, source_secrets, suggest
 from aepflow.spec.auth import choose
 from aepflow.spec.connectors import Connector, connector_named, unknown_connector
 from aepflow.spec.fields import NAME_PATTERN, SANDBOX_PATTERN, UUID_PATTERN, ShortText
 from aepflow.spec.filters import MAX_TEXT as MAX_FILTER
-from aepflow.spec.filters import FilterError, compile_filter, connector_problems
+from aepflow.spec.filters import compile_filter, connector_problems
 from aepflow.spec.parse import build_models, parse_spec, resolve_source
 from aepflow.store import records
 
@@ -85,12 +85,7 @@ class ExploreRequest(BaseModel):
     @field_validator("filter")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                compile_filter(value)
-            except FilterError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        return filters.checked(value)
 
 
 # --- What AEP answers, parsed bounded and typed -------------------------------------------------

@@ -373,3 +373,14 @@ def connector_problems(connector: Connector | None, text: str, *, path: str = "s
         f"{connector.label} does not take {', '.join(refused)} in a filter; its connection spec's filterAtSource "
         f"allows the comparisons {' '.join(readable(o) for o in can_compare)} and the logical operators "
         f"{' '.join(can_join)}")}]
+
+
+def checked(value: str | None) -> str | None:
+    """A filter field's check (a spec's source.filter, an explore request's filter): it compiles, else
+    ValueError with the compiler's message (the character, what was expected)."""
+    if value is not None:
+        try:
+            compile_filter(value)
+        except FilterError as exc:
+            raise ValueError(str(exc)) from None
+    return value

@@ -5,9 +5,10 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from aepflow.spec import filters
 from aepflow.spec.fields import FLOW_SPEC_PATTERN, UUID_PATTERN, ShortText, SpecModel
 from aepflow.spec.files import bucket_problem, is_folder, path_problem
-from aepflow.spec.filters import MAX_TEXT, FilterError, compile_filter
+from aepflow.spec.filters import MAX_TEXT
 
 _Model = SpecModel
 
@@ -127,12 +128,7 @@ class Source(_Model):
     @classmethod
     def _a_filter_that_compiles(cls, value: str | None) -> str | None:
         """The readable filter compiles to PQL (the message names the character and what was expected)."""
-        if value is not None:
-            try:
-                compile_filter(value)
-            except FilterError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        return filters.checked(value)
 
     @field_validator("recursive")
     @classmethod

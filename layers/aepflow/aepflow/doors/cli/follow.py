@@ -1,11 +1,12 @@
-"""Following what the API does to a dataflow, for the commands that change one (apply, promote): the API
-path of a name (refused unless it is one), the provisioning followed step by step, and a row of what it
-did."""
+"""Following what the API does to a dataflow, for the commands that change one (apply, promote, delete): the
+API path of a name (refused unless it is one), a confirmation asked, the provisioning followed step by
+step, and a row of what it did."""
 
 from __future__ import annotations
 
 import argparse
 import re
+import sys
 import time
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -82,3 +83,16 @@ def path_of(template: str, name: str | None) -> str:
         raise NotAName(f"{name!r} is not a dataflow name (2 to 64 lower-case letters, digits and -, starting and "
                        "ending with a letter or digit)")
     return template.format(name=quote(name, safe=""))
+
+
+def confirmed(yes: bool, question: str, refusal: str) -> bool:
+    """--yes, or a yes on the terminal to `question`; never a yes assumed when nobody can answer (then
+    `refusal` says why on stderr)."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        sys.stderr.write(f"aepflow: {refusal}\n")
+        return False
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")

@@ -177,18 +177,12 @@ def cmd_delete(args: argparse.Namespace, out) -> int:
     """Delete a dataflow, after a confirmation (or --yes). The dataset and the schema aepflow created are
     kept unless --delete-data (or the spec's onDelete) says otherwise; the answer lists what was kept."""
     path = follow.path_of("/dataflows/{name}", args.name)
-    if not args.yes:
-        what = ("the flow, its connections, and the dataset and schema aepflow created with everything ingested "
-                "into them" if args.delete_data else "the flow and its connections (the dataset and schema are kept)")
-        if not sys.stdin.isatty():
-            sys.stderr.write(f"aepflow: delete {args.name} asks before deleting {what}; pass --yes to delete "
-                             "without asking\n")
-            return FAILED
-        sys.stderr.write(f"Delete dataflow {args.name}: {what}? [y/N] ")
-        sys.stderr.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            sys.stderr.write("not deleted\n")
-            return FAILED
+    what = ("the flow, its connections, and the dataset and schema aepflow created with everything ingested "
+            "into them" if args.delete_data else "the flow and its connections (the dataset and schema are kept)")
+    if not follow.confirmed(args.yes, f"Delete dataflow {args.name}: {what}?",
+                            f"delete {args.name} asks before deleting {what}; pass --yes to delete without asking"):
+        sys.stderr.write("not deleted\n")
+        return FAILED
     answer = api_of(args).call("DELETE", path, query={"deleteData": "true"} if args.delete_data else None)
     if answer.status != 200:
         render.error(out, args.name, answer, args.json)

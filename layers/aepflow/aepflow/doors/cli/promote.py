@@ -15,19 +15,6 @@ from aepflow.doors.cli.exits import FAILED, INVALID, OK
 from aepflow.doors.cli.remote import Answer, api_of
 
 
-def _asked(args: argparse.Namespace, target: str, sandbox: str) -> bool:
-    """--yes, or a yes on the terminal; never a yes assumed when nobody can answer."""
-    if args.yes:
-        return True
-    if not sys.stdin.isatty():
-        sys.stderr.write(f"aepflow: promote asks before it changes sandbox {sandbox!r}; pass --yes to promote "
-                         "without asking\n")
-        return False
-    sys.stderr.write(f"Promote to {sandbox} as {target}? [y/N] ")
-    sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
 def _refused(out, args: argparse.Namespace, answer: Answer) -> int:
     render.error(out, args.name, answer, args.json)
     return INVALID if answer.status == 400 else FAILED
@@ -47,7 +34,9 @@ def cmd_promote(args: argparse.Namespace, out) -> int:
             out.write(f"Nothing to promote: {promotion['target']} in {args.target} is what {args.name} is in "
                       f"{args.source}.\n")
         return OK
-    if not _asked(args, promotion["target"], args.target):
+    if not follow.confirmed(args.yes, f"Promote to {args.target} as {promotion['target']}?",
+                            f"promote asks before it changes sandbox {args.target!r}; pass --yes to promote without "
+                            "asking"):
         sys.stderr.write("not promoted\n")
         return FAILED
     started = api.call("POST", path, body=body)
