@@ -138,7 +138,10 @@ def _request_invalid(exc: RequestValidationError) -> Response:
     problems = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        problems.append({"path": ".".join(loc) or "(body)", "message": err.get("msg", "invalid")})
+        # A field validator's own message, without pydantic's "Value error, " in front (a filter that does not
+        # compile says where and why, as the spec says it).
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append({"path": ".".join(loc) or "(body)", "message": message})
     return error_response(400, "RequestInvalid", "the request is not valid", problems)
 
 
