@@ -24,6 +24,7 @@ PATCH_MEDIA_TYPES = ("application/merge-patch+json", "application/json", "applic
 _BODY_BY_METHOD: dict[str, tuple[str, tuple[str, ...]]] = {"patch": ("DataflowPatch", PATCH_MEDIA_TYPES)}
 _BODY_BY_PATH: dict[str, tuple[str, tuple[str, ...]]] = {
     "/dataflows:adopt": ("AdoptRequest", ("application/json",)),
+    "/dataflows/{name}/promote": ("PromoteRequest", ("application/json",)),
     "/dataflows/{name}/runs": ("RunRequest", ("application/json",)),
     "/explore": ("ExploreRequest", ("application/json", "application/yaml"))}
 _BY_NAME = {"name": "$response.body#/name"}

@@ -8,7 +8,10 @@ import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
@@ -145,6 +148,13 @@ def _request_invalid(exc: RequestValidationError) -> Response:
     return error_response(400, "RequestInvalid", "the request is not valid", problems)
 
 
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_media(exc: RequestUnsupportedContentType) -> Response:
+    """A body in a media type the route's model is not read from (YAML where a route reads JSON only)."""
+    return error_response(415, "UnsupportedMediaType", "this route reads a JSON body (Content-Type: "
+                                                       "application/json)")
+
+
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
     logger.exception("unexpected error", extra={"dataflow": _dataflow_named()})
@@ -169,13 +179,13 @@ def _not_found(exc: Exception) -> Response:
 
 # The routes that take a body (read by _read_body before routing); a run's body may be empty.
 BODY_ROUTES = (("POST", r"/dataflows"), ("PATCH", r"/dataflows/[^/]+"), ("POST", r"/dataflows:adopt"),
-               ("POST", r"/explore"))
+               ("POST", r"/dataflows/[^/]+/promote"), ("POST", r"/explore"))
 OPTIONAL_BODY_ROUTES = (("POST", r"/dataflows/[^/]+/runs"),)
 # The API's own routes (method, path pattern), for the Allow header of a 405.
 ROUTES = (("POST", r"/dataflows"), ("GET", r"/dataflows"), ("GET", r"/dataflows/[^/]+"),
           ("PATCH", r"/dataflows/[^/]+"), ("DELETE", r"/dataflows/[^/]+"), ("GET", r"/dataflows/[^/]+/runs"),
           ("POST", r"/dataflows/[^/]+/runs"), ("GET", r"/dataflows/[^/]+/runs/[^/]+/errors"),
-          ("POST", r"/dataflows/[^/]+/publish"),
+          ("POST", r"/dataflows/[^/]+/publish"), ("POST", r"/dataflows/[^/]+/promote"),
           ("POST", r"/dataflows:adopt"), ("POST", r"/explore"))
 
 
