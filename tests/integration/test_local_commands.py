@@ -58,7 +58,7 @@ def test_the_cli_gives_every_hostile_file_its_own_invalid_line_in_one_batch(tmp_
 
 def test_monitor_scenario_prints_one_summary_and_writes_every_alert(tmp_path, capsys):
     alerts, state = tmp_path / "alerts.jsonl", tmp_path / "state.json"
-    code = main(["monitor-scenario", "--flows", "40", "--runs-per-flow", "1", "--seed", "4", "--shards", "8",
+    code = main(["monitor-scenario", "--flows", "12", "--runs-per-flow", "1", "--seed", "4", "--shards", "8",
                  "--json", "--alerts", str(alerts), "--dump-state", str(state)])
     out, err = capsys.readouterr()
     assert code == 0, err[-2000:]
@@ -69,4 +69,4 @@ def test_monitor_scenario_prints_one_summary_and_writes_every_alert(tmp_path, ca
     assert len(sent) == sum(summary["alertsSent"].values()) > 0
     assert all(len(a["Subject"]) < 100 and a["MessageAttributes"]["problem"] for a in sent)
     assert len(json.loads(state.read_text())["runs"]) == summary["runs"]
-    assert summary["flows"] == 40
+    assert summary["flows"] == 12
