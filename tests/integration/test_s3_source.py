@@ -216,6 +216,10 @@ def test_a_draft_makes_no_run_and_no_alert_until_published_then_runs_and_is_watc
     assert [r for r in stack.emulator.dump_state()["runs"] if r["flowId"] == flow_id] == []
     assert [m for m in stack.messages() if name in (m["Message"] or "")] == []
 
+    # The emulated clock starts at the wall clock's minute: while it is a draft (no run), bring it to half
+    # past an hour, so that the 65 minutes below hold exactly one of its hourly ticks, whatever the minute.
+    hour = 3_600_000
+    stack.emulator.advance(seconds=((hour // 2 - stack.emulator.now_ms % hour) % hour) / 1000)
     status, published = api(stack, "POST", f"/dataflows/{name}/publish")
     assert status == 200 and published["published"] is True and published["state"] == "enabled", published
     status, view = api(stack, "GET", f"/dataflows/{name}")
