@@ -49,10 +49,17 @@ PYTEST_PARALLEL ?= -n auto --dist worksteal
 test:
 	$(MAKE) -j3 --no-print-directory $(STAMP) $(CHECKOV)/.installed node_modules/.bin/asl-validator
 	$(MAKE) -j3 -O --no-print-directory tools
-	$(PY) -m pytest -q $(PYTEST_PARALLEL) tests
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) --ignore=$(DOCS_COMMANDS) tests
 
 # `sam validate --lint` runs cfn-lint on the template (`make lint` runs it alone).
-tools: checkov validate api-contract sam-check ruff typecheck import-contracts
+tools: checkov validate api-contract sam-check ruff typecheck import-contracts docs-commands
+
+# The docs' runnable blocks, run as a reader runs them (bash, python -m local serve, aepflow): each block
+# is processes of its own, like schemathesis against a served stack, so it runs beside the other tool
+# checks, not in the test suite's workers.
+DOCS_COMMANDS = tests/integration/test_docs_commands.py
+docs-commands: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider $(DOCS_COMMANDS)
 
 # ruff on every Python file (the rules: pyproject.toml's [tool.ruff]).
 ruff: $(STAMP)
