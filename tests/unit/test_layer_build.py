@@ -1,5 +1,6 @@
 """The layer as SAM builds it (layers/aepflow/Makefile), what it carries and what it leaves out."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -46,6 +47,9 @@ def test_aepflow_uses_nothing_the_layer_leaves_out():
     without a swagger_base_url) and pydantic's v1 API: no module of aepflow's may need them."""
     makefile = (LAYER / "Makefile").read_text()
     assert "swagger-ui-bundle.min.js" in makefile and "pydantic/v1" in makefile
+    unused = re.search(r"^UNUSED_UTILITIES := (.+)$", makefile, re.M).group(1).split()
+    assert {"kafka", "data_masking", "batch"} <= set(unused)
     for module in (LAYER / "aepflow").rglob("*.py"):
         text = module.read_text()
         assert "enable_swagger" not in text and "pydantic.v1" not in text and "pydantic import v1" not in text, module
+        assert not [u for u in unused if f"utilities.{u}" in text or f"utilities import {u}" in text], module
