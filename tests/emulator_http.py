@@ -1,5 +1,6 @@
-"""Headers for calling a running AEP emulator as aepflow calls AEP: an IMS token for its client, and
-the headers every Platform API wants (Bearer token, x-api-key, x-gw-ims-org-id, x-sandbox-name)."""
+"""Calling a running AEP emulator as aepflow calls AEP: an IMS token for its client, the headers every
+Platform API wants (Bearer token, x-api-key, x-gw-ims-org-id, x-sandbox-name), a Flow Service caller and
+a base connection made through it."""
 
 from typing import Any
 
@@ -14,3 +15,23 @@ def aep_headers(emu: Any, client_secret: str, sandbox: str = "prod") -> dict[str
         "scope": "openid"}, timeout=TIMEOUT).json()["access_token"]
     return {"Authorization": "Bearer " + token, "x-api-key": emu.client_id, "x-gw-ims-org-id": emu.org_id,
             "x-sandbox-name": sandbox}
+
+
+def flow_service(emu: Any, client_secret: str, sandbox: str = "prod"):
+    """call(method, path, **requests' keywords) on the emulator's Flow Service, with aep_headers (and any
+    headers= given)."""
+    headers = aep_headers(emu, client_secret, sandbox)
+
+    def call(method: str, path: str, **kw: Any) -> requests.Response:
+        return requests.request(method, emu.base_url + "/data/foundation/flowservice" + path,
+                                headers={**headers, **kw.pop("headers", {})}, timeout=TIMEOUT, **kw)
+
+    return call
+
+
+def connection(fs, spec_id: str, auth_name: str, params: dict[str, Any]) -> str:
+    """A base connection of `spec_id` made through `fs` (flow_service's caller): its id."""
+    r = fs("POST", "/connections", json={"name": "mine", "connectionSpec": {"id": spec_id, "version": "1.0"},
+                                         "auth": {"specName": auth_name, "params": params}})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]

@@ -7,10 +7,10 @@ import base64
 import json
 
 import pytest
-import requests
 
 from local.emulator import filters
 from local.stack import emulator_running
+from tests.emulator_http import connection, flow_service
 
 T = 5
 SECRET = "local-filters-secret"
@@ -51,23 +51,7 @@ def b64(document) -> str:
 @pytest.fixture(scope="module")
 def fs():
     with emulator_running(client_secret=SECRET, sources=SOURCES) as emu:
-        token = requests.post(emu.base_url + "/ims/token/v3", data={
-            "grant_type": "client_credentials", "client_id": emu.client_id, "client_secret": SECRET,
-            "scope": "openid,AdobeID"}, timeout=T).json()["access_token"]
-        headers = {"Authorization": "Bearer " + token, "x-api-key": emu.client_id, "x-gw-ims-org-id": emu.org_id,
-                   "x-sandbox-name": "prod"}
-
-        def call(method, path, **kw):
-            return requests.request(method, emu.base_url + "/data/foundation/flowservice" + path,
-                                    headers={**headers, **kw.pop("headers", {})}, timeout=T, **kw)
-        yield call
-
-
-def connection(fs, spec_id, auth_name, params):
-    r = fs("POST", "/connections", json={"name": "mine", "connectionSpec": {"id": spec_id, "version": "1.0"},
-                                         "auth": {"specName": auth_name, "params": params}})
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
+        yield flow_service(emu, SECRET)
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import base64
 import json
 
 import pytest
-import requests
 
 from local.__main__ import main
 from local.emulator import AepEmulator
 from local.emulator.sources_file import MAX_BYTES, MAX_COLUMNS, MAX_ROWS, SourcesInvalid, parse, read
 from local.stack import emulator_running
+from tests.emulator_http import connection, flow_service
 
 T = 5
 SECRET = "local-sources-secret"
@@ -49,24 +49,7 @@ def emu():
 
 @pytest.fixture
 def fs(emu):
-    token = requests.post(emu.base_url + "/ims/token/v3", data={
-        "grant_type": "client_credentials", "client_id": emu.client_id, "client_secret": SECRET,
-        "scope": "openid,AdobeID"}, timeout=T).json()["access_token"]
-    headers = {"Authorization": "Bearer " + token, "x-api-key": emu.client_id, "x-gw-ims-org-id": emu.org_id,
-               "x-sandbox-name": "prod"}
-
-    def call(method, path, **kw):
-        return requests.request(method, emu.base_url + "/data/foundation/flowservice" + path, headers=headers,
-                                timeout=T, **kw)
-
-    return call
-
-
-def connection(fs, spec_id, auth_name, params):
-    r = fs("POST", "/connections", json={"name": "mine", "connectionSpec": {"id": spec_id, "version": "1.0"},
-                                         "auth": {"specName": auth_name, "params": params}})
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
+    return flow_service(emu, SECRET)
 
 
 def postgres(fs):
