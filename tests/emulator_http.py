@@ -1,6 +1,6 @@
 """Calling a running AEP emulator as aepflow calls AEP: an IMS token for its client, the headers every
 Platform API wants (Bearer token, x-api-key, x-gw-ims-org-id, x-sandbox-name), a Flow Service caller and
-a base connection made through it."""
+a caller of any of its paths (Flow Service's, for one), and a base connection made through it."""
 
 from typing import Any
 
@@ -17,16 +17,22 @@ def aep_headers(emu: Any, client_secret: str, sandbox: str = "prod") -> dict[str
             "x-sandbox-name": sandbox}
 
 
-def flow_service(emu: Any, client_secret: str, sandbox: str = "prod"):
-    """call(method, path, **requests' keywords) on the emulator's Flow Service, with aep_headers (and any
-    headers= given)."""
-    headers = aep_headers(emu, client_secret, sandbox)
+def caller(emu: Any, client_secret: str, prefix: str = "", sandbox: str = "prod",
+           headers: dict[str, str] | None = None):
+    """call(method, path, params=None, **requests' keywords) on the emulator at base_url + prefix + path, with
+    aep_headers, `headers`, and any headers= given to the call."""
+    sent = {**aep_headers(emu, client_secret, sandbox), **(headers or {})}
 
-    def call(method: str, path: str, **kw: Any) -> requests.Response:
-        return requests.request(method, emu.base_url + "/data/foundation/flowservice" + path,
-                                headers={**headers, **kw.pop("headers", {})}, timeout=TIMEOUT, **kw)
+    def call(method: str, path: str, params: Any = None, **kw: Any) -> requests.Response:
+        return requests.request(method, emu.base_url + prefix + path, params=params,
+                                headers={**sent, **(kw.pop("headers", None) or {})}, timeout=TIMEOUT, **kw)
 
     return call
+
+
+def flow_service(emu: Any, client_secret: str, sandbox: str = "prod"):
+    """caller() on the emulator's Flow Service."""
+    return caller(emu, client_secret, "/data/foundation/flowservice", sandbox)
 
 
 def connection(fs, spec_id: str, auth_name: str, params: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from local.emulator.cloud_storage import ADOBE_IAM_ROLE
 from local.stack import emulator_running
-from tests.emulator_http import aep_headers
+from tests.emulator_http import aep_headers, flow_service
 
 T = 5
 SECRET = "cloud-storage-secret"
@@ -44,12 +44,7 @@ def s3():
 @pytest.fixture(scope="module")
 def fs(s3):
     with emulator_running(client_secret=SECRET, object_store=lambda: s3) as emu:
-        headers = aep_headers(emu, SECRET)
-
-        def call(method, path, **kw):
-            return requests.request(method, emu.base_url + "/data/foundation/flowservice" + path, headers=headers,
-                                    timeout=T, **kw)
-
+        call = flow_service(emu, SECRET)
         call.emu = emu
         yield call
 

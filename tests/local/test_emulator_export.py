@@ -1,15 +1,15 @@
 """The batches the emulator's runs make: Catalog's GET /batches/{id} and Data Access's error
 diagnostics, in the shapes of Adobe's pages (help/ingestion/quality/error-diagnostics.md,
 retrieve-failed-batches.md; catalog.yaml retrieveBatch)."""
+import functools
 import json
 
 import pytest
-import requests
 
 from local.aep_contract import Contract
 from local.stack import emulator_running
+from tests.emulator_http import caller
 
-T = 5
 SECRET = "export-test-secret"
 RUNS = "/data/foundation/flowservice/runs"
 EXPORT = "/data/foundation/export/batches"
@@ -18,14 +18,7 @@ EXPORT = "/data/foundation/export/batches"
 @pytest.fixture(scope="module")
 def world():
     with emulator_running(client_secret=SECRET, seed=5) as emu:
-        tok = requests.post(emu.base_url + "/ims/token/v3", data={
-            "grant_type": "client_credentials", "client_id": emu.client_id, "client_secret": SECRET,
-            "scope": "openid"}, timeout=T).json()["access_token"]
-        h = {"Authorization": "Bearer " + tok, "x-api-key": emu.client_id, "x-gw-ims-org-id": emu.org_id,
-             "x-sandbox-name": "prod"}
-
-        def get(path, params=None, headers=None):
-            return requests.get(emu.base_url + path, params=params, headers={**h, **(headers or {})}, timeout=T)
+        get = functools.partial(caller(emu, SECRET), "GET")
 
         every = {"startTime": emu.now_ms // 1000 + 60, "frequency": "minute", "interval": "15"}
         kept, plain = emu.add_scheduled_flow(every), emu.add_scheduled_flow(every)

@@ -3,13 +3,11 @@ them: PUT /mappingSets/{id} makes a new version and keeps the earlier ones; GET 
 that version's mappings (404 for one the set does not have, 400 for a version that is not an
 integer); a flow names the version it maps with, and may not name one its set does not have."""
 import pytest
-import requests
 
 from local import handmade
 from local.stack import emulator_running
-from tests.emulator_http import aep_headers
+from tests.emulator_http import caller
 
-T = 5
 SECRET = "mapping-versions-secret"
 DP = "/data/foundation/conversion/mappingSets"
 FLOWS = "/data/foundation/flowservice/flows"
@@ -23,12 +21,7 @@ def emu():
 
 @pytest.fixture(scope="module")
 def call(emu):
-    h = {**aep_headers(emu, SECRET), "Content-Type": "application/json"}
-
-    def _call(method, path, params=None, json=None, headers=None):
-        return requests.request(method, emu.base_url + path, params=params, json=json,
-                                headers={**h, **(headers or {})}, timeout=T)
-    return _call
+    return caller(emu, SECRET, headers={"Content-Type": "application/json"})
 
 
 def mapping_body(*sources: str) -> dict:

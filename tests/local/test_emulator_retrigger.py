@@ -2,13 +2,11 @@
 a failed run of a batch flow is re-run, answering the new run's {id, etag}; a run in progress, one
 that succeeded with records, and an unknown run are refused; every request matches the OpenAPI."""
 import pytest
-import requests
 
 from local.aep_contract import Contract
 from local.stack import emulator_running
-from tests.emulator_http import aep_headers
+from tests.emulator_http import caller
 
-T = 5
 SECRET = "retrigger-test-secret"
 RUNS = "/data/foundation/flowservice/runs"
 
@@ -21,11 +19,7 @@ def emu():
 
 @pytest.fixture
 def call(emu):
-    h = {**aep_headers(emu, SECRET), "Content-Type": "application/json"}
-
-    def _call(method, path, params=None):
-        return requests.request(method, emu.base_url + path, params=params, headers=h, timeout=T)
-    return _call
+    return caller(emu, SECRET, headers={"Content-Type": "application/json"})
 
 
 def _runs(call, fid):
