@@ -8,7 +8,7 @@ from typing import Any
 
 from aepflow.aep import resources
 from aepflow.aep.client import aep_client
-from aepflow.core.errors import AepNotFound, AepValidationError, BucketPolicyRefused, DataflowConflict, DataflowNotFound
+from aepflow.core.errors import AepNotFound, AepValidationError, DataflowConflict, DataflowNotFound
 from aepflow.ops.apply import patch as apply_patch
 from aepflow.ops.created import created_by_aepflow
 from aepflow.ops.executions import describe_execution
@@ -96,10 +96,8 @@ def _remove_bucket_grant(name: str, bucket: str, result: dict[str, Any]) -> None
     """Adobe's role may no longer read the dataflow's files: its statements leave the bucket's policy, once
     its AEP resources are gone. A refusal is left behind, saying which statements to remove by hand; S3's
     transient errors fail the delete, which can be asked again."""
-    grant = grants.of_dataflow(name, bucket)
-    try:
-        removed = grants.remove(grant)
-    except BucketPolicyRefused as exc:
-        result["leftBehind"].append({"kind": grants.KIND, "id": grant.id, "reason": exc.message})
-        return
-    result["deleted"].append({"kind": grants.KIND, "id": grant.id, **({} if removed else {"note": "already gone"})})
+    entry, refused = grants.withdraw(name, bucket)
+    if refused:
+        result["leftBehind"].append({**entry, "reason": refused})
+    else:
+        result["deleted"].append(entry)

@@ -81,6 +81,19 @@ def of_dataflow(name: str, bucket: str) -> Grant:
     return Grant(bucket, policy.sids(name))
 
 
+def withdraw(name: str, bucket: str) -> tuple[dict[str, Any], str | None]:
+    """Take the dataflow's statements out of `bucket`'s policy (a delete, a move to another bucket or to keys):
+    ({kind, id}, None), with `note: already gone` when none was there; or ({kind, id}, why) when aepflow may
+    not (BucketPolicyRefused's message, naming the Sids to remove by hand). S3's transient errors raise."""
+    grant = of_dataflow(name, bucket)
+    entry: dict[str, Any] = {"kind": KIND, "id": grant.id}
+    try:
+        removed = remove(grant)
+    except BucketPolicyRefused as exc:
+        return entry, exc.message
+    return (entry if removed else {**entry, "note": "already gone"}), None
+
+
 # --- Refusals ------------------------------------------------------------------------------------------
 
 def _refused(grant: Grant, why: str, *, adding: bool, status: int | None = None) -> BucketPolicyRefused:

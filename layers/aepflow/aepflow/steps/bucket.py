@@ -38,6 +38,13 @@ def adobe_role(ctx: Context) -> str:
     return str(role)
 
 
+def grant_of(ctx: Context) -> grants.Grant:
+    """The grant that lets Adobe's role read the spec's files: its statements for the spec's bucket and path."""
+    source = ctx.spec.source
+    return grants.for_dataflow(ctx.spec.name, source.bucket or "", source.path or "", bool(source.recursive),
+                               adobe_role(ctx))
+
+
 @step("grant-bucket-read")
 def grant_bucket_read(ctx: Context) -> None:
     """Let Adobe's role read the dataflow's files: its two statements in the bucket's policy (nothing for a
@@ -48,7 +55,7 @@ def grant_bucket_read(ctx: Context) -> None:
     if not source.bucket or not source.path:
         raise SourceMismatch("an iam-role source names its bucket and path", problems=[
             {"path": "source.bucket" if not source.bucket else "source.path", "message": "is required"}])
-    grant = grants.for_dataflow(ctx.spec.name, source.bucket, source.path, bool(source.recursive), adobe_role(ctx))
+    grant = grant_of(ctx)
     journal = ctx.journal
     written: list[str] = []
 

@@ -24,9 +24,8 @@ from typing import Any
 from aepflow.aep import resources
 from aepflow.aep.mapping import flatten_properties
 from aepflow.core.errors import AepAuthError, AepNotFound, BucketPolicyRefused, SourceMismatch
-from aepflow.s3 import grants
 from aepflow.spec import files, suggest
-from aepflow.steps.bucket import adobe_role
+from aepflow.steps.bucket import grant_of
 from aepflow.steps.context import Context
 
 MAX_LISTINGS = 20  # folders listed while looking for a file to preview (recursive)
@@ -82,8 +81,7 @@ def _not_there(ctx: Context, what: str, refused: AepNotFound) -> SourceMismatch:
 def _role_refused(ctx: Context, refused: AepAuthError) -> BucketPolicyRefused:
     """AEP's refusal to read an iam-role source's files, with the statements its bucket policy lacks."""
     source = ctx.spec.source
-    grant = grants.for_dataflow(ctx.spec.name, source.bucket or "", source.path or "", bool(source.recursive),
-                                adobe_role(ctx))
+    grant = grant_of(ctx)
     message = (f"Adobe's role may not read s3://{source.bucket}/{source.path} ({refused.message}). Add these "
                "statements to the bucket's policy by hand, or name the bucket in the stack's S3SourceBuckets for "
                f"aepflow to add them: {json.dumps(grant.statements, separators=(',', ':'))}")

@@ -9,7 +9,7 @@ from typing import Any
 from aepflow.aep import live as live_mod
 from aepflow.aep import resources
 from aepflow.aep.client import AepClient, aep_client
-from aepflow.core.errors import AepNotFound, AepValidationError, BucketPolicyRefused, step
+from aepflow.core.errors import AepNotFound, AepValidationError, step
 from aepflow.ops.apply.changes import Applier, replacement_problems
 from aepflow.ops.created import created_by_aepflow
 from aepflow.ops.plan import mapping as mapping_plan
@@ -75,12 +75,8 @@ def _old_grant(inputs: Inputs) -> list[dict[str, Any]]:
         return []
     if new.source.access == "iam-role" and new.source.bucket == old.source.bucket:
         return []
-    grant = grants.of_dataflow(old.name, old.source.bucket)
-    try:
-        removed = grants.remove(grant)
-    except BucketPolicyRefused as refused:
-        return [{"kind": grants.KIND, "id": grant.id, "kept": refused.message}]
-    return [{"kind": grants.KIND, "id": grant.id, **({} if removed else {"note": "already gone"})}]
+    entry, refused = grants.withdraw(old.name, old.source.bucket)
+    return [{**entry, "kept": refused}] if refused else [entry]
 
 
 # --- The state machine's "Apply the plan in place" ------------------------------------------------
