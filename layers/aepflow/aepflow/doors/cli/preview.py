@@ -12,7 +12,7 @@ from aepflow.doors.cli import render
 from aepflow.doors.cli.exits import FAILED, OK
 from aepflow.doors.cli.remote import Api
 
-ROWS, SHOWN_COLUMNS, CELL = 5, 8, 40
+ROWS = 5
 # The API's answers for a dataflow it has no base connection of: no record yet, or one still provisioning.
 NOT_PROVISIONED = ("DataflowNotFound", "ProvisioningInProgress")
 
@@ -29,11 +29,6 @@ def _source(data: bytes, path: str) -> dict[str, Any]:
         return {}
     source = raw.get("source")
     return source if isinstance(source, dict) else {}
-
-
-def _cell(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text if len(text) <= CELL else text[:CELL - 3] + "..."
 
 
 def preview(api: Api, out, path: str, data: bytes, plan: dict[str, Any], as_json: bool) -> int:
@@ -62,9 +57,9 @@ def preview(api: Api, out, path: str, data: bytes, plan: dict[str, Any], as_json
         render.json_line(out, {"file": path, "preview": {"dataflow": name, "table": table, "filter": text,
                                                          "rows": rows}})
         return OK
-    names = [str(c.get("name")) for c in answer.body.get("columns") or [] if isinstance(c, dict)][:SHOWN_COLUMNS]
+    names = [str(c.get("name")) for c in answer.body.get("columns") or [] if isinstance(c, dict)]
     out.write(f"  preview of {table} where {text}: {len(rows)} row(s)"
               + (f" (the first {ROWS})" if len(rows) == ROWS else "") + "\n")
     if rows:
-        render.table(out, [{n: _cell(row.get(n)) for n in names} for row in rows], tuple(names))
+        render.preview_rows(out, rows, names)
     return OK

@@ -20,6 +20,22 @@ def table(out, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
         out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
+# A preview's table (explore's, plan --preview's) shows this many columns (--json shows them all), each value
+# cut to CELL characters.
+SHOWN_COLUMNS, CELL = 8, 40
+
+
+def _cell(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= CELL else text[:CELL - 3] + "..."
+
+
+def preview_rows(out, rows: list[Any], names: list[str]) -> None:
+    """A preview's rows as a table of the columns `names` (the first SHOWN_COLUMNS), each value cut short."""
+    shown = names[:SHOWN_COLUMNS]
+    table(out, [{n: _cell(row.get(n)) for n in shown} if isinstance(row, dict) else {} for row in rows], tuple(shown))
+
+
 def _problems(out, problems: list[dict[str, Any]], indent: str = "    ") -> None:
     for problem in problems or []:
         out.write(f"{indent}{_where(problem)}: {problem.get('message', problem)}\n")

@@ -25,8 +25,6 @@ from aepflow.spec import suggest
 from aepflow.spec.connectors import CONNECTORS, Connector, connector_named, unknown_connector
 from aepflow.spec.fields import NAME_PATTERN
 
-# The preview's table shows this many columns (--json shows them all), each value cut to CELL characters.
-SHOWN_COLUMNS, CELL = 8, 40
 SCHEMA_FILE = Path(__file__).resolve().parents[5] / "schemas" / "dataflow-spec-v1.schema.json"
 
 
@@ -98,11 +96,6 @@ def _which(args: argparse.Namespace) -> tuple[Connector | None, str | None]:
     return None, args.source
 
 
-def _cell(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text if len(text) <= CELL else text[:CELL - 3] + "..."
-
-
 def _show(out, answer: dict[str, Any], as_json: bool) -> None:
     if answer.get("objectType") in ("root", "folder"):  # tables, buckets, a folder's files
         if as_json:
@@ -122,12 +115,12 @@ def _show(out, answer: dict[str, Any], as_json: bool) -> None:
     render.table(out, columns, ("name", "type", "xdmType"))
     if not rows:
         return
-    names = [c["name"] for c in columns][:SHOWN_COLUMNS]
+    names = [c["name"] for c in columns]
+    shown = min(len(names), render.SHOWN_COLUMNS)
     flat = [row if answer.get("objectType") != "rest" else _flatten(row) for row in rows]
-    out.write(f"\n{len(rows)} row(s)" + (f", the first {len(names)} of {len(columns)} columns (--json shows all)"
-                                         if len(columns) > len(names) else "") + ":\n")
-    render.table(out, [{n: _cell(row.get(n)) for n in names} if isinstance(row, dict) else {} for row in flat],
-                  tuple(names))
+    out.write(f"\n{len(rows)} row(s)" + (f", the first {shown} of {len(columns)} columns (--json shows all)"
+                                         if len(columns) > shown else "") + ":\n")
+    render.preview_rows(out, flat, names)
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
