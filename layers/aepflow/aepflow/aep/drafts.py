@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aepflow.aep.client import AepClient, segment
+from aepflow.aep import resources
+from aepflow.aep.client import AepClient
 
 DRAFT_STATE = "draft"
 
@@ -37,5 +38,4 @@ def create_draft_flow(client: AepClient, body: dict[str, Any]) -> dict[str, Any]
 
 def publish_flow(client: AepClient, flow_id: str, etag: str | None = None) -> dict[str, Any]:
     """POST /flows/{id}/action?op=publish: the flow's {id, etag} (draft.md, "Publish your draft dataflow")."""
-    return client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": "publish"},
-                       headers={"If-Match": etag} if etag else None) or {}
+    return resources.flow_action(client, flow_id, "publish", etag)

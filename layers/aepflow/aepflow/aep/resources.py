@@ -57,6 +57,13 @@ def create_flow(client: AepClient, body: dict) -> dict:
     return client.post("flowservice", "/flows", json=body)
 
 
+def flow_action(client: AepClient, flow_id: str, op: str, etag: str | None = None) -> dict[str, Any]:
+    """POST /flows/{id}/action?op=OP (ENABLE, DISABLE, publish), with If-Match when the etag is known: the
+    flow's {id, etag} as AEP answers it ({} for an empty answer)."""
+    return client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": op},
+                       headers={"If-Match": etag} if etag else None) or {}
+
+
 def delete_flow_service(client: AepClient, kind: str, resource_id: str) -> None:
     client.delete("flowservice", f"{FLOW_COLLECTIONS[kind]}/{segment(resource_id)}")
 

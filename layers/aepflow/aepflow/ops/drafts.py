@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from aepflow.aep import drafts, resources
-from aepflow.aep.client import aep_client, segment
+from aepflow.aep.client import aep_client
 from aepflow.core.errors import AepNotFound, ChangeRefused, DataflowConflict, DataflowNotFound, FlowSpecMismatch
 from aepflow.ops.apply.patch import refuse_while_provisioning
 from aepflow.steps.flow import check_draft_mode, read_flow_spec
@@ -67,8 +67,7 @@ def publish(name: str) -> dict[str, Any]:
             etag = drafts.publish_flow(client, rec.flow_id, etag).get("etag") or etag
             state, published = "enabled", True
         if published and rec.spec.get("enabled") is False:
-            answer = client.post("flowservice", f"/flows/{segment(rec.flow_id)}/action", params={"op": "DISABLE"},
-                                 headers={"If-Match": etag} if etag else None) or {}
+            answer = resources.flow_action(client, rec.flow_id, "DISABLE", etag)
             etag, state = answer.get("etag") or etag, "disabled"
         ids = {k: v for k, v in rec.ids.items() if k != "draft"}
         ids["flowEtag"] = etag

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from aepflow.aep import bodies, drafts, live, resources
-from aepflow.aep.client import AepClient, segment
+from aepflow.aep.client import AepClient
 from aepflow.aep.schedule import schedule_params
 from aepflow.core.errors import AepNotFound, FlowSpecMismatch, SpecInvalid, step
 from aepflow.spec.connectors import DATA_LAKE_CONNECTION_SPEC_ID
@@ -131,7 +131,7 @@ def create_dataflow(ctx: Context) -> dict[str, Any]:
     flow_id = ctx.ensure("flow", name, create, find)
     if not spec.enabled and not draft:  # AEP creates a flow enabled; the spec says it is not to run
         # (a draft does not run: publishing it disables it then, ops/drafts.py)
-        answer = client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": "DISABLE"}) or {}
+        answer = resources.flow_action(client, flow_id, "DISABLE")
         etags[flow_id] = answer.get("etag") or etags.get(flow_id)
     made = {**ids, "flowId": flow_id, "flowEtag": etags.get(flow_id), "flowSpecId": flow_spec["id"],
             "mappingVersion": mapping_version}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from aepflow.aep import bodies, drafts
+from aepflow.aep import bodies, drafts, resources
 from aepflow.aep import live as live_mod
 from aepflow.aep.client import AepClient, segment
 from aepflow.core.errors import (
@@ -200,9 +200,7 @@ class Applier:
         # A draft is neither enabled nor disabled: publishing it does that (ops/drafts.py).
         if not drafts.is_draft(flow) and flow.get("state") != ("enabled" if self.inputs.spec.enabled else "disabled"):
             op = "ENABLE" if self.inputs.spec.enabled else "DISABLE"
-            answer = self.client.post("flowservice", f"/flows/{segment(flow_id)}/action", params={"op": op},
-                                      headers={"If-Match": etag} if etag else None)
-            etag = (answer or {}).get("etag") or etag
+            etag = resources.flow_action(self.client, flow_id, op, etag).get("etag") or etag
             self.changed.append("flow.state")
         self.ids["flowEtag"] = etag
         self.etags["flow"] = etag
